@@ -1,0 +1,1 @@
+"""Amanat: a bot through which people at risk report recruitment, threats and trafficking safely."""

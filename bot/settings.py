@@ -1,0 +1,142 @@
+"""Own the one validated, frozen settings object of Amanat.
+
+Everything configurable is read here, once, from the environment (and an optional ``.env``
+file); every other module receives the resulting :class:`Settings` from the composition root.
+This module must never hold secrets in plain ``str`` fields, never log them and never create
+files: generating development keys is :mod:`bot.devkeys`'s job.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path(".amanat")
+PACKAGE_LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+
+
+def _split_list(value: object) -> object:
+    """Accept comma or newline separated lists from the environment, where JSON is unfriendly."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.replace("\n", ",").split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """Validated configuration; frozen so no module can change it behind another's back."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AMANAT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    telegram_bot_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "AMANAT_TELEGRAM_BOT_TOKEN"),
+        description="Bot token from @BotFather; without it the local simulator runs.",
+    )
+    telegram_api_base_url: str = Field(
+        default="https://api.telegram.org/bot",
+        description="Bot API base URL (own Bot API servers and the tests set it).",
+    )
+    telegram_file_base_url: str = Field(
+        default="https://api.telegram.org/file/bot",
+        description="Bot API file download base URL.",
+    )
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_DATA_DIR}/amanat.db",
+        validation_alias=AliasChoices("DATABASE_URL", "AMANAT_DATABASE_URL"),
+        description="SQLAlchemy URL: sqlite:///path (embedded default) or postgresql://...",
+    )
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR,
+        description="Where development keys and the SQLite file live.",
+    )
+    locales_dir: Path = Field(
+        default=PACKAGE_LOCALES_DIR,
+        description="Folder holding compiled gettext catalogs.",
+    )
+    admin_public_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Admin public keys (amanat-admin-pk-v1:...), comma separated.",
+    )
+    server_secret: SecretStr | None = Field(
+        default=None,
+        description="32 random bytes, base64: drafts, pseudonyms and receipt hashes.",
+    )
+    draft_ttl_minutes: int = Field(
+        default=24 * 60,
+        ge=10,
+        le=7 * 24 * 60,
+        description="Unsent drafts are purged after this many minutes.",
+    )
+    k_anonymity: int = Field(
+        default=5, ge=2, le=100, description="Smallest count a digest may show."
+    )
+    max_answer_chars: int = Field(
+        default=3000, ge=100, le=4000, description="Longest typed answer accepted."
+    )
+    emergency_contacts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Emergency contact lines shown to people in danger, comma separated.",
+    )
+    concurrent_updates: bool = Field(
+        default=False, description="Process updates concurrently (see benchmarks)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("admin_public_keys", "emergency_contacts", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("server_secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        try:
+            raw = base64.b64decode(value.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("server_secret must be base64") from None
+        if len(raw) != 32:
+            raise ValueError("server_secret must decode to exactly 32 bytes")
+        return value
+
+    @field_validator("telegram_api_base_url", "telegram_file_base_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ValueError("Bot API URLs must use https (plain http only on loopback)")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_keys(self) -> Settings:
+        if self.telegram_bot_token is not None and not self.admin_public_keys:
+            raise ValueError(
+                "a Telegram token is set but no admin public keys: run `amanat keys init` "
+                "on an admin's machine and set AMANAT_ADMIN_PUBLIC_KEYS"
+            )
+        if self.telegram_bot_token is not None and self.server_secret is None:
+            raise ValueError("a Telegram token is set but AMANAT_SERVER_SECRET is missing")
+        return self
+
+    @property
+    def is_simulator(self) -> bool:
+        """Run the local simulator when no token is configured."""
+        return self.telegram_bot_token is None
+
+    def server_secret_bytes(self) -> bytes:
+        """Decode the server secret; callers must have ensured it is set."""
+        if self.server_secret is None:
+            raise RuntimeError("server secret is not configured")
+        return base64.b64decode(self.server_secret.get_secret_value())
