@@ -1,0 +1,182 @@
+"""Compose Amanat: one settings object in, one python-telegram-bot ``Application`` out.
+
+This is the only place that creates engines, keys, translations and the intake service, and
+wires them into handlers; every other module receives its collaborators. It must never create
+module-level state, and it refuses to start without admin public keys (never a plaintext
+fallback) or without compiled catalogs for every language.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
+
+from bot.crypto import (
+    AdminPublicKey,
+    AdminSealer,
+    ServerKeys,
+    new_receipt_code,
+    new_report_id,
+)
+from bot.flow import COMMAND_DESCRIPTIONS, FlowConfig
+from bot.i18n import SUPPORTED_LOCALES, Translations
+from bot.matching import build_label_index, make_option_matcher
+from bot.intake import IntakeService
+from bot.settings import Settings
+from handlers.errors import ErrorHandler
+from handlers.groups import GroupHandlers
+from handlers.intake import IntakeHandlers
+from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
+from storage.migrate import upgrade_to_head_async
+from storage.repositories import DraftRepository, UpdateLedger
+
+log = logging.getLogger(__name__)
+
+SIMULATOR_TOKEN = "1000000001:SIMULATOR-local-only"
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the handlers need, built once per process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    translations: Translations
+    intake: IntakeService
+
+
+def load_translations(settings: Settings) -> Translations:
+    """Load every catalog; fail loudly when one is missing."""
+    return Translations.load(settings.locales_dir, SUPPORTED_LOCALES)
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """Migrate the database, load keys and catalogs, and close the engine at the end."""
+    if not settings.admin_public_keys:
+        raise RuntimeError("no admin public key configured: nothing could be sealed")
+    url = normalise_database_url(settings.database_url)
+    await upgrade_to_head_async(url)
+    engine = create_engine(url)
+    try:
+        translations = load_translations(settings)
+        keys = [AdminPublicKey.from_text(text) for text in settings.admin_public_keys]
+        matcher = make_option_matcher(build_label_index(translations, SUPPORTED_LOCALES))
+        config = FlowConfig(
+            max_answer_chars=settings.max_answer_chars,
+            emergency_contacts=settings.emergency_contacts,
+            draft_ttl_minutes=settings.draft_ttl_minutes,
+            match_option=matcher,
+        )
+        intake = IntakeService(
+            sessions=session_factory(engine),
+            server_keys=ServerKeys(settings.server_secret_bytes()),
+            sealer=AdminSealer(keys),
+            config=config,
+            draft_ttl=timedelta(minutes=settings.draft_ttl_minutes),
+            new_report_id=new_report_id,
+            new_receipt_code=new_receipt_code,
+        )
+        yield Services(settings, engine, translations, intake)
+    finally:
+        await engine.dispose()
+
+
+async def purge_expired(engine: AsyncEngine) -> tuple[int, int]:
+    """Delete expired drafts and ledger entries; return how many of each."""
+    now = datetime.now(UTC)
+    async with unit_of_work(session_factory(engine)) as session:
+        drafts = await DraftRepository(session).purge_expired(now)
+        ledger = await UpdateLedger(session).purge_expired(now)
+    return drafts, ledger
+
+
+def build_application(services: Services, *, token: str | None = None) -> Application[
+    ..., ..., ..., ..., ..., ...
+]:
+    """Build the PTB application with every handler bound to ``services``."""
+    settings = services.settings
+    secret = token or (
+        settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
+    )
+    if secret is None:
+        raise RuntimeError("no Telegram token and no simulator token given")
+    builder = (
+        ApplicationBuilder()
+        .token(secret)
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_file_base_url)
+        .concurrent_updates(settings.concurrent_updates)
+        .post_init(_post_init(services))
+    )
+    application = builder.build()
+    for handler in GroupHandlers(services.translations).handlers():
+        application.add_handler(handler)
+    for handler in IntakeHandlers(services.intake, services.translations).handlers():
+        application.add_handler(handler)
+    application.add_error_handler(ErrorHandler(services.translations))
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(
+            _purge_job(services.engine), interval=timedelta(minutes=10), first=timedelta(seconds=5)
+        )
+    return application
+
+
+def _purge_job(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+    async def purge(context: ContextTypes.DEFAULT_TYPE) -> None:
+        drafts, ledger = await purge_expired(engine)
+        if drafts or ledger:
+            log.info("purged %d expired drafts and %d ledger entries", drafts, ledger)
+
+    return purge
+
+
+def _post_init(services: Services):  # type: ignore[no-untyped-def]
+    async def post_init(application: Application[..., ..., ..., ..., ..., ...]) -> None:
+        """Publish the command menu in every language, so people see it in their own."""
+        scope = BotCommandScopeAllPrivateChats()
+        for locale in SUPPORTED_LOCALES:
+            commands = [
+                BotCommand(name, services.translations.gettext(locale, description)[:256])
+                for name, description in COMMAND_DESCRIPTIONS.items()
+            ]
+            language = None if locale == "en" else locale.split("_")[0]
+            await application.bot.set_my_commands(commands, scope=scope, language_code=language)
+
+    return post_init
+
+
+async def run(settings: Settings) -> None:
+    """Run the bot: the local simulator without a token, else long polling."""
+    from bot.devkeys import ensure_dev_keys
+
+    if settings.is_simulator:
+        from bot.simulator import run_simulator
+
+        await run_simulator(ensure_dev_keys(settings))
+        return
+    async with open_services(settings) as services:
+        application = build_application(services)
+        async with application:
+            await application.start()
+            assert application.updater is not None
+            await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            log.info("Amanat is polling")
+            try:
+                await _wait_forever()
+            finally:
+                await application.updater.stop()
+                await application.stop()
+
+
+async def _wait_forever() -> None:
+    import asyncio
+
+    await asyncio.Event().wait()

@@ -1,0 +1,294 @@
+"""Carry out one conversation step for one person: load, step, seal, store, commit, answer.
+
+This service owns the unit of work around :func:`bot.flow.step` and the effects it asks for.
+It is transport-free (Telegram and, later, Signal adapters call :meth:`IntakeService.handle`)
+and it must never let plaintext reach storage: typed answers are sealed to the admins before
+anything is written, the draft is encrypted with the server key, and the submitted report row
+carries no pseudonym. The reporter is told "saved" only after the commit succeeded.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.crypto import (
+    AdminSealer,
+    CryptoError,
+    ItemRef,
+    SealedBlob,
+    ServerKeys,
+    normalise_receipt_code,
+)
+from bot.flow import (
+    Draft,
+    DropSealed,
+    Env,
+    Event,
+    FlowConfig,
+    ForgetMe,
+    LookUpReceipt,
+    RememberLanguage,
+    Reply,
+    SealText,
+    Submit,
+    answers_for_storage,
+    receipt_replies,
+    error_replies,
+    status_replies,
+    step,
+    submit_failed_replies,
+)
+from bot.i18n import SUPPORTED_LOCALES
+from bot.questions import ANSWERS_KIND, UNSAID
+from storage.db import unit_of_work
+from storage.repositories import (
+    DraftRepository,
+    LanguageRepository,
+    NewItem,
+    NewReport,
+    ReportRepository,
+    StatRecord,
+    StatsRepository,
+    UpdateLedger,
+)
+
+log = logging.getLogger(__name__)
+
+ANSWERS_FORMAT_VERSION = 1
+LEDGER_TTL = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One event from one person on one transport; the user id never leaves this service."""
+
+    transport: str
+    user_id: int
+    event: Event
+    update_id: int | None = None
+    language_hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What the adapter must show: replies in ``locale``, and whether to delete the input."""
+
+    replies: tuple[Reply, ...]
+    locale: str
+    delete_user_message: bool = False
+    duplicate: bool = False
+
+
+@dataclass
+class _Payload:
+    """The decrypted draft: the conversation state plus answers already sealed to admins."""
+
+    draft: Draft
+    sealed: dict[tuple[str, int], SealedBlob] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        items = [
+            [kind, index, base64.b64encode(blob.data).decode()]
+            for (kind, index), blob in sorted(self.sealed.items())
+        ]
+        doc = {"draft": json.loads(self.draft.to_json()), "sealed": items}
+        return json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> _Payload:
+        doc = json.loads(raw)
+        draft = Draft.from_json(json.dumps(doc["draft"]).encode())
+        sealed = {
+            (str(kind), int(index)): SealedBlob(base64.b64decode(data))
+            for kind, index, data in doc["sealed"]
+        }
+        if draft.report_id is None:
+            sealed = {}
+        return cls(draft, sealed)
+
+
+class IntakeService:
+    """Run the intake for every transport; holds only public keys and the server key."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        server_keys: ServerKeys,
+        sealer: AdminSealer,
+        config: FlowConfig,
+        draft_ttl: timedelta,
+        new_report_id: Callable[[], str],
+        new_receipt_code: Callable[[], str],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if draft_ttl <= timedelta(0):
+            raise ValueError("draft_ttl must be positive")
+        self._sessions = sessions
+        self._keys = server_keys
+        self._sealer = sealer
+        self._config = config
+        self._ttl = draft_ttl
+        self._new_report_id = new_report_id
+        self._new_receipt_code = new_receipt_code
+        self._clock = clock
+
+    async def handle(self, inbound: Inbound) -> Handled:
+        """Process one event inside one unit of work; answer only what was committed."""
+        owner = self._keys.pseudonym(inbound.transport, inbound.user_id)
+        now = self._clock()
+        submitting = False
+        try:
+            async with unit_of_work(self._sessions) as session:
+                if inbound.update_id is not None:
+                    key = self._keys.update_key(inbound.transport, inbound.update_id)
+                    if not await UpdateLedger(session).claim(key, now + LEDGER_TTL):
+                        return Handled((), "en", duplicate=True)
+                payload = await self._load(session, owner, now)
+                env = Env(
+                    today=now.date(),
+                    fresh_report_id=self._new_report_id(),
+                    language_hint=inbound.language_hint,
+                )
+                outcome = step(payload.draft, inbound.event, env, self._config)
+                payload.draft = outcome.draft
+                replies = list(outcome.replies)
+                delete_input = False
+                for effect in outcome.effects:
+                    if isinstance(effect, SealText):
+                        self._seal(payload, effect)
+                    elif isinstance(effect, DropSealed):
+                        payload.sealed = {
+                            k: v for k, v in payload.sealed.items() if k[0] != effect.kind
+                        }
+                    elif isinstance(effect, RememberLanguage):
+                        await LanguageRepository(session).set(owner, effect.locale)
+                    elif isinstance(effect, ForgetMe):
+                        await LanguageRepository(session).delete(owner)
+                        payload = _Payload(Draft())
+                    elif isinstance(effect, LookUpReceipt):
+                        replies.extend(await self._look_up(session, effect.code))
+                    elif isinstance(effect, Submit):
+                        submitting = True
+                        code = await self._submit(session, payload, now.date())
+                        payload = _Payload(Draft(locale=payload.draft.locale))
+                        replies.extend(receipt_replies(code))
+                    else:
+                        delete_input = True
+                await self._save(session, owner, payload, now)
+                locale = payload.draft.locale or inbound.language_hint or "en"
+        except SQLAlchemyError as exc:
+            # Only the type: driver messages can quote parameters.
+            log.warning("storage failed (%s); nothing was committed", type(exc).__name__)
+            failed = submit_failed_replies() if submitting else error_replies()
+            return Handled(failed, await self._locale_of(owner, inbound.language_hint))
+        return Handled(tuple(replies), locale, delete_input)
+
+    async def _locale_of(self, owner: str, hint: str | None) -> str:
+        try:
+            async with unit_of_work(self._sessions) as session:
+                return await LanguageRepository(session).get(owner) or hint or "en"
+        except SQLAlchemyError:
+            return hint or "en"
+
+    async def _load(self, session: AsyncSession, owner: str, now: datetime) -> _Payload:
+        stored = await DraftRepository(session).get(owner)
+        if stored is not None:
+            try:
+                return _Payload.from_bytes(self._keys.open_draft(stored.blob, owner))
+            except (CryptoError, ValueError, KeyError, TypeError):
+                log.warning("unreadable draft discarded")
+        locale = await LanguageRepository(session).get(owner)
+        return _Payload(Draft(locale=locale if locale in SUPPORTED_LOCALES else None))
+
+    async def _save(self, session: AsyncSession, owner: str, payload: _Payload, now: datetime) -> None:
+        drafts = DraftRepository(session)
+        draft = payload.draft
+        if not draft.in_report and draft.resume is None:
+            await drafts.delete(owner)
+            return
+        blob = self._keys.seal_draft(payload.to_bytes(), owner)
+        await drafts.put(owner, blob, now + self._ttl)
+
+    def _seal(self, payload: _Payload, effect: SealText) -> None:
+        report_id = payload.draft.report_id
+        if report_id is None:
+            raise RuntimeError("sealing outside a report")
+        ref = ItemRef(report_id, effect.kind, effect.index)
+        payload.sealed[(effect.kind, effect.index)] = self._sealer.seal_for_admins(
+            effect.text.encode(), ref
+        )
+
+    async def _submit(self, session: AsyncSession, payload: _Payload, today: date) -> str:
+        draft = payload.draft
+        if draft.report_id is None:
+            raise RuntimeError("submit outside a report")
+        answers = answers_for_storage(draft)
+        document = {
+            "v": ANSWERS_FORMAT_VERSION,
+            "locale": draft.locale,
+            "month": draft.month,
+            "answers": answers,
+        }
+        answers_blob = self._sealer.seal_for_admins(
+            json.dumps(document, ensure_ascii=False, sort_keys=True).encode(),
+            ItemRef(draft.report_id, ANSWERS_KIND, 0),
+        )
+        items = [NewItem(ANSWERS_KIND, 0, answers_blob)]
+        items.extend(
+            NewItem(kind, index, blob) for (kind, index), blob in sorted(payload.sealed.items())
+        )
+        code = self._new_receipt_code()
+        report = NewReport(
+            id=draft.report_id,
+            submitted_on=today,
+            urgent=answers.get("danger_now") == "yes",
+            receipt_hash=self._keys.receipt_hash(code),
+            items=items,
+        )
+        await ReportRepository(session).add(report)
+        if answers.get("consent_statistics") == "yes":
+            await StatsRepository(session).add(_stat_record(answers, draft.month or ""))
+        return code
+
+    async def _look_up(self, session: AsyncSession, typed: str) -> tuple[Reply, ...]:
+        code = normalise_receipt_code(typed)
+        if code is None:
+            return status_replies(False, None, None)
+        report_id = await ReportRepository(session).find_by_receipt_hash(
+            self._keys.receipt_hash(code)
+        )
+        report = await ReportRepository(session).get(report_id) if report_id else None
+        if report is None:
+            return status_replies(False, None, None)
+        return status_replies(True, report.submitted_on, report.status)
+
+
+def _stat_record(answers: dict[str, str | list[str]], month: str) -> StatRecord:
+    """Keep only the coarse fields the reporter agreed to share (DESIGN.md §3.5)."""
+
+    def one(key: str) -> str:
+        value = answers.get(key, UNSAID)
+        return value if isinstance(value, str) else UNSAID
+
+    danger = one("danger_now")
+    urgency = {"yes": "urgent", "no": "not_urgent"}.get(danger, UNSAID)
+    province = answers.get("province")
+    return StatRecord(
+        category=one("incident"),
+        party=one("party"),
+        country=one("country"),
+        province=province if isinstance(province, str) else None,
+        month=month,
+        urgency=urgency,
+        former_forces=one("former_forces"),
+    )
+

@@ -1,0 +1,350 @@
+"""Declare the intake questions as data: what is asked, in which order, and when it is skipped.
+
+This module owns the question set of DESIGN.md §5 and nothing else: no Telegram types, no
+storage, no randomness. Every user-facing string is an English msgid marked with ``N_`` so that
+``pybabel extract`` finds it; it is translated only when a reply is rendered. Option ids are
+short ASCII words because they travel in callback data (64 bytes at most) and in statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from bot.i18n import N_
+
+UNSAID: Final = "unsaid"
+"""Option id of "prefer not to say", offered wherever it makes sense."""
+
+Answers = Mapping[str, "str | tuple[str, ...]"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One button: a stable id for data, a msgid for people."""
+
+    id: str
+    label: str
+
+
+def _always(_: Answers) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Ask for exactly one option; typed text is matched against the option labels."""
+
+    id: str
+    prompt: str
+    admin_label: str
+    options: tuple[Option, ...]
+    allow_unsaid: bool = True
+    columns: int = 1
+    ask_if: Callable[[Answers], bool] = field(default=_always, compare=False)
+
+    def all_options(self) -> tuple[Option, ...]:
+        """Return the options as shown, "prefer not to say" last."""
+        if self.allow_unsaid:
+            return (*self.options, Option(UNSAID, N_("Prefer not to say")))
+        return self.options
+
+
+@dataclass(frozen=True)
+class MultiChoice:
+    """Ask for one or more options, toggled on and off, then confirmed with "Done"."""
+
+    id: str
+    prompt: str
+    admin_label: str
+    options: tuple[Option, ...]
+    allow_unsaid: bool = True
+    columns: int = 1
+    ask_if: Callable[[Answers], bool] = field(default=_always, compare=False)
+
+    def all_options(self) -> tuple[Option, ...]:
+        """Return the options as shown, "prefer not to say" last."""
+        if self.allow_unsaid:
+            return (*self.options, Option(UNSAID, N_("Prefer not to say")))
+        return self.options
+
+
+@dataclass(frozen=True)
+class FreeText:
+    """Ask for typed text that is sealed to the admins the moment it arrives.
+
+    ``many`` lets the reporter send several messages before pressing "Done".
+    """
+
+    id: str
+    prompt: str
+    admin_label: str
+    many: bool = False
+    ask_if: Callable[[Answers], bool] = field(default=_always, compare=False)
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """Ask a yes/no question whose answer changes what happens to the report."""
+
+    id: str
+    prompt: str
+    admin_label: str
+    ask_if: Callable[[Answers], bool] = field(default=_always, compare=False)
+
+    def all_options(self) -> tuple[Option, ...]:
+        """Return yes and no, yes first."""
+        return (Option("yes", N_("Yes")), Option("no", N_("No")))
+
+
+Question = Choice | MultiChoice | FreeText | Confirm
+
+INCIDENTS: Final = (
+    Option("recruit_armed", N_("Asked to join a foreign armed group or to fight abroad")),
+    Option("false_job", N_("A job offer abroad that looked false")),
+    Option("taliban_threat", N_("Threats, searches or arrest by the Taliban")),
+    Option("exploitation", N_("Documents or wages taken, debt, or being held")),
+    Option("other", N_("Something else")),
+)
+
+COUNTRIES: Final = (
+    Option("AF", N_("Afghanistan")),
+    Option("IR", N_("Iran")),
+    Option("PK", N_("Pakistan")),
+    Option("TR", N_("Turkey")),
+    Option("RU", N_("Russia")),
+    Option("other", N_("Another country")),
+)
+
+AFGHAN_PROVINCES: Final = (
+    Option("badakhshan", N_("Badakhshan")),
+    Option("badghis", N_("Badghis")),
+    Option("baghlan", N_("Baghlan")),
+    Option("balkh", N_("Balkh")),
+    Option("bamyan", N_("Bamyan")),
+    Option("daykundi", N_("Daykundi")),
+    Option("farah", N_("Farah")),
+    Option("faryab", N_("Faryab")),
+    Option("ghazni", N_("Ghazni")),
+    Option("ghor", N_("Ghor")),
+    Option("helmand", N_("Helmand")),
+    Option("herat", N_("Herat")),
+    Option("jowzjan", N_("Jowzjan")),
+    Option("kabul", N_("Kabul")),
+    Option("kandahar", N_("Kandahar")),
+    Option("kapisa", N_("Kapisa")),
+    Option("khost", N_("Khost")),
+    Option("kunar", N_("Kunar")),
+    Option("kunduz", N_("Kunduz")),
+    Option("laghman", N_("Laghman")),
+    Option("logar", N_("Logar")),
+    Option("nangarhar", N_("Nangarhar")),
+    Option("nimruz", N_("Nimruz")),
+    Option("nuristan", N_("Nuristan")),
+    Option("paktia", N_("Paktia")),
+    Option("paktika", N_("Paktika")),
+    Option("panjshir", N_("Panjshir")),
+    Option("parwan", N_("Parwan")),
+    Option("samangan", N_("Samangan")),
+    Option("sar_e_pol", N_("Sar-e Pol")),
+    Option("takhar", N_("Takhar")),
+    Option("uruzgan", N_("Uruzgan")),
+    Option("wardak", N_("Wardak")),
+    Option("zabul", N_("Zabul")),
+)
+
+IRANIAN_PROVINCES: Final = (
+    Option("tehran", N_("Tehran")),
+    Option("khorasan_razavi", N_("Razavi Khorasan (Mashhad)")),
+    Option("south_khorasan", N_("South Khorasan")),
+    Option("isfahan", N_("Isfahan")),
+    Option("kerman", N_("Kerman")),
+    Option("fars", N_("Fars (Shiraz)")),
+    Option("qom", N_("Qom")),
+    Option("yazd", N_("Yazd")),
+    Option("alborz", N_("Alborz (Karaj)")),
+    Option("sistan_baluchestan", N_("Sistan and Baluchestan")),
+    Option("semnan", N_("Semnan")),
+    Option("markazi", N_("Markazi (Arak)")),
+    Option("golestan", N_("Golestan")),
+    Option("other_ir", N_("Another province of Iran")),
+)
+
+WHEN: Final = (
+    Option("this_week", N_("This week")),
+    Option("this_month", N_("This month")),
+    Option("months_ago", N_("One to six months ago")),
+    Option("earlier", N_("Earlier")),
+)
+
+PARTIES: Final = (
+    Option("foreign_military", N_("A foreign army or private military company")),
+    Option("armed_group", N_("An armed group")),
+    Option("taliban", N_("The Taliban")),
+    Option("broker", N_("A smuggler or broker")),
+    Option("unknown", N_("I do not know")),
+)
+
+CHANNELS: Final = (
+    Option("in_person", N_("In person")),
+    Option("phone", N_("By phone")),
+    Option("social_media", N_("On social media or a messaging app")),
+    Option("relative", N_("Through a relative or friend")),
+    Option("other", N_("Another way")),
+)
+
+OFFERS: Final = (
+    Option("money", N_("Money")),
+    Option("family_payment", N_("Payment to my family")),
+    Option("clemency", N_("Pardon from the Taliban or safety for relatives")),
+    Option("papers", N_("Papers or residency")),
+    Option("job", N_("A job abroad")),
+    Option("threat", N_("Threats to me or my family")),
+    Option("documents_taken", N_("My documents were taken")),
+    Option("other", N_("Something else")),
+)
+
+DESTINATIONS: Final = (
+    Option("russia_ukraine", N_("Russia or the war in Ukraine")),
+    Option("syria", N_("Syria")),
+    Option("iran_group", N_("An armed group in Iran")),
+    Option("job_abroad", N_("A job in another country")),
+    Option("unknown", N_("I do not know")),
+)
+
+
+def _asks_province(answers: Answers) -> bool:
+    return answers.get("country") in ("AF", "IR")
+
+
+def _asks_destination(answers: Answers) -> bool:
+    return answers.get("incident") != "taliban_threat"
+
+
+def provinces_for(answers: Answers) -> tuple[Option, ...]:
+    """Return the provinces of the chosen country; empty where no province is asked."""
+    country = answers.get("country")
+    if country == "AF":
+        return AFGHAN_PROVINCES
+    if country == "IR":
+        return IRANIAN_PROVINCES
+    return ()
+
+
+QUESTIONS: Final[tuple[Question, ...]] = (
+    Choice(
+        "danger_now",
+        N_("First: are you in danger right now?"),
+        N_("In danger now"),
+        (Option("yes", N_("Yes, I am in danger")), Option("no", N_("No"))),
+    ),
+    Choice(
+        "incident",
+        N_("What happened? Choose the closest one."),
+        N_("What happened"),
+        INCIDENTS,
+    ),
+    Choice(
+        "country",
+        N_("In which country did it happen?"),
+        N_("Country"),
+        COUNTRIES,
+        columns=2,
+    ),
+    Choice(
+        "province",
+        N_("In which province? You can also type the name."),
+        N_("Province"),
+        (*AFGHAN_PROVINCES, *IRANIAN_PROVINCES),
+        columns=3,
+        ask_if=_asks_province,
+    ),
+    Choice("when", N_("When did it happen, roughly?"), N_("When"), WHEN, columns=2),
+    Choice("party", N_("Who approached or threatened you?"), N_("Who"), PARTIES),
+    Choice("channel", N_("How did they reach you?"), N_("How"), CHANNELS),
+    MultiChoice(
+        "offered",
+        N_("What did they offer or demand? Choose all that fit, then press Done."),
+        N_("Offered or demanded"),
+        OFFERS,
+    ),
+    Choice(
+        "destination",
+        N_("Where did they want you to go?"),
+        N_("Where to"),
+        DESTINATIONS,
+        ask_if=_asks_destination,
+    ),
+    FreeText(
+        "recruiter_contact",
+        N_(
+            "Do you have a phone number, account name or place of the person who approached "
+            "you? Type it here. Only our team can read it. You can skip this."
+        ),
+        N_("Recruiter contact"),
+    ),
+    Choice(
+        "former_forces",
+        N_("Did you serve in the former Afghan army or police?"),
+        N_("Former Afghan forces"),
+        (Option("yes", N_("Yes")), Option("no", N_("No"))),
+    ),
+    FreeText(
+        "narrative",
+        N_(
+            "Now tell us what happened, in your own words. You can send several messages. "
+            "Press Done when you have finished, or Skip."
+        ),
+        N_("Story"),
+        many=True,
+    ),
+    Confirm(
+        "consent_statistics",
+        N_(
+            "We count reports to show partner organisations what is happening. We count only "
+            "the kind of event, the province, the month and who did it. No name, no phone "
+            "number, no story. May we count your report?"
+        ),
+        N_("Agrees to be counted"),
+    ),
+    Confirm(
+        "consent_referral",
+        N_(
+            "A partner organisation may be able to help you. May our team share your case with "
+            "them, without your name? We will ask you again before we do."
+        ),
+        N_("Agrees to referral"),
+    ),
+)
+
+QUESTION_INDEX: Final[Mapping[str, Question]] = {q.id: q for q in QUESTIONS}
+SEALED_TEXT_KINDS: Final = tuple(q.id for q in QUESTIONS if isinstance(q, FreeText))
+ANSWERS_KIND: Final = "answers"
+"""Item kind of the sealed JSON that holds a report's choice answers."""
+
+
+def find_question(question_id: str) -> Question | None:
+    """Look a question up by id; None for ids from an older or newer flow."""
+    return QUESTION_INDEX.get(question_id)
+
+
+def options_for(question: Question, answers: Answers) -> tuple[Option, ...]:
+    """Return the options shown for a question given earlier answers."""
+    if isinstance(question, FreeText):
+        return ()
+    if question.id == "province":
+        provinces = provinces_for(answers)
+        return (*provinces, Option(UNSAID, N_("Prefer not to say")))
+    return question.all_options()
+
+
+def option_label(question_id: str, option_id: str) -> str:
+    """Return the msgid of an option's label, or the id itself when it is unknown."""
+    question = find_question(question_id)
+    if question is None or isinstance(question, FreeText):
+        return option_id
+    for option in question.all_options():
+        if option.id == option_id:
+            return option.label
+    return option_id

@@ -1,0 +1,1 @@
+"""Telegram adapters: turn updates into flow events and replies into Bot API calls, nothing more."""

@@ -1,0 +1,44 @@
+"""Log failures without content, and tell the person that nothing they gave was lost.
+
+PTB's ``errorhandlerbot.py`` sends the whole update to a chat; here only the update id and the
+exception type are logged, because exception messages may quote what people wrote.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot.flow import error_replies
+from bot.i18n import Translations, locale_from_telegram
+from handlers.send import send_replies
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ErrorHandler:
+    """Answer errors in the user's language; log nothing that could identify them."""
+
+    translations: Translations
+
+    async def __call__(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log the update id and exception type, then apologise in a private chat."""
+        error = context.error
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error("update %s failed: %s", update_id, type(error).__name__)
+        if not isinstance(update, Update):
+            return
+        chat = update.effective_chat
+        user = update.effective_user
+        if chat is None or chat.type != "private":
+            return
+        locale = locale_from_telegram(user.language_code if user else None) or "en"
+        try:
+            await send_replies(context.bot, chat.id, error_replies(), locale, self.translations)
+        except TelegramError as exc:
+            log.error("could not apologise for update %s: %s", update_id, type(exc).__name__)

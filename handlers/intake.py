@@ -1,0 +1,74 @@
+"""Feed private-chat updates to the intake service and show what it answers.
+
+Thin by design: classify the update, call :class:`bot.intake.IntakeService`, send the replies.
+It must never read or log message content itself, and never answer before the service has
+committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import Update
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from bot.i18n import Translations, locale_from_telegram, use_locale
+from bot.intake import Inbound, IntakeService
+from handlers.events import event_from_update
+from handlers.send import send_replies
+
+TRANSPORT = "telegram"
+
+
+@dataclass(frozen=True)
+class IntakeHandlers:
+    """The private-chat handlers, bound to their collaborators (no module singletons)."""
+
+    service: IntakeService
+    translations: Translations
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Run one update through the flow and show the replies."""
+        event = event_from_update(update)
+        user = update.effective_user
+        chat = update.effective_chat
+        if event is None or user is None or chat is None:
+            return
+        query = update.callback_query
+        if query is not None:
+            try:
+                await query.answer()
+            except BadRequest:
+                pass  # an expired query id must not stop the answer itself
+        handled = await self.service.handle(
+            Inbound(
+                transport=TRANSPORT,
+                user_id=user.id,
+                event=event,
+                update_id=update.update_id,
+                language_hint=locale_from_telegram(user.language_code),
+            )
+        )
+        if handled.duplicate:
+            return
+        pressed = query.message.message_id if query is not None and query.message else None
+        with use_locale(handled.locale):
+            await send_replies(
+                context.bot, chat.id, handled.replies, handled.locale, self.translations, pressed
+            )
+        message = update.message
+        if handled.delete_user_message and message is not None:
+            try:
+                await message.delete()
+            except (BadRequest, Forbidden):
+                pass  # already gone or too old: nothing more to protect
+
+    def handlers(self) -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
+        """Return the handlers for private chats, in matching order."""
+        private = filters.ChatType.PRIVATE
+        return [
+            MessageHandler(private & filters.UpdateType.MESSAGE, self.on_update),
+            MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, self.on_update),
+            CallbackQueryHandler(self.on_update),
+        ]

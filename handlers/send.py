@@ -1,0 +1,79 @@
+"""Send rendered replies through the Bot API, the way a careful Telegram client expects.
+
+This module owns how a reply becomes ``sendMessage`` or ``editMessageText``: inline keyboards,
+``protect_content`` (no forwarding or saving of what the bot says) and Telegram's limits. It
+must never log message text.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import MessageLimit
+from telegram.error import BadRequest
+
+from bot.flow import Reply
+from bot.i18n import Translations
+from bot.render import render_label, render_text
+
+log = logging.getLogger(__name__)
+
+
+def keyboard(reply: Reply, locale: str, translations: Translations) -> InlineKeyboardMarkup | None:
+    """Build the inline keyboard of a reply; buttons route on callback ids, never on labels."""
+    if not reply.keyboard:
+        return None
+    rows = [
+        [
+            InlineKeyboardButton(render_label(button, locale, translations), callback_data=button.data)
+            for button in row
+        ]
+        for row in reply.keyboard
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def _chunks(text: str) -> list[str]:
+    """Split text that Telegram would refuse, at line ends where possible."""
+    limit = MessageLimit.MAX_TEXT_LENGTH
+    chunks: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut if cut > 0 else limit
+        chunks.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    chunks.append(text)
+    return chunks
+
+
+async def send_replies(
+    bot: Bot,
+    chat_id: int,
+    replies: tuple[Reply, ...],
+    locale: str,
+    translations: Translations,
+    pressed_message_id: int | None = None,
+) -> None:
+    """Show replies in order; a reply marked ``edit_pressed`` replaces the pressed message."""
+    for reply in replies:
+        text = render_text(reply, locale, translations)
+        markup = keyboard(reply, locale, translations)
+        if reply.edit_pressed and pressed_message_id is not None and len(text) <= 4096:
+            try:
+                await bot.edit_message_text(
+                    text, chat_id=chat_id, message_id=pressed_message_id, reply_markup=markup
+                )
+                continue
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    continue
+                log.info("edit refused (%s); sending instead", type(exc).__name__)
+        chunks = _chunks(text)
+        for number, chunk in enumerate(chunks, start=1):
+            await bot.send_message(
+                chat_id,
+                chunk,
+                reply_markup=markup if number == len(chunks) else None,
+                protect_content=True,
+            )
