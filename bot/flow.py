@@ -343,9 +343,19 @@ def _applicable(answers: Mapping[str, str | tuple[str, ...]]) -> list[Question]:
 
 
 def _prune(answers: Mapping[str, str | tuple[str, ...]]) -> dict[str, str | tuple[str, ...]]:
-    """Drop answers to questions that no longer apply (e.g. province after a country change)."""
-    applicable = {q.id for q in _applicable(answers)}
-    return {k: v for k, v in answers.items() if k in applicable}
+    """Drop answers that no longer fit: a question that no longer applies, or a province
+    of another country after the country was changed."""
+    kept: dict[str, str | tuple[str, ...]] = {}
+    for question in _applicable(answers):
+        value = answers.get(question.id)
+        if value is None:
+            continue
+        if isinstance(question, Choice) and value not in {
+            o.id for o in options_for(question, answers)
+        }:
+            continue
+        kept[question.id] = value
+    return kept
 
 
 def _answered(draft: Draft, question: Question) -> bool:

@@ -1,0 +1,53 @@
+"""Shared fixtures: compiled catalogs, keys with fast test parameters, settings on tmp files."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.crypto import AdminPrivateKey, generate_server_secret
+from bot.i18n import Translations, compile_catalogs
+from bot.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+LOCALES = REPO / "locales"
+TEST_PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def locales_dir() -> Path:
+    """Compile the real catalogs once, as the install does; a broken catalog fails here."""
+    compile_catalogs(LOCALES)
+    return LOCALES
+
+
+@pytest.fixture(scope="session")
+def translations(locales_dir: Path) -> Translations:
+    return Translations.load(locales_dir)
+
+
+@pytest.fixture(scope="session")
+def admin_key() -> AdminPrivateKey:
+    return AdminPrivateKey.generate()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, locales_dir: Path, admin_key: AdminPrivateKey) -> Callable[..., Settings]:
+    """Build settings on a fresh SQLite file in tmp_path; keyword arguments override fields."""
+
+    def build(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "database_url": f"sqlite:///{tmp_path / 'amanat.db'}",
+            "data_dir": tmp_path / "data",
+            "locales_dir": locales_dir,
+            "admin_public_keys": (admin_key.public_key().to_text(),),
+            "server_secret": base64.b64encode(generate_server_secret()).decode(),
+            "emergency_contacts": ("Emergency line 119",),
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return build

@@ -1,0 +1,162 @@
+"""Test the intake service on a real SQLite file: sealing, durability, duplicates, canaries."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.app import Services, open_services
+from bot.crypto import AdminPrivateKey, ItemRef, open_with_admin_key
+from bot.flow import Button, Command, Event, Pressed, Reply, Typed
+from bot.intake import Handled, Inbound
+from bot.questions import QUESTIONS
+from bot.settings import Settings
+from storage.db import session_factory, unit_of_work
+from storage.repositories import ReportRepository, StatsRepository
+
+
+@pytest.fixture
+async def services(make_settings: Callable[..., Settings]) -> AsyncIterator[Services]:
+    async with open_services(make_settings()) as opened:
+        yield opened
+
+
+class Person:
+    """One reporter talking to the service, remembering the buttons last shown."""
+
+    def __init__(self, services: Services, user_id: int = 4242) -> None:
+        self.services = services
+        self.user_id = user_id
+        self.update_id = 0
+        self.last: tuple[Reply, ...] = ()
+
+    async def send(self, event: Event, update_id: int | None = None) -> Handled:
+        self.update_id += 1
+        handled = await self.services.intake.handle(
+            Inbound("telegram", self.user_id, event, update_id or self.update_id, "en")
+        )
+        if handled.replies:
+            self.last = handled.replies
+        return handled
+
+    def buttons(self) -> list[Button]:
+        return [b for r in self.last for row in r.keyboard for b in row]
+
+    async def press(self, suffix: str) -> Handled:
+        for button in self.buttons():
+            if suffix in button.data:
+                return await self.send(Pressed(button.data))
+        raise AssertionError(f"{suffix!r} not in {[b.data for b in self.buttons()]}")
+
+    def position(self) -> str:
+        return self.buttons()[0].data.split(":")[1] if self.buttons() else ""
+
+
+def current_question(person: Person) -> str | None:
+    """Name the question on screen by its prompt, as a reader would."""
+    shown = {p.msgid for r in person.last for p in r.parts}
+    return next((q.id for q in QUESTIONS if q.prompt in shown), None)
+
+
+async def fill_report(person: Person, canaries: dict[str, str]) -> Handled:
+    """Answer every question; free-text answers are the given canaries."""
+    await person.send(Command("start"))
+    await person.press("m:report")
+    for _ in range(40):
+        if any(":send:" in b.data for b in person.buttons()):
+            return await person.press(":send:")
+        question = current_question(person)
+        if question in canaries:
+            await person.send(Typed(canaries[question]))
+            if question == "narrative":
+                await person.press(":d:")
+        elif question == "offered":
+            await person.press(":t:money")
+            await person.press(":d:")
+        elif any(":a:yes" in b.data for b in person.buttons()):
+            await person.press(":a:yes")
+        else:
+            await person.press(person.buttons()[0].data)
+    raise AssertionError("the report never reached the summary")
+
+
+def canary() -> str:
+    return f"CANARY-{uuid.uuid4().hex}"
+
+
+async def test_report_is_sealed_and_admin_recovers_every_answer(
+    services: Services, admin_key: AdminPrivateKey, tmp_path: Path
+) -> None:
+    canaries = {"recruiter_contact": canary(), "narrative": canary()}
+    handled = await fill_report(Person(services), canaries)
+    texts = [p.msgid for r in handled.replies for p in r.parts]
+    assert "Thank you. Your report is saved and locked." in texts
+
+    async with unit_of_work(session_factory(services.engine)) as session:
+        queue = await ReportRepository(session).queue()
+        assert len(queue) == 1
+        report = await ReportRepository(session).get(queue[0].id)
+        stats = await StatsRepository(session).all()
+    assert report is not None
+    assert report.urgent is True
+    opened = {
+        (item.kind, item.index): open_with_admin_key(
+            item.blob, ItemRef(report.id, item.kind, item.index), admin_key
+        )
+        for item in report.items
+    }
+    assert opened[("recruiter_contact", 0)].decode() == canaries["recruiter_contact"]
+    assert opened[("narrative", 0)].decode() == canaries["narrative"]
+    answers = json.loads(opened[("answers", 0)])
+    assert answers["answers"]["danger_now"] == "yes"
+    assert answers["answers"]["offered"] == ["money"]
+    assert len(stats) == 1 and stats[0].urgency == "urgent"
+
+    await services.engine.dispose()
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for value in (canaries["recruiter_contact"], canaries["narrative"]):
+                assert value.encode() not in data, f"canary leaked into {path.name}"
+
+
+async def test_duplicate_update_is_processed_once(services: Services) -> None:
+    person = Person(services)
+    first = await person.send(Command("start"), update_id=77)
+    again = await person.send(Command("start"), update_id=77)
+    assert first.replies and not first.duplicate
+    assert again.duplicate and not again.replies
+
+
+async def test_second_send_press_does_not_make_a_second_report(services: Services) -> None:
+    person = Person(services)
+    canaries = {"recruiter_contact": canary(), "narrative": canary()}
+    await fill_report(person, canaries)
+    # A re-delivered press of the old Send button arrives with a new update id.
+    handled = await person.send(Pressed("999:send:"))
+    assert handled.replies
+    async with unit_of_work(session_factory(services.engine)) as session:
+        assert len(await ReportRepository(session).queue()) == 1
+
+
+async def test_status_finds_report_by_code_in_persian_digits(services: Services) -> None:
+    person = Person(services)
+    handled = await fill_report(person, {"recruiter_contact": canary(), "narrative": canary()})
+    code = next(
+        value.text  # type: ignore[attr-defined]
+        for r in handled.replies
+        for p in r.parts
+        for name, value in p.params
+        if name == "code"
+    )
+    persian = code.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    found = await person.send(Command("status", persian))
+    assert "Your report of {day} is saved." in [p.msgid for r in found.replies for p in r.parts]
+    missing = await person.send(Command("status", "1111-2222-3333-4444-5555"))
+    assert "I could not find a report with this code. Please check the numbers." in [
+        p.msgid for r in missing.replies for p in r.parts
+    ]
