@@ -434,6 +434,7 @@ def _question_reply(draft: Draft, question: Question, config: FlowConfig) -> Rep
     if isinstance(question, Choice | Confirm):
         columns = question.columns if isinstance(question, Choice) else 2
         for number, option in enumerate(options_for(question, draft.answers), start=1):
+            # Translators: a button: {number} is the button's number, {label} the answer on it.
             label = msg(N_("{number}. {label}"), number=number, label=msg(option.label))
             buttons.append(Button(label, _cb(draft, "a", option.id)))
     elif isinstance(question, MultiChoice):
@@ -441,6 +442,7 @@ def _question_reply(draft: Draft, question: Question, config: FlowConfig) -> Rep
         for number, option in enumerate(question.all_options(), start=1):
             mark = "✅ " if option.id in draft.selection else ""
             label = msg(
+                # Translators: a button that can be ticked: {mark} is a tick or nothing, {number} the button's number, {label} the answer.
                 N_("{mark}{number}. {label}"),
                 mark=Raw(mark),
                 number=number,
@@ -451,6 +453,7 @@ def _question_reply(draft: Draft, question: Question, config: FlowConfig) -> Rep
     else:
         parts.append(
             msg(
+                # Translators: {limit} is a number of letters, e.g. 3000.
                 N_("Please type your answer. At most {limit} letters."),
                 limit=config.max_answer_chars,
             )
@@ -476,13 +479,17 @@ def _summary(draft: Draft) -> tuple[Draft, Reply]:
         value = draft.answers[question.id]
         if isinstance(question, FreeText) and question.many and value == "given":
             answer = msg(
-                N_("{count} messages"),
+                # Translators: {count} is how many story messages were sent.
+                N_("Messages: {count}"),
                 count=draft.text_counts.get(question.id, 0),
             )
         else:
             answer = _answer_text(question, value)
-        # Translators: one line of the summary, e.g. "Country: Iran".
-        parts.append(msg(N_("• {question}: {answer}"), question=msg(question.admin_label), answer=answer))
+        parts.append(
+            # Translators: one line of the summary: {question} is a short name of the
+            # question, {answer} the answer, e.g. "• Country: Iran".
+            msg(N_("• {question}: {answer}"), question=msg(question.admin_label), answer=answer)
+        )
     parts.append(msg(N_("Is this right? Press Send when you are ready.")))
     keyboard = (
         (Button(msg(N_("✅ Send report")), _cb(draft, "send")),),
@@ -557,14 +564,21 @@ def _confirm(draft: Draft, what: str) -> tuple[Draft, tuple[Reply, ...]]:
     )
     keyboard = (
         (
-            Button(msg(N_("Yes, delete it")) if what == CONFIRM_CANCEL else msg(N_("Yes, start again")), _cb(draft, "x", "yes")),
+            Button(
+                msg(N_("Yes, delete it"))
+                if what == CONFIRM_CANCEL
+                else msg(N_("Yes, start again")),
+                _cb(draft, "x", "yes"),
+            ),
         ),
         (Button(msg(N_("No, continue")), _cb(draft, "x", "no")),),
     )
     return draft, (Reply((msg(text),), keyboard),)
 
 
-def _start_report(draft: Draft, env: Env, config: FlowConfig) -> tuple[Draft, tuple[Reply, ...], tuple[Effect, ...]]:
+def _start_report(
+    draft: Draft, env: Env, config: FlowConfig
+) -> tuple[Draft, tuple[Reply, ...], tuple[Effect, ...]]:
     fresh = Draft(
         locale=draft.locale,
         report_id=env.fresh_report_id,
@@ -630,8 +644,16 @@ def _without_language(draft: Draft, event: Event, env: Env, config: FlowConfig) 
 
 
 def _locale_from_argument(argument: str) -> str | None:
-    aliases = {"fa": "fa_AF", "fa_af": "fa_AF", "prs": "fa_AF", "dari": "fa_AF", "ps": "ps",
-               "pashto": "ps", "en": "en", "english": "en"}
+    aliases = {
+        "fa": "fa_AF",
+        "fa_af": "fa_AF",
+        "prs": "fa_AF",
+        "dari": "fa_AF",
+        "ps": "ps",
+        "pashto": "ps",
+        "en": "en",
+        "english": "en",
+    }
     return aliases.get(argument.strip().lower().replace("-", "_"))
 
 
@@ -657,7 +679,9 @@ def _on_command(draft: Draft, event: Command, env: Env, config: FlowConfig) -> O
         return Outcome(new, replies, effects)
     if name == "cancel":
         if not draft.in_report:
-            return Outcome(draft, (Reply((msg(N_("There is no report to cancel.")),)), _menu(draft)))
+            return Outcome(
+                draft, (Reply((msg(N_("There is no report to cancel.")),)), _menu(draft))
+            )
         new, replies = _confirm(replace(draft, resume=draft.position), CONFIRM_CANCEL)
         return Outcome(new, replies)
     if name in ("help", "safety"):
@@ -667,11 +691,21 @@ def _on_command(draft: Draft, event: Command, env: Env, config: FlowConfig) -> O
     if name == "status":
         code = event.argument.strip()
         if not code:
-            reply = Reply((msg(N_("Please send /status followed by your code, for example:\n/status 1234-5678-9012-3456-7890")),))
+            reply = Reply(
+                (
+                    msg(
+                        N_(
+                            "Please send /status followed by your code, for example:\n/status 1234-5678-9012-3456-7890"
+                        )
+                    ),
+                )
+            )
             return Outcome(draft, (reply,))
         return Outcome(draft, (), (LookUpReceipt(code),))
     if name == "forget":
-        replies = (Reply((msg(N_("Done. I deleted your unsent answers and your language choice.")),)),)
+        replies = (
+            Reply((msg(N_("Done. I deleted your unsent answers and your language choice.")),)),
+        )
         return Outcome(Draft(), (*replies, _language_picker()), (ForgetMe(),))
     if name == "wipe":
         reply = Reply(
@@ -782,6 +816,7 @@ def _stale(draft: Draft, config: FlowConfig) -> Outcome:
         (
             msg(
                 N_(
+                    # Translators: {hours} is a number of hours, e.g. 24.
                     "That button is old. Unsent answers are deleted after {hours} hours, "
                     "for your safety. You can start again."
                 ),
@@ -818,7 +853,9 @@ def _on_confirm(draft: Draft, value: str, env: Env, config: FlowConfig) -> Outco
     return Outcome(new, replies)
 
 
-def _on_multi(draft: Draft, question: MultiChoice, action: str, value: str, config: FlowConfig) -> Outcome:
+def _on_multi(
+    draft: Draft, question: MultiChoice, action: str, value: str, config: FlowConfig
+) -> Outcome:
     valid = {o.id for o in question.all_options()}
     if action == "t" and value in valid:
         if value == UNSAID:
@@ -836,7 +873,14 @@ def _on_multi(draft: Draft, question: MultiChoice, action: str, value: str, conf
             return Outcome(draft, (reply,))
         chosen = tuple(o.id for o in question.all_options() if o.id in draft.selection)
         new = replace(draft, answers={**draft.answers, question.id: chosen}, selection=())
-        echo = Reply((msg(question.prompt), msg(N_("Your answer: {answer}"), answer=_answer_text(question, chosen))), edit_pressed=True)
+        # Translators: {answer} is the chosen answer, e.g. "Iran".
+        echo = Reply(
+            (
+                msg(question.prompt),
+                msg(N_("Your answer: {answer}"), answer=_answer_text(question, chosen)),
+            ),
+            edit_pressed=True,
+        )
         outcome = _advance(new, question, config)
         return replace(outcome, replies=(echo, *outcome.replies))
     return _stale(draft, config)
@@ -848,11 +892,16 @@ def _answer_choice(
     answers = _prune({**draft.answers, question.id: value})
     new = replace(draft, answers=answers)
     replies: list[Reply] = []
-    echo_parts = (msg(question.prompt), msg(N_("Your answer: {answer}"), answer=_answer_text(question, value)))
+    # Translators: {answer} is the chosen answer, e.g. "Iran".
+    echo_parts = (
+        msg(question.prompt),
+        msg(N_("Your answer: {answer}"), answer=_answer_text(question, value)),
+    )
     replies.append(Reply(echo_parts, edit_pressed=edit_pressed))
     if question.id == "danger_now" and value == "yes":
         parts = [msg(EMERGENCY)]
         for contact in config.emergency_contacts:
+            # Translators: {contact} is an emergency phone line or address set by the organisation.
             parts.append(msg(N_("• {contact}"), contact=contact))
         replies.append(Reply(tuple(parts)))
     outcome = _advance(new, question, config)
@@ -886,7 +935,11 @@ def _on_typed(draft: Draft, event: Typed, env: Env, config: FlowConfig) -> Outco
         return Outcome(new, (note, *replies))
     if isinstance(question, FreeText):
         return _on_free_text(draft, question, text, config)
-    options = options_for(question, draft.answers) if not isinstance(question, MultiChoice) else question.all_options()
+    options = (
+        options_for(question, draft.answers)
+        if not isinstance(question, MultiChoice)
+        else question.all_options()
+    )
     chosen = _match_number(options, text) or config.match_option(options, text)
     if chosen is not None and not isinstance(question, MultiChoice):
         return _answer_choice(draft, question, chosen, config, edit_pressed=False)
@@ -913,12 +966,15 @@ def _match_number(options: Sequence[Option], text: str) -> str | None:
 
 def _on_free_text(draft: Draft, question: FreeText, text: str, config: FlowConfig) -> Outcome:
     if not text:
-        return Outcome(draft, (Reply((msg(N_("That message was empty. Please type your answer.")),)),))
+        return Outcome(
+            draft, (Reply((msg(N_("That message was empty. Please type your answer.")),)),)
+        )
     if len(text) > config.max_answer_chars:
         reply = Reply(
             (
                 msg(
                     N_(
+                        # Translators: {length} and {limit} are numbers of letters.
                         "This message is too long ({length} letters). Please send at most "
                         "{limit} letters in one message. You can send the rest in another "
                         "message. Nothing was saved from this one."
@@ -938,13 +994,12 @@ def _on_free_text(draft: Draft, question: FreeText, text: str, config: FlowConfi
         new = replace(new, seq=new.seq + 1)
         received = Reply(
             (
-                msg(N_("Received and locked ({count}). Send more, or press Done."), count=index + 1),
-            ),
-            (
-                (
-                    Button(msg(N_("Done ✔")), _cb(new, "d")),
+                # Translators: {count} is how many messages were received so far.
+                msg(
+                    N_("Received and locked ({count}). Send more, or press Done."), count=index + 1
                 ),
             ),
+            ((Button(msg(N_("Done ✔")), _cb(new, "d")),),),
         )
         return Outcome(new, (received,), (seal,))
     new = replace(new, answers={**new.answers, question.id: "given"})
@@ -1013,7 +1068,11 @@ def receipt_replies(code: str) -> tuple[Reply, ...]:
 def status_replies(found: bool, submitted_on: date | None, status: str | None) -> tuple[Reply, ...]:
     """Answer /status: found or not, and what the team has done."""
     if not found or submitted_on is None:
-        return (Reply((msg(N_("I could not find a report with this code. Please check the numbers.")),)),)
+        return (
+            Reply(
+                (msg(N_("I could not find a report with this code. Please check the numbers.")),)
+            ),
+        )
     state = {
         "new": N_("Our team has not opened it yet."),
         "claimed": N_("Our team is working on it."),
