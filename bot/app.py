@@ -98,9 +98,9 @@ async def purge_expired(engine: AsyncEngine) -> tuple[int, int]:
     return drafts, ledger
 
 
-def build_application(services: Services, *, token: str | None = None) -> Application[
-    ..., ..., ..., ..., ..., ...
-]:
+def build_application(
+    services: Services, *, token: str | None = None
+) -> Application[..., ..., ..., ..., ..., ...]:
     """Build the PTB application with every handler bound to ``services``."""
     settings = services.settings
     secret = token or (

@@ -209,7 +209,9 @@ class IntakeService:
         locale = await LanguageRepository(session).get(owner)
         return _Payload(Draft(locale=locale if locale in SUPPORTED_LOCALES else None))
 
-    async def _save(self, session: AsyncSession, owner: str, payload: _Payload, now: datetime) -> None:
+    async def _save(
+        self, session: AsyncSession, owner: str, payload: _Payload, now: datetime
+    ) -> None:
         drafts = DraftRepository(session)
         draft = payload.draft
         if not draft.in_report and draft.resume is None:
@@ -291,4 +293,3 @@ def _stat_record(answers: dict[str, str | list[str]], month: str) -> StatRecord:
         urgency=urgency,
         former_forces=one("former_forces"),
     )
-

@@ -33,4 +33,8 @@ class GroupHandlers:
 
     def handlers(self) -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
         """Return the handler for group messages that reach the bot (commands, mentions, replies)."""
-        return [MessageHandler(filters.ChatType.GROUPS & filters.UpdateType.MESSAGE, self.on_group_message)]
+        return [
+            MessageHandler(
+                filters.ChatType.GROUPS & filters.UpdateType.MESSAGE, self.on_group_message
+            )
+        ]

@@ -26,7 +26,9 @@ def keyboard(reply: Reply, locale: str, translations: Translations) -> InlineKey
         return None
     rows = [
         [
-            InlineKeyboardButton(render_label(button, locale, translations), callback_data=button.data)
+            InlineKeyboardButton(
+                render_label(button, locale, translations), callback_data=button.data
+            )
             for button in row
         ]
         for row in reply.keyboard

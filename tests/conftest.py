@@ -35,7 +35,9 @@ def admin_key() -> AdminPrivateKey:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path, locales_dir: Path, admin_key: AdminPrivateKey) -> Callable[..., Settings]:
+def make_settings(
+    tmp_path: Path, locales_dir: Path, admin_key: AdminPrivateKey
+) -> Callable[..., Settings]:
     """Build settings on a fresh SQLite file in tmp_path; keyword arguments override fields."""
 
     def build(**overrides: object) -> Settings:

@@ -316,8 +316,14 @@ def events(draw: st.DrawFn) -> list[tuple[str, object]]:
         st.tuples(st.just("press_visible"), st.integers(0, 40)),
         st.tuples(st.just("press_raw"), st.text(max_size=70)),
         st.tuples(st.just("type"), st.text(max_size=150)),
-        st.tuples(st.just("command"), st.sampled_from(("start", "report", "cancel", "language", *SAFE_COMMANDS))),
-        st.tuples(st.just("sent"), st.sampled_from(("sticker", "photo", "voice", "location", "contact", "other"))),
+        st.tuples(
+            st.just("command"),
+            st.sampled_from(("start", "report", "cancel", "language", *SAFE_COMMANDS)),
+        ),
+        st.tuples(
+            st.just("sent"),
+            st.sampled_from(("sticker", "photo", "voice", "location", "contact", "other")),
+        ),
         st.tuples(st.just("edited"), st.none()),
     )
     return draw(st.lists(kinds, max_size=60))
@@ -348,7 +354,9 @@ def test_random_events_never_crash_and_never_lose_answers(script: list[tuple[str
         for reply in outcome.replies:
             assert all(isinstance(p, Msg) for p in reply.parts)
         # Detours never touch the answers or the report.
-        if isinstance(event, Sent | Edited) or (isinstance(event, Command) and event.name in SAFE_COMMANDS):
+        if isinstance(event, Sent | Edited) or (
+            isinstance(event, Command) and event.name in SAFE_COMMANDS
+        ):
             assert chat.draft.answers == before.answers
             assert chat.draft.report_id == before.report_id
         # Answers disappear only by an explicit cancel, restart or a changed country.
