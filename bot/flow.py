@@ -325,6 +325,21 @@ EMERGENCY: Final = N_(
 )
 PICK_LANGUAGE_TEXT: Final = N_("Please choose your language.")
 
+# Translators: {answer} is the chosen answer, e.g. "Iran".
+YOUR_ANSWER: Final = N_("Your answer: {answer}")
+# Translators: {count} is how many messages were received so far.
+RECEIVED_MANY: Final = N_("Received and locked ({count}). Send more, or press Done.")
+# Translators: {hours} is a number of hours, e.g. 24.
+OLD_BUTTON: Final = N_(
+    "That button is old. Unsent answers are deleted after {hours} hours, "
+    "for your safety. You can start again."
+)
+# Translators: {length} and {limit} are numbers of letters.
+TOO_LONG: Final = N_(
+    "This message is too long ({length} letters). Please send at most "
+    "{limit} letters in one message. You can send the rest in another "
+    "message. Nothing was saved from this one."
+)
 ANSWER_WITH_BUTTONS: Final = N_(
     "I did not understand. Please press one of the buttons, or type its number."
 )
@@ -480,7 +495,7 @@ def _summary(draft: Draft) -> tuple[Draft, Reply]:
         if isinstance(question, FreeText) and question.many and value == "given":
             answer = msg(
                 # Translators: {count} is how many story messages were sent.
-                N_("Messages: {count}"),
+                N_("Given ({count})"),
                 count=draft.text_counts.get(question.id, 0),
             )
         else:
@@ -712,8 +727,8 @@ def _on_command(draft: Draft, event: Command, env: Env, config: FlowConfig) -> O
             (
                 msg(
                     N_(
-                        "To remove this chat from your phone: open the menu of this chat, "
-                        "choose “Delete chat”, and also tick “Delete for Amanat”."
+                        "To remove this chat from your phone: delete this chat in Telegram, "
+                        "and choose to delete it for the bot too."
                     )
                 ),
             )
@@ -815,11 +830,7 @@ def _stale(draft: Draft, config: FlowConfig) -> Outcome:
     note = Reply(
         (
             msg(
-                N_(
-                    # Translators: {hours} is a number of hours, e.g. 24.
-                    "That button is old. Unsent answers are deleted after {hours} hours, "
-                    "for your safety. You can start again."
-                ),
+                OLD_BUTTON,
                 hours=hours,
             ),
         )
@@ -873,11 +884,10 @@ def _on_multi(
             return Outcome(draft, (reply,))
         chosen = tuple(o.id for o in question.all_options() if o.id in draft.selection)
         new = replace(draft, answers={**draft.answers, question.id: chosen}, selection=())
-        # Translators: {answer} is the chosen answer, e.g. "Iran".
         echo = Reply(
             (
                 msg(question.prompt),
-                msg(N_("Your answer: {answer}"), answer=_answer_text(question, chosen)),
+                msg(YOUR_ANSWER, answer=_answer_text(question, chosen)),
             ),
             edit_pressed=True,
         )
@@ -892,10 +902,9 @@ def _answer_choice(
     answers = _prune({**draft.answers, question.id: value})
     new = replace(draft, answers=answers)
     replies: list[Reply] = []
-    # Translators: {answer} is the chosen answer, e.g. "Iran".
     echo_parts = (
         msg(question.prompt),
-        msg(N_("Your answer: {answer}"), answer=_answer_text(question, value)),
+        msg(YOUR_ANSWER, answer=_answer_text(question, value)),
     )
     replies.append(Reply(echo_parts, edit_pressed=edit_pressed))
     if question.id == "danger_now" and value == "yes":
@@ -973,12 +982,7 @@ def _on_free_text(draft: Draft, question: FreeText, text: str, config: FlowConfi
         reply = Reply(
             (
                 msg(
-                    N_(
-                        # Translators: {length} and {limit} are numbers of letters.
-                        "This message is too long ({length} letters). Please send at most "
-                        "{limit} letters in one message. You can send the rest in another "
-                        "message. Nothing was saved from this one."
-                    ),
+                    TOO_LONG,
                     length=len(text),
                     limit=config.max_answer_chars,
                 ),
@@ -993,12 +997,7 @@ def _on_free_text(draft: Draft, question: FreeText, text: str, config: FlowConfi
     if question.many:
         new = replace(new, seq=new.seq + 1)
         received = Reply(
-            (
-                # Translators: {count} is how many messages were received so far.
-                msg(
-                    N_("Received and locked ({count}). Send more, or press Done."), count=index + 1
-                ),
-            ),
+            (msg(RECEIVED_MANY, count=index + 1),),
             ((Button(msg(N_("Done ✔")), _cb(new, "d")),),),
         )
         return Outcome(new, (received,), (seal,))

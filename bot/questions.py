@@ -101,7 +101,7 @@ class Confirm:
 Question = Choice | MultiChoice | FreeText | Confirm
 
 INCIDENTS: Final = (
-    Option("recruit_armed", N_("Asked to join a foreign armed group or to fight abroad")),
+    Option("recruit_armed", N_("Asked to fight abroad or join an armed group")),
     Option("false_job", N_("A job offer abroad that looked false")),
     Option("taliban_threat", N_("Threats, searches or arrest by the Taliban")),
     Option("exploitation", N_("Documents or wages taken, debt, or being held")),
@@ -175,7 +175,7 @@ WHEN: Final = (
     Option("this_week", N_("This week")),
     Option("this_month", N_("This month")),
     Option("months_ago", N_("One to six months ago")),
-    Option("earlier", N_("Earlier")),
+    Option("earlier", N_("More than six months ago")),
 )
 
 PARTIES: Final = (
@@ -282,7 +282,7 @@ QUESTIONS: Final[tuple[Question, ...]] = (
             "Do you have a phone number, account name or place of the person who approached "
             "you? Type it here. Only our team can read it. You can skip this."
         ),
-        N_("Recruiter contact"),
+        N_("Contact of that person"),
     ),
     Choice(
         "former_forces",
@@ -302,8 +302,9 @@ QUESTIONS: Final[tuple[Question, ...]] = (
     Confirm(
         "consent_statistics",
         N_(
-            "We count reports to show partner organisations what is happening. We count only "
-            "the kind of event, the province, the month and who did it. No name, no phone "
+            "We count reports to show partner organisations what is happening. We count only: "
+            "the kind of event, who did it, the country and province, the month, whether you "
+            "were in danger, and whether you served in the army or police. No name, no phone "
             "number, no story. May we count your report?"
         ),
         N_("Agrees to be counted"),
