@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
+from storage.migrate import upgrade_to_head_async
+from storage.repositories import DraftRepository, UpdateLedger
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
@@ -27,19 +30,14 @@ from bot.crypto import (
 )
 from bot.flow import COMMAND_DESCRIPTIONS, FlowConfig
 from bot.i18n import SUPPORTED_LOCALES, Translations
-from bot.matching import build_label_index, make_option_matcher
 from bot.intake import IntakeService
+from bot.matching import build_label_index, make_option_matcher
 from bot.settings import Settings
 from handlers.errors import ErrorHandler
 from handlers.groups import GroupHandlers
 from handlers.intake import IntakeHandlers
-from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
-from storage.migrate import upgrade_to_head_async
-from storage.repositories import DraftRepository, UpdateLedger
 
 log = logging.getLogger(__name__)
-
-SIMULATOR_TOKEN = "1000000001:SIMULATOR-local-only"
 
 
 @dataclass(frozen=True)

@@ -457,7 +457,8 @@ def _question_reply(draft: Draft, question: Question, config: FlowConfig) -> Rep
         for number, option in enumerate(question.all_options(), start=1):
             mark = "✅ " if option.id in draft.selection else ""
             label = msg(
-                # Translators: a button that can be ticked: {mark} is a tick or nothing, {number} the button's number, {label} the answer.
+                # Translators: a button that can be ticked: {mark} is a tick or nothing,
+                # {number} the button's number, {label} the answer.
                 N_("{mark}{number}. {label}"),
                 mark=Raw(mark),
                 number=number,
@@ -710,7 +711,8 @@ def _on_command(draft: Draft, event: Command, env: Env, config: FlowConfig) -> O
                 (
                     msg(
                         N_(
-                            "Please send /status followed by your code, for example:\n/status 1234-5678-9012-3456-7890"
+                            "Please send /status followed by your code, for example:\n"
+                            "/status 1234-5678-9012-3456-7890"
                         )
                     ),
                 )
@@ -919,10 +921,7 @@ def _answer_choice(
 
 def _advance(draft: Draft, answered: Question, config: FlowConfig) -> Outcome:
     """Go to the next unanswered question, or to the summary when none is left."""
-    if draft.editing:
-        following = _next_question(draft, None)
-    else:
-        following = _next_question(draft, answered.id)
+    following = _next_question(draft, None) if draft.editing else _next_question(draft, answered.id)
     if following is None:
         new, reply = _summary(draft)
         return Outcome(new, (reply,))

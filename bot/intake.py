@@ -13,11 +13,22 @@ import base64
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from storage.db import unit_of_work
+from storage.repositories import (
+    DraftRepository,
+    LanguageRepository,
+    NewItem,
+    NewReport,
+    ReportRepository,
+    StatRecord,
+    StatsRepository,
+    UpdateLedger,
+)
 
 from bot.crypto import (
     AdminSealer,
@@ -40,25 +51,14 @@ from bot.flow import (
     SealText,
     Submit,
     answers_for_storage,
-    receipt_replies,
     error_replies,
+    receipt_replies,
     status_replies,
     step,
     submit_failed_replies,
 )
 from bot.i18n import SUPPORTED_LOCALES
 from bot.questions import ANSWERS_KIND, UNSAID
-from storage.db import unit_of_work
-from storage.repositories import (
-    DraftRepository,
-    LanguageRepository,
-    NewItem,
-    NewReport,
-    ReportRepository,
-    StatRecord,
-    StatsRepository,
-    UpdateLedger,
-)
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ class GroupHandlers:
         await send_replies(context.bot, chat.id, group_chat_replies(), locale, self.translations)
 
     def handlers(self) -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
-        """Return the handler for group messages that reach the bot (commands, mentions, replies)."""
+        """Return the handler for group messages that reach the bot (commands, mentions)."""
         return [
             MessageHandler(
                 filters.ChatType.GROUPS & filters.UpdateType.MESSAGE, self.on_group_message

@@ -7,6 +7,7 @@ committed.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 
 from telegram import Update
@@ -37,10 +38,8 @@ class IntakeHandlers:
             return
         query = update.callback_query
         if query is not None:
-            try:
+            with suppress(BadRequest):  # an expired query id must not stop the answer itself
                 await query.answer()
-            except BadRequest:
-                pass  # an expired query id must not stop the answer itself
         handled = await self.service.handle(
             Inbound(
                 transport=TRANSPORT,
@@ -59,10 +58,8 @@ class IntakeHandlers:
             )
         message = update.message
         if handled.delete_user_message and message is not None:
-            try:
+            with suppress(BadRequest, Forbidden):  # already gone or too old
                 await message.delete()
-            except (BadRequest, Forbidden):
-                pass  # already gone or too old: nothing more to protect
 
     def handlers(self) -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
         """Return the handlers for private chats, in matching order."""
