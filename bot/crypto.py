@@ -1,0 +1,693 @@
+"""Own Amanat's cryptography: sealed items, admin keys, server subkeys, receipt codes and ids.
+
+Every byte layout produced here is specified in ``docs/crypto.md`` (format version 1) and pinned
+by ``tests/vectors/crypto_v1.json``; change one and the other two must change with it.
+
+This module composes only vetted primitives from ``cryptography``: HPKE (RFC 9180, one-shot
+API, base mode, X25519 / HKDF-SHA256 / ChaCha20-Poly1305), X25519, HKDF-SHA256, HMAC-SHA256,
+ChaCha20-Poly1305 and scrypt. It must never invent a primitive, never call a private function of
+``cryptography``, never log, never fall back to plaintext, and never put plaintext, key material
+or user identifiers into an exception message or a ``repr``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import struct
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeGuard
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, hpke
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+FORMAT_VERSION: int = 1
+
+# Domain-separation strings and sizes of format v1 (docs/crypto.md, "Constants").
+_ITEM_MAGIC = b"AMANAT-ITEM"
+_DRAFT_MAGIC = b"AMANAT-DRAFT"
+_KEY_FILE_MAGIC = b"AMANAT-ADMIN-KEY"
+_KEY_FILE_FORMAT = "amanat-admin-key"
+_KEY_FILE_CIPHER = "chacha20-poly1305"
+_PUBLIC_KEY_PREFIX = "amanat-admin-pk-v1:"
+_LABEL_DRAFT = b"amanat/v1/server/draft-key"
+_LABEL_PSEUDONYM = b"amanat/v1/server/pseudonym-key"
+_LABEL_UPDATE = b"amanat/v1/server/update-ledger-key"
+_LABEL_RECEIPT = b"amanat/v1/server/receipt-pepper"
+
+_KEY_SIZE = 32
+_NONCE_SIZE = 12
+_TAG_SIZE = 16
+_KEY_ID_SIZE = 8
+_HPKE_ENC_SIZE = 32
+_WRAPPED_KEY_SIZE = _HPKE_ENC_SIZE + _KEY_SIZE + _TAG_SIZE  # enc || sealed data key
+_MAX_RECIPIENTS = 255
+_MAX_REF_FIELD_BYTES = 128
+_MAX_KEY_FILE_BYTES = 64 * 1024
+
+_SCRYPT_DEFAULT_N = 2**17
+_SCRYPT_R = 8
+_SCRYPT_P = 1
+_SCRYPT_MIN_N = 2**10
+_SCRYPT_MAX_N = 2**20
+_SCRYPT_MAX_R = 32
+_SCRYPT_MAX_P = 16
+_SCRYPT_MAX_MEMORY = 2**30  # bytes: 128 * n * r
+_KEY_FILE_SALT_SIZE = 32
+
+_RECEIPT_SCRYPT_N = 2**14
+_RECEIPT_DIGITS = 20
+_RECEIPT_GROUP = 4
+_MAX_RECEIPT_INPUT = 200
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_REPORT_ID_LENGTH = 10
+
+_PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
+_ARABIC_INDIC_DIGITS = "٠١٢٣٤٥٦٧٨٩"
+# Dashes people type or paste, and invisible marks that right-to-left chat clients insert.
+_RECEIPT_SEPARATORS = (
+    "-_.\u2010\u2011\u2012\u2013\u2014\u2212"
+    "\u200b\u200c\u200d\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e"
+    "\u2066\u2067\u2068\u2069\ufeff"
+)
+
+_HPKE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
+
+
+class CryptoError(Exception):
+    """Signal any failure of this module; messages are generic and never carry secrets."""
+
+    default_message = "cryptographic operation failed"
+
+    def __init__(self, message: str | None = None) -> None:
+        """Use the class's generic message unless the caller gives another generic one."""
+        super().__init__(message or self.default_message)
+
+
+class WrongPassphrase(CryptoError):
+    """Signal that a key file did not open: wrong passphrase or an altered file."""
+
+    default_message = "wrong passphrase, or the key file was altered"
+
+
+class TamperedCiphertext(CryptoError):
+    """Signal an authentication failure, a wrong row binding or a truncated blob."""
+
+    default_message = "ciphertext failed authentication (altered, truncated or misplaced)"
+
+
+class UnsupportedFormat(CryptoError):
+    """Signal a format version (or key-file kind) this code does not read."""
+
+    default_message = "unsupported format version"
+
+
+class NotARecipient(CryptoError):
+    """Signal that the item was not sealed to this admin key."""
+
+    default_message = "this key is not a recipient"
+
+
+# --- canonical encoding -------------------------------------------------------------------
+
+
+def _lp(*fields: bytes) -> bytes:
+    """Join fields unambiguously: each one as a 4-byte big-endian length, then its bytes."""
+    return b"".join(struct.pack(">I", len(field)) + field for field in fields)
+
+
+def _i64(value: int) -> bytes:
+    """Encode an integer as 8-byte big-endian two's complement, refusing what does not fit."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("expected an int")
+    if not -(2**63) <= value < 2**63:
+        raise ValueError("integer out of the 64-bit range")
+    return struct.pack(">q", value)
+
+
+def _text(value: str, *, max_bytes: int) -> bytes:
+    """Encode a non-empty identifier as UTF-8, refusing what cannot be encoded canonically."""
+    if not isinstance(value, str):
+        raise TypeError("expected a str")
+    try:
+        raw = value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("identifier is not valid text") from None
+    if not 0 < len(raw) <= max_bytes:
+        raise ValueError("identifier is empty or too long")
+    return raw
+
+
+def _b64encode(raw: bytes) -> str:
+    """Encode bytes as URL-safe base64 without padding, the only base64 our formats write."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: object, *, size: int | None = None) -> bytes:
+    """Decode strict unpadded URL-safe base64 (canonical only), raising CryptoError otherwise."""
+    if not isinstance(text, str) or not text.isascii() or "=" in text:
+        raise CryptoError("malformed base64 field")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    if any(ch not in alphabet for ch in text):
+        raise CryptoError("malformed base64 field")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise CryptoError("malformed base64 field") from None
+    if _b64encode(raw) != text or (size is not None and len(raw) != size):
+        raise CryptoError("malformed base64 field")
+    return raw
+
+
+# --- value types ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class SealedBlob:
+    """Hold one sealed item; the only type storage accepts for sealed columns."""
+
+    data: bytes
+
+    def __post_init__(self) -> None:
+        """Refuse anything but bytes so a str or a plaintext cannot sneak into a sealed column."""
+        if not isinstance(self.data, bytes):
+            raise TypeError("SealedBlob holds bytes only")
+
+    def __repr__(self) -> str:
+        """Show only the size: ciphertext in logs helps nobody."""
+        return f"SealedBlob(<{len(self.data)} bytes>)"
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """Name what a sealed item belongs to; bound into every seal as associated data."""
+
+    report_id: str
+    kind: str
+    index: int
+
+    def __post_init__(self) -> None:
+        """Fail fast on a binding that could not be encoded canonically."""
+        _text(self.report_id, max_bytes=_MAX_REF_FIELD_BYTES)
+        _text(self.kind, max_bytes=_MAX_REF_FIELD_BYTES)
+        _i64(self.index)
+        if self.index < 0:
+            raise ValueError("index must not be negative")
+
+    def _binding(self) -> tuple[bytes, ...]:
+        """Return the binding fields: magic, version, report id, kind, index."""
+        return (
+            _ITEM_MAGIC,
+            bytes([FORMAT_VERSION]),
+            self.report_id.encode("utf-8"),
+            self.kind.encode("utf-8"),
+            _i64(self.index),
+        )
+
+    def _content_aad(self) -> bytes:
+        """Return the associated data of the content ciphertext."""
+        return _lp(*self._binding())
+
+    def _wrap_info(self, key_id: bytes) -> bytes:
+        """Return the HPKE info that binds a wrapped data key to this item and its recipient."""
+        return _lp(*self._binding(), key_id)
+
+
+@dataclass(frozen=True)
+class AdminPublicKey:
+    """Hold an admin's X25519 public key: what the bot seals to."""
+
+    raw: bytes
+
+    def __post_init__(self) -> None:
+        """Refuse keys HPKE cannot use (wrong size, or a low-order point) at load time."""
+        if not isinstance(self.raw, bytes) or len(self.raw) != _KEY_SIZE:
+            raise CryptoError("an admin public key is 32 bytes")
+        try:
+            X25519PrivateKey.generate().exchange(X25519PublicKey.from_public_bytes(self.raw))
+        except ValueError:
+            raise CryptoError("not a usable X25519 public key") from None
+
+    @property
+    def key_id(self) -> str:
+        """Return the first 16 hex digits of SHA-256(raw): stable, short, shown to admins."""
+        return hashlib.sha256(self.raw).hexdigest()[: 2 * _KEY_ID_SIZE]
+
+    @property
+    def _key_id_bytes(self) -> bytes:
+        """Return the key id as the 8 bytes a sealed blob stores."""
+        return hashlib.sha256(self.raw).digest()[:_KEY_ID_SIZE]
+
+    def to_text(self) -> str:
+        """Render the key for configuration files: a prefix plus unpadded URL-safe base64."""
+        return _PUBLIC_KEY_PREFIX + _b64encode(self.raw)
+
+    @classmethod
+    def from_text(cls, text: str) -> AdminPublicKey:
+        """Parse the exact form `to_text` writes; anything else is a CryptoError."""
+        if not isinstance(text, str) or not text.startswith(_PUBLIC_KEY_PREFIX):
+            raise CryptoError("not an Amanat admin public key")
+        return cls(_b64decode(text[len(_PUBLIC_KEY_PREFIX) :], size=_KEY_SIZE))
+
+
+class AdminPrivateKey:
+    """Hold an admin's X25519 private key; it lives only on an admin's machine."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: X25519PrivateKey) -> None:
+        """Wrap an X25519 private key (use `generate` or `from_file_bytes` normally)."""
+        if not isinstance(key, X25519PrivateKey):
+            raise TypeError("expected an X25519PrivateKey")
+        self._key = key
+
+    @classmethod
+    def generate(cls) -> AdminPrivateKey:
+        """Make a new admin key pair from the operating system's random generator."""
+        return cls(X25519PrivateKey.generate())
+
+    def public_key(self) -> AdminPublicKey:
+        """Return the public half, which goes into the bot's configuration."""
+        return AdminPublicKey(self._key.public_key().public_bytes_raw())
+
+    def __repr__(self) -> str:
+        """Name the key by its public id only, so a stray print or log never leaks it."""
+        return f"AdminPrivateKey(key_id={self.public_key().key_id})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> NoReturn:
+        """Refuse pickling, so the key never lands in a persistence file by accident."""
+        raise TypeError("admin private keys cannot be pickled")
+
+    def to_file_bytes(
+        self, passphrase: str, *, scrypt_n: int = _SCRYPT_DEFAULT_N, allow_empty: bool = False
+    ) -> bytes:
+        """Encrypt the key under a passphrase (scrypt, then ChaCha20-Poly1305) as a JSON file."""
+        secret = _passphrase_bytes(passphrase)
+        if not secret and not allow_empty:
+            raise CryptoError("refusing to protect an admin key with an empty passphrase")
+        _check_scrypt_params(scrypt_n, _SCRYPT_R, _SCRYPT_P)
+        public = self.public_key()
+        salt = secrets.token_bytes(_KEY_FILE_SALT_SIZE)
+        nonce = secrets.token_bytes(_NONCE_SIZE)
+        wrapping_key = Scrypt(
+            salt=salt, length=_KEY_SIZE, n=scrypt_n, r=_SCRYPT_R, p=_SCRYPT_P
+        ).derive(secret)
+        aad = _key_file_aad(public.raw, scrypt_n, _SCRYPT_R, _SCRYPT_P, salt)
+        ciphertext = ChaCha20Poly1305(wrapping_key).encrypt(
+            nonce, self._key.private_bytes_raw(), aad
+        )
+        document = {
+            "format": _KEY_FILE_FORMAT,
+            "version": FORMAT_VERSION,
+            "key_id": public.key_id,
+            "public_key": public.to_text(),
+            "kdf": {
+                "name": "scrypt",
+                "n": scrypt_n,
+                "r": _SCRYPT_R,
+                "p": _SCRYPT_P,
+                "salt": _b64encode(salt),
+            },
+            "cipher": _KEY_FILE_CIPHER,
+            "nonce": _b64encode(nonce),
+            "ciphertext": _b64encode(ciphertext),
+        }
+        return (json.dumps(document, indent=2) + "\n").encode("utf-8")
+
+    @classmethod
+    def from_file_bytes(cls, data: bytes, passphrase: str) -> AdminPrivateKey:
+        """Open a key file written by `to_file_bytes`, honouring its recorded scrypt cost."""
+        doc = _parse_key_file(data)
+        kdf = doc["kdf"]
+        n, r, p = _check_scrypt_params(kdf["n"], kdf["r"], kdf["p"])
+        salt = _b64decode(kdf["salt"])
+        if not 16 <= len(salt) <= 64:
+            raise CryptoError("malformed key file")
+        nonce = _b64decode(doc["nonce"], size=_NONCE_SIZE)
+        ciphertext = _b64decode(doc["ciphertext"], size=_KEY_SIZE + _TAG_SIZE)
+        public = AdminPublicKey.from_text(doc["public_key"])
+        if doc["key_id"] != public.key_id:
+            raise CryptoError("malformed key file")
+        wrapping_key = Scrypt(salt=salt, length=_KEY_SIZE, n=n, r=r, p=p).derive(
+            _passphrase_bytes(passphrase)
+        )
+        try:
+            raw = ChaCha20Poly1305(wrapping_key).decrypt(
+                nonce, ciphertext, _key_file_aad(public.raw, n, r, p, salt)
+            )
+        except InvalidTag:
+            raise WrongPassphrase() from None
+        key = cls(X25519PrivateKey.from_private_bytes(raw))
+        if not hmac.compare_digest(key.public_key().raw, public.raw):
+            raise TamperedCiphertext("the key file's private and public keys do not match")
+        return key
+
+
+def _passphrase_bytes(passphrase: str) -> bytes:
+    """Encode a passphrase as NFC UTF-8, so the same words typed on any keyboard match."""
+    if not isinstance(passphrase, str):
+        raise TypeError("a passphrase is a str")
+    try:
+        return unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    except UnicodeEncodeError:
+        raise CryptoError("the passphrase is not valid text") from None
+
+
+def _check_scrypt_params(n: object, r: object, p: object) -> tuple[int, int, int]:
+    """Refuse scrypt parameters that are malformed, too weak or absurdly expensive."""
+    if not (_is_int(n) and _is_int(r) and _is_int(p)):
+        raise CryptoError("scrypt parameters must be integers")
+    if n & (n - 1) or not _SCRYPT_MIN_N <= n <= _SCRYPT_MAX_N:
+        raise CryptoError("scrypt n must be a power of two between 2**10 and 2**20")
+    if not 1 <= r <= _SCRYPT_MAX_R or not 1 <= p <= _SCRYPT_MAX_P:
+        raise CryptoError("scrypt r or p out of bounds")
+    if 128 * n * r > _SCRYPT_MAX_MEMORY:
+        raise CryptoError("scrypt parameters need too much memory")
+    return n, r, p
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    """Tell a real int from a bool or anything else JSON may hold."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _key_file_aad(public_raw: bytes, n: int, r: int, p: int, salt: bytes) -> bytes:
+    """Return the associated data of a key file: everything in its header that matters."""
+    return _lp(
+        _KEY_FILE_MAGIC,
+        bytes([FORMAT_VERSION]),
+        public_raw,
+        b"scrypt",
+        _i64(n),
+        _i64(r),
+        _i64(p),
+        salt,
+        _KEY_FILE_CIPHER.encode("ascii"),
+    )
+
+
+def _parse_key_file(data: bytes) -> dict[str, Any]:
+    """Parse and shape-check a key file's JSON before any expensive work is done."""
+    if not isinstance(data, bytes) or len(data) > _MAX_KEY_FILE_BYTES:
+        raise CryptoError("not an Amanat admin key file")
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise CryptoError("not an Amanat admin key file") from None
+    if not isinstance(doc, dict) or doc.get("format") != _KEY_FILE_FORMAT:
+        raise CryptoError("not an Amanat admin key file")
+    version = doc.get("version")
+    if isinstance(version, bool) or version != FORMAT_VERSION:
+        raise UnsupportedFormat("unsupported key file version")
+    expected = {"format", "version", "key_id", "public_key", "kdf", "cipher", "nonce", "ciphertext"}
+    if set(doc) != expected:
+        raise CryptoError("malformed key file")
+    kdf = doc["kdf"]
+    if not isinstance(kdf, dict) or kdf.get("name") != "scrypt":
+        raise UnsupportedFormat("unsupported key file KDF")
+    if set(kdf) != {"name", "n", "r", "p", "salt"}:
+        raise CryptoError("malformed key file")
+    if doc["cipher"] != _KEY_FILE_CIPHER:
+        raise UnsupportedFormat("unsupported key file cipher")
+    return doc
+
+
+# --- sealed items --------------------------------------------------------------------------
+
+
+class AdminSealer:
+    """Seal to every admin public key; the bot holds only this (public keys)."""
+
+    __slots__ = ("_recipients",)
+
+    def __init__(self, public_keys: Sequence[AdminPublicKey]) -> None:
+        """Take the admins' public keys; refuse none, duplicates or more than a blob can list."""
+        keys = tuple(public_keys)
+        if not keys:
+            raise CryptoError("no admin public keys: nothing could ever be opened")
+        if not all(isinstance(key, AdminPublicKey) for key in keys):
+            raise TypeError("expected AdminPublicKey values")
+        if len(keys) > _MAX_RECIPIENTS:
+            raise CryptoError("too many admin public keys")
+        ids = [key._key_id_bytes for key in keys]
+        if len(set(ids)) != len(ids):
+            raise CryptoError("duplicate admin public key")
+        self._recipients = tuple(
+            (key_id, X25519PublicKey.from_public_bytes(key.raw))
+            for key_id, key in zip(ids, keys, strict=True)
+        )
+
+    def __repr__(self) -> str:
+        """Show how many admins items are sealed to."""
+        return f"AdminSealer(<{len(self._recipients)} admin keys>)"
+
+    def seal_for_admins(self, plaintext: bytes, ref: ItemRef) -> SealedBlob:
+        """Seal an item so only admins can read it: fresh data key, ChaCha20-Poly1305, HPKE."""
+        if not isinstance(plaintext, bytes):
+            raise TypeError("plaintext must be bytes")
+        data_key = ChaCha20Poly1305.generate_key()
+        nonce = secrets.token_bytes(_NONCE_SIZE)
+        ciphertext = ChaCha20Poly1305(data_key).encrypt(nonce, plaintext, ref._content_aad())
+        return SealedBlob(self._header(data_key, ref) + nonce + ciphertext)
+
+    def _header(self, data_key: bytes, ref: ItemRef) -> bytes:
+        """Wrap the data key to every recipient with HPKE and lay out the blob header."""
+        parts = [bytes([FORMAT_VERSION, len(self._recipients)])]
+        for key_id, public in self._recipients:
+            wrapped = _HPKE.encrypt(data_key, public, info=ref._wrap_info(key_id))
+            parts.append(key_id + struct.pack(">H", len(wrapped)) + wrapped)
+        return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class _ParsedItem:
+    """Hold the fields of a sealed blob after structural checks."""
+
+    entries: dict[bytes, bytes]
+    nonce: bytes
+    ciphertext: bytes
+
+
+def _tampered() -> NoReturn:
+    """Raise the one error every malformed or truncated blob gets."""
+    raise TamperedCiphertext()
+
+
+def _parse_item(data: bytes) -> _ParsedItem:
+    """Split a v1 blob into recipient entries, nonce and ciphertext; reject any malformation."""
+    if not data:
+        _tampered()
+    if data[0] != FORMAT_VERSION:
+        raise UnsupportedFormat()
+    if len(data) < 2 or data[1] == 0:
+        _tampered()
+    pos = 2
+    entries: dict[bytes, bytes] = {}
+    for _ in range(data[1]):
+        if len(data) < pos + _KEY_ID_SIZE + 2:
+            _tampered()
+        key_id = data[pos : pos + _KEY_ID_SIZE]
+        (size,) = struct.unpack(">H", data[pos + _KEY_ID_SIZE : pos + _KEY_ID_SIZE + 2])
+        pos += _KEY_ID_SIZE + 2
+        if size != _WRAPPED_KEY_SIZE or len(data) < pos + size or key_id in entries:
+            _tampered()
+        entries[key_id] = data[pos : pos + size]
+        pos += size
+    if len(data) < pos + _NONCE_SIZE + _TAG_SIZE:
+        _tampered()
+    return _ParsedItem(entries, data[pos : pos + _NONCE_SIZE], data[pos + _NONCE_SIZE :])
+
+
+def _open_parsed(parsed: _ParsedItem, ref: ItemRef, key: AdminPrivateKey) -> tuple[bytes, bytes]:
+    """Unwrap the data key for this admin and decrypt the content; return (data key, text)."""
+    key_id = key.public_key()._key_id_bytes
+    wrapped = parsed.entries.get(key_id)
+    if wrapped is None:
+        raise NotARecipient()
+    try:
+        data_key = _HPKE.decrypt(wrapped, key._key, info=ref._wrap_info(key_id))
+    except InvalidTag:
+        raise TamperedCiphertext() from None
+    try:
+        plaintext = ChaCha20Poly1305(data_key).decrypt(
+            parsed.nonce, parsed.ciphertext, ref._content_aad()
+        )
+    except InvalidTag:
+        raise TamperedCiphertext() from None
+    return data_key, plaintext
+
+
+def _check_blob(blob: SealedBlob, ref: ItemRef, key: AdminPrivateKey) -> None:
+    """Fail fast with TypeError on arguments of the wrong type (a programming error)."""
+    if not isinstance(blob, SealedBlob):
+        raise TypeError("expected a SealedBlob")
+    if not isinstance(ref, ItemRef):
+        raise TypeError("expected an ItemRef")
+    if not isinstance(key, AdminPrivateKey):
+        raise TypeError("expected an AdminPrivateKey")
+
+
+def open_with_admin_key(blob: SealedBlob, ref: ItemRef, key: AdminPrivateKey) -> bytes:
+    """Open a sealed item with an admin's private key (HPKE unwrap, then ChaCha20-Poly1305)."""
+    _check_blob(blob, ref, key)
+    return _open_parsed(_parse_item(blob.data), ref, key)[1]
+
+
+def rewrap_for_admins(
+    blob: SealedBlob,
+    ref: ItemRef,
+    key: AdminPrivateKey,
+    new_public_keys: Sequence[AdminPublicKey],
+) -> SealedBlob:
+    """Re-wrap an item's data key to a new set of admins, leaving the content bytes unchanged."""
+    _check_blob(blob, ref, key)
+    sealer = AdminSealer(new_public_keys)
+    parsed = _parse_item(blob.data)
+    data_key, _ = _open_parsed(parsed, ref, key)  # authenticates content before re-wrapping
+    return SealedBlob(sealer._header(data_key, ref) + parsed.nonce + parsed.ciphertext)
+
+
+# --- server-side keys ----------------------------------------------------------------------
+
+
+class ServerKeys:
+    """Per-purpose subkeys derived (HKDF-SHA256, distinct info labels) from one server secret.
+
+    The secret is 32 bytes; each purpose gets its own subkey so no two uses share a key.
+    """
+
+    __slots__ = ("_draft", "_pseudonym", "_receipt_pepper", "_update")
+
+    def __init__(self, server_secret: bytes) -> None:
+        """Derive every subkey now, so a bad secret fails at start and is not kept around."""
+        if not isinstance(server_secret, bytes) or len(server_secret) != _KEY_SIZE:
+            raise CryptoError("the server secret must be exactly 32 bytes")
+        self._draft = _hkdf(server_secret, _LABEL_DRAFT)
+        self._pseudonym = _hkdf(server_secret, _LABEL_PSEUDONYM)
+        self._update = _hkdf(server_secret, _LABEL_UPDATE)
+        self._receipt_pepper = _hkdf(server_secret, _LABEL_RECEIPT)
+
+    def __repr__(self) -> str:
+        """Hide every subkey."""
+        return "ServerKeys(<hidden>)"
+
+    def seal_draft(self, plaintext: bytes, owner: str) -> bytes:
+        """Encrypt a draft with the server draft key (ChaCha20-Poly1305), bound to its owner."""
+        if not isinstance(plaintext, bytes):
+            raise TypeError("plaintext must be bytes")
+        nonce = secrets.token_bytes(_NONCE_SIZE)
+        aad = _draft_aad(owner)
+        return (
+            bytes([FORMAT_VERSION])
+            + nonce
+            + ChaCha20Poly1305(self._draft).encrypt(nonce, plaintext, aad)
+        )
+
+    def open_draft(self, blob: bytes, owner: str) -> bytes:
+        """Decrypt a draft sealed for this owner; any mismatch is TamperedCiphertext."""
+        if not isinstance(blob, bytes):
+            raise TypeError("a draft blob is bytes")
+        aad = _draft_aad(owner)
+        if not blob:
+            _tampered()
+        if blob[0] != FORMAT_VERSION:
+            raise UnsupportedFormat()
+        if len(blob) < 1 + _NONCE_SIZE + _TAG_SIZE:
+            _tampered()
+        try:
+            return ChaCha20Poly1305(self._draft).decrypt(
+                blob[1 : 1 + _NONCE_SIZE], blob[1 + _NONCE_SIZE :], aad
+            )
+        except InvalidTag:
+            raise TamperedCiphertext() from None
+
+    def pseudonym(self, transport: str, user_id: int) -> str:
+        """Return a keyed pseudonym (HMAC-SHA256 hex) of an account; never store it with reports."""
+        message = _lp(_text(transport, max_bytes=_MAX_REF_FIELD_BYTES), _i64(user_id))
+        return hmac.new(self._pseudonym, message, hashlib.sha256).hexdigest()
+
+    def update_key(self, transport: str, update_id: int) -> str:
+        """Return the duplicate-update ledger key (HMAC-SHA256 hex) under its own subkey."""
+        message = _lp(_text(transport, max_bytes=_MAX_REF_FIELD_BYTES), _i64(update_id))
+        return hmac.new(self._update, message, hashlib.sha256).hexdigest()
+
+    def receipt_hash(self, code: str) -> bytes:
+        """Return a receipt code's stored form: peppered scrypt of its 20 digits, deterministic."""
+        digits = normalise_receipt_code(code)
+        if digits is None:
+            raise CryptoError("not a valid receipt code")
+        return Scrypt(
+            salt=self._receipt_pepper, length=_KEY_SIZE, n=_RECEIPT_SCRYPT_N, r=8, p=1
+        ).derive(digits.encode("ascii"))
+
+
+def _hkdf(secret: bytes, label: bytes) -> bytes:
+    """Derive one 32-byte subkey: HKDF-SHA256, no salt, info = the purpose label."""
+    return HKDF(algorithm=hashes.SHA256(), length=_KEY_SIZE, salt=None, info=label).derive(secret)
+
+
+def _draft_aad(owner: str) -> bytes:
+    """Return a draft's associated data: magic, version and owner."""
+    return _lp(_DRAFT_MAGIC, bytes([FORMAT_VERSION]), _text(owner, max_bytes=256))
+
+
+# --- codes and ids -------------------------------------------------------------------------
+
+
+def new_receipt_code() -> str:
+    """Return a fresh receipt code: 20 random decimal digits (66 bits) in groups of four."""
+    digits = f"{secrets.randbelow(10**_RECEIPT_DIGITS):0{_RECEIPT_DIGITS}d}"
+    return "-".join(
+        digits[i : i + _RECEIPT_GROUP] for i in range(0, _RECEIPT_DIGITS, _RECEIPT_GROUP)
+    )
+
+
+def normalise_receipt_code(text: str) -> str | None:
+    """Read a receipt code as typed: Persian, Arabic or ASCII digits, spaces and dashes."""
+    if not isinstance(text, str) or len(text) > _MAX_RECEIPT_INPUT:
+        return None
+    digits: list[str] = []
+    for ch in text:
+        if "0" <= ch <= "9":
+            digits.append(ch)
+        elif ch in _PERSIAN_DIGITS:
+            digits.append(str(_PERSIAN_DIGITS.index(ch)))
+        elif ch in _ARABIC_INDIC_DIGITS:
+            digits.append(str(_ARABIC_INDIC_DIGITS.index(ch)))
+        elif not (ch.isspace() or ch in _RECEIPT_SEPARATORS):
+            return None
+    return "".join(digits) if len(digits) == _RECEIPT_DIGITS else None
+
+
+def new_report_id() -> str:
+    """Return a fresh report id: 10 Crockford base32 characters (50 bits) admins can type."""
+    return "".join(secrets.choice(_CROCKFORD) for _ in range(_REPORT_ID_LENGTH))
+
+
+def normalise_report_id(text: str) -> str | None:
+    """Read a report id as an admin may type it (any case, O for 0, I or L for 1, dashes)."""
+    if not isinstance(text, str) or len(text) > 64:
+        return None
+    cleaned = text.strip().upper().replace("-", "").replace(" ", "")
+    cleaned = cleaned.replace("O", "0").replace("I", "1").replace("L", "1")
+    if len(cleaned) != _REPORT_ID_LENGTH or any(ch not in _CROCKFORD for ch in cleaned):
+        return None
+    return cleaned
+
+
+def generate_server_secret() -> bytes:
+    """Return 32 random bytes for AMANAT_SERVER_SECRET."""
+    return secrets.token_bytes(_KEY_SIZE)

@@ -1,0 +1,414 @@
+"""Build tests/vectors/crypto_v1.json from fixed inputs with an independent implementation.
+
+Run ``python tests/vectors/make_crypto_vectors.py`` to (re)write the vectors; the output is
+byte-for-byte deterministic. The code below is written from docs/crypto.md alone and never
+imports ``bot.crypto``: if the two disagree, the tests catch it. It includes RFC 9180 HPKE base
+mode (DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305) built from raw primitives, so
+the sealed-item vectors can use fixed ephemeral keys; this is test tooling, never production
+code. It must never be imported by anything under bot/, handlers/ or storage/.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import struct
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+VECTORS_PATH = Path(__file__).with_name("crypto_v1.json")
+VERSION = 1
+
+# --- docs/crypto.md: canonical encoding ----------------------------------------------------
+
+
+def lp(*fields: bytes) -> bytes:
+    """Encode fields as u32 big-endian length || bytes, concatenated."""
+    return b"".join(struct.pack(">I", len(f)) + f for f in fields)
+
+
+def i64(value: int) -> bytes:
+    """Encode an integer as 8-byte big-endian two's complement."""
+    return struct.pack(">q", value)
+
+
+def b64(raw: bytes) -> str:
+    """Encode URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def fixed(label: str, size: int) -> bytes:
+    """Return deterministic 'random' bytes for a named vector input."""
+    return hashlib.shake_256(b"amanat-test-vectors-v1/" + label.encode()).digest(size)
+
+
+# --- RFC 9180 HPKE base mode, single shot ------------------------------------------------
+
+KEM_ID, KDF_ID, AEAD_ID = 0x0020, 0x0001, 0x0003
+KEM_SUITE = b"KEM" + struct.pack(">H", KEM_ID)
+HPKE_SUITE = b"HPKE" + struct.pack(">HHH", KEM_ID, KDF_ID, AEAD_ID)
+
+
+def labeled_extract(salt: bytes, label: bytes, ikm: bytes, suite: bytes) -> bytes:
+    """RFC 9180 LabeledExtract with HKDF-SHA256."""
+    return hmac.new(salt, b"HPKE-v1" + suite + label + ikm, hashlib.sha256).digest()
+
+
+def labeled_expand(prk: bytes, label: bytes, info: bytes, length: int, suite: bytes) -> bytes:
+    """RFC 9180 LabeledExpand with HKDF-SHA256."""
+    labeled_info = struct.pack(">H", length) + b"HPKE-v1" + suite + label + info
+    return HKDFExpand(hashes.SHA256(), length, labeled_info).derive(prk)
+
+
+def key_schedule(shared_secret: bytes, info: bytes) -> tuple[bytes, bytes]:
+    """RFC 9180 KeySchedule for mode_base; return (key, base_nonce)."""
+    psk_id_hash = labeled_extract(b"", b"psk_id_hash", b"", HPKE_SUITE)
+    info_hash = labeled_extract(b"", b"info_hash", info, HPKE_SUITE)
+    context = b"\x00" + psk_id_hash + info_hash
+    secret = labeled_extract(shared_secret, b"secret", b"", HPKE_SUITE)
+    key = labeled_expand(secret, b"key", context, 32, HPKE_SUITE)
+    nonce = labeled_expand(secret, b"base_nonce", context, 12, HPKE_SUITE)
+    return key, nonce
+
+
+def dhkem_shared_secret(dh: bytes, enc: bytes, pk_recipient: bytes) -> bytes:
+    """RFC 9180 DHKEM ExtractAndExpand."""
+    eae_prk = labeled_extract(b"", b"eae_prk", dh, KEM_SUITE)
+    return labeled_expand(eae_prk, b"shared_secret", enc + pk_recipient, 32, KEM_SUITE)
+
+
+def hpke_seal(pk_recipient: bytes, info: bytes, plaintext: bytes, sk_ephemeral: bytes) -> bytes:
+    """Seal with a given ephemeral key; return enc || ciphertext as the one-shot API does."""
+    eph = X25519PrivateKey.from_private_bytes(sk_ephemeral)
+    enc = eph.public_key().public_bytes_raw()
+    dh = eph.exchange(X25519PublicKey.from_public_bytes(pk_recipient))
+    key, nonce = key_schedule(dhkem_shared_secret(dh, enc, pk_recipient), info)
+    return enc + ChaCha20Poly1305(key).encrypt(nonce, plaintext, b"")
+
+
+def hpke_open(sk_recipient: bytes, info: bytes, sealed: bytes) -> bytes:
+    """Open enc || ciphertext with the recipient's private key."""
+    sk = X25519PrivateKey.from_private_bytes(sk_recipient)
+    enc, ciphertext = sealed[:32], sealed[32:]
+    dh = sk.exchange(X25519PublicKey.from_public_bytes(enc))
+    pk = sk.public_key().public_bytes_raw()
+    key, nonce = key_schedule(dhkem_shared_secret(dh, enc, pk), info)
+    return ChaCha20Poly1305(key).decrypt(nonce, ciphertext, b"")
+
+
+# --- docs/crypto.md: sealed items --------------------------------------------------------
+
+
+def public_of(sk: bytes) -> bytes:
+    """Return the X25519 public key of a raw private key."""
+    return X25519PrivateKey.from_private_bytes(sk).public_key().public_bytes_raw()
+
+
+def key_id(pk: bytes) -> bytes:
+    """Return the 8-byte key id: the first 8 bytes of SHA-256(public key)."""
+    return hashlib.sha256(pk).digest()[:8]
+
+
+def binding(ref: dict[str, Any]) -> list[bytes]:
+    """Return the binding fields of an item reference."""
+    return [
+        b"AMANAT-ITEM",
+        bytes([VERSION]),
+        ref["report_id"].encode(),
+        ref["kind"].encode(),
+        i64(ref["index"]),
+    ]
+
+
+def seal_item(
+    pks: list[bytes],
+    ref: dict[str, Any],
+    plaintext: bytes,
+    data_key: bytes,
+    nonce: bytes,
+    ephemerals: list[bytes],
+) -> bytes:
+    """Build a v1 sealed item from explicit randomness."""
+    out = bytes([VERSION, len(pks)])
+    for pk, eph in zip(pks, ephemerals, strict=True):
+        wrapped = hpke_seal(pk, lp(*binding(ref), key_id(pk)), data_key, eph)
+        out += key_id(pk) + struct.pack(">H", len(wrapped)) + wrapped
+    aad = lp(*binding(ref))
+    return out + nonce + ChaCha20Poly1305(data_key).encrypt(nonce, plaintext, aad)
+
+
+def open_item(blob: bytes, ref: dict[str, Any], sk: bytes) -> bytes:
+    """Open a v1 sealed item with a raw private key (no error classification: test tooling)."""
+    if blob[0] != VERSION:
+        raise ValueError("unsupported version")
+    mine = key_id(public_of(sk))
+    pos, wrapped_key = 2, None
+    for _ in range(blob[1]):
+        kid = blob[pos : pos + 8]
+        (size,) = struct.unpack(">H", blob[pos + 8 : pos + 10])
+        if kid == mine:
+            wrapped_key = blob[pos + 10 : pos + 10 + size]
+        pos += 10 + size
+    if wrapped_key is None:
+        raise ValueError("not a recipient")
+    data_key = hpke_open(sk, lp(*binding(ref), mine), wrapped_key)
+    nonce, ciphertext = blob[pos : pos + 12], blob[pos + 12 :]
+    return ChaCha20Poly1305(data_key).decrypt(nonce, ciphertext, lp(*binding(ref)))
+
+
+# --- docs/crypto.md: admin key file ------------------------------------------------------
+
+
+def key_file(
+    sk: bytes, passphrase: str, n: int, salt: bytes, nonce: bytes, pk: bytes | None = None
+) -> bytes:
+    """Build a v1 admin key file with explicit salt and nonce (r = 8, p = 1).
+
+    A ``pk`` other than the private key's own builds a deliberately inconsistent file.
+    """
+    r, p = 8, 1
+    pk = public_of(sk) if pk is None else pk
+    secret = unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    wrapping = Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(secret)
+    aad = lp(
+        b"AMANAT-ADMIN-KEY",
+        bytes([VERSION]),
+        pk,
+        b"scrypt",
+        i64(n),
+        i64(r),
+        i64(p),
+        salt,
+        b"chacha20-poly1305",
+    )
+    doc = {
+        "format": "amanat-admin-key",
+        "version": VERSION,
+        "key_id": key_id(pk).hex(),
+        "public_key": "amanat-admin-pk-v1:" + b64(pk),
+        "kdf": {"name": "scrypt", "n": n, "r": r, "p": p, "salt": b64(salt)},
+        "cipher": "chacha20-poly1305",
+        "nonce": b64(nonce),
+        "ciphertext": b64(ChaCha20Poly1305(wrapping).encrypt(nonce, sk, aad)),
+    }
+    return (json.dumps(doc, indent=2) + "\n").encode()
+
+
+# --- docs/crypto.md: server subkeys --------------------------------------------------------
+
+LABELS = {
+    "draft": b"amanat/v1/server/draft-key",
+    "pseudonym": b"amanat/v1/server/pseudonym-key",
+    "update_ledger": b"amanat/v1/server/update-ledger-key",
+    "receipt_pepper": b"amanat/v1/server/receipt-pepper",
+}
+
+
+def subkey(secret: bytes, purpose: str) -> bytes:
+    """Derive a server subkey: HKDF-SHA256, no salt, info = label."""
+    return HKDF(hashes.SHA256(), 32, salt=None, info=LABELS[purpose]).derive(secret)
+
+
+def seal_draft(secret: bytes, owner: str, plaintext: bytes, nonce: bytes) -> bytes:
+    """Build a v1 draft blob with an explicit nonce."""
+    aad = lp(b"AMANAT-DRAFT", bytes([VERSION]), owner.encode())
+    body = ChaCha20Poly1305(subkey(secret, "draft")).encrypt(nonce, plaintext, aad)
+    return bytes([VERSION]) + nonce + body
+
+
+def account_mac(secret: bytes, purpose: str, transport: str, number: int) -> str:
+    """HMAC-SHA256 hex over lp(transport, i64(number)) under a subkey."""
+    message = lp(transport.encode(), i64(number))
+    return hmac.new(subkey(secret, purpose), message, hashlib.sha256).hexdigest()
+
+
+def receipt_hash(secret: bytes, digits: str) -> bytes:
+    """Scrypt(n=2**14, r=8, p=1, 32 bytes) of the 20 ASCII digits, salt = receipt pepper."""
+    pepper = subkey(secret, "receipt_pepper")
+    return Scrypt(salt=pepper, length=32, n=2**14, r=8, p=1).derive(digits.encode())
+
+
+# --- the vectors ---------------------------------------------------------------------------
+
+
+def build_vectors() -> dict[str, Any]:
+    """Return the whole vector document; deterministic."""
+    admins = {name: fixed(f"admin/{name}", 32) for name in ("alice", "bob", "carol")}
+    admin_rows = [
+        {
+            "name": name,
+            "private_key_hex": sk.hex(),
+            "public_key": "amanat-admin-pk-v1:" + b64(public_of(sk)),
+            "key_id": key_id(public_of(sk)).hex(),
+        }
+        for name, sk in admins.items()
+    ]
+    key_files = []
+    for name, passphrase in (
+        ("alice", "correct horse battery staple"),
+        ("bob", "رمز آرام امانت ۱۴۰۳"),  # U+0622 has a decomposed form: NFC matters
+        ("carol", ""),
+    ):
+        data = key_file(
+            admins[name], passphrase, 2**10, fixed(f"keyfile/{name}/salt", 32),
+            fixed(f"keyfile/{name}/nonce", 12),
+        )  # fmt: skip
+        key_files.append({"admin": name, "passphrase": passphrase, "file": data.decode()})
+    mismatched = key_file(
+        admins["alice"], "mismatch", 2**10, fixed("keyfile/mismatch/salt", 32),
+        fixed("keyfile/mismatch/nonce", 12), pk=public_of(admins["bob"]),
+    )  # fmt: skip
+    key_file_failures = [
+        {
+            "name": "opens, but the private key does not match the recorded public key",
+            "passphrase": "mismatch",
+            "file": mismatched.decode(),
+            "error": "TamperedCiphertext",
+        }
+    ]
+
+    items: list[dict[str, Any]] = []
+    specs: list[tuple[str, list[str], dict[str, Any], bytes]] = [
+        (
+            "one recipient, ASCII text",
+            ["alice"],
+            {"report_id": "7K3M9Q2XZA", "kind": "narrative", "index": 0},
+            b"They offered 2000 dollars a month to go to Russia.",
+        ),
+        (
+            "two recipients, Dari text",
+            ["alice", "bob"],
+            {"report_id": "7K3M9Q2XZA", "kind": "recruiter_contact", "index": 1},
+            "شماره تماس: ۰۷۹۹۱۲۳۴۵۶".encode(),
+        ),
+        (
+            "two recipients, empty plaintext, large index",
+            ["bob", "alice"],
+            {"report_id": "00000000ZZ", "kind": "voice", "index": 4294967296},
+            b"",
+        ),
+    ]
+    for number, (name, recipients, ref, plaintext) in enumerate(specs):
+        data_key = fixed(f"item/{number}/data_key", 32)
+        nonce = fixed(f"item/{number}/nonce", 12)
+        ephemerals = [fixed(f"item/{number}/ephemeral/{r}", 32) for r in recipients]
+        blob = seal_item(
+            [public_of(admins[r]) for r in recipients], ref, plaintext, data_key, nonce, ephemerals
+        )
+        items.append(
+            {
+                "name": name,
+                "recipients": recipients,
+                "ref": ref,
+                "plaintext_hex": plaintext.hex(),
+                "data_key_hex": data_key.hex(),
+                "nonce_hex": nonce.hex(),
+                "ephemeral_private_keys_hex": [e.hex() for e in ephemerals],
+                "blob_hex": blob.hex(),
+            }
+        )
+
+    first = bytes.fromhex(items[0]["blob_hex"])
+    ref0 = items[0]["ref"]
+    failures = [
+        ("moved to another report", first, {**ref0, "report_id": "7K3M9Q2XZB"}, "alice",
+         "TamperedCiphertext"),
+        ("moved to another kind", first, {**ref0, "kind": "voice"}, "alice",
+         "TamperedCiphertext"),
+        ("moved to another index", first, {**ref0, "index": 1}, "alice", "TamperedCiphertext"),
+        ("key is not a recipient", first, ref0, "bob", "NotARecipient"),
+        ("last byte of the tag flipped", first[:-1] + bytes([first[-1] ^ 1]), ref0, "alice",
+         "TamperedCiphertext"),
+        ("truncated by one byte", first[:-1], ref0, "alice", "TamperedCiphertext"),
+        ("unknown version 2", b"\x02" + first[1:], ref0, "alice", "UnsupportedFormat"),
+        ("old version 0", b"\x00" + first[1:], ref0, "alice", "UnsupportedFormat"),
+    ]  # fmt: skip
+    failure_rows = [
+        {"name": name, "blob_hex": blob.hex(), "ref": ref, "admin": admin, "error": error}
+        for name, blob, ref, admin, error in failures
+    ]
+
+    secret = fixed("server/secret", 32)
+    drafts = []
+    for number, (owner, plaintext) in enumerate(
+        [
+            ("telegram-pseudonym-a", b'{"state":"country","answers":{"incident":"recruit"}}'),
+            ("telegram-pseudonym-b", b""),
+        ]
+    ):
+        nonce = fixed(f"draft/{number}/nonce", 12)
+        drafts.append(
+            {
+                "owner": owner,
+                "plaintext_hex": plaintext.hex(),
+                "nonce_hex": nonce.hex(),
+                "blob_hex": seal_draft(secret, owner, plaintext, nonce).hex(),
+            }
+        )
+    accounts = [("telegram", 123456789), ("telegram", 0), ("signal", -1001234567890)]
+    codes = ["0000-0000-0000-0000-0001", "۱۲۳۴-۵۶۷۸-۹۰۱۲-۳۴۵۶-۷۸۹۰", "٩٨٧٦ ٥٤٣٢ 1098 7654 3210"]
+    return {
+        "description": "Amanat crypto format v1 test vectors; see docs/crypto.md.",
+        "generator": "tests/vectors/make_crypto_vectors.py (deterministic; do not edit by hand)",
+        "format_version": VERSION,
+        "admins": admin_rows,
+        "key_files": key_files,
+        "key_file_failures": key_file_failures,
+        "sealed_items": items,
+        "sealed_item_failures": failure_rows,
+        "server": {
+            "secret_hex": secret.hex(),
+            "subkeys_hex": {purpose: subkey(secret, purpose).hex() for purpose in LABELS},
+            "drafts": drafts,
+            "pseudonyms": [
+                {"transport": t, "user_id": u, "expected": account_mac(secret, "pseudonym", t, u)}
+                for t, u in accounts
+            ],
+            "update_keys": [
+                {
+                    "transport": t,
+                    "update_id": abs(u),
+                    "expected": account_mac(secret, "update_ledger", t, abs(u)),
+                }
+                for t, u in accounts
+            ],
+            "receipt_hashes": [
+                {
+                    "input": code,
+                    "digits": _digits(code),
+                    "expected_hex": receipt_hash(secret, _digits(code)).hex(),
+                }
+                for code in codes
+            ],
+        },
+    }
+
+
+def _digits(code: str) -> str:
+    """Map Persian and Arabic-Indic digits to ASCII and drop separators (vector inputs only)."""
+    table = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789", " -")
+    return code.translate(table)
+
+
+def render(vectors: dict[str, Any]) -> str:
+    """Serialise the vectors exactly as they are committed."""
+    return json.dumps(vectors, indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    """Write the vector file next to this script."""
+    VECTORS_PATH.write_text(render(build_vectors()), encoding="utf-8")
+    print(f"wrote {VECTORS_PATH}")
+
+
+if __name__ == "__main__":
+    main()
