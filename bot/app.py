@@ -29,7 +29,7 @@ from bot.crypto import (
     new_report_id,
 )
 from bot.flow import COMMAND_DESCRIPTIONS, FlowConfig
-from bot.i18n import SUPPORTED_LOCALES, Translations
+from bot.i18n import SUPPORTED_LOCALES, CatalogError, Translations, compile_catalogs
 from bot.intake import IntakeService
 from bot.matching import build_label_index, make_option_matcher
 from bot.settings import Settings
@@ -51,8 +51,13 @@ class Services:
 
 
 def load_translations(settings: Settings) -> Translations:
-    """Load every catalog; fail loudly when one is missing."""
-    return Translations.load(settings.locales_dir, SUPPORTED_LOCALES)
+    """Load every catalog, compiling a checkout's .po files first when their .mo is missing
+    or stale (what the install step does); fail loudly when a catalog cannot be had."""
+    try:
+        return Translations.load(settings.locales_dir, SUPPORTED_LOCALES)
+    except CatalogError:
+        compile_catalogs(settings.locales_dir)
+        return Translations.load(settings.locales_dir, SUPPORTED_LOCALES)
 
 
 @asynccontextmanager

@@ -1,0 +1,297 @@
+"""Drive the real Application over HTTP against the fake Bot API: whole reports, bad input, canaries.
+
+Every Bot API call is validated against the spec by the fake server; ``strict_fake_api`` fails
+the test at teardown if the bot made a call Telegram would refuse.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+import unicodedata
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_application, open_services
+from bot.crypto import AdminPrivateKey, ItemRef, open_with_admin_key
+from bot.fakeapi import ChatMessage, FakeBotApi, FakeUser
+from bot.logs import configure_logging
+from bot.settings import Settings
+from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
+from storage.repositories import ReportRepository
+from tests.botapi_driver import BotDriver, running_bot, strict_fake_api
+
+
+@dataclass
+class Harness:
+    server: FakeBotApi
+    driver: BotDriver
+    settings: Settings
+
+    async def start(self, user: FakeUser) -> list[ChatMessage]:
+        return await self.driver.command(user, "start")
+
+
+@pytest.fixture
+async def harness(make_settings: Callable[..., Settings]) -> AsyncIterator[Harness]:
+    async with strict_fake_api() as server:
+        settings = make_settings(
+            telegram_api_base_url=server.base_url,
+            telegram_file_base_url=server.base_file_url,
+        )
+        async with open_services(settings) as services:
+            application = build_application(services, token=server.token)
+            async with running_bot(application, server) as driver:
+                yield Harness(server, driver, settings)
+                assert not driver.errors, driver.errors
+
+
+def keyboard_message(user: FakeUser) -> ChatMessage:
+    """The newest bot message that still shows buttons."""
+    return next(m for m in reversed(user.bot_messages()) if m.buttons)
+
+
+async def press_data(h: Harness, user: FakeUser, fragment: str) -> list[ChatMessage]:
+    message = keyboard_message(user)
+    data = next(d for d in message.callback_data if fragment in d)
+    return await h.driver.press(user, data, message)
+
+
+async def walk_report(
+    h: Harness,
+    user: FakeUser,
+    free_text: dict[str, str],
+    *,
+    on_step: Callable[[int], object] | None = None,
+) -> list[ChatMessage]:
+    """Answer a whole report through the chat like a person; return the final messages."""
+    await press_data(h, user, "m:report")
+    for number in range(60):
+        if on_step is not None:
+            await on_step(number)  # type: ignore[misc]
+        message = keyboard_message(user)
+        data = message.callback_data
+        if any(":send:" in d for d in data):
+            return await press_data(h, user, ":send:")
+        if any(":t:" in d for d in data):
+            await press_data(h, user, ":t:money")
+            await press_data(h, user, ":d:")
+        elif any(d.endswith(":s:") for d in data):
+            text = free_text.pop("recruiter_contact", None) or free_text.pop("narrative", None)
+            if text is None:
+                await press_data(h, user, ":s:")
+            else:
+                await h.driver.say(user, text)
+                if any(":d:" in d for d in keyboard_message(user).callback_data):
+                    await press_data(h, user, ":d:")
+        elif any(":a:yes" in d for d in data):
+            await press_data(h, user, ":a:yes")
+        elif any(":a:AF" in d for d in data):
+            await press_data(h, user, ":a:AF")
+        else:
+            await h.driver.press(user, data[0], message)
+    raise AssertionError("never reached the summary")
+
+
+def receipt_code(messages: list[ChatMessage]) -> str:
+    text = "\n".join(m.text or "" for m in messages)
+    text = text.translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789"))
+    found = re.search(r"\d{4}-\d{4}-\d{4}-\d{4}-\d{4}", text)
+    assert found, text
+    return found.group(0)
+
+
+async def stored_reports(
+    settings: Settings, admin_key: AdminPrivateKey
+) -> list[dict[tuple[str, int], bytes]]:
+    engine = create_engine(normalise_database_url(settings.database_url))
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            repo = ReportRepository(session)
+            reports = [await repo.get(s.id) for s in await repo.queue()]
+    finally:
+        await engine.dispose()
+    return [
+        {
+            (i.kind, i.index): open_with_admin_key(
+                i.blob, ItemRef(r.id, i.kind, i.index), admin_key
+            )
+            for i in r.items
+        }
+        for r in reports
+        if r is not None
+    ]
+
+
+async def test_english_report_end_to_end(harness: Harness, admin_key: AdminPrivateKey) -> None:
+    user = harness.server.user(language_code="en")
+    welcome = await harness.start(user)
+    assert "Amanat" in (welcome[0].text or "")
+    final = await walk_report(
+        harness, user, {"recruiter_contact": "+98 912 000 0000", "narrative": "They offered money."}
+    )
+    code = receipt_code(final)
+    assert all(m.protected for m in user.bot_messages()), "every bot message is protected"
+    assert not harness.server.unanswered_callback_queries()
+    reports = await stored_reports(harness.settings, admin_key)
+    assert len(reports) == 1
+    items = reports[0]
+    assert items[("narrative", 0)] == b"They offered money."
+    answers = json.loads(items[("answers", 0)])["answers"]
+    assert answers["country"] == "AF"
+    status = await harness.driver.command(user, "status", code)
+    assert "saved" in (status[-1].text or "")
+
+
+def _letters(text: str) -> tuple[int, int]:
+    arabic = sum(
+        1
+        for c in text
+        if unicodedata.category(c).startswith("L") and "ARABIC" in unicodedata.name(c, "")
+    )
+    latin = sum(1 for c in text if unicodedata.category(c).startswith("L") and c.isascii())
+    return arabic, latin
+
+
+@pytest.mark.parametrize(("language_code", "marker"), [("fa", "گزارش"), ("ps", "راپور")])
+async def test_dari_and_pashto_reports_speak_the_chosen_language(
+    harness: Harness, admin_key: AdminPrivateKey, language_code: str, marker: str
+) -> None:
+    user = harness.server.user(language_code=language_code)
+    await harness.start(user)
+    final = await walk_report(harness, user, {"narrative": "روایت من"})
+    receipt_code(final)
+    texts = [m.text or "" for m in user.bot_messages()]
+    assert any(marker in t for t in texts)
+    for text in texts:
+        arabic, latin = _letters(text)
+        # Commands (/status) and the bot's name may stay Latin; the message itself must not.
+        assert arabic > 4 * latin, text
+        assert not re.search(r"[0-9]", re.sub(r"/\w+", "", text)), f"ASCII digits in: {text}"
+    for message in user.bot_messages():
+        for label in message.button_texts:
+            arabic, latin = _letters(label)
+            assert arabic >= latin, label
+    assert len(await stored_reports(harness.settings, admin_key)) == 1
+
+
+async def test_bad_input_is_answered_and_loses_nothing(
+    harness: Harness, admin_key: AdminPrivateKey
+) -> None:
+    user = harness.server.user(language_code="en")
+    group = harness.server.user(language_code="en", chat_type="group")
+    await harness.start(user)
+    old_message = None
+
+    async def disturb(number: int) -> None:
+        nonlocal old_message
+        if number == 2:
+            old_message = keyboard_message(user)
+        if number != 4:
+            return
+        d = harness.driver
+        answers_so_far = keyboard_message(user).text
+        for action in (
+            user.send_sticker(),
+            user.send_photo(size_bytes=50_000),
+            user.send_voice(),
+            user.send_document("passport.pdf", 30_000_000),
+            user.send_contact(),
+            user.edit_last_text("changed"),
+            user.send_command("help"),
+            user.send_command("nonsense"),
+            user.send_text("banana"),
+            user.forward_text("forwarded"),
+        ):
+            replies = await d.run(user, action)
+            assert replies, "every input gets an answer"
+        location = await d.run(user, user.send_location(34.5, 69.2))
+        assert any("location" in (m.text or "") for m in location)
+        assert not any(m.kind == "location" for m in user.chat_messages()), "location deleted"
+        assert old_message is not None
+        stale = await d.press(user, old_message.callback_data[0], old_message)
+        assert any("older message" in (m.text or "") for m in stale)
+        await d.run(group, group.send_command("start"))
+        assert "private chat" in (group.bot_messages()[-1].text or "")
+        assert keyboard_message(user).text == answers_so_far, "the question is shown again"
+
+    final = await walk_report(harness, user, {"narrative": "still here"}, on_step=disturb)
+    receipt_code(final)
+    reports = await stored_reports(harness.settings, admin_key)
+    answers = json.loads(reports[0][("answers", 0)])["answers"]
+    assert {"danger_now", "incident", "country", "province"} <= set(answers)
+
+
+async def test_too_long_text_is_refused_politely(harness: Harness) -> None:
+    user = harness.server.user(language_code="en")
+    await harness.start(user)
+    await press_data(harness, user, "m:report")
+    while not any(d.endswith(":s:") for d in keyboard_message(user).callback_data):
+        message = keyboard_message(user)
+        data = message.callback_data
+        if any(":t:" in d for d in data):
+            await press_data(harness, user, ":t:money")
+            await press_data(harness, user, ":d:")
+        else:
+            await harness.driver.press(user, data[0], message)
+    replies = await harness.driver.say(user, "x" * 4000)
+    assert "too long" in (replies[-1].text or "")
+
+
+async def test_canaries_never_reach_disk_logs_or_temp(
+    make_settings: Callable[..., Settings],
+    admin_key: AdminPrivateKey,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    log_file = tmp_path / "amanat.log"
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    configure_logging("DEBUG")
+    file_handler = logging.FileHandler(log_file)
+    root.addHandler(file_handler)
+    canaries = {
+        "recruiter_contact": f"CANARY-{uuid.uuid4().hex}",
+        "narrative": f"CANARY-{uuid.uuid4().hex}",
+    }
+    try:
+        async with strict_fake_api() as server:
+            settings = make_settings(
+                telegram_api_base_url=server.base_url, telegram_file_base_url=server.base_file_url
+            )
+            async with open_services(settings) as services:
+                application = build_application(services, token=server.token)
+                async with running_bot(application, server) as driver:
+                    h = Harness(server, driver, settings)
+                    user = server.user(language_code="en")
+                    await h.start(user)
+                    await walk_report(h, user, dict(canaries))
+                    # While the bot still runs, the WAL holds the latest pages.
+                    _assert_absent(tmp_path, canaries.values())
+    finally:
+        root.removeHandler(file_handler)
+        file_handler.close()
+        root.setLevel(saved[0])
+    assert log_file.stat().st_size > 0, "the log captured something"
+    _assert_absent(tmp_path, canaries.values())
+    recovered = (await stored_reports(settings, admin_key))[0]
+    assert recovered[("recruiter_contact", 0)].decode() == canaries["recruiter_contact"]
+    assert recovered[("narrative", 0)].decode() == canaries["narrative"]
+
+
+def _assert_absent(folder: Path, canaries: object) -> None:
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".db" for p in files)
+    for path in files:
+        data = path.read_bytes()
+        for canary in canaries:  # type: ignore[attr-defined]
+            assert canary.encode() not in data, f"canary found in {path.name}"
