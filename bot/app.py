@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head_async
 from storage.repositories import DraftRepository, UpdateLedger
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
@@ -36,6 +35,7 @@ from bot.settings import Settings
 from handlers.errors import ErrorHandler
 from handlers.groups import GroupHandlers
 from handlers.intake import IntakeHandlers
+from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Drive the real Application over HTTP against the fake Bot API: whole reports, bad input, canaries.
+"""Drive the real Application over HTTP against the fake Bot API: reports, bad input, canaries.
 
 Every Bot API call is validated against the spec by the fake server; ``strict_fake_api`` fails
 the test at teardown if the bot made a call Telegram would refuse.
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from storage.repositories import ReportRepository
 
 from bot.app import build_application, open_services
 from bot.crypto import AdminPrivateKey, ItemRef, open_with_admin_key
@@ -24,7 +25,6 @@ from bot.fakeapi import ChatMessage, FakeBotApi, FakeUser
 from bot.logs import configure_logging
 from bot.settings import Settings
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
-from storage.repositories import ReportRepository
 from tests.botapi_driver import BotDriver, running_bot, strict_fake_api
 
 
