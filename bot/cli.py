@@ -1,0 +1,570 @@
+"""Own the ``amanat`` command line: run the bot, make admin keys, triage reports, preview digests.
+
+Admins run it on their own machine: ``admin queue`` and ``admin show`` read sealed reports from
+the database and open them locally with the admin's passphrase-protected private key, which never
+leaves that machine. Commands stay thin: decoding and rendering live in :mod:`bot.admin_view`,
+disclosure control in :mod:`bot.digest`, SQL in :mod:`storage`.
+
+Passphrases are read with a hidden prompt, or from ``AMANAT_ADMIN_PASSPHRASE`` for scripts (less
+safe: the environment of a process can be read by other programs of the same user and may
+end up in shell history). In development mode (no Telegram token) the default key is the
+development key under the data folder; the command prompts for its passphrase like for any key
+and only says where the development passphrase file is (see :mod:`bot.devkeys`).
+
+This module must never print or log a private key, a passphrase or decrypted content on a
+failure path, and destructive commands only count unless ``--execute`` is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Final, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.admin_view import (
+    AnswersFormatError,
+    OpenedItem,
+    OpenedReport,
+    QueueRow,
+    decode_answers,
+    render_queue,
+    render_report,
+)
+from bot.crypto import (
+    AdminPrivateKey,
+    CryptoError,
+    ItemRef,
+    NotARecipient,
+    TamperedCiphertext,
+    UnsupportedFormat,
+    WrongPassphrase,
+    normalise_report_id,
+    open_with_admin_key,
+)
+from bot.devkeys import dev_key_path, dev_passphrase_path, is_dev_key
+from bot.digest import MIN_K, build_digest, render_digest
+from bot.i18n import CatalogError, Translations, compile_catalogs
+from bot.questions import ANSWERS_KIND
+from bot.settings import PACKAGE_LOCALES_DIR, Settings
+from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
+from storage.migrate import upgrade_to_head
+from storage.records import StatRecord, StoredItem
+from storage.repositories import DraftRepository, ReportRepository, StatsRepository, UpdateLedger
+
+__all__ = ["PASSPHRASE_ENV", "CliConfig", "app", "create_app", "main"]
+
+PASSPHRASE_ENV: Final = "AMANAT_ADMIN_PASSPHRASE"  # noqa: S105 (the variable's name)
+MIN_PASSPHRASE_LENGTH: Final = 12
+DEFAULT_KEY_PATH: Final = Path("~/.config/amanat/admin.key")
+
+T = TypeVar("T")
+
+
+class Lang(StrEnum):
+    """The languages an admin may read the CLI's output in."""
+
+    en = "en"
+    fa_AF = "fa_AF"
+    ps = "ps"
+
+
+class Status(StrEnum):
+    """The report statuses the queue can filter on."""
+
+    new = "new"
+    claimed = "claimed"
+    closed = "closed"
+
+
+KeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--key", help="Encrypted admin key file (default: dev key, or ~/.config/amanat/admin.key)."
+    ),
+]
+LangOption = Annotated[Lang, typer.Option("--lang", help="Language of labels and dates.")]
+
+
+def _settings_from_environment() -> Settings:
+    """Read settings from the environment and ``.env``, as the bot does."""
+    return Settings()
+
+
+@dataclass(frozen=True)
+class CliConfig:
+    """What the commands depend on; tests pass their own settings and cheap key parameters.
+
+    ``scrypt_n`` only lowers the cost of new key files in tests; None keeps crypto's default.
+    """
+
+    load_settings: Callable[[], Settings] = _settings_from_environment
+    scrypt_n: int | None = None
+
+
+class CliError(Exception):
+    """A failure to report in one line and exit 1; the message never holds content."""
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+# --- shared steps --------------------------------------------------------------------------
+
+
+def _load_settings(config: CliConfig) -> Settings:
+    try:
+        return config.load_settings()
+    except ValidationError as exc:
+        # Field and reason only: pydantic would otherwise quote the offending value.
+        details = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        _fail(f"invalid configuration: {details}", 2)
+
+
+def _translations(settings: Settings, lang: Lang) -> Translations:
+    try:
+        return Translations.load(settings.locales_dir, (lang.value,))
+    except CatalogError as exc:
+        _fail(f"{exc} (or run `amanat i18n compile`)")
+
+
+def _key_path(settings: Settings, key: Path | None) -> Path:
+    """Pick the admin key file: --key, the development key, or ~/.config/amanat/admin.key."""
+    if key is not None:
+        return key.expanduser()
+    if settings.is_simulator:
+        path = dev_key_path(settings)
+        if not path.exists():
+            _fail(f"no development key at {path}: run `amanat run` once, or pass --key PATH")
+        return path
+    path = DEFAULT_KEY_PATH.expanduser()
+    if not path.exists():
+        _fail(f"no key file at {path}: pass --key PATH")
+    return path
+
+
+def _read_passphrase(settings: Settings, key_path: Path) -> str:
+    from_env = os.environ.get(PASSPHRASE_ENV)
+    if from_env:
+        return from_env
+    if is_dev_key(settings, key_path):
+        typer.echo(f"The development passphrase is in {dev_passphrase_path(settings)}", err=True)
+    passphrase: str = typer.prompt(f"Passphrase for {key_path}", hide_input=True, err=True)
+    return passphrase
+
+
+def _load_key(settings: Settings, key: Path | None) -> AdminPrivateKey:
+    """Open the admin key with its passphrase; every failure is one line and exit 1."""
+    path = _key_path(settings, key)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read the key file {path} ({exc.strerror or type(exc).__name__})")
+    passphrase = _read_passphrase(settings, path)
+    try:
+        return AdminPrivateKey.from_file_bytes(data, passphrase)
+    except WrongPassphrase:
+        _fail("wrong passphrase, or the key file was altered")
+    except CryptoError:
+        _fail(f"{path} is not a usable Amanat admin key file")
+
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def _require_database(settings: Settings) -> None:
+    """Refuse a missing SQLite file up front: opening it would create an empty database."""
+    try:
+        url = make_url(normalise_database_url(settings.database_url))
+    except (ValueError, ArgumentError):
+        _fail("DATABASE_URL is not a supported database URL (sqlite:/// or postgresql://)")
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database or "")
+        if not path.exists():
+            _fail(f"no database at {path}: check DATABASE_URL, or run `amanat db upgrade`")
+
+
+async def _with_storage(settings: Settings, work: Callable[[Sessions], Awaitable[T]]) -> T:
+    """Open the database for one command and close it, whatever happens."""
+    engine = create_engine(settings.database_url)
+    try:
+        return await work(session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+def _database_failure(exc: Exception) -> NoReturn:
+    # Only the type: driver messages can quote URLs and parameters.
+    _fail(f"database error ({type(exc).__name__}); check DATABASE_URL and run `amanat db upgrade`")
+
+
+def _problem(exc: Exception) -> str:
+    """Describe why an item did not open, without any of its content."""
+    if isinstance(exc, NotARecipient):
+        return "not sealed to this key"
+    if isinstance(exc, TamperedCiphertext):
+        return "ALTERED: failed authentication"
+    if isinstance(exc, UnsupportedFormat):
+        return "unsupported format version"
+    if isinstance(exc, AnswersFormatError):
+        return "answers in an unknown format"
+    return "cannot be opened"
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def create_app(config: CliConfig | None = None) -> typer.Typer:
+    """Build the ``amanat`` command tree around its dependencies."""
+    config = config or CliConfig()
+    root = typer.Typer(
+        name="amanat",
+        help="Amanat: a safe reporting bot. Run it, manage admin keys, read reports locally.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    keys_app = typer.Typer(help="Admin key pairs.", no_args_is_help=True)
+    admin_app = typer.Typer(help="Read sealed reports on this machine.", no_args_is_help=True)
+    digest_app = typer.Typer(help="Anonymized counts for partners.", no_args_is_help=True)
+    db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+    i18n_app = typer.Typer(help="Translations.", no_args_is_help=True)
+    root.add_typer(keys_app, name="keys")
+    root.add_typer(admin_app, name="admin")
+    root.add_typer(digest_app, name="digest")
+    root.add_typer(db_app, name="db")
+    root.add_typer(i18n_app, name="i18n")
+
+    @root.command("run")
+    def run_command() -> None:
+        """Run the bot: the local simulator without a token, else long polling."""
+        settings = _load_settings(config)
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        from bot.app import run as run_bot  # imported here: the CLI works without the bot
+
+        try:
+            asyncio.run(run_bot(settings))
+        except KeyboardInterrupt:
+            typer.echo("stopped", err=True)
+
+    @db_app.command("upgrade")
+    def db_upgrade() -> None:
+        """Bring the database to the newest schema (the bot also does this at start)."""
+        settings = _load_settings(config)
+        try:
+            upgrade_to_head(settings.database_url)
+        except SQLAlchemyError as exc:
+            _database_failure(exc)
+        typer.echo("database schema is up to date")
+
+    @i18n_app.command("compile")
+    def i18n_compile(
+        locales_dir: Annotated[
+            Path, typer.Argument(help="Folder with <locale>/LC_MESSAGES/*.po")
+        ] = PACKAGE_LOCALES_DIR,
+    ) -> None:
+        """Compile every translation catalog (.po) to the .mo files the bot loads."""
+        try:
+            written = compile_catalogs(locales_dir)
+        except CatalogError as exc:
+            _fail(str(exc))
+        if not written:
+            _fail(f"no .po catalogs under {locales_dir}")
+        for path in written:
+            typer.echo(f"compiled {path}")
+
+    @keys_app.command("init")
+    def keys_init(
+        out: Annotated[
+            Path, typer.Option("--out", help="Where to write the encrypted private key.")
+        ] = DEFAULT_KEY_PATH,
+        force: Annotated[
+            bool, typer.Option("--force", help="Replace an existing key file.")
+        ] = False,
+    ) -> None:
+        """Make an admin key pair; the private key is written encrypted with a passphrase."""
+        path = out.expanduser()
+        if path.exists() and not force:
+            _fail(f"{path} exists; pass --force to replace it (the old key is then lost)")
+        typer.echo(
+            f"Choose a passphrase of at least {MIN_PASSPHRASE_LENGTH} characters. It is all "
+            "that protects the key if this file is copied (a backup, a seized laptop); "
+            "nobody can recover it.",
+            err=True,
+        )
+        passphrase: str = typer.prompt(
+            "Passphrase", hide_input=True, confirmation_prompt=True, err=True
+        )
+        if len(passphrase) < MIN_PASSPHRASE_LENGTH:
+            _fail(
+                f"the passphrase is shorter than {MIN_PASSPHRASE_LENGTH} characters; "
+                "use several words"
+            )
+        key = AdminPrivateKey.generate()
+        data = (
+            key.to_file_bytes(passphrase)
+            if config.scrypt_n is None
+            else key.to_file_bytes(passphrase, scrypt_n=config.scrypt_n)
+        )
+        _write_private_file(path, data, replace=force)
+        public = key.public_key()
+        typer.echo(f"Wrote the encrypted private key to {path} (only you can read it).")
+        typer.echo(f"Key id: {public.key_id}")
+        typer.echo("Public key (give it to the server; it is not secret):")
+        typer.echo(public.to_text())
+        typer.echo(
+            "On the server, add it to AMANAT_ADMIN_PUBLIC_KEYS (comma separated for several "
+            "admins), for example:"
+        )
+        typer.echo(f"  AMANAT_ADMIN_PUBLIC_KEYS={public.to_text()}")
+
+    @admin_app.command("queue")
+    def admin_queue(
+        key: KeyOption = None,
+        status: Annotated[Status | None, typer.Option("--status", help="Only this status.")] = None,
+        lang: LangOption = Lang.en,
+        limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
+        offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
+        no_decrypt: Annotated[
+            bool,
+            typer.Option("--no-decrypt", help="Show only id, day, urgency and status; no key."),
+        ] = False,
+    ) -> None:
+        """List reports, urgent first, decrypting each one's answers on this machine."""
+        settings = _load_settings(config)
+        translations = _translations(settings, lang)
+        private_key = None if no_decrypt else _load_key(settings, key)
+        rows = _run_storage(
+            settings, _queue_rows(private_key, status.value if status else None, limit, offset)
+        )
+        typer.echo(render_queue(rows, lang.value, translations, decrypted=not no_decrypt), nl=False)
+        if any(row.problem and row.problem.startswith("ALTERED") for row in rows):
+            _fail("some reports failed authentication: they were altered or damaged")
+
+    @admin_app.command("show")
+    def admin_show(
+        report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
+        key: KeyOption = None,
+        lang: LangOption = Lang.en,
+    ) -> None:
+        """Decrypt one report on this machine and print every answer and message."""
+        settings = _load_settings(config)
+        wanted = normalise_report_id(report_id)
+        if wanted is None:
+            _fail("that is not a report id (10 letters and digits)")
+        translations = _translations(settings, lang)
+        private_key = _load_key(settings, key)
+        report = _run_storage(settings, _open_report(private_key, wanted))
+        typer.echo(render_report(report, lang.value, translations), nl=False)
+
+    @digest_app.command("preview")
+    def digest_preview(
+        lang: LangOption = Lang.en,
+        k: Annotated[
+            int | None,
+            typer.Option("--k", help="Smallest count shown (at least the configured k)."),
+        ] = None,
+    ) -> None:
+        """Show the counts a partner would receive, with small cells hidden."""
+        settings = _load_settings(config)
+        smallest = k if k is not None else settings.k_anonymity
+        if smallest < max(settings.k_anonymity, MIN_K):
+            _fail(
+                f"--k must be at least {max(settings.k_anonymity, MIN_K)} (the configured "
+                "k): a preview must not show what a digest never may"
+            )
+        translations = _translations(settings, lang)
+        records = _run_storage(settings, _stat_records())
+        try:
+            digest = build_digest(records, smallest)
+        except ValueError as exc:
+            _fail(str(exc))
+        typer.echo(render_digest(digest, lang.value, translations), nl=False)
+
+    @root.command("purge")
+    def purge(
+        execute: Annotated[
+            bool, typer.Option("--execute", help="Really delete (default: only count).")
+        ] = False,
+    ) -> None:
+        """Delete expired drafts and duplicate-update ledger entries (dry run by default)."""
+        settings = _load_settings(config)
+        drafts, ledger = _run_storage(settings, _purge(execute))
+        if execute:
+            typer.echo(f"deleted {drafts} expired drafts and {ledger} expired ledger entries")
+        else:
+            typer.echo(
+                f"would delete {drafts} expired drafts and {ledger} expired ledger entries "
+                "(dry run; pass --execute to delete)"
+            )
+
+    return root
+
+
+# --- storage work (each a function of the session factory) -------------------------------
+
+Work = Callable[[Sessions], Awaitable[T]]
+
+
+def _run_storage(settings: Settings, work: Work[T]) -> T:
+    _require_database(settings)
+    try:
+        return asyncio.run(_with_storage(settings, work))
+    except SQLAlchemyError as exc:
+        _database_failure(exc)
+    except CliError as exc:
+        _fail(str(exc))
+
+
+def _queue_rows(
+    key: AdminPrivateKey | None, status: str | None, limit: int, offset: int
+) -> Work[list[QueueRow]]:
+    async def work(sessions: Sessions) -> list[QueueRow]:
+        rows: list[QueueRow] = []
+        async with unit_of_work(sessions) as session:
+            reports = ReportRepository(session)
+            for summary in await reports.queue(status=status, limit=limit, offset=offset):
+                row = QueueRow(
+                    report_id=summary.id,
+                    submitted_on=summary.submitted_on,
+                    urgent=summary.urgent,
+                    status=summary.status,
+                    item_count=summary.item_count,
+                )
+                if key is not None:
+                    row = await _decrypt_row(reports, row, key)
+                rows.append(row)
+        return rows
+
+    return work
+
+
+async def _decrypt_row(reports: ReportRepository, row: QueueRow, key: AdminPrivateKey) -> QueueRow:
+    stored = await reports.get(row.report_id)
+    item = None if stored is None else _find(stored.items, ANSWERS_KIND, 0)
+    if item is None:
+        return replace(row, problem="no answers item")
+    try:
+        plaintext = open_with_admin_key(item.blob, ItemRef(row.report_id, ANSWERS_KIND, 0), key)
+        return replace(row, answers=decode_answers(plaintext))
+    except (CryptoError, AnswersFormatError) as exc:
+        return replace(row, problem=_problem(exc))
+
+
+def _find(items: Sequence[StoredItem], kind: str, index: int) -> StoredItem | None:
+    return next((i for i in items if i.kind == kind and i.index == index), None)
+
+
+def _open_report(key: AdminPrivateKey, report_id: str) -> Work[OpenedReport]:
+    async def work(sessions: Sessions) -> OpenedReport:
+        async with unit_of_work(sessions) as session:
+            stored = await ReportRepository(session).get(report_id)
+        if stored is None:
+            raise CliError(f"no report with id {report_id}")
+        # Open every item before rendering any: on a failure nothing decrypted is shown.
+        answers = None
+        opened: list[OpenedItem] = []
+        for item in stored.items:
+            ref = ItemRef(stored.id, item.kind, item.index)
+            try:
+                plaintext = open_with_admin_key(item.blob, ref, key)
+                if item.kind == ANSWERS_KIND and item.index == 0:
+                    answers = decode_answers(plaintext)
+                else:
+                    opened.append(OpenedItem(item.kind, item.index, plaintext))
+            except (CryptoError, AnswersFormatError) as exc:
+                raise CliError(
+                    f"item {item.kind} #{item.index} of report {stored.id}: {_problem(exc)}"
+                ) from None
+        if answers is None:
+            raise CliError(f"report {stored.id} has no answers item")
+        return OpenedReport(
+            report_id=stored.id,
+            submitted_on=stored.submitted_on,
+            urgent=stored.urgent,
+            status=stored.status,
+            answers=answers,
+            items=tuple(opened),
+        )
+
+    return work
+
+
+def _stat_records() -> Work[list[StatRecord]]:
+    async def work(sessions: Sessions) -> list[StatRecord]:
+        async with unit_of_work(sessions) as session:
+            return list(await StatsRepository(session).all())
+
+    return work
+
+
+def _purge(execute: bool) -> Work[tuple[int, int]]:
+    async def work(sessions: Sessions) -> tuple[int, int]:
+        now = datetime.now(UTC)
+        async with sessions() as session:
+            transaction = await session.begin()
+            try:
+                drafts = await DraftRepository(session).purge_expired(now)
+                ledger = await UpdateLedger(session).purge_expired(now)
+            except BaseException:
+                await transaction.rollback()
+                raise
+            if execute:
+                await transaction.commit()
+            else:
+                # The dry run counts with the real statements, then undoes them.
+                await transaction.rollback()
+        return drafts, ledger
+
+    return work
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def _write_private_file(path: Path, data: bytes, *, replace: bool) -> None:
+    """Write a 0600 file atomically in a 0700 folder; never replace one unless asked."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")  # 0600
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # fails if the file appeared meanwhile
+    except FileExistsError:
+        _fail(f"{path} exists; pass --force to replace it")
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+app: Final = create_app()
+"""The command tree of the ``amanat`` console script."""
+
+
+def main() -> None:
+    """Run the ``amanat`` console script."""
+    app()

@@ -1,0 +1,549 @@
+"""Test the ``amanat`` command line with Typer's CliRunner on a real, migrated SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import PASSPHRASE_ENV, CliConfig, create_app
+from bot.crypto import AdminPrivateKey, AdminPublicKey, AdminSealer, ItemRef, SealedBlob
+from bot.devkeys import dev_passphrase_path, ensure_dev_keys, read_dev_passphrase
+from bot.settings import Settings
+from storage.db import create_engine, session_factory, unit_of_work
+from storage.migrate import upgrade_to_head
+from storage.records import NewItem, NewReport, StatRecord
+from storage.repositories import DraftRepository, ReportRepository, StatsRepository, UpdateLedger
+
+FAST_N = 2**10
+TEST_PASSPHRASE = "correct horse battery staple"
+CANARY_CONTACT = "CANARY-contact-+98-912-000-1111"
+CANARY_STORY_1 = "CANARY-story-one: they came at night"
+CANARY_STORY_2 = "CANARY-story-two: داستان دوم"
+CANARIES = (CANARY_CONTACT, CANARY_STORY_1, CANARY_STORY_2)
+REPORT_A = "7K3M9Q2X1A"
+REPORT_B = "8H2N4P6R0B"
+
+
+@dataclass
+class World:
+    """A migrated database, the settings pointing at it and a CLI built around them."""
+
+    settings: Settings
+    key_file: Path
+    runner: CliRunner
+    config: CliConfig
+
+    def invoke(self, *args: str, input: str | None = None, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+        return self.runner.invoke(
+            create_app(self.config),
+            list(args),
+            input=input,
+            env={PASSPHRASE_ENV: None, **(env or {})},
+        )
+
+    def run(self, work: Callable[..., object]) -> object:
+        async def go() -> object:
+            engine = create_engine(self.settings.database_url)
+            try:
+                async with unit_of_work(session_factory(engine)) as session:
+                    return await work(session)  # type: ignore[misc]
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(go())
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path, make_settings: Callable[..., Settings], admin_key: AdminPrivateKey
+) -> World:
+    settings = make_settings()
+    upgrade_to_head(settings.database_url)
+    key_file = tmp_path / "admin.key"
+    key_file.write_bytes(admin_key.to_file_bytes(TEST_PASSPHRASE, scrypt_n=FAST_N))
+    config = CliConfig(load_settings=lambda: settings, scrypt_n=FAST_N)
+    return World(settings, key_file, CliRunner(), config)
+
+
+def answers_document(**answers: object) -> bytes:
+    document = {"v": 1, "locale": "fa_AF", "month": "2026-11", "answers": answers}
+    return json.dumps(document, ensure_ascii=False).encode()
+
+
+def sealed_report(
+    report_id: str,
+    sealer: AdminSealer,
+    *,
+    urgent: bool = False,
+    submitted_on: date = date(2026, 11, 25),
+    misplace_story: bool = False,
+    **answers: object,
+) -> NewReport:
+    """Seal a report as the bot does; ``misplace_story`` stores an item under the wrong index."""
+    answers = answers or {
+        "danger_now": "yes" if urgent else "no",
+        "incident": "recruit_armed",
+        "country": "AF",
+        "province": "kabul",
+        "offered": ["money", "papers"],
+        "consent_statistics": "yes",
+    }
+
+    def seal(text: str | bytes, kind: str, index: int) -> SealedBlob:
+        data = text.encode() if isinstance(text, str) else text
+        return sealer.seal_for_admins(data, ItemRef(report_id, kind, index))
+
+    story_2_index = 0 if misplace_story else 1
+    items = [
+        NewItem("answers", 0, seal(answers_document(**answers), "answers", 0)),
+        NewItem("recruiter_contact", 0, seal(CANARY_CONTACT, "recruiter_contact", 0)),
+        NewItem("narrative", 0, seal(CANARY_STORY_1, "narrative", 0)),
+        NewItem("narrative", 1, seal(CANARY_STORY_2, "narrative", story_2_index)),
+    ]
+    return NewReport(
+        id=report_id,
+        submitted_on=submitted_on,
+        urgent=urgent,
+        receipt_hash=os.urandom(32),
+        items=items,
+    )
+
+
+def store(world: World, *reports: NewReport) -> None:
+    async def add(session) -> None:  # type: ignore[no-untyped-def]
+        for report in reports:
+            await ReportRepository(session).add(report)
+
+    world.run(add)
+
+
+def assert_no_canary(text: str) -> None:
+    for canary in CANARIES:
+        assert canary not in text
+
+
+# --- keys init -----------------------------------------------------------------------------
+
+
+def test_keys_init_writes_a_0600_key_that_reloads_and_prints_only_the_public_key(
+    world: World, tmp_path: Path
+) -> None:
+    out = tmp_path / "fresh" / "admin.key"
+    passphrase = "a long enough passphrase"
+    result = world.invoke("keys", "init", "--out", str(out), input=f"{passphrase}\n{passphrase}\n")
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.parent.stat().st_mode) == 0o700
+    key = AdminPrivateKey.from_file_bytes(out.read_bytes(), passphrase)
+    public = key.public_key().to_text()
+    assert public in result.stdout
+    assert f"AMANAT_ADMIN_PUBLIC_KEYS={public}" in result.stdout
+    assert passphrase not in result.output
+    assert json.loads(out.read_bytes())["ciphertext"] not in result.output
+    assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_keys_init_refuses_to_overwrite_without_force(world: World, tmp_path: Path) -> None:
+    out = tmp_path / "admin.key"
+    before = out.read_bytes()
+    passphrase = "another long passphrase"
+    refused = world.invoke("keys", "init", "--out", str(out), input=f"{passphrase}\n{passphrase}\n")
+    assert refused.exit_code == 1
+    assert "--force" in refused.output
+    assert out.read_bytes() == before
+    forced = world.invoke(
+        "keys", "init", "--out", str(out), "--force", input=f"{passphrase}\n{passphrase}\n"
+    )
+    assert forced.exit_code == 0, forced.output
+    assert out.read_bytes() != before
+    AdminPrivateKey.from_file_bytes(out.read_bytes(), passphrase)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_keys_init_refuses_a_short_passphrase_and_says_why(world: World, tmp_path: Path) -> None:
+    out = tmp_path / "short.key"
+    result = world.invoke("keys", "init", "--out", str(out), input="short pass\nshort pass\n")
+    assert result.exit_code == 1
+    assert "shorter than 12 characters" in result.output
+    assert not out.exists()
+
+
+def test_keys_init_needs_the_same_passphrase_twice(world: World, tmp_path: Path) -> None:
+    out = tmp_path / "mismatch.key"
+    result = world.invoke(
+        "keys", "init", "--out", str(out), input="first long passphrase\nsecond long passphrase\n"
+    )
+    assert result.exit_code != 0
+    assert not out.exists()
+
+
+# --- admin show ----------------------------------------------------------------------------
+
+
+def test_admin_show_decrypts_every_item_with_labels(
+    world: World, admin_key: AdminPrivateKey
+) -> None:
+    store(world, sealed_report(REPORT_A, AdminSealer([admin_key.public_key()]), urgent=True))
+    result = world.invoke(
+        "admin",
+        "show",
+        REPORT_A.lower(),
+        "--key",
+        str(world.key_file),
+        input=f"{TEST_PASSPHRASE}\n",
+    )
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert f"Report: {REPORT_A}" in out
+    assert "URGENT" in out
+    assert "Submitted: 25 November 2026" in out
+    assert "Status: New" in out
+    assert "Language of the reporter: دری" in out
+    assert "What happened: Asked to fight abroad or join an armed group" in out
+    assert "Country: Afghanistan" in out
+    assert "Province: Kabul" in out
+    assert "Offered or demanded: Money, Papers or residency" in out
+    assert "Agrees to be counted: Yes" in out
+    assert CANARY_CONTACT in out
+    assert out.index(CANARY_STORY_1) < out.index(CANARY_STORY_2)
+    assert TEST_PASSPHRASE not in result.output
+
+
+def test_admin_show_in_dari(world: World, admin_key: AdminPrivateKey) -> None:
+    store(world, sealed_report(REPORT_A, AdminSealer([admin_key.public_key()])))
+    result = world.invoke(
+        "admin",
+        "show",
+        REPORT_A,
+        "--key",
+        str(world.key_file),
+        "--lang",
+        "fa_AF",
+        input=f"{TEST_PASSPHRASE}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "۴ قوس ۱۴۰۵" in result.stdout  # 25 November 2026
+    assert "کابل" in result.stdout
+    assert "Afghanistan" not in result.stdout
+
+
+def test_admin_show_reads_the_passphrase_from_the_environment(
+    world: World, admin_key: AdminPrivateKey
+) -> None:
+    store(world, sealed_report(REPORT_A, AdminSealer([admin_key.public_key()])))
+    result = world.invoke(
+        "admin",
+        "show",
+        REPORT_A,
+        "--key",
+        str(world.key_file),
+        env={PASSPHRASE_ENV: TEST_PASSPHRASE},
+    )
+    assert result.exit_code == 0, result.output
+    assert CANARY_STORY_1 in result.stdout
+    assert "Passphrase" not in result.output
+
+
+def test_a_wrong_passphrase_exits_1_without_any_plaintext(
+    world: World, admin_key: AdminPrivateKey
+) -> None:
+    store(world, sealed_report(REPORT_A, AdminSealer([admin_key.public_key()])))
+    result = world.invoke(
+        "admin", "show", REPORT_A, "--key", str(world.key_file), input="not the passphrase\n"
+    )
+    assert result.exit_code == 1
+    assert "wrong passphrase" in result.output
+    assert_no_canary(result.output)
+    assert "Kabul" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("report_id", "message"),
+    [("8H2N4P6R0B", "no report with id 8H2N4P6R0B"), ("not-an-id", "not a report id")],
+)
+def test_an_unknown_or_malformed_id_exits_1(
+    world: World, admin_key: AdminPrivateKey, report_id: str, message: str
+) -> None:
+    store(world, sealed_report(REPORT_A, AdminSealer([admin_key.public_key()])))
+    result = world.invoke(
+        "admin", "show", report_id, "--key", str(world.key_file), input=f"{TEST_PASSPHRASE}\n"
+    )
+    assert result.exit_code == 1
+    assert message in result.output
+    assert_no_canary(result.output)
+
+
+def test_a_misplaced_item_fails_the_whole_report_and_shows_nothing(
+    world: World, admin_key: AdminPrivateKey
+) -> None:
+    sealer = AdminSealer([admin_key.public_key()])
+    store(world, sealed_report(REPORT_A, sealer, misplace_story=True))
+    result = world.invoke(
+        "admin", "show", REPORT_A, "--key", str(world.key_file), input=f"{TEST_PASSPHRASE}\n"
+    )
+    assert result.exit_code == 1
+    assert "narrative #1" in result.output
+    assert "ALTERED" in result.output
+    assert_no_canary(result.output)
+    assert "Asked to fight" not in result.output
+
+
+def test_a_report_sealed_to_another_admin_is_refused(world: World) -> None:
+    other = AdminPrivateKey.generate()
+    store(world, sealed_report(REPORT_A, AdminSealer([other.public_key()])))
+    result = world.invoke(
+        "admin", "show", REPORT_A, "--key", str(world.key_file), input=f"{TEST_PASSPHRASE}\n"
+    )
+    assert result.exit_code == 1
+    assert "not sealed to this key" in result.output
+
+
+def test_reporter_text_cannot_drive_the_admin_terminal(
+    world: World, admin_key: AdminPrivateKey
+) -> None:
+    sealer = AdminSealer([admin_key.public_key()])
+    report = sealed_report(REPORT_A, sealer)
+    hostile = "evil\x1b[2J\x1b]0;title\x07 \u202egnp.exe"
+    items = [
+        *[i for i in report.items if i.kind != "narrative"],
+        NewItem(
+            "narrative",
+            0,
+            sealer.seal_for_admins(hostile.encode(), ItemRef(REPORT_A, "narrative", 0)),
+        ),
+    ]
+    store(world, NewReport(REPORT_A, report.submitted_on, False, report.receipt_hash, items))
+    result = world.invoke(
+        "admin", "show", REPORT_A, "--key", str(world.key_file), input=f"{TEST_PASSPHRASE}\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout
+    assert "\u202e" not in result.stdout
+    assert "evil<U+001B>[2J<U+001B>]0;title<U+0007> <U+202E>gnp.exe" in result.stdout
+
+
+def test_the_development_key_is_the_default_and_its_passphrase_file_is_named(
+    world: World, make_settings: Callable[..., Settings]
+) -> None:
+    bare = make_settings(admin_public_keys=(), server_secret=None)
+    dev = ensure_dev_keys(bare, scrypt_n=FAST_N)
+    dev_key_public = dev.admin_public_keys[0]
+    sealer = AdminSealer([AdminPublicKey.from_text(dev_key_public)])
+    store(world, sealed_report(REPORT_A, sealer))
+    passphrase = read_dev_passphrase(dev_passphrase_path(dev))
+    cli = World(dev, world.key_file, world.runner, CliConfig(load_settings=lambda: dev))
+    result = cli.invoke("admin", "show", REPORT_A, input=f"{passphrase}\n")
+    assert result.exit_code == 0, result.output
+    assert f"development passphrase is in {dev_passphrase_path(dev)}" in result.output
+    assert CANARY_STORY_1 in result.stdout
+    assert passphrase not in result.output
+
+
+# --- admin queue ---------------------------------------------------------------------------
+
+
+def test_admin_queue_lists_urgent_first_with_decrypted_fields(
+    world: World, admin_key: AdminPrivateKey
+) -> None:
+    sealer = AdminSealer([admin_key.public_key()])
+    store(
+        world,
+        sealed_report(REPORT_A, sealer, submitted_on=date(2026, 11, 26)),
+        sealed_report(REPORT_B, sealer, urgent=True, submitted_on=date(2026, 11, 20)),
+    )
+    result = world.invoke(
+        "admin", "queue", "--key", str(world.key_file), input=f"{TEST_PASSPHRASE}\n"
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if REPORT_A in line or REPORT_B in line]
+    assert REPORT_B in lines[0]
+    assert lines[0].startswith("URGENT")
+    assert "20 November 2026" in lines[0]
+    assert "Asked to fight abroad or join an armed group" in lines[1]
+    assert "Afghanistan / Kabul" in lines[1]
+    assert " 4 " in lines[1]  # four sealed items
+    assert not lines[1].startswith("URGENT")
+    assert_no_canary(result.output)
+
+
+def test_admin_queue_without_decrypting_needs_no_passphrase(
+    world: World, admin_key: AdminPrivateKey
+) -> None:
+    store(world, sealed_report(REPORT_A, AdminSealer([admin_key.public_key()])))
+    result = world.invoke("admin", "queue", "--no-decrypt")
+    assert result.exit_code == 0, result.output
+    assert REPORT_A in result.stdout
+    assert "25 November 2026" in result.stdout
+    assert "Passphrase" not in result.output
+    assert "Asked to fight" not in result.stdout
+
+
+def test_admin_queue_filters_by_status(world: World, admin_key: AdminPrivateKey) -> None:
+    store(world, sealed_report(REPORT_A, AdminSealer([admin_key.public_key()])))
+    closed = world.invoke("admin", "queue", "--no-decrypt", "--status", "closed")
+    assert closed.exit_code == 0, closed.output
+    assert REPORT_A not in closed.stdout
+    assert "No reports." in closed.stdout
+    new = world.invoke("admin", "queue", "--no-decrypt", "--status", "new")
+    assert REPORT_A in new.stdout
+
+
+def test_admin_queue_marks_an_altered_report_and_exits_1(
+    world: World, admin_key: AdminPrivateKey
+) -> None:
+    sealer = AdminSealer([admin_key.public_key()])
+    good = sealed_report(REPORT_A, sealer)
+    swapped = sealed_report(REPORT_B, sealer)
+    # REPORT_B's answers replaced by REPORT_A's: valid ciphertext, wrong row.
+    items = [good.items[0], *swapped.items[1:]]
+    store(world, good, NewReport(REPORT_B, swapped.submitted_on, False, os.urandom(32), items))
+    result = world.invoke(
+        "admin", "queue", "--key", str(world.key_file), input=f"{TEST_PASSPHRASE}\n"
+    )
+    assert result.exit_code == 1, result.output
+    row_b = next(line for line in result.stdout.splitlines() if REPORT_B in line)
+    assert "ALTERED" in row_b
+    row_a = next(line for line in result.stdout.splitlines() if REPORT_A in line)
+    assert "Kabul" in row_a
+
+
+def test_admin_queue_in_pashto_uses_pashto_digits_and_calendar(
+    world: World, admin_key: AdminPrivateKey
+) -> None:
+    store(world, sealed_report(REPORT_A, AdminSealer([admin_key.public_key()])))
+    result = world.invoke(
+        "admin", "queue", "--key", str(world.key_file), "--lang", "ps", input=f"{TEST_PASSPHRASE}\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "۴ لیندۍ ۱۴۰۵" in result.stdout
+
+
+# --- digest preview ------------------------------------------------------------------------
+
+
+def add_stats(world: World, records: list[StatRecord]) -> None:
+    async def add(session) -> None:  # type: ignore[no-untyped-def]
+        for record in records:
+            await StatsRepository(session).add(record)
+
+    world.run(add)
+
+
+def stat_record(
+    category: str, country: str, province: str | None, month: str = "2026-11"
+) -> StatRecord:
+    return StatRecord(category, "foreign_military", country, province, month, "not_urgent", "yes")
+
+
+def test_digest_preview_hides_small_cells_with_their_complements(world: World) -> None:
+    add_stats(
+        world,
+        [
+            *[stat_record("recruit_armed", "AF", "kabul") for _ in range(12)],
+            *[stat_record("false_job", "IR", "tehran") for _ in range(2)],
+            *[stat_record("taliban_threat", "AF", "herat", "2026-10") for _ in range(6)],
+            *[stat_record("other", "PK", None, "2026-10") for _ in range(7)],
+        ],
+    )
+    result = world.invoke("digest", "preview")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Reports counted (the reporter agreed): 27" in out
+    assert "  Asked to fight abroad or join an armed group: 12" in out
+    assert "  A job offer abroad that looked false: *" in out
+    assert "  Threats, searches or arrest by the Taliban: *" in out
+    assert "  Iran: *" in out
+    assert "  Kabul: 12" in out
+    assert "fewer than 5 reports" in out
+
+
+def test_digest_preview_refuses_a_k_below_the_configured_one(world: World) -> None:
+    result = world.invoke("digest", "preview", "--k", "3")
+    assert result.exit_code == 1
+    assert "at least 5" in result.output
+    stricter = world.invoke("digest", "preview", "--k", "8")
+    assert stricter.exit_code == 0, stricter.output
+    assert "Fewer than 8 reports" in stricter.stdout
+
+
+# --- purge ---------------------------------------------------------------------------------
+
+
+def test_purge_counts_by_default_and_deletes_only_with_execute(world: World) -> None:
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    future = datetime.now(UTC) + timedelta(days=1)
+
+    async def seed(session) -> None:  # type: ignore[no-untyped-def]
+        drafts = DraftRepository(session)
+        await drafts.put("a" * 64, b"x", past)
+        await drafts.put("b" * 64, b"x", past)
+        await drafts.put("c" * 64, b"x", future)
+        await UpdateLedger(session).claim("d" * 64, past)
+        await UpdateLedger(session).claim("e" * 64, future)
+
+    world.run(seed)
+    for _ in range(2):
+        dry = world.invoke("purge")
+        assert dry.exit_code == 0, dry.output
+        assert "would delete 2 expired drafts and 1 expired ledger entries" in dry.stdout
+    done = world.invoke("purge", "--execute")
+    assert done.exit_code == 0, done.output
+    assert "deleted 2 expired drafts and 1 expired ledger entries" in done.stdout
+    assert "would delete 0 expired drafts and 0" in world.invoke("purge").stdout
+
+    async def remaining(session) -> bool:  # type: ignore[no-untyped-def]
+        return await DraftRepository(session).get("c" * 64) is not None
+
+    assert world.run(remaining) is True
+
+
+# --- configuration, database, catalogs -----------------------------------------------------
+
+
+def test_db_upgrade_creates_the_schema(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(database_url=f"sqlite:///{tmp_path / 'new.db'}")
+    app = create_app(CliConfig(load_settings=lambda: settings))
+    runner = CliRunner()
+    missing = runner.invoke(app, ["admin", "queue", "--no-decrypt"])
+    assert missing.exit_code == 1
+    assert "no database at" in missing.output
+    assert not (tmp_path / "new.db").exists()
+    upgraded = runner.invoke(app, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    queue = runner.invoke(app, ["admin", "queue", "--no-decrypt"])
+    assert queue.exit_code == 0, queue.output
+    assert "No reports." in queue.stdout
+
+
+def test_invalid_settings_are_reported_without_their_values() -> None:
+    secret = "SECRETVALUE-not-base64!"
+
+    def load() -> Settings:
+        return Settings(_env_file=None, server_secret=secret)  # type: ignore[call-arg]
+
+    result = CliRunner().invoke(create_app(CliConfig(load_settings=load)), ["purge"])
+    assert result.exit_code == 2
+    assert "server_secret" in result.output
+    assert secret not in result.output
+
+
+def test_i18n_compile_writes_the_catalogs(tmp_path: Path, locales_dir: Path) -> None:
+    copy = Path(shutil.copytree(locales_dir, tmp_path / "locales"))
+    for mo in copy.glob("*/LC_MESSAGES/*.mo"):
+        mo.unlink()
+    result = CliRunner().invoke(create_app(), ["i18n", "compile", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert (copy / "fa_AF" / "LC_MESSAGES" / "messages.mo").is_file()
+    assert (copy / "ps" / "LC_MESSAGES" / "messages.mo").is_file()
