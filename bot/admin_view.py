@@ -59,7 +59,7 @@ STATUS_LABELS: Final[Mapping[str, str]] = {
     "closed": N_("Closed"),
 }
 URGENT: Final = N_("URGENT")
-REPORT: Final = N_("Report")
+REPORT: Final = N_("Report id")
 SUBMITTED: Final = N_("Submitted")
 STATUS: Final = N_("Status")
 LANGUAGE: Final = N_("Language of the reporter")

@@ -18,7 +18,6 @@ failure path, and destructive commands only count unless ``--execute`` is given.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
@@ -57,6 +56,7 @@ from bot.crypto import (
 from bot.devkeys import dev_key_path, dev_passphrase_path, is_dev_key
 from bot.digest import MIN_K, build_digest, render_digest
 from bot.i18n import CatalogError, Translations, compile_catalogs
+from bot.logs import configure_logging
 from bot.questions import ANSWERS_KIND
 from bot.settings import PACKAGE_LOCALES_DIR, Settings
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
@@ -256,9 +256,8 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
     def run_command() -> None:
         """Run the bot: the local simulator without a token, else long polling."""
         settings = _load_settings(config)
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        # Before anything else logs: httpx would print the token in request URLs at INFO.
+        configure_logging(settings.log_level)
         from bot.app import run as run_bot  # imported here: the CLI works without the bot
 
         try:

@@ -167,9 +167,9 @@ def test_queue_columns_line_up_and_show_problems(translations: Translations) -> 
     text = render_queue(rows, "en", translations, decrypted=True)
     lines = text.splitlines()
     assert len(lines) == 4
-    column = lines[0].index("Report")
+    column = lines[0].index("Report id")
     assert all(
-        line[column : column + 10] in {"Report    ", *(r.report_id for r in rows)} for line in lines
+        line[column : column + 10] in {"Report id ", *(r.report_id for r in rows)} for line in lines
     )
     assert lines[1].startswith("URGENT")
     assert "A job offer abroad that looked false" in lines[2]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import stat
@@ -204,7 +205,7 @@ def test_admin_show_decrypts_every_item_with_labels(
     )
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert f"Report: {REPORT_A}" in out
+    assert f"Report id: {REPORT_A}" in out
     assert "URGENT" in out
     assert "Submitted: 25 November 2026" in out
     assert "Status: New" in out
@@ -547,3 +548,23 @@ def test_i18n_compile_writes_the_catalogs(tmp_path: Path, locales_dir: Path) -> 
     assert result.exit_code == 0, result.output
     assert (copy / "fa_AF" / "LC_MESSAGES" / "messages.mo").is_file()
     assert (copy / "ps" / "LC_MESSAGES" / "messages.mo").is_file()
+
+
+def test_run_starts_the_simulator_with_development_keys_and_a_quiet_httpx(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(admin_public_keys=(), server_secret=None)
+    root, httpx = logging.getLogger(), logging.getLogger("httpx")
+    levels = (root.level, httpx.level)
+    try:
+        result = CliRunner().invoke(
+            create_app(CliConfig(load_settings=lambda: settings)), ["run"], input="/start\n/quit\n"
+        )
+        assert httpx.getEffectiveLevel() >= logging.WARNING
+    finally:
+        root.setLevel(levels[0])
+        httpx.setLevel(levels[1])
+    assert result.exit_code == 0, result.output
+    assert "Please choose your language." in result.output
+    assert (settings.data_dir / "dev-admin.key").is_file()
+    assert "/bot" not in result.output  # no request URL, which would carry the token
