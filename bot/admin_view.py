@@ -134,6 +134,7 @@ class QueueRow:
 
 
 def _answer_value(value: object) -> str | tuple[str, ...]:
+    """Accept an option id or a list of them; anything else is an unknown format."""
     if isinstance(value, str) and 0 < len(value) <= _MAX_ANSWER_ID:
         return value
     if isinstance(value, list) and all(
@@ -184,6 +185,7 @@ def neutralise(text: str) -> str:
 
 
 def _list_separator(locale: str) -> str:
+    """Join list answers with the reader's comma (Arabic comma for Dari and Pashto)."""
     return "، " if locale in RTL_LOCALES else ", "
 
 
@@ -200,6 +202,7 @@ def _option(question_id: str, value: str, locale: str, translations: Translation
 def _answer(
     question_id: str, value: str | tuple[str, ...], locale: str, translations: Translations
 ) -> str:
+    """Translate a single or multiple choice answer."""
     if isinstance(value, tuple):
         return _list_separator(locale).join(
             _option(question_id, v, locale, translations) for v in value
@@ -208,6 +211,7 @@ def _answer(
 
 
 def _question_label(question_id: str, locale: str, translations: Translations) -> str:
+    """Translate a question's admin label; unknown ids are shown, neutralised."""
     question = find_question(question_id)
     if question is None:
         return neutralise(question_id)
@@ -215,6 +219,7 @@ def _question_label(question_id: str, locale: str, translations: Translations) -
 
 
 def _month(locale: str, month: str | None, translations: Translations) -> str:
+    """Show the report's month in the admin's calendar."""
     if month is None or not _MONTH.fullmatch(month):
         return translations.gettext(locale, NOT_SAID)
     year, number = month.split("-")
@@ -222,6 +227,7 @@ def _month(locale: str, month: str | None, translations: Translations) -> str:
 
 
 def _status(status: str, locale: str, translations: Translations) -> str:
+    """Translate a report status; unknown ones are shown, neutralised."""
     label = STATUS_LABELS.get(status)
     return translations.gettext(locale, label) if label else neutralise(status)
 
@@ -246,6 +252,7 @@ def answer_lines(
 
 
 def _text_of(item: OpenedItem, locale: str, translations: Translations) -> str:
+    """Show a text item neutralised; binary items only by size."""
     try:
         return neutralise(item.data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -258,6 +265,7 @@ def _text_of(item: OpenedItem, locale: str, translations: Translations) -> str:
 
 
 def _indent(text: str) -> str:
+    """Indent every line of reporter text so it stands apart from the labels."""
     return "\n".join("    " + line for line in text.split("\n"))
 
 
@@ -295,6 +303,7 @@ def render_report(report: OpenedReport, locale: str, translations: Translations)
 
 
 def _place(document: AnswersDocument, locale: str, translations: Translations) -> str:
+    """Show country and province as one column."""
     country = document.answers.get("country")
     province = document.answers.get("province")
     parts = [

@@ -119,6 +119,7 @@ class CliError(Exception):
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
+    """Print one line to stderr and exit; the message must never hold content."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -127,6 +128,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 def _load_settings(config: CliConfig) -> Settings:
+    """Load settings, reporting invalid ones by field and reason only (exit 2)."""
     try:
         return config.load_settings()
     except ValidationError as exc:
@@ -139,6 +141,7 @@ def _load_settings(config: CliConfig) -> Settings:
 
 
 def _translations(settings: Settings, lang: Lang) -> Translations:
+    """Load only the admin's language, so English works before catalogs are compiled."""
     try:
         return Translations.load(settings.locales_dir, (lang.value,))
     except CatalogError as exc:
@@ -161,6 +164,7 @@ def _key_path(settings: Settings, key: Path | None) -> Path:
 
 
 def _read_passphrase(settings: Settings, key_path: Path) -> str:
+    """Take the passphrase from the environment (scripts) or a hidden prompt."""
     from_env = os.environ.get(PASSPHRASE_ENV)
     if from_env:
         return from_env
@@ -211,8 +215,11 @@ async def _with_storage(settings: Settings, work: Callable[[Sessions], Awaitable
 
 
 def _database_failure(exc: Exception) -> NoReturn:
-    # Only the type: driver messages can quote URLs and parameters.
+    """Name the failure by type only: driver messages can quote URLs and parameters."""
     _fail(f"database error ({type(exc).__name__}); check DATABASE_URL and run `amanat db upgrade`")
+
+
+ALTERED: Final = "ALTERED: failed authentication"
 
 
 def _problem(exc: Exception) -> str:
@@ -220,7 +227,7 @@ def _problem(exc: Exception) -> str:
     if isinstance(exc, NotARecipient):
         return "not sealed to this key"
     if isinstance(exc, TamperedCiphertext):
-        return "ALTERED: failed authentication"
+        return ALTERED
     if isinstance(exc, UnsupportedFormat):
         return "unsupported format version"
     if isinstance(exc, AnswersFormatError):
@@ -356,7 +363,7 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
             settings, _queue_rows(private_key, status.value if status else None, limit, offset)
         )
         typer.echo(render_queue(rows, lang.value, translations, decrypted=not no_decrypt), nl=False)
-        if any(row.problem and row.problem.startswith("ALTERED") for row in rows):
+        if any(row.problem == ALTERED for row in rows):
             _fail("some reports failed authentication: they were altered or damaged")
 
     @admin_app.command("show")
@@ -386,10 +393,11 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
         """Show the counts a partner would receive, with small cells hidden."""
         settings = _load_settings(config)
         smallest = k if k is not None else settings.k_anonymity
-        if smallest < max(settings.k_anonymity, MIN_K):
+        floor = max(settings.k_anonymity, MIN_K)
+        if smallest < floor:
             _fail(
-                f"--k must be at least {max(settings.k_anonymity, MIN_K)} (the configured "
-                "k): a preview must not show what a digest never may"
+                f"--k must be at least {floor} (the configured k, and never below {MIN_K}): "
+                "a preview must not show what a digest never may"
             )
         translations = _translations(settings, lang)
         records = _run_storage(settings, _stat_records())
@@ -425,6 +433,7 @@ Work = Callable[[Sessions], Awaitable[T]]
 
 
 def _run_storage(settings: Settings, work: Work[T]) -> T:
+    """Run one piece of storage work in its own event loop and engine."""
     _require_database(settings)
     try:
         return asyncio.run(_with_storage(settings, work))
@@ -437,6 +446,8 @@ def _run_storage(settings: Settings, work: Work[T]) -> T:
 def _queue_rows(
     key: AdminPrivateKey | None, status: str | None, limit: int, offset: int
 ) -> Work[list[QueueRow]]:
+    """List the queue, decrypting each report's answers when a key is given."""
+
     async def work(sessions: Sessions) -> list[QueueRow]:
         rows: list[QueueRow] = []
         async with unit_of_work(sessions) as session:
@@ -458,6 +469,7 @@ def _queue_rows(
 
 
 async def _decrypt_row(reports: ReportRepository, row: QueueRow, key: AdminPrivateKey) -> QueueRow:
+    """Open a queue row's answers; a failure marks the row instead of stopping the queue."""
     stored = await reports.get(row.report_id)
     item = None if stored is None else _find(stored.items, ANSWERS_KIND, 0)
     if item is None:
@@ -470,10 +482,13 @@ async def _decrypt_row(reports: ReportRepository, row: QueueRow, key: AdminPriva
 
 
 def _find(items: Sequence[StoredItem], kind: str, index: int) -> StoredItem | None:
+    """Return the item at (kind, index), if the report has it."""
     return next((i for i in items if i.kind == kind and i.index == index), None)
 
 
 def _open_report(key: AdminPrivateKey, report_id: str) -> Work[OpenedReport]:
+    """Open every item of one report; any failure fails the whole report."""
+
     async def work(sessions: Sessions) -> OpenedReport:
         async with unit_of_work(sessions) as session:
             stored = await ReportRepository(session).get(report_id)
@@ -509,6 +524,8 @@ def _open_report(key: AdminPrivateKey, report_id: str) -> Work[OpenedReport]:
 
 
 def _stat_records() -> Work[list[StatRecord]]:
+    """Read every statistics record (only consenting reports have one)."""
+
     async def work(sessions: Sessions) -> list[StatRecord]:
         async with unit_of_work(sessions) as session:
             return list(await StatsRepository(session).all())
@@ -517,6 +534,8 @@ def _stat_records() -> Work[list[StatRecord]]:
 
 
 def _purge(execute: bool) -> Work[tuple[int, int]]:
+    """Delete expired drafts and ledger entries, or count them and roll back."""
+
     async def work(sessions: Sessions) -> tuple[int, int]:
         now = datetime.now(UTC)
         async with sessions() as session:

@@ -237,6 +237,7 @@ def _protect(counts: Mapping[str, int], k: int) -> dict[str, int | None] | None:
 def _table(
     dimension: str, counts: Mapping[str, int], k: int, order_key: str, within: str | None = None
 ) -> Table:
+    """Count one dimension and protect it against its own total."""
     total = sum(counts.values())
     published = _protect(counts, k)
     if published is None:
@@ -315,6 +316,7 @@ def _label(dimension: str, key: str, locale: str, translations: Translations) ->
 
 
 def _title(table: Table, locale: str, translations: Translations) -> str:
+    """Translate a table's title; a province table names its country."""
     if table.dimension == "province" and table.within is not None:
         country = _label("country", table.within, locale, translations)
         return translations.format(locale, PROVINCE_TITLE, country=country)
