@@ -58,7 +58,8 @@ class Person:
 
 def current_question(person: Person) -> str | None:
     """Name the question on screen by its prompt, as a reader would."""
-    shown = {p.msgid for r in person.last for p in r.parts}
+    asking = [r for r in person.last if r.keyboard] or list(person.last)
+    shown = {p.msgid for p in asking[-1].parts}
     return next((q.id for q in QUESTIONS if q.prompt in shown), None)
 
 
