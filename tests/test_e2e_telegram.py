@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from storage.repositories import ReportRepository
 
 from bot.app import build_application, open_services
 from bot.crypto import AdminPrivateKey, ItemRef, open_with_admin_key
@@ -25,6 +24,7 @@ from bot.fakeapi import ChatMessage, FakeBotApi, FakeUser
 from bot.logs import configure_logging
 from bot.settings import Settings
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
+from storage.repositories import ReportRepository
 from tests.botapi_driver import BotDriver, running_bot, strict_fake_api
 
 
