@@ -1,0 +1,161 @@
+"""Own database connections: engine construction, session factory and the unit of work.
+
+Only two backends are supported: SQLite through aiosqlite (the embedded default) and PostgreSQL
+through asyncpg (production). On SQLite every connection runs in WAL mode with
+``synchronous=FULL`` (a commit that returned is on disk: "acknowledged means durable"),
+foreign keys on, ``secure_delete`` on (freed pages are zeroed), temporary tables in memory (no
+temp files) and a busy timeout; every transaction starts with ``BEGIN IMMEDIATE`` so that
+concurrent writers queue on the busy timeout instead of failing mid-transaction. Never use
+SQLAlchemy's ``isolation_level`` execution option on these engines: resetting it hands
+transaction control back to the driver. :func:`ensure_wal` finishes the switch to WAL for a
+brand-new file that several processes open at once (``storage.migrate`` calls it).
+
+This module must never log, never echo SQL, and never let bound parameters (ciphertext,
+pseudonyms) reach an exception message: engines are built with ``hide_parameters=True``.
+Database URLs may hold passwords, so no error message here quotes one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+SQLITE_SCHEME: Final = "sqlite+aiosqlite"
+POSTGRES_SCHEME: Final = "postgresql+asyncpg"
+
+SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
+
+_SCHEMES: Final = {
+    "sqlite": SQLITE_SCHEME,
+    SQLITE_SCHEME: SQLITE_SCHEME,
+    "postgresql": POSTGRES_SCHEME,
+    "postgres": POSTGRES_SCHEME,
+    POSTGRES_SCHEME: POSTGRES_SCHEME,
+}
+
+_SQLITE_WAL: Final = "PRAGMA journal_mode=WAL"
+_WAL_ATTEMPTS: Final = 25
+
+# Applied to every new SQLite connection, outside any transaction.
+_SQLITE_PRAGMAS: Final = (
+    # First, so that the pragmas below also wait for a lock instead of failing at once.
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+    _SQLITE_WAL,
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA secure_delete=ON",
+    "PRAGMA temp_store=MEMORY",
+    # Shrink the WAL back to nothing after each checkpoint reset, so old frames (ciphertext
+    # and the order of past writes) do not linger in the -wal file.
+    "PRAGMA journal_size_limit=0",
+)
+
+
+def normalise_database_url(url: str) -> str:
+    """Map the URL forms operators write onto the one async driver per backend we ship.
+
+    ``sqlite:///x.db`` becomes ``sqlite+aiosqlite:///x.db``; ``postgresql://`` and
+    ``postgres://`` become ``postgresql+asyncpg://``. Any other scheme or driver is refused.
+    """
+    if not isinstance(url, str):
+        raise TypeError("a database URL is a string")
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme.lower() not in _SCHEMES:
+        # Only the scheme is quoted: the rest may hold a password.
+        shown = scheme if separator and len(scheme) <= 40 else "<none>"
+        raise ValueError(
+            f"unsupported database URL scheme {shown!r}: use sqlite:/// or postgresql://"
+        )
+    return f"{_SCHEMES[scheme.lower()]}://{rest}"
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """Build an async engine with the durability and hygiene settings of its backend."""
+    url = normalise_database_url(url)
+    sqlite = url.startswith(SQLITE_SCHEME)
+    # Pre-ping only where a server can restart under us; a file cannot.
+    engine = create_async_engine(url, hide_parameters=True, pool_pre_ping=not sqlite)
+    if sqlite:
+        event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    """Take transaction control away from the driver and apply the connection pragmas."""
+    # The sqlite3 driver's legacy mode would skip BEGIN before SELECT and SAVEPOINT; SQLAlchemy
+    # emits BEGIN itself instead (see _begin_immediate).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            try:
+                cursor.execute(pragma)
+            except sqlite3.OperationalError:
+                # Turning a brand-new file to WAL needs an exclusive lock and does not wait for
+                # it; when another process is doing the same, go on (durability holds in either
+                # journal mode) and let ensure_wal() finish the switch with retries.
+                if pragma != _SQLITE_WAL:
+                    raise
+    finally:
+        cursor.close()
+
+
+async def ensure_wal(connection: AsyncConnection) -> None:
+    """Make sure a SQLite file is in WAL mode, retrying while another process switches it.
+
+    Call on a connection that has not begun a transaction (the journal mode cannot change
+    inside one); a no-op on PostgreSQL and for in-memory databases.
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    driver = (await connection.get_raw_connection()).driver_connection
+    if driver is None:
+        raise RuntimeError("the SQLite connection is closed")
+    for attempt in range(_WAL_ATTEMPTS):
+        try:
+            async with driver.execute(_SQLITE_WAL) as cursor:
+                row = await cursor.fetchone()
+            if row is not None and str(row[0]).lower() in {"wal", "memory"}:
+                return
+        except sqlite3.OperationalError:
+            pass
+        await asyncio.sleep(0.02 * (attempt + 1))
+    raise RuntimeError("could not switch the SQLite database to WAL mode")
+
+
+def _begin_immediate(connection: Connection) -> None:
+    """Start every SQLite transaction holding the write lock, so it cannot fail half-way."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Return the session factory every unit of work draws from."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """Run one transaction: commit once on a clean exit, roll back on any exception.
+
+    Repositories never commit; whoever opens the unit of work decides when work is durable,
+    and may acknowledge it to a person only after this context manager has exited cleanly.
+    On SQLite a unit of work holds the write lock from its first statement: never open one
+    inside another, the inner one would wait out the busy timeout and fail.
+    """
+    async with sessions() as session, session.begin():
+        yield session

@@ -1,0 +1,1 @@
+"""Alembic migration environment and scripts for Amanat's schema (packaged with ``storage``)."""

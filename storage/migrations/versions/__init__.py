@@ -1,0 +1,1 @@
+"""Alembic revision scripts: frozen snapshots of the schema, never importing the models."""

@@ -1,0 +1,165 @@
+"""Own the plain values that cross the storage boundary: what callers hand in and get back.
+
+These frozen dataclasses are the repositories' whole vocabulary; they never carry a Telegram
+identity, a pseudonym next to a report, or plaintext where a sealed value belongs. They check
+their own invariants so a bad value fails where it was made, not deep inside a transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Final
+
+from bot.crypto import SealedBlob
+
+STATUS_NEW: Final = "new"
+STATUS_CLAIMED: Final = "claimed"
+STATUS_CLOSED: Final = "closed"
+REPORT_STATUSES: Final = (STATUS_NEW, STATUS_CLAIMED, STATUS_CLOSED)
+
+URGENCIES: Final = ("urgent", "not_urgent", "unsaid")
+FORMER_FORCES: Final = ("yes", "no", "unsaid")
+
+REPORT_ID_MAX: Final = 16
+RECEIPT_HASH_SIZE: Final = 32
+SHORT_TEXT_MAX: Final = 64
+LOCALE_MAX: Final = 16
+
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+
+def require_sealed(value: object) -> SealedBlob:
+    """Return a SealedBlob unchanged, refuse anything else: never fall back to plaintext."""
+    if not isinstance(value, SealedBlob):
+        raise TypeError("a sealed column accepts only bot.crypto.SealedBlob")
+    return value
+
+
+def _require_text(value: object, what: str, max_length: int) -> None:
+    """Refuse a non-string, empty or oversized short field (the value is never quoted)."""
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        raise ValueError(f"{what} must be a non-empty string of at most {max_length} characters")
+
+
+@dataclass(frozen=True)
+class StoredDraft:
+    """An unexpired draft as stored: server-key ciphertext and its expiry (aware, UTC)."""
+
+    blob: bytes
+    expires_at: datetime
+
+    def __repr__(self) -> str:
+        """Show only the size and expiry: ciphertext in logs helps nobody."""
+        return f"StoredDraft(<{len(self.blob)} bytes>, expires_at={self.expires_at.isoformat()})"
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """One sealed item of a report about to be stored, addressed by (kind, index)."""
+
+    kind: str
+    index: int
+    blob: SealedBlob
+
+    def __post_init__(self) -> None:
+        """Refuse plaintext and malformed addresses before any SQL runs."""
+        _require_text(self.kind, "an item kind", SHORT_TEXT_MAX)
+        if not isinstance(self.index, int) or isinstance(self.index, bool) or self.index < 0:
+            raise ValueError("an item index must be a non-negative int")
+        require_sealed(self.blob)
+
+
+@dataclass(frozen=True)
+class NewReport:
+    """A submitted report: a random id, the day only, the urgent flag and sealed items."""
+
+    id: str
+    submitted_on: date
+    urgent: bool
+    receipt_hash: bytes
+    items: Sequence[NewItem]
+    format_version: int = 1
+
+    def __post_init__(self) -> None:
+        """Check every field so nothing finer than a day or anything unsealed gets in."""
+        _require_text(self.id, "a report id", REPORT_ID_MAX)
+        if type(self.submitted_on) is not date:
+            raise TypeError("submitted_on must be a date (a datetime would keep the time)")
+        if not isinstance(self.urgent, bool):
+            raise TypeError("urgent must be a bool")
+        if not isinstance(self.receipt_hash, bytes) or len(self.receipt_hash) != RECEIPT_HASH_SIZE:
+            raise ValueError(f"receipt_hash must be {RECEIPT_HASH_SIZE} bytes")
+        if not isinstance(self.format_version, int) or self.format_version < 1:
+            raise ValueError("format_version must be a positive int")
+        items = tuple(self.items)
+        for item in items:
+            if not isinstance(item, NewItem):
+                raise TypeError("report items must be NewItem values")
+        if len({(item.kind, item.index) for item in items}) != len(items):
+            raise ValueError("two report items share a (kind, index)")
+        object.__setattr__(self, "items", items)
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """One sealed item as stored."""
+
+    kind: str
+    index: int
+    blob: SealedBlob
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """A stored report with its sealed items in (kind, index) order."""
+
+    id: str
+    format_version: int
+    submitted_on: date
+    urgent: bool
+    status: str
+    items: tuple[StoredItem, ...]
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    """One line of the admin queue: no content, only what triage needs."""
+
+    id: str
+    submitted_on: date
+    urgent: bool
+    status: str
+    item_count: int
+
+
+@dataclass(frozen=True)
+class StatRecord:
+    """One consenting report's coarse, unlinkable statistics (DESIGN.md §3.5)."""
+
+    category: str
+    party: str
+    country: str
+    province: str | None
+    month: str
+    urgency: str
+    former_forces: str
+
+    def __post_init__(self) -> None:
+        """Refuse anything finer or stranger than the published coarse fields."""
+        for what, value in (
+            ("category", self.category),
+            ("party", self.party),
+            ("country", self.country),
+        ):
+            _require_text(value, what, SHORT_TEXT_MAX)
+        if self.province is not None:
+            _require_text(self.province, "province", SHORT_TEXT_MAX)
+        if not isinstance(self.month, str) or not _MONTH.fullmatch(self.month):
+            raise ValueError("month must be YYYY-MM")
+        if self.urgency not in URGENCIES:
+            raise ValueError(f"urgency must be one of {URGENCIES}")
+        if self.former_forces not in FORMER_FORCES:
+            raise ValueError(f"former_forces must be one of {FORMER_FORCES}")
