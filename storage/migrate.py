@@ -6,6 +6,9 @@ and the Alembic configuration is built in code, so an installed ``amanat`` needs
 starting at once: the whole upgrade is one transaction, serialized by ``BEGIN IMMEDIATE`` on
 SQLite and by a transaction-scoped advisory lock on PostgreSQL (see ``migrations/env.py``).
 
+Alembic keeps its migration context per process, so one process must never run two upgrades
+at the same time (they would deadlock on the lock above); separate processes may.
+
 This module must never log or print the database URL: it may hold a password.
 """
 

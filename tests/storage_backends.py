@@ -1,7 +1,9 @@
 """Give tests a real database of each supported backend: a SQLite file or a scratch PostgreSQL.
 
 PostgreSQL tests get a database of their own, created for the test session (named
-``amanat_test_<random>``) and dropped at its end, so parallel runs never share tables. Where
+``amanat_test_<unix time>_<random>``) and dropped at its end, so parallel runs never share
+tables. A run that was killed cannot drop its database; the next run drops such leftovers once
+they are older than a few hours and nobody is connected to them. Where
 databases cannot be created, the shared ``test`` database is used and Amanat's tables are dropped
 before each test. A test is skipped only when no server answers on 127.0.0.1:5432.
 
@@ -31,7 +33,9 @@ Fixture text for a conftest (the storage tests define the same fixtures locally)
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,6 +49,9 @@ PG_PORT = 5432
 PG_USER = "postgres"
 PG_MAINTENANCE_DB = "test"
 BACKENDS = ("sqlite", "postgresql")
+SCRATCH_PREFIX = "amanat_test_"
+STALE_AFTER_SECONDS = 6 * 3600
+_SCRATCH_NAME = re.compile(rf"{SCRATCH_PREFIX}(\d+)_[0-9a-f]+")
 
 # Amanat's tables, dependants first, for the fallback that cannot drop a whole database.
 _TABLES = (
@@ -96,6 +103,21 @@ async def _connect(database: str) -> asyncpg.Connection:
         ) from exc
 
 
+async def _drop_stale(connection: asyncpg.Connection) -> None:
+    """Drop scratch databases left by killed runs: old, and with nobody connected."""
+    names = await connection.fetch(
+        "SELECT datname FROM pg_database WHERE datname LIKE $1", SCRATCH_PREFIX + "%"
+    )
+    for (name,) in names:
+        match = _SCRATCH_NAME.fullmatch(name)
+        if match is None or time.time() - int(match.group(1)) < STALE_AFTER_SECONDS:
+            continue
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}"')  # fails if in use
+        except asyncpg.ObjectInUseError:
+            continue
+
+
 @dataclass(frozen=True)
 class ScratchPostgres:
     """One PostgreSQL database for one test session."""
@@ -114,8 +136,9 @@ class ScratchPostgres:
 
         async def create() -> ScratchPostgres:
             connection = await _connect(PG_MAINTENANCE_DB)
-            name = f"amanat_test_{secrets.token_hex(6)}"
+            name = f"{SCRATCH_PREFIX}{int(time.time())}_{secrets.token_hex(4)}"
             try:
+                await _drop_stale(connection)
                 await connection.execute(f'CREATE DATABASE "{name}"')
             except asyncpg.InsufficientPrivilegeError:
                 return cls(PG_MAINTENANCE_DB, owned=False)
