@@ -9,14 +9,13 @@ fallback) or without compiled catalogs for every language.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from storage.migrate import upgrade_to_head_async
-from storage.repositories import DraftRepository, UpdateLedger
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
@@ -36,8 +35,12 @@ from handlers.errors import ErrorHandler
 from handlers.groups import GroupHandlers
 from handlers.intake import IntakeHandlers
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
+from storage.migrate import upgrade_to_head_async
+from storage.repositories import DraftRepository, UpdateLedger
 
 log = logging.getLogger(__name__)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,7 @@ async def purge_expired(engine: AsyncEngine) -> tuple[int, int]:
     return drafts, ledger
 
 
-def build_application(
-    services: Services, *, token: str | None = None
-) -> Application[..., ..., ..., ..., ..., ...]:
+def build_application(services: Services, *, token: str | None = None) -> AnyApplication:
     """Build the PTB application with every handler bound to ``services``."""
     settings = services.settings
     secret = token or (
@@ -132,7 +133,9 @@ def build_application(
     return application
 
 
-def _purge_job(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+def _purge_job(
+    engine: AsyncEngine,
+) -> Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
     async def purge(context: ContextTypes.DEFAULT_TYPE) -> None:
         drafts, ledger = await purge_expired(engine)
         if drafts or ledger:
@@ -141,8 +144,8 @@ def _purge_job(engine: AsyncEngine):  # type: ignore[no-untyped-def]
     return purge
 
 
-def _post_init(services: Services):  # type: ignore[no-untyped-def]
-    async def post_init(application: Application[..., ..., ..., ..., ..., ...]) -> None:
+def _post_init(services: Services) -> Callable[[AnyApplication], Coroutine[Any, Any, None]]:
+    async def post_init(application: AnyApplication) -> None:
         """Publish the command menu in every language, so people see it in their own."""
         scope = BotCommandScopeAllPrivateChats()
         for locale in SUPPORTED_LOCALES:

@@ -855,10 +855,10 @@ def _on_summary_button(draft: Draft, action: str, config: FlowConfig) -> Outcome
 def _on_confirm(draft: Draft, value: str, env: Env, config: FlowConfig) -> Outcome:
     position = draft.position
     if value == "yes" and position == CONFIRM_CANCEL:
-        effects = tuple(DropSealed(q.id) for q in QUESTIONS if isinstance(q, FreeText))
+        drops = tuple(DropSealed(q.id) for q in QUESTIONS if isinstance(q, FreeText))
         new = Draft(locale=draft.locale, seq=draft.seq)
         done = Reply((msg(N_("Your report was deleted. Nothing was sent.")),))
-        return Outcome(new, (done, _menu(new)), effects)
+        return Outcome(new, (done, _menu(new)), drops)
     if value == "yes" and position == CONFIRM_RESTART:
         new, replies, effects = _start_report(draft, env, config)
         return Outcome(new, replies, effects)

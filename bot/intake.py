@@ -18,17 +18,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from storage.db import unit_of_work
-from storage.repositories import (
-    DraftRepository,
-    LanguageRepository,
-    NewItem,
-    NewReport,
-    ReportRepository,
-    StatRecord,
-    StatsRepository,
-    UpdateLedger,
-)
 
 from bot.crypto import (
     AdminSealer,
@@ -59,6 +48,17 @@ from bot.flow import (
 )
 from bot.i18n import SUPPORTED_LOCALES
 from bot.questions import ANSWERS_KIND, UNSAID
+from storage.db import unit_of_work
+from storage.repositories import (
+    DraftRepository,
+    LanguageRepository,
+    NewItem,
+    NewReport,
+    ReportRepository,
+    StatRecord,
+    StatsRepository,
+    UpdateLedger,
+)
 
 log = logging.getLogger(__name__)
 

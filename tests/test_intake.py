@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from storage.db import session_factory, unit_of_work
-from storage.repositories import ReportRepository, StatsRepository
 
 from bot.app import Services, open_services
 from bot.crypto import AdminPrivateKey, ItemRef, open_with_admin_key
@@ -17,6 +15,8 @@ from bot.flow import Button, Command, Event, Pressed, Reply, Typed
 from bot.intake import Handled, Inbound
 from bot.questions import QUESTIONS
 from bot.settings import Settings
+from storage.db import session_factory, unit_of_work
+from storage.repositories import ReportRepository, StatsRepository
 
 
 @pytest.fixture
