@@ -103,6 +103,8 @@ class Reply:
     parts: tuple[Msg, ...]
     keyboard: tuple[tuple[Button, ...], ...] = ()
     edit_pressed: bool = False
+    compact: bool = False
+    """Join the parts line by line (a list), not paragraph by paragraph."""
 
 
 @dataclass(frozen=True)
@@ -512,7 +514,7 @@ def _summary(draft: Draft) -> tuple[Draft, Reply]:
         (Button(msg(N_("✏️ Change an answer")), _cb(draft, "edit")),),
         (Button(msg(N_("🗑 Delete this report")), _cb(draft, "cancel")),),
     )
-    return draft, Reply(tuple(parts), keyboard)
+    return draft, Reply(tuple(parts), keyboard, compact=True)
 
 
 def _edit_menu(draft: Draft) -> tuple[Draft, Reply]:

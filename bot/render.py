@@ -44,8 +44,9 @@ def _render_param(value: object, locale: str, translations: Translations) -> str
 
 
 def render_text(reply: Reply, locale: str, translations: Translations) -> str:
-    """Join a reply's parts with blank lines, as one chat message."""
-    return "\n\n".join(render(part, locale, translations) for part in reply.parts)
+    """Join a reply's parts into one chat message: paragraphs, or lines when compact."""
+    separator = "\n" if reply.compact else "\n\n"
+    return separator.join(render(part, locale, translations) for part in reply.parts)
 
 
 def render_label(button: Button, locale: str, translations: Translations) -> str:
