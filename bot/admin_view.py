@@ -29,6 +29,9 @@ from bot.questions import (
     option_label,
 )
 
+# Translators: {size} is a number of bytes.
+FILE_NOT_SHOWN: Final = N_("(a file of {size} bytes, not text; not shown)")
+
 __all__ = [
     "ANSWERS_VERSION",
     "AnswersDocument",
@@ -258,8 +261,7 @@ def _text_of(item: OpenedItem, locale: str, translations: Translations) -> str:
     except UnicodeDecodeError:
         return translations.format(
             locale,
-            # Translators: {size} is a number of bytes.
-            N_("(a file of {size} bytes, not text; not shown)"),
+            FILE_NOT_SHOWN,
             size=len(item.data),
         )
 

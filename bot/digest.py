@@ -54,6 +54,18 @@ from bot.questions import (
     option_label,
 )
 
+# Translators: {k} is the smallest count a digest may show, e.g. 5.
+TOO_FEW: Final = N_("Fewer than {k} reports may be counted, so nothing can be shown yet.")
+
+# Translators: {total} is a number of reports.
+COUNTED: Final = N_("Reports counted (the reporter agreed): {total}")
+
+# Translators: {mark} is the mark of a hidden number ("*"); {k} is a number such as 5.
+HIDDEN_LEGEND: Final = N_(
+    "{mark} hidden: fewer than {k} reports, or hidden as well so that a small number "
+    "cannot be worked out from the totals."
+)
+
 __all__ = [
     "DIMENSIONS",
     "HIDDEN",
@@ -331,8 +343,7 @@ def render_digest(digest: Digest, locale: str, translations: Translations) -> st
         lines.append(
             translations.format(
                 locale,
-                # Translators: {k} is the smallest count a digest may show, e.g. 5.
-                N_("Fewer than {k} reports may be counted, so nothing can be shown yet."),
+                TOO_FEW,
                 k=k,
             )
         )
@@ -340,8 +351,7 @@ def render_digest(digest: Digest, locale: str, translations: Translations) -> st
     lines.append(
         translations.format(
             locale,
-            # Translators: {total} is a number of reports.
-            N_("Reports counted (the reporter agreed): {total}"),
+            COUNTED,
             total=digest.total,
         )
     )
@@ -364,11 +374,7 @@ def render_digest(digest: Digest, locale: str, translations: Translations) -> st
     lines.append(
         translations.format(
             locale,
-            # Translators: {mark} is the mark of a hidden number ("*"); {k} is a number such as 5.
-            N_(
-                "{mark} hidden: fewer than {k} reports, or hidden as well so that a small number "
-                "cannot be worked out from the totals."
-            ),
+            HIDDEN_LEGEND,
             mark=HIDDEN,
             k=k,
         )
