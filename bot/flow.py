@@ -1082,49 +1082,36 @@ def status_replies(found: bool, submitted_on: date | None, status: str | None) -
     return (Reply((msg(N_("Your report of {day} is saved."), day=submitted_on), msg(state))),)
 
 
+def _say(text: str) -> tuple[Reply, ...]:
+    """One plain message, no buttons."""
+    return (Reply((msg(text),)),)
+
+
 def submit_failed_replies() -> tuple[Reply, ...]:
     """Say plainly that nothing was saved, so the reporter presses Send again."""
-    return (
-        Reply(
-            (
-                msg(
-                    N_(
-                        "Sorry, your report could not be saved just now. Your answers are still "
-                        "here. Please press Send again in a minute."
-                    )
-                ),
-            ),
-        ),
+    return _say(
+        N_(
+            "Sorry, your report could not be saved just now. Your answers are still "
+            "here. Please press Send again in a minute."
+        )
     )
 
 
 def group_chat_replies() -> tuple[Reply, ...]:
     """Refuse group chats: reports are only safe in a private chat."""
-    return (
-        Reply(
-            (
-                msg(
-                    N_(
-                        "I only work in a private chat, for your safety. Please do not write "
-                        "about your case here. Open a private chat with me instead."
-                    )
-                ),
-            ),
-        ),
+    return _say(
+        N_(
+            "I only work in a private chat, for your safety. Please do not write "
+            "about your case here. Open a private chat with me instead."
+        )
     )
 
 
 def error_replies() -> tuple[Reply, ...]:
     """Answer an unexpected failure without losing earlier answers."""
-    return (
-        Reply(
-            (
-                msg(
-                    N_(
-                        "Sorry, something went wrong. Your earlier answers are safe. "
-                        "Please try again, or send /start."
-                    )
-                ),
-            ),
-        ),
+    return _say(
+        N_(
+            "Sorry, something went wrong. Your earlier answers are safe. "
+            "Please try again, or send /start."
+        )
     )

@@ -33,8 +33,8 @@ def _always(_: Answers) -> bool:
 
 
 @dataclass(frozen=True)
-class Choice:
-    """Ask for exactly one option; typed text is matched against the option labels."""
+class _OptionQuestion:
+    """A question answered with buttons; typed text is matched against the option labels."""
 
     id: str
     prompt: str
@@ -52,22 +52,13 @@ class Choice:
 
 
 @dataclass(frozen=True)
-class MultiChoice:
+class Choice(_OptionQuestion):
+    """Ask for exactly one option."""
+
+
+@dataclass(frozen=True)
+class MultiChoice(_OptionQuestion):
     """Ask for one or more options, toggled on and off, then confirmed with "Done"."""
-
-    id: str
-    prompt: str
-    admin_label: str
-    options: tuple[Option, ...]
-    allow_unsaid: bool = True
-    columns: int = 1
-    ask_if: Callable[[Answers], bool] = field(default=_always, compare=False)
-
-    def all_options(self) -> tuple[Option, ...]:
-        """Return the options as shown, "prefer not to say" last."""
-        if self.allow_unsaid:
-            return (*self.options, Option(UNSAID, N_("Prefer not to say")))
-        return self.options
 
 
 @dataclass(frozen=True)

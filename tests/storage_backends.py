@@ -10,24 +10,7 @@ before each test. A test is skipped only when no server answers on 127.0.0.1:543
 Everything here is synchronous on purpose: fixtures may call it while pytest-asyncio's loop is
 not running, and each call runs its coroutine on a private thread with its own event loop.
 
-Fixture text for a conftest (the storage tests define the same fixtures locally)::
-
-    @pytest.fixture(scope="session")
-    def scratch_postgres() -> Iterator[ScratchPostgres]:
-        try:
-            database = ScratchPostgres.create()
-        except PostgresUnavailable as exc:
-            pytest.skip(str(exc))
-        yield database
-        database.drop()
-
-    @pytest.fixture(params=BACKENDS)
-    def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-        if request.param == "sqlite":
-            return sqlite_url(tmp_path)
-        database: ScratchPostgres = request.getfixturevalue("scratch_postgres")
-        database.reset()
-        return database.url
+The fixtures that use it are defined in ``tests/test_storage.py``.
 """
 
 from __future__ import annotations
