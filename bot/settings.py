@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         description="Unsent drafts are purged after this many minutes.",
     )
     k_anonymity: int = Field(
-        default=5, ge=2, le=100, description="Smallest count a digest may show."
+        default=5, ge=3, le=100, description="Smallest count a digest may show."
     )
     max_answer_chars: int = Field(
         default=3000, ge=100, le=4000, description="Longest typed answer accepted."
