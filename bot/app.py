@@ -34,9 +34,15 @@ from bot.settings import Settings
 from handlers.errors import ErrorHandler
 from handlers.groups import GroupHandlers
 from handlers.intake import IntakeHandlers
-from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
+from storage.db import (
+    checkpoint_wal,
+    create_engine,
+    normalise_database_url,
+    session_factory,
+    unit_of_work,
+)
 from storage.migrate import upgrade_to_head_async
-from storage.repositories import DraftRepository, UpdateLedger
+from storage.repositories import DraftRepository, StatsRepository, UpdateLedger
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +102,18 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
 
 
 async def purge_expired(engine: AsyncEngine) -> tuple[int, int]:
-    """Delete expired drafts and ledger entries; return how many of each."""
+    """Delete expired drafts and ledger entries, and blur what the disk remembers of order.
+
+    Statistics records are rewritten in random order under new ids (on PostgreSQL a record
+    otherwise shares its transaction id and heap position with its report), and SQLite's WAL
+    is truncated. Returns how many drafts and ledger entries were deleted.
+    """
     now = datetime.now(UTC)
     async with unit_of_work(session_factory(engine)) as session:
         drafts = await DraftRepository(session).purge_expired(now)
         ledger = await UpdateLedger(session).purge_expired(now)
+        await StatsRepository(session).reshuffle()
+    await checkpoint_wal(engine)
     return drafts, ledger
 
 

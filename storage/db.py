@@ -159,3 +159,19 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
     """
     async with sessions() as session, session.begin():
         yield session
+
+
+async def checkpoint_wal(engine: AsyncEngine) -> None:
+    """Copy committed pages from the ``-wal`` file into the database and truncate it.
+
+    Until a checkpoint, the WAL keeps each commit's pages in arrival order; truncating it
+    regularly leaves a seized disk less history. A no-op on PostgreSQL.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        if driver is None:
+            raise RuntimeError("the SQLite connection is closed")
+        async with driver.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+            await cursor.fetchone()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Services, open_services
+from bot.app import Services, open_services, purge_expired
 from bot.crypto import AdminPrivateKey, ItemRef, open_with_admin_key
 from bot.flow import Button, Command, Event, Pressed, Reply, Typed
 from bot.intake import Handled, Inbound
@@ -31,7 +31,7 @@ class Person:
     def __init__(self, services: Services, user_id: int = 4242) -> None:
         self.services = services
         self.user_id = user_id
-        self.update_id = 0
+        self.update_id = user_id * 10_000  # update ids are unique across a bot's users
         self.last: tuple[Reply, ...] = ()
 
     async def send(self, event: Event, update_id: int | None = None) -> Handled:
@@ -164,3 +164,21 @@ async def test_status_finds_report_by_code_in_persian_digits(services: Services)
     assert "I could not find a report with this code. Please check the numbers." in [
         p.msgid for r in missing.replies for p in r.parts
     ]
+
+
+async def test_purge_keeps_statistics_but_not_their_order_and_empties_the_wal(
+    services: Services, tmp_path: Path
+) -> None:
+    for user_id in (1, 2, 3):
+        person = Person(services, user_id=user_id)
+        await fill_report(person, {"recruiter_contact": canary(), "narrative": canary()})
+    sessions = session_factory(services.engine)
+    async with unit_of_work(sessions) as session:
+        before = await StatsRepository(session).all()
+    wal = next(tmp_path.glob("*.db-wal"))  # noqa: ASYNC240 - a directory listing in a test
+    assert wal.stat().st_size > 0
+    await purge_expired(services.engine)
+    async with unit_of_work(sessions) as session:
+        after = await StatsRepository(session).all()
+    assert sorted(map(repr, after)) == sorted(map(repr, before))
+    assert wal.stat().st_size == 0
