@@ -1,9 +1,12 @@
-"""Own the ``amanat`` command line: run the bot, make admin keys, triage reports, preview digests.
+"""Own the ``amanat`` command line: run the bot, manage admin keys, triage reports, see digests.
 
 Admins run it on their own machine: ``admin queue`` and ``admin show`` read sealed reports from
 the database and open them locally with the admin's passphrase-protected private key, which never
 leaves that machine. Commands stay thin: decoding and rendering live in :mod:`bot.admin_view`,
-disclosure control in :mod:`bot.digest`, SQL in :mod:`storage`.
+disclosure control in :mod:`bot.digest`, re-wrapping for a new admin key set in
+:mod:`bot.rekey`, SQL in :mod:`storage`. ``keys add-admin | revoke | rotate`` take the current
+set from ``AMANAT_ADMIN_PUBLIC_KEYS`` (what the server seals new reports to) and print the new
+value; they never change the server's configuration (``docs/operations.md``).
 
 Passphrases are read with a hidden prompt, or from ``AMANAT_ADMIN_PASSPHRASE`` for scripts (less
 safe: the environment of a process can be read by other programs of the same user and may
@@ -44,6 +47,7 @@ from bot.admin_view import (
 )
 from bot.crypto import (
     AdminPrivateKey,
+    AdminPublicKey,
     CryptoError,
     ItemRef,
     NotARecipient,
@@ -58,6 +62,18 @@ from bot.digest import MIN_K, build_digest, render_digest
 from bot.i18n import CatalogError, Translations, compile_catalogs
 from bot.logs import configure_logging
 from bot.questions import ANSWERS_KIND
+from bot.rekey import (
+    AfterReport,
+    KeyChange,
+    KeySetError,
+    Problem,
+    RekeySummary,
+    parse_key_set,
+    plan_add,
+    plan_revoke,
+    plan_rotate,
+    rewrap_stored_reports,
+)
 from bot.settings import PACKAGE_LOCALES_DIR, Settings
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head
@@ -96,6 +112,9 @@ KeyOption = Annotated[
     ),
 ]
 LangOption = Annotated[Lang, typer.Option("--lang", help="Language of labels and dates.")]
+ExecuteOption = Annotated[
+    bool, typer.Option("--execute", help="Really re-wrap (default: only count what would be).")
+]
 
 
 def _settings_from_environment() -> Settings:
@@ -108,10 +127,13 @@ class CliConfig:
     """What the commands depend on; tests pass their own settings and cheap key parameters.
 
     ``scrypt_n`` only lowers the cost of new key files in tests; None keeps crypto's default.
+    ``after_report`` runs after each report a ``keys`` command re-wrapped: tests interrupt a
+    run through it.
     """
 
     load_settings: Callable[[], Settings] = _settings_from_environment
     scrypt_n: int | None = None
+    after_report: AfterReport | None = None
 
 
 class CliError(Exception):
@@ -176,7 +198,11 @@ def _read_passphrase(settings: Settings, key_path: Path) -> str:
 
 def _load_key(settings: Settings, key: Path | None) -> AdminPrivateKey:
     """Open the admin key with its passphrase; every failure is one line and exit 1."""
-    path = _key_path(settings, key)
+    return _load_key_file(settings, _key_path(settings, key))
+
+
+def _load_key_file(settings: Settings, path: Path) -> AdminPrivateKey:
+    """Open one key file with its passphrase; every failure is one line and exit 1."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -233,6 +259,128 @@ def _problem(exc: Exception) -> str:
     if isinstance(exc, AnswersFormatError):
         return "answers in an unknown format"
     return "cannot be opened"
+
+
+# --- key changes -------------------------------------------------------------------------
+
+
+def _choose_passphrase() -> str:
+    """Ask for a new key's passphrase twice (hidden) and refuse a short one."""
+    typer.echo(
+        f"Choose a passphrase of at least {MIN_PASSPHRASE_LENGTH} characters. It is all "
+        "that protects the key if this file is copied (a backup, a seized laptop); "
+        "nobody can recover it.",
+        err=True,
+    )
+    passphrase: str = typer.prompt(
+        "Passphrase", hide_input=True, confirmation_prompt=True, err=True
+    )
+    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        _fail(
+            f"the passphrase is shorter than {MIN_PASSPHRASE_LENGTH} characters; use several words"
+        )
+    return passphrase
+
+
+def _key_file_bytes(config: CliConfig, key: AdminPrivateKey, passphrase: str) -> bytes:
+    """Encrypt a key under its passphrase, at the configured (test) scrypt cost if any."""
+    if config.scrypt_n is None:
+        return key.to_file_bytes(passphrase)
+    return key.to_file_bytes(passphrase, scrypt_n=config.scrypt_n)
+
+
+def _configured_keys(settings: Settings) -> tuple[AdminPublicKey, ...]:
+    """Parse AMANAT_ADMIN_PUBLIC_KEYS, the keys the server seals new reports to (exit 2)."""
+    try:
+        return parse_key_set(settings.admin_public_keys)
+    except KeySetError as exc:
+        _fail(f"invalid configuration: {exc}", 2)
+
+
+def _current_keys(
+    settings: Settings,
+    configured: tuple[AdminPublicKey, ...],
+    key_path: Path,
+    holder: AdminPrivateKey,
+) -> tuple[AdminPublicKey, ...]:
+    """Return the current set; in development with none configured, the development key."""
+    if configured:
+        return configured
+    if settings.is_simulator and is_dev_key(settings, key_path):
+        return (holder.public_key(),)  # what the simulator seals to when nothing is set
+    _fail(
+        "AMANAT_ADMIN_PUBLIC_KEYS is empty: set it, here too, to the value the server uses now",
+        2,
+    )
+
+
+def _plan(make: Callable[[], KeyChange]) -> KeyChange:
+    """Compute a key change, turning a refusal into one line and exit 1."""
+    try:
+        return make()
+    except KeySetError as exc:
+        _fail(str(exc))
+
+
+def _rekey(
+    settings: Settings,
+    keys: Sequence[AdminPrivateKey],
+    change: KeyChange,
+    execute: bool,
+    after_report: AfterReport | None,
+) -> RekeySummary:
+    """Re-wrap every stored report to the change's target set (or count, in a dry run)."""
+
+    async def work(sessions: Sessions) -> RekeySummary:
+        return await rewrap_stored_reports(
+            sessions, keys, change.target, execute=execute, after_report=after_report
+        )
+
+    return _run_storage(settings, work)
+
+
+def _print_outcome(summary: RekeySummary, change: KeyChange, execute: bool) -> None:
+    """Say what was (or would be) re-wrapped, to which keys, and every item left over."""
+    for note in change.notes:
+        typer.echo(f"note: {note}")
+    ids = ", ".join(key.key_id for key in change.target)
+    count = f"{summary.rewrapped} items in {summary.reports} reports"
+    if execute:
+        typer.echo(f"Re-wrapped {count} to {len(change.target)} admin keys: {ids}.")
+    else:
+        typer.echo(
+            f"Would re-wrap {count} to {len(change.target)} admin keys: {ids} "
+            "(dry run; pass --execute to write)."
+        )
+    for outcome in summary.problem_reports:
+        for problem, number in outcome.problems:
+            typer.echo(f"report {outcome.report_id}: {number} items {problem.value}", err=True)
+
+
+def _print_config(change: KeyChange, execute: bool) -> None:
+    """Print the value that makes the server seal new reports to the new set."""
+    first = "Set" if execute else "After the --execute run, set"
+    typer.echo(f"{first} this on the server (and in your own settings) and restart the bot:")
+    typer.echo(f"AMANAT_ADMIN_PUBLIC_KEYS={change.config_value}")
+
+
+_SAME_COMMAND: Final = "an admin whose key opens them must run the same command"
+
+
+def _finish(summary: RekeySummary, execute: bool, advice: str = _SAME_COMMAND) -> None:
+    """Exit 1 when any item was (or would be) left as it was: never a silent skip."""
+    if not summary.unopened:
+        return
+    verb = "were" if execute else "would be"
+    not_mine = any(
+        problem is Problem.NOT_A_RECIPIENT
+        for outcome in summary.problem_reports
+        for problem, _ in outcome.problems
+    )
+    _fail(
+        f"{summary.unopened} items in {len(summary.problem_reports)} reports {verb} "
+        "left as they were (listed above)" + (f"; {advice}" if not_mine else "")
+    )
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -311,27 +459,9 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
         path = out.expanduser()
         if path.exists() and not force:
             _fail(f"{path} exists; pass --force to replace it (the old key is then lost)")
-        typer.echo(
-            f"Choose a passphrase of at least {MIN_PASSPHRASE_LENGTH} characters. It is all "
-            "that protects the key if this file is copied (a backup, a seized laptop); "
-            "nobody can recover it.",
-            err=True,
-        )
-        passphrase: str = typer.prompt(
-            "Passphrase", hide_input=True, confirmation_prompt=True, err=True
-        )
-        if len(passphrase) < MIN_PASSPHRASE_LENGTH:
-            _fail(
-                f"the passphrase is shorter than {MIN_PASSPHRASE_LENGTH} characters; "
-                "use several words"
-            )
+        passphrase = _choose_passphrase()
         key = AdminPrivateKey.generate()
-        data = (
-            key.to_file_bytes(passphrase)
-            if config.scrypt_n is None
-            else key.to_file_bytes(passphrase, scrypt_n=config.scrypt_n)
-        )
-        _write_private_file(path, data, replace=force)
+        _write_private_file(path, _key_file_bytes(config, key, passphrase), replace=force)
         public = key.public_key()
         typer.echo(f"Wrote the encrypted private key to {path} (only you can read it).")
         typer.echo(f"Key id: {public.key_id}")
@@ -342,6 +472,143 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
             "admins), for example:"
         )
         typer.echo(f"  AMANAT_ADMIN_PUBLIC_KEYS={public.to_text()}")
+
+    @keys_app.command("add-admin")
+    def keys_add_admin(
+        public_key: Annotated[
+            str,
+            typer.Argument(
+                metavar="PUBLIC_KEY", help="The new admin's public key (amanat-admin-pk-v1:…)."
+            ),
+        ],
+        key: KeyOption = None,
+        execute: ExecuteOption = False,
+    ) -> None:
+        """Let another admin open every stored report: re-wrap data keys, not content."""
+        settings = _load_settings(config)
+        try:
+            new = AdminPublicKey.from_text(public_key.strip())
+        except CryptoError:
+            _fail("PUBLIC_KEY is not an Amanat admin public key (amanat-admin-pk-v1:…)")
+        configured = _configured_keys(settings)
+        _require_database(settings)
+        path = _key_path(settings, key)
+        holder = _load_key_file(settings, path)
+        current = _current_keys(settings, configured, path, holder)
+        change = _plan(lambda: plan_add(current, new, holder=holder.public_key()))
+        summary = _rekey(settings, (holder,), change, execute, config.after_report)
+        _print_outcome(summary, change, execute)
+        _print_config(change, execute)
+        typer.echo(
+            "Reports that arrive before the restart are sealed to the old set only: run this "
+            "command again after the restart to re-wrap them."
+        )
+        _finish(summary, execute)
+
+    @keys_app.command("revoke")
+    def keys_revoke(
+        revoked: Annotated[
+            str,
+            typer.Argument(
+                metavar="KEY_ID_OR_PUBLIC_KEY",
+                help="The key to revoke: its key id (16 hex digits) or its public key.",
+            ),
+        ],
+        key: KeyOption = None,
+        execute: ExecuteOption = False,
+    ) -> None:
+        """Stop a key from opening stored reports: re-wrap data keys to the set without it."""
+        settings = _load_settings(config)
+        configured = _configured_keys(settings)
+        _require_database(settings)
+        path = _key_path(settings, key)
+        holder = _load_key_file(settings, path)
+        current = _current_keys(settings, configured, path, holder)
+        change = _plan(lambda: plan_revoke(current, revoked, holder=holder.public_key()))
+        summary = _rekey(settings, (holder,), change, execute, config.after_report)
+        _print_outcome(summary, change, execute)
+        _print_config(change, execute)
+        typer.echo(
+            "The revocation applies to NEW reports only once the server's "
+            "AMANAT_ADMIN_PUBLIC_KEYS is changed and the bot restarted: until then the bot "
+            "seals every new report to the revoked key too. After the restart, run this "
+            "command again to re-wrap the reports that arrived meanwhile."
+        )
+        typer.echo(
+            "Copies of the database and backups made before the re-wrap can still be opened "
+            "with the revoked key: re-wrapping cannot reach them."
+        )
+        _finish(summary, execute)
+
+    @keys_app.command("rotate")
+    def keys_rotate(
+        key: KeyOption = None,
+        out: Annotated[
+            Path | None,
+            typer.Option(
+                "--out",
+                help="Where to write the new encrypted key (default: NAME.new.key next to the "
+                "old key file).",
+            ),
+        ] = None,
+        resume: Annotated[
+            bool,
+            typer.Option(
+                "--resume",
+                help="Finish a rotation (after an interruption or the server's restart) with "
+                "the new key file that --out names.",
+            ),
+        ] = False,
+        execute: ExecuteOption = False,
+    ) -> None:
+        """Replace your key by a new one: re-wrap data keys to the set with the new key."""
+        settings = _load_settings(config)
+        configured = _configured_keys(settings)
+        _require_database(settings)
+        old_path = _key_path(settings, key)
+        new_path = out or old_path.with_name(f"{old_path.stem}.new{old_path.suffix}")
+        new_path = new_path.expanduser()
+        if new_path.resolve() == old_path.resolve():
+            _fail("--out must name a new file, not the key being replaced")
+        if resume and not new_path.exists():
+            _fail(f"no key file at {new_path} to resume with: pass the --out of the rotation")
+        if not resume and new_path.exists():
+            _fail(
+                f"{new_path} exists: pass --resume to finish the rotation to that key, "
+                "or choose another --out"
+            )
+        old = _load_key_file(settings, old_path)
+        # A dry run rehearses with a key that lives only in memory and is never written.
+        new = _load_key_file(settings, new_path) if resume else AdminPrivateKey.generate()
+        current = _current_keys(settings, configured, old_path, old)
+        change = _plan(lambda: plan_rotate(current, old.public_key(), new.public_key()))
+        if execute and not resume:
+            # The new key is on disk before any item is sealed to it.
+            passphrase = _choose_passphrase()
+            _write_private_file(new_path, _key_file_bytes(config, new, passphrase), replace=False)
+            typer.echo(f"Wrote the new encrypted private key to {new_path} (only you can read it).")
+        summary = _rekey(settings, (old, new), change, execute, config.after_report)
+        _print_outcome(summary, change, execute)
+        advice = (
+            "an admin whose key opens them must run `amanat keys add-admin` with the new "
+            "public key once the setting lists it"
+        )
+        if not execute:
+            if not resume:
+                typer.echo("A dry run makes no key: --execute asks for the new key's passphrase.")
+            _finish(summary, execute, advice)
+            return
+        typer.echo(f"New key id: {new.public_key().key_id}")
+        typer.echo(f"New public key: {new.public_key().to_text()}")
+        _print_config(change, execute)
+        typer.echo(
+            "Keep the old key file until the server has the new value and was restarted: "
+            "reports that arrive before then are sealed to the old key. Then run "
+            f"`amanat keys rotate --key {old_path} --out {new_path} --resume --execute` once "
+            "more, and destroy the old key file. Backups made before the rotation open only "
+            "with the old key (and other admins' keys)."
+        )
+        _finish(summary, execute, advice)
 
     @admin_app.command("queue")
     def admin_queue(

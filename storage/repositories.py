@@ -20,7 +20,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Final, TypeAlias
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import Executable
@@ -251,6 +251,51 @@ class ReportRepository:
             raise TypeError("a report id is a string")
         found = await self._session.scalar(select(ReportRow.id).where(ReportRow.id == report_id))
         return found is not None
+
+    async def ids_after(self, after: str | None = None, *, limit: int = 500) -> list[str]:
+        """Return the next page of report ids in id order, for walking every report in pages.
+
+        Keyset paging (``id > after``) keeps each page one short statement, so a caller can
+        give every report its own unit of work; ids are random, so the order says nothing.
+        """
+        if after is not None and not isinstance(after, str):
+            raise TypeError("a report id is a string")
+        if not 0 < limit <= _MAX_PAGE:
+            raise ValueError(f"limit must be in 1..{_MAX_PAGE}")
+        statement = select(ReportRow.id).order_by(ReportRow.id).limit(limit)
+        if after is not None:
+            statement = statement.where(ReportRow.id > after)
+        return list((await self._session.scalars(statement)).all())
+
+    async def replace_item_blob(
+        self, report_id: str, kind: str, index: int, blob: SealedBlob, *, expected: SealedBlob
+    ) -> bool:
+        """Swap one item's sealed blob for another, only if it still holds ``expected``.
+
+        Re-keying re-wraps an item's data key and writes the result back; the compare-and-swap
+        makes a concurrent change of the same item (another admin's run) lose nothing: the
+        caller learns it from False and can run again. False also when there is no such item.
+        """
+        require_sealed(blob)
+        require_sealed(expected)
+        if not isinstance(report_id, str) or not isinstance(kind, str):
+            raise TypeError("a report id and an item kind are strings")
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise TypeError("an item index is an int")
+        statement = (
+            update(ReportItemRow)
+            .where(
+                ReportItemRow.report_id == report_id,
+                ReportItemRow.kind == kind,
+                ReportItemRow.index == index,
+                ReportItemRow.blob == expected.data,
+            )
+            .values(blob=blob.data)
+            .returning(ReportItemRow.report_id)
+            # get() reads with populate_existing, so no loaded object needs updating here.
+            .execution_options(synchronize_session=False)
+        )
+        return await _count(self._session, statement) == 1
 
     async def find_by_receipt_hash(self, receipt_hash: bytes) -> str | None:
         """Return the id of the report whose receipt hashes to this value, or None."""
