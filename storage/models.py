@@ -187,3 +187,21 @@ class UpdateLedgerRow(Base):
 
     key: Mapped[str] = mapped_column(String(HEX_KEY_LENGTH), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AttachmentChunkRow(Base):
+    """One sealed chunk of an attachment stream (chunk 0 is the stream header).
+
+    No foreign key to ``reports``: chunks arrive while the report is still a draft. Until the
+    report is submitted, ``expires_on`` (a day, never a time) lets the purge job delete the
+    chunks of drafts that were abandoned; submission clears it.
+    """
+
+    __tablename__ = "attachment_chunks"
+    __table_args__ = (_NO_ROWID,)
+
+    report_id: Mapped[str] = mapped_column(String(REPORT_ID_MAX), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_on: Mapped[date | None] = mapped_column(Date, index=True)

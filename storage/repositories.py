@@ -20,7 +20,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Final, TypeAlias
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import Executable
@@ -343,6 +343,10 @@ class StatsRepository:
         arrival, cutting the link to the report committed in the same transaction. The
         records' content does not change. Run it periodically, then let VACUUM reclaim space.
         """
+        if self._session.get_bind().dialect.name == "postgresql":
+            # Two workers' purge jobs may overlap: without this lock each DELETE misses the
+            # other's fresh inserts and the records double. Inserts wait a moment meanwhile.
+            await self._session.execute(text("LOCK TABLE stat_records IN SHARE ROW EXCLUSIVE MODE"))
         records = await self.all()
         await self._session.execute(delete(StatRecordRow))
         random.SystemRandom().shuffle(records)

@@ -21,14 +21,16 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Column, MetaData, String, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.crypto import SealedBlob
+from storage.attachments import AttachmentRepository
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
-from storage.migrate import upgrade_to_head, upgrade_to_head_async
+from storage.migrate import alembic_config, upgrade_to_head, upgrade_to_head_async
 from storage.models import NAMING_CONVENTION, Base
 from storage.repositories import (
     DraftRepository,
@@ -51,7 +53,10 @@ from tests.storage_backends import (
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
+HEAD_REVISION = ScriptDirectory.from_config(alembic_config()).get_current_head()
+
 ALL_TABLES = {
+    "attachment_chunks",
     "drafts",
     "reports",
     "report_items",
@@ -739,7 +744,7 @@ async def test_upgrade_is_idempotent_and_keeps_data(database_url: str) -> None:
     # The synchronous entry point, as a command line calls it (no loop running in its thread).
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(upgrade_to_head, database_url).result()
-    assert await _version(database_url) == ["0001"]
+    assert await _version(database_url) == [HEAD_REVISION]
     engine = create_engine(database_url)
     try:
         async with unit_of_work(session_factory(engine)) as session:
@@ -762,7 +767,7 @@ async def test_workers_starting_together_migrate_once(database_url: str) -> None
     for worker in workers:
         _, stderr = await worker.communicate()
         assert worker.returncode == 0, stderr.decode()[-2000:]
-    assert await _version(database_url) == ["0001"]
+    assert await _version(database_url) == [HEAD_REVISION]
 
 
 def test_run_blocking_works_beside_a_test_loop() -> None:
@@ -789,3 +794,74 @@ async def test_deleted_drafts_leave_no_bytes_in_sqlite_files(tmp_path: Path) -> 
     for path in (database, database.with_name("amanat.db-wal")):
         if path.exists():
             assert canary not in path.read_bytes(), path.name
+
+
+# --- attachment chunks ---------------------------------------------------------------------
+
+
+async def test_attachment_chunks_round_trip_in_order_and_are_kept_on_submit(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    today = date(2026, 11, 25)
+    chunks = [SealedBlob(bytes([n]) * 40) for n in range(40)]
+    async with unit_of_work(sessions) as session:
+        repository = AttachmentRepository(session)
+        for seq, blob in enumerate(chunks):
+            await repository.add_chunk("R1", 0, seq, blob, today)
+        await repository.add_chunk("R1", 1, 0, SealedBlob(b"other"), today)
+        await repository.add_chunk("R2", 0, 0, SealedBlob(b"another report"), today)
+    async with unit_of_work(sessions) as session:
+        repository = AttachmentRepository(session)
+        assert [blob async for blob in repository.chunks("R1", 0)] == chunks
+        assert await repository.indexes("R1") == [0, 1]
+        await repository.keep("R1")
+    async with unit_of_work(sessions) as session:
+        repository = AttachmentRepository(session)
+        # Abandoned drafts' chunks go once their day has passed; kept ones stay.
+        assert await repository.purge_expired(today + timedelta(days=1)) == 1
+        assert await repository.total_chunks("R1") == 41
+        assert await repository.total_chunks("R2") == 0
+
+
+async def test_attachment_chunks_are_dropped_by_report_or_index(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with unit_of_work(sessions) as session:
+        repository = AttachmentRepository(session)
+        for index in (0, 1, 2):
+            await repository.add_chunk("R1", index, 0, SealedBlob(b"x"), None)
+        assert await repository.drop("R1", [1]) == 1
+        assert await repository.indexes("R1") == [0, 2]
+        assert await repository.drop("R1") == 2
+
+
+def test_attachment_chunks_refuse_plaintext() -> None:
+    async def add(session: AsyncSession) -> None:
+        await AttachmentRepository(session).add_chunk("R1", 0, 0, b"plain", None)  # type: ignore[arg-type]
+
+    with pytest.raises(TypeError):
+        asyncio.run(add(None))  # type: ignore[arg-type]
+
+
+async def test_overlapping_reshuffles_do_not_duplicate_records(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    record = StatRecord("recruit_armed", "broker", "IR", "tehran", "2026-03", "not_urgent", "yes")
+    async with unit_of_work(sessions) as session:
+        for _ in range(5):
+            await StatsRepository(session).add(record)
+
+    async def reshuffle() -> int:
+        async with unit_of_work(sessions) as session:
+            return await StatsRepository(session).reshuffle()
+
+    first = sessions()
+    transaction = await first.begin()
+    await StatsRepository(first).reshuffle()
+    second = asyncio.create_task(reshuffle())
+    await asyncio.sleep(0.3)  # the second job starts while the first still holds its work
+    await transaction.commit()
+    await first.close()
+    assert await second == 5
+    async with unit_of_work(sessions) as session:
+        assert len(await StatsRepository(session).all()) == 5
