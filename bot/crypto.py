@@ -1,7 +1,8 @@
-"""Own Amanat's cryptography: sealed items, admin keys, server subkeys, receipt codes and ids.
+"""Own Amanat's cryptography: sealed items, attachment streams, admin keys, server subkeys, codes.
 
-Every byte layout produced here is specified in ``docs/crypto.md`` (format version 1) and pinned
-by ``tests/vectors/crypto_v1.json``; change one and the other two must change with it.
+Every byte layout produced here is specified in ``docs/crypto.md`` (format version 1; attachment
+streams v1) and pinned by ``tests/vectors/crypto_v1.json`` and ``tests/vectors/stream_v1.json``;
+change one and the others must change with it.
 
 This module composes only vetted primitives from ``cryptography``: HPKE (RFC 9180, one-shot
 API, base mode, X25519 / HKDF-SHA256 / ChaCha20-Poly1305), X25519, HKDF-SHA256, HMAC-SHA256,
@@ -20,7 +21,7 @@ import json
 import secrets
 import struct
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeGuard
 
@@ -32,9 +33,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 FORMAT_VERSION: int = 1
+STREAM_FORMAT_VERSION: int = 1
+STREAM_CHUNK_SIZE: int = 64 * 1024  # plaintext bytes per chunk; fixed by stream format v1
 
 # Domain-separation strings and sizes of format v1 (docs/crypto.md, "Constants").
 _ITEM_MAGIC = b"AMANAT-ITEM"
+_STREAM_MAGIC = b"AMANAT-STREAM"
+_STREAM_LABEL_PAYLOAD = b"payload"
+_STREAM_LABEL_HEADER = b"header"
 _DRAFT_MAGIC = b"AMANAT-DRAFT"
 _KEY_FILE_MAGIC = b"AMANAT-ADMIN-KEY"
 _KEY_FILE_FORMAT = "amanat-admin-key"
@@ -54,6 +60,13 @@ _WRAPPED_KEY_SIZE = _HPKE_ENC_SIZE + _KEY_SIZE + _TAG_SIZE  # enc || sealed data
 _MAX_RECIPIENTS = 255
 _MAX_REF_FIELD_BYTES = 128
 _MAX_KEY_FILE_BYTES = 64 * 1024
+
+_STREAM_SALT_SIZE = 16
+_STREAM_MAC_SIZE = 32
+_STREAM_COUNTER_SIZE = 11  # the nonce is an 11-byte big-endian counter and a 1-byte last flag
+_STREAM_MAX_CHUNKS = 2 ** (8 * _STREAM_COUNTER_SIZE)
+_STREAM_NOT_LAST = b"\x00"
+_STREAM_LAST = b"\x01"
 
 _SCRYPT_DEFAULT_N = 2**17
 _SCRYPT_R = 8
@@ -223,6 +236,24 @@ class ItemRef:
         """Return the HPKE info that binds a wrapped data key to this item and its recipient."""
         return _lp(*self._binding(), key_id)
 
+    def _stream_binding(self) -> tuple[bytes, ...]:
+        """Return an attachment stream's binding: stream magic and version, then the same ref."""
+        return (
+            _STREAM_MAGIC,
+            bytes([STREAM_FORMAT_VERSION]),
+            self.report_id.encode("utf-8"),
+            self.kind.encode("utf-8"),
+            _i64(self.index),
+        )
+
+    def _stream_aad(self) -> bytes:
+        """Return the associated data of every chunk of an attachment stream."""
+        return _lp(*self._stream_binding())
+
+    def _stream_wrap_info(self, key_id: bytes) -> bytes:
+        """Return the HPKE info that binds a stream's data key to this ref and its recipient."""
+        return _lp(*self._stream_binding(), key_id)
+
 
 @dataclass(frozen=True)
 class AdminPublicKey:
@@ -264,13 +295,15 @@ class AdminPublicKey:
 class AdminPrivateKey:
     """Hold an admin's X25519 private key; it lives only on an admin's machine."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "_key_id")
 
     def __init__(self, key: X25519PrivateKey) -> None:
         """Wrap an X25519 private key (use `generate` or `from_file_bytes` normally)."""
         if not isinstance(key, X25519PrivateKey):
             raise TypeError("expected an X25519PrivateKey")
         self._key = key
+        # Computed once: opening thousands of items must not redo a scalar multiplication each.
+        self._key_id = hashlib.sha256(key.public_key().public_bytes_raw()).digest()[:_KEY_ID_SIZE]
 
     @classmethod
     def generate(cls) -> AdminPrivateKey:
@@ -465,11 +498,26 @@ class AdminSealer:
 
     def _header(self, data_key: bytes, ref: ItemRef) -> bytes:
         """Wrap the data key to every recipient with HPKE and lay out the blob header."""
-        parts = [bytes([FORMAT_VERSION, len(self._recipients)])]
+        return self._recipient_table(FORMAT_VERSION, data_key, ref._wrap_info)
+
+    def _recipient_table(
+        self, version: int, data_key: bytes, info: Callable[[bytes], bytes]
+    ) -> bytes:
+        """Lay out version, count and one HPKE-wrapped copy of the data key per recipient."""
+        parts = [bytes([version, len(self._recipients)])]
         for key_id, public in self._recipients:
-            wrapped = _HPKE.encrypt(data_key, public, info=ref._wrap_info(key_id))
+            wrapped = _HPKE.encrypt(data_key, public, info=info(key_id))
             parts.append(key_id + struct.pack(">H", len(wrapped)) + wrapped)
         return b"".join(parts)
+
+    def start_stream(self, ref: ItemRef) -> StreamSealer:
+        """Begin sealing one attachment to every admin: fresh data key, header, then chunks."""
+        if not isinstance(ref, ItemRef):
+            raise TypeError("expected an ItemRef")
+        data_key = ChaCha20Poly1305.generate_key()
+        salt = secrets.token_bytes(_STREAM_SALT_SIZE)
+        header = _stream_header(self, data_key, salt, ref)
+        return StreamSealer(header, _stream_payload_key(data_key, salt), ref)
 
 
 @dataclass(frozen=True)
@@ -488,9 +536,17 @@ def _tampered() -> NoReturn:
 
 def _parse_item(data: bytes) -> _ParsedItem:
     """Split a v1 blob into recipient entries, nonce and ciphertext; reject any malformation."""
+    entries, pos = _parse_recipients(data, FORMAT_VERSION)
+    if len(data) < pos + _NONCE_SIZE + _TAG_SIZE:
+        _tampered()
+    return _ParsedItem(entries, data[pos : pos + _NONCE_SIZE], data[pos + _NONCE_SIZE :])
+
+
+def _parse_recipients(data: bytes, version: int) -> tuple[dict[bytes, bytes], int]:
+    """Read the version byte and recipient table; return the entries and where they end."""
     if not data:
         _tampered()
-    if data[0] != FORMAT_VERSION:
+    if data[0] != version:
         raise UnsupportedFormat()
     if len(data) < 2 or data[1] == 0:
         _tampered()
@@ -506,21 +562,25 @@ def _parse_item(data: bytes) -> _ParsedItem:
             _tampered()
         entries[key_id] = data[pos : pos + size]
         pos += size
-    if len(data) < pos + _NONCE_SIZE + _TAG_SIZE:
-        _tampered()
-    return _ParsedItem(entries, data[pos : pos + _NONCE_SIZE], data[pos + _NONCE_SIZE :])
+    return entries, pos
+
+
+def _unwrap(
+    entries: dict[bytes, bytes], key: AdminPrivateKey, info: Callable[[bytes], bytes]
+) -> bytes:
+    """Find this admin's entry and HPKE-open the data key in it."""
+    wrapped = entries.get(key._key_id)
+    if wrapped is None:
+        raise NotARecipient()
+    try:
+        return _HPKE.decrypt(wrapped, key._key, info=info(key._key_id))
+    except InvalidTag:
+        raise TamperedCiphertext() from None
 
 
 def _open_parsed(parsed: _ParsedItem, ref: ItemRef, key: AdminPrivateKey) -> tuple[bytes, bytes]:
     """Unwrap the data key for this admin and decrypt the content; return (data key, text)."""
-    key_id = key.public_key()._key_id_bytes
-    wrapped = parsed.entries.get(key_id)
-    if wrapped is None:
-        raise NotARecipient()
-    try:
-        data_key = _HPKE.decrypt(wrapped, key._key, info=ref._wrap_info(key_id))
-    except InvalidTag:
-        raise TamperedCiphertext() from None
+    data_key = _unwrap(parsed.entries, key, ref._wrap_info)
     try:
         plaintext = ChaCha20Poly1305(data_key).decrypt(
             parsed.nonce, parsed.ciphertext, ref._content_aad()
@@ -558,6 +618,206 @@ def rewrap_for_admins(
     parsed = _parse_item(blob.data)
     data_key, _ = _open_parsed(parsed, ref, key)  # authenticates content before re-wrapping
     return SealedBlob(sealer._header(data_key, ref) + parsed.nonce + parsed.ciphertext)
+
+
+# --- attachment streams --------------------------------------------------------------------
+
+
+def _stream_payload_key(data_key: bytes, salt: bytes) -> bytes:
+    """Derive the key that encrypts a stream's chunks (age: HKDF with the header's salt)."""
+    info = _lp(_STREAM_MAGIC, bytes([STREAM_FORMAT_VERSION]), _STREAM_LABEL_PAYLOAD)
+    return HKDF(algorithm=hashes.SHA256(), length=_KEY_SIZE, salt=salt, info=info).derive(data_key)
+
+
+def _stream_header_mac(data_key: bytes, ref: ItemRef, prefix: bytes) -> bytes:
+    """Authenticate a whole stream header (table and salt) under a key derived from its data key."""
+    info = _lp(_STREAM_MAGIC, bytes([STREAM_FORMAT_VERSION]), _STREAM_LABEL_HEADER)
+    mac_key = HKDF(algorithm=hashes.SHA256(), length=_KEY_SIZE, salt=None, info=info).derive(
+        data_key
+    )
+    return hmac.new(mac_key, _lp(*ref._stream_binding(), prefix), hashlib.sha256).digest()
+
+
+def _stream_header(sealer: AdminSealer, data_key: bytes, salt: bytes, ref: ItemRef) -> SealedBlob:
+    """Lay out a stream header: recipient table, salt, then the MAC over both."""
+    prefix = sealer._recipient_table(STREAM_FORMAT_VERSION, data_key, ref._stream_wrap_info) + salt
+    return SealedBlob(prefix + _stream_header_mac(data_key, ref, prefix))
+
+
+def _open_stream_header(header: bytes, ref: ItemRef, key: AdminPrivateKey) -> tuple[bytes, bytes]:
+    """Unwrap a stream's data key and check the header MAC; return (data key, salt)."""
+    entries, pos = _parse_recipients(header, STREAM_FORMAT_VERSION)
+    if len(header) != pos + _STREAM_SALT_SIZE + _STREAM_MAC_SIZE:
+        _tampered()
+    data_key = _unwrap(entries, key, ref._stream_wrap_info)
+    mac_start = pos + _STREAM_SALT_SIZE
+    expected = _stream_header_mac(data_key, ref, header[:mac_start])
+    if not hmac.compare_digest(expected, header[mac_start:]):
+        _tampered()
+    return data_key, header[pos:mac_start]
+
+
+def _stream_nonce(counter: int, last: bool) -> bytes:
+    """Return chunk ``counter``'s nonce: 11-byte big-endian counter, then the last-chunk flag."""
+    return counter.to_bytes(_STREAM_COUNTER_SIZE, "big") + (
+        _STREAM_LAST if last else _STREAM_NOT_LAST
+    )
+
+
+class StreamSealer:
+    """Seal one attachment chunk by chunk, so a file of any size needs one chunk of memory.
+
+    Made by `AdminSealer.start_stream`. Store `header` as chunk number 0 and each blob from
+    `seal_chunk` after it, in order. Every chunk but the last holds exactly
+    ``STREAM_CHUNK_SIZE`` bytes; the last holds 0 to ``STREAM_CHUNK_SIZE`` (an empty file is
+    one empty last chunk). Use `seal_stream_for_admins` to have arbitrary pieces re-chunked.
+    """
+
+    __slots__ = ("_aad", "_aead", "_counter", "header")
+
+    def __init__(self, header: SealedBlob, payload_key: bytes, ref: ItemRef) -> None:
+        """Take the finished header, the derived payload key and the ref the chunks bind to."""
+        if not isinstance(header, SealedBlob) or not isinstance(ref, ItemRef):
+            raise TypeError("expected a SealedBlob header and an ItemRef")
+        if not isinstance(payload_key, bytes) or len(payload_key) != _KEY_SIZE:
+            raise CryptoError("a stream payload key is 32 bytes")
+        self.header: SealedBlob = header
+        self._aead: ChaCha20Poly1305 | None = ChaCha20Poly1305(payload_key)
+        self._aad = ref._stream_aad()
+        self._counter = 0
+
+    def __repr__(self) -> str:
+        """Show progress only; the payload key stays hidden."""
+        state = "finished" if self._aead is None else "open"
+        return f"StreamSealer(<{self._counter} chunks sealed, {state}>)"
+
+    def seal_chunk(self, plaintext: bytes, *, last: bool) -> SealedBlob:
+        """Seal the next chunk; ``last=True`` exactly once, at the end, then the key is dropped."""
+        if not isinstance(plaintext, bytes):
+            raise TypeError("plaintext must be bytes")
+        return self._seal(plaintext, last)
+
+    def _seal(self, plaintext: bytes | bytearray | memoryview, last: bool) -> SealedBlob:
+        """Seal a chunk from any bytes-like buffer (re-chunking passes views, not copies)."""
+        if not isinstance(last, bool):
+            raise TypeError("last must be a bool")
+        aead = self._aead
+        if aead is None:
+            raise CryptoError("the stream is finished: its last chunk was already sealed")
+        size = len(plaintext)
+        if size > STREAM_CHUNK_SIZE:
+            raise CryptoError("a chunk holds at most STREAM_CHUNK_SIZE bytes")
+        if not last and size != STREAM_CHUNK_SIZE:
+            raise CryptoError("every chunk but the last holds exactly STREAM_CHUNK_SIZE bytes")
+        if self._counter >= _STREAM_MAX_CHUNKS:
+            raise CryptoError("the stream has too many chunks")
+        sealed = aead.encrypt(_stream_nonce(self._counter, last), plaintext, self._aad)
+        self._counter += 1
+        if last:
+            self._aead = None
+        return SealedBlob(sealed)
+
+
+def seal_stream_for_admins(
+    sealer: AdminSealer, ref: ItemRef, data: Iterable[bytes | bytearray | memoryview]
+) -> Iterator[SealedBlob]:
+    """Seal an attachment given as pieces of any size: yield the header, then each chunk.
+
+    Memory stays constant: at most one chunk plus the current piece is held. Pieces may be
+    ``bytes``, ``bytearray`` or ``memoryview``; a piece is only read until the next one is asked
+    for. Arguments are checked and the header is made before this returns.
+    """
+    if not isinstance(sealer, AdminSealer):
+        raise TypeError("expected an AdminSealer")
+    stream = sealer.start_stream(ref)
+    return _sealed_chunks(stream, iter(data))
+
+
+def _sealed_chunks(
+    stream: StreamSealer, pieces: Iterator[bytes | bytearray | memoryview]
+) -> Iterator[SealedBlob]:
+    """Yield the header, then re-chunk the pieces into full chunks and one last chunk."""
+    yield stream.header
+    pending = bytearray()
+    for piece in pieces:
+        if not isinstance(piece, bytes | bytearray | memoryview):
+            raise TypeError("attachment pieces must be bytes")
+        with memoryview(piece) as raw, raw.cast("B") as view:
+            pos, end = 0, len(view)
+            while pos < end:
+                if len(pending) == STREAM_CHUNK_SIZE:  # more data follows: it was not the last
+                    yield stream._seal(pending, False)
+                    pending.clear()
+                if not pending and end - pos > STREAM_CHUNK_SIZE:  # a whole chunk, no copy
+                    yield stream._seal(view[pos : pos + STREAM_CHUNK_SIZE], False)
+                    pos += STREAM_CHUNK_SIZE
+                    continue
+                take = min(STREAM_CHUNK_SIZE - len(pending), end - pos)
+                pending += view[pos : pos + take]
+                pos += take
+    yield stream._seal(pending, True)
+
+
+def open_stream_with_admin_key(
+    header: SealedBlob, chunks: Iterable[SealedBlob], ref: ItemRef, key: AdminPrivateKey
+) -> Iterator[bytes]:
+    """Open an attachment stream, yielding each chunk's plaintext once it is authenticated.
+
+    The header is checked before this returns (`NotARecipient`, `TamperedCiphertext`,
+    `UnsupportedFormat`). While iterating, the first problem raises `TamperedCiphertext`:
+    an altered, reordered, duplicated or foreign chunk, data after the last chunk, or a stream
+    that ends without its last chunk (truncation) — which is only known at the END, after the
+    earlier chunks were already yielded. So a caller that writes the plaintext to a file MUST
+    delete the partial file when any `CryptoError` is raised, and must treat nothing as the
+    attachment until iteration has finished without error.
+    """
+    _check_blob(header, ref, key)
+    data_key, salt = _open_stream_header(header.data, ref, key)
+    aead = ChaCha20Poly1305(_stream_payload_key(data_key, salt))
+    return _opened_chunks(aead, ref._stream_aad(), iter(chunks))
+
+
+def _opened_chunks(
+    aead: ChaCha20Poly1305, aad: bytes, chunks: Iterator[SealedBlob]
+) -> Iterator[bytes]:
+    """Decrypt chunks in order, looking one ahead so each is opened as last or not-last."""
+    current = next(chunks, None)
+    if current is None:
+        _tampered()  # even an empty file has one (last) chunk
+    counter = 0
+    while current is not None:
+        following = next(chunks, None)
+        if not isinstance(current, SealedBlob) or not (
+            following is None or isinstance(following, SealedBlob)
+        ):
+            raise TypeError("expected SealedBlob chunks")
+        last = following is None
+        size = len(current.data)
+        full = STREAM_CHUNK_SIZE + _TAG_SIZE
+        if size > full or size < _TAG_SIZE or (not last and size != full):
+            _tampered()
+        if counter >= _STREAM_MAX_CHUNKS:
+            _tampered()
+        try:
+            plaintext = aead.decrypt(_stream_nonce(counter, last), current.data, aad)
+        except InvalidTag:
+            raise TamperedCiphertext() from None
+        yield plaintext
+        counter += 1
+        current = following
+
+
+def rewrap_stream_header(
+    header: SealedBlob,
+    ref: ItemRef,
+    key: AdminPrivateKey,
+    new_public_keys: Sequence[AdminPublicKey],
+) -> SealedBlob:
+    """Re-wrap a stream's data key to a new set of admins; every chunk stays as it is."""
+    _check_blob(header, ref, key)
+    sealer = AdminSealer(new_public_keys)
+    data_key, salt = _open_stream_header(header.data, ref, key)  # header MAC checked first
+    return _stream_header(sealer, data_key, salt, ref)
 
 
 # --- server-side keys ----------------------------------------------------------------------

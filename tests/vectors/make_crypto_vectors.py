@@ -1,6 +1,6 @@
-"""Build tests/vectors/crypto_v1.json from fixed inputs with an independent implementation.
+"""Build tests/vectors/crypto_v1.json and stream_v1.json with an independent implementation.
 
-Run ``python tests/vectors/make_crypto_vectors.py`` to (re)write the vectors; the output is
+Run ``python tests/vectors/make_crypto_vectors.py`` to (re)write both files; the output is
 byte-for-byte deterministic. The code below is written from docs/crypto.md alone and never
 imports ``bot.crypto``: if the two disagree, the tests catch it. It includes RFC 9180 HPKE base
 mode (DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305) built from raw primitives, so
@@ -26,7 +26,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 VECTORS_PATH = Path(__file__).with_name("crypto_v1.json")
+STREAM_VECTORS_PATH = Path(__file__).with_name("stream_v1.json")
 VERSION = 1
+STREAM_VERSION = 1
+CHUNK_SIZE = 64 * 1024
 
 # --- docs/crypto.md: canonical encoding ----------------------------------------------------
 
@@ -163,6 +166,106 @@ def open_item(blob: bytes, ref: dict[str, Any], sk: bytes) -> bytes:
     data_key = hpke_open(sk, lp(*binding(ref), mine), wrapped_key)
     nonce, ciphertext = blob[pos : pos + 12], blob[pos + 12 :]
     return ChaCha20Poly1305(data_key).decrypt(nonce, ciphertext, lp(*binding(ref)))
+
+
+# --- docs/crypto.md: attachment streams v1 -----------------------------------------------
+
+
+def stream_binding(ref: dict[str, Any]) -> list[bytes]:
+    """Return the binding fields of an attachment stream."""
+    return [
+        b"AMANAT-STREAM",
+        bytes([STREAM_VERSION]),
+        ref["report_id"].encode(),
+        ref["kind"].encode(),
+        i64(ref["index"]),
+    ]
+
+
+def stream_keys(data_key: bytes, salt: bytes) -> tuple[bytes, bytes]:
+    """Return (payload_key, header_mac_key) derived from a stream's data key."""
+    payload_info = lp(b"AMANAT-STREAM", bytes([STREAM_VERSION]), b"payload")
+    header_info = lp(b"AMANAT-STREAM", bytes([STREAM_VERSION]), b"header")
+    payload = HKDF(hashes.SHA256(), 32, salt=salt, info=payload_info).derive(data_key)
+    mac_key = HKDF(hashes.SHA256(), 32, salt=None, info=header_info).derive(data_key)
+    return payload, mac_key
+
+
+def stream_nonce(counter: int, last: bool) -> bytes:
+    """Return 11-byte big-endian counter || last flag (0x01 on the last chunk, else 0x00)."""
+    return counter.to_bytes(11, "big") + bytes([1 if last else 0])
+
+
+def stream_header(
+    pks: list[bytes], ref: dict[str, Any], data_key: bytes, salt: bytes, ephemerals: list[bytes]
+) -> bytes:
+    """Build a stream header: version, recipient table, salt, HMAC over all of it."""
+    out = bytes([STREAM_VERSION, len(pks)])
+    for pk, eph in zip(pks, ephemerals, strict=True):
+        wrapped = hpke_seal(pk, lp(*stream_binding(ref), key_id(pk)), data_key, eph)
+        out += key_id(pk) + struct.pack(">H", len(wrapped)) + wrapped
+    out += salt
+    _, mac_key = stream_keys(data_key, salt)
+    return out + hmac.new(mac_key, lp(*stream_binding(ref), out), hashlib.sha256).digest()
+
+
+def stream_chunk(
+    ref: dict[str, Any], data_key: bytes, salt: bytes, counter: int, last: bool, piece: bytes
+) -> bytes:
+    """Seal one chunk with explicit position and flag (also used to forge rule-breaking ones)."""
+    payload, _ = stream_keys(data_key, salt)
+    nonce = stream_nonce(counter, last)
+    return ChaCha20Poly1305(payload).encrypt(nonce, piece, lp(*stream_binding(ref)))
+
+
+def seal_stream(
+    pks: list[bytes],
+    ref: dict[str, Any],
+    plaintext: bytes,
+    data_key: bytes,
+    salt: bytes,
+    ephemerals: list[bytes],
+) -> tuple[bytes, list[bytes]]:
+    """Seal a whole attachment from explicit randomness; return (header, chunks)."""
+    pieces = [plaintext[i : i + CHUNK_SIZE] for i in range(0, len(plaintext), CHUNK_SIZE)]
+    pieces = pieces or [b""]
+    chunks = [
+        stream_chunk(ref, data_key, salt, n, n == len(pieces) - 1, piece)
+        for n, piece in enumerate(pieces)
+    ]
+    return stream_header(pks, ref, data_key, salt, ephemerals), chunks
+
+
+def open_stream(header: bytes, chunks: list[bytes], ref: dict[str, Any], sk: bytes) -> bytes:
+    """Open a stream with a raw private key (errors are ValueError or InvalidTag: tooling)."""
+    if header[0] != STREAM_VERSION:
+        raise ValueError("unsupported version")
+    mine = key_id(public_of(sk))
+    pos, wrapped_key = 2, None
+    for _ in range(header[1]):
+        kid = header[pos : pos + 8]
+        (size,) = struct.unpack(">H", header[pos + 8 : pos + 10])
+        if kid == mine:
+            wrapped_key = header[pos + 10 : pos + 10 + size]
+        pos += 10 + size
+    if wrapped_key is None or len(header) != pos + 16 + 32:
+        raise ValueError("not a recipient, or a malformed header")
+    data_key = hpke_open(sk, lp(*stream_binding(ref), mine), wrapped_key)
+    salt = header[pos : pos + 16]
+    payload, mac_key = stream_keys(data_key, salt)
+    mac = hmac.new(mac_key, lp(*stream_binding(ref), header[: pos + 16]), hashlib.sha256)
+    if not hmac.compare_digest(mac.digest(), header[pos + 16 :]):
+        raise ValueError("header MAC")
+    if not chunks:
+        raise ValueError("no chunks")
+    out = b""
+    for n, chunk in enumerate(chunks):
+        last = n == len(chunks) - 1
+        if len(chunk) > CHUNK_SIZE + 16 or (not last and len(chunk) != CHUNK_SIZE + 16):
+            raise ValueError("chunk size")
+        aad = lp(*stream_binding(ref))
+        out += ChaCha20Poly1305(payload).decrypt(stream_nonce(n, last), chunk, aad)
+    return out
 
 
 # --- docs/crypto.md: admin key file ------------------------------------------------------
@@ -393,6 +496,155 @@ def build_vectors() -> dict[str, Any]:
     }
 
 
+def build_stream_vectors() -> dict[str, Any]:
+    """Return the attachment stream vector document; deterministic."""
+    admins = {name: fixed(f"admin/{name}", 32) for name in ("alice", "bob", "carol")}
+    specs: list[tuple[str, list[str], dict[str, Any], bytes]] = [
+        (
+            "empty attachment: exactly one empty last chunk",
+            ["alice"],
+            {"report_id": "7K3M9Q2XZA", "kind": "document", "index": 0},
+            b"",
+        ),
+        (
+            "short voice note: one short last chunk",
+            ["bob"],
+            {"report_id": "7K3M9Q2XZA", "kind": "voice", "index": 2},
+            b"OggS\x00\x02" + "صدای ضبط شده".encode(),
+        ),
+        (
+            "one full chunk and one byte, two recipients",
+            ["alice", "bob"],
+            {"report_id": "00000000ZZ", "kind": "photo", "index": 4294967296},
+            fixed("stream/2/plaintext", CHUNK_SIZE + 1),
+        ),
+        (
+            "same report, kind and index as the voice note, another upload",
+            ["bob", "alice"],
+            {"report_id": "7K3M9Q2XZA", "kind": "voice", "index": 2},
+            b"a different recording",
+        ),
+    ]
+    streams: list[dict[str, Any]] = []
+    sealed: list[tuple[bytes, list[bytes]]] = []
+    for number, (name, recipients, ref, plaintext) in enumerate(specs):
+        data_key = fixed(f"stream/{number}/data_key", 32)
+        salt = fixed(f"stream/{number}/salt", 16)
+        ephemerals = [fixed(f"stream/{number}/ephemeral/{r}", 32) for r in recipients]
+        pks = [public_of(admins[r]) for r in recipients]
+        header, chunks = seal_stream(pks, ref, plaintext, data_key, salt, ephemerals)
+        sealed.append((header, chunks))
+        row: dict[str, Any] = {
+            "name": name,
+            "recipients": recipients,
+            "ref": ref,
+            "plaintext_size": len(plaintext),
+            "plaintext_sha256_hex": hashlib.sha256(plaintext).hexdigest(),
+        }
+        if len(plaintext) <= 1024:
+            row["plaintext_hex"] = plaintext.hex()
+        row.update(
+            {
+                "data_key_hex": data_key.hex(),
+                "salt_hex": salt.hex(),
+                "ephemeral_private_keys_hex": [e.hex() for e in ephemerals],
+                "header_hex": header.hex(),
+                "chunks_hex": [c.hex() for c in chunks],
+            }
+        )
+        streams.append(row)
+
+    def ref_of(number: int) -> dict[str, Any]:
+        return dict(specs[number][2])
+
+    def chunk(number: int, index: int) -> dict[str, Any]:
+        return {"stream": number, "chunk": index}
+
+    def raw(data: bytes) -> dict[str, Any]:
+        return {"hex": data.hex()}
+
+    header1 = sealed[1][0]
+    short_ref = ref_of(1)
+    key1, salt1 = fixed("stream/1/data_key", 32), fixed("stream/1/salt", 16)
+    last2 = sealed[2][1][1]
+    salt_at = len(header1) - 48
+    item = seal_item(
+        [public_of(admins["bob"])], short_ref, b"x" * 20, fixed("stream/item/data_key", 32),
+        fixed("stream/item/nonce", 12), [fixed("stream/item/ephemeral", 32)],
+    )  # fmt: skip
+    # name, header, chunks, ref, admin, error
+    failures: list[tuple[str, dict[str, Any], list[dict[str, Any]], dict[str, Any], str, str]] = [
+        ("no chunks at all", {"stream": 0}, [], ref_of(0), "alice", "TamperedCiphertext"),
+        ("last chunk dropped", {"stream": 2}, [chunk(2, 0)], ref_of(2), "bob",
+         "TamperedCiphertext"),
+        ("last chunk repeated after itself", {"stream": 2}, [chunk(2, 0), chunk(2, 1),
+         chunk(2, 1)], ref_of(2), "alice", "TamperedCiphertext"),
+        ("first chunk repeated", {"stream": 2}, [chunk(2, 0), chunk(2, 0), chunk(2, 1)],
+         ref_of(2), "alice", "TamperedCiphertext"),
+        ("chunks swapped", {"stream": 2}, [chunk(2, 1), chunk(2, 0)], ref_of(2), "alice",
+         "TamperedCiphertext"),
+        ("a chunk from another stream appended", {"stream": 1}, [chunk(1, 0), chunk(3, 0)],
+         short_ref, "bob", "TamperedCiphertext"),
+        ("chunk of another upload with the same ref", {"stream": 3}, [chunk(1, 0)], short_ref,
+         "bob", "TamperedCiphertext"),
+        ("chunk of another report", {"stream": 1}, [chunk(0, 0)], short_ref, "bob",
+         "TamperedCiphertext"),
+        ("stream moved to another report", {"stream": 1}, [chunk(1, 0)],
+         {**short_ref, "report_id": "7K3M9Q2XZB"}, "bob", "TamperedCiphertext"),
+        ("stream moved to another kind", {"stream": 1}, [chunk(1, 0)],
+         {**short_ref, "kind": "photo"}, "bob", "TamperedCiphertext"),
+        ("stream moved to another index", {"stream": 1}, [chunk(1, 0)],
+         {**short_ref, "index": 3}, "bob", "TamperedCiphertext"),
+        ("key is not a recipient", {"stream": 1}, [chunk(1, 0)], short_ref, "alice",
+         "NotARecipient"),
+        ("salt bit flipped in the header", raw(header1[:salt_at] + bytes([header1[salt_at] ^ 1])
+         + header1[salt_at + 1 :]), [chunk(1, 0)], short_ref, "bob", "TamperedCiphertext"),
+        ("header MAC bit flipped", raw(header1[:-1] + bytes([header1[-1] ^ 0x80])),
+         [chunk(1, 0)], short_ref, "bob", "TamperedCiphertext"),
+        ("header truncated by one byte", raw(header1[:-1]), [chunk(1, 0)], short_ref, "bob",
+         "TamperedCiphertext"),
+        ("header extended by one byte", raw(header1 + b"\x00"), [chunk(1, 0)], short_ref, "bob",
+         "TamperedCiphertext"),
+        ("a sealed item given as the header", raw(item), [chunk(1, 0)], short_ref, "bob",
+         "TamperedCiphertext"),
+        ("unknown header version 2", raw(b"\x02" + header1[1:]), [chunk(1, 0)], short_ref,
+         "bob", "UnsupportedFormat"),
+        ("old header version 0", raw(b"\x00" + header1[1:]), [chunk(1, 0)], short_ref, "bob",
+         "UnsupportedFormat"),
+        ("last chunk's tag bit flipped", {"stream": 2}, [chunk(2, 0), raw(last2[:-1]
+         + bytes([last2[-1] ^ 1]))], ref_of(2), "alice", "TamperedCiphertext"),
+        ("last chunk truncated by one byte", {"stream": 2}, [chunk(2, 0), raw(last2[:-1])],
+         ref_of(2), "alice", "TamperedCiphertext"),
+        ("a chunk shorter than a tag", {"stream": 1}, [raw(b"\x00" * 15)], short_ref, "bob",
+         "TamperedCiphertext"),
+        ("key holder's short chunk not marked last", {"stream": 1},
+         [raw(stream_chunk(short_ref, key1, salt1, 0, False, b"0123456789")),
+          raw(stream_chunk(short_ref, key1, salt1, 1, True, b"abc"))], short_ref, "bob",
+         "TamperedCiphertext"),
+        ("key holder's two chunks both marked last", {"stream": 1},
+         [raw(stream_chunk(short_ref, key1, salt1, 0, True, b"")),
+          raw(stream_chunk(short_ref, key1, salt1, 1, True, b""))], short_ref, "bob",
+         "TamperedCiphertext"),
+        ("key holder's oversized last chunk", {"stream": 1},
+         [raw(stream_chunk(short_ref, key1, salt1, 0, True, b"\x00" * (CHUNK_SIZE + 1)))],
+         short_ref, "bob", "TamperedCiphertext"),
+    ]  # fmt: skip
+    failure_rows = [
+        {"name": name, "header": header, "chunks": chunks, "ref": ref, "admin": admin,
+         "error": error}
+        for name, header, chunks, ref, admin, error in failures
+    ]  # fmt: skip
+    return {
+        "description": "Amanat attachment stream v1 test vectors; see docs/crypto.md §12.",
+        "generator": "tests/vectors/make_crypto_vectors.py (deterministic; do not edit by hand)",
+        "stream_format_version": STREAM_VERSION,
+        "chunk_size": CHUNK_SIZE,
+        "admins": "the admins of crypto_v1.json (same names and private keys)",
+        "streams": streams,
+        "stream_failures": failure_rows,
+    }
+
+
 def _digits(code: str) -> str:
     """Map Persian and Arabic-Indic digits to ASCII and drop separators (vector inputs only)."""
     table = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789", " -")
@@ -405,9 +657,11 @@ def render(vectors: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    """Write the vector file next to this script."""
+    """Write both vector files next to this script."""
     VECTORS_PATH.write_text(render(build_vectors()), encoding="utf-8")
     print(f"wrote {VECTORS_PATH}")
+    STREAM_VECTORS_PATH.write_text(render(build_stream_vectors()), encoding="utf-8")
+    print(f"wrote {STREAM_VECTORS_PATH}")
 
 
 if __name__ == "__main__":
