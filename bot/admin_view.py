@@ -22,6 +22,7 @@ from bot.i18n import LANGUAGE_NAMES, N_, RTL_LOCALES, Translations, format_numbe
 from bot.localdates import format_date, format_month
 from bot.questions import (
     ANSWERS_KIND,
+    ATTACHMENT_META_KIND,
     QUESTIONS,
     UNSAID,
     FreeText,
@@ -31,6 +32,18 @@ from bot.questions import (
 
 # Translators: {size} is a number of bytes.
 FILE_NOT_SHOWN: Final = N_("(a file of {size} bytes, not text; not shown)")
+FILES: Final = N_("Voice notes, photos and files (save them with `amanat admin export`)")
+# Translators: one attached file: {number} its number, {kind} e.g. "Voice note", {size} kB,
+# {question} the question it answers, e.g. "Story".
+FILE_LINE: Final = N_("[{number}] {kind}, {size} kB, answering “{question}”")
+FILE_KINDS: Final[Mapping[str, str]] = {
+    "voice": N_("Voice note"),
+    "audio": N_("Audio"),
+    "video": N_("Video"),
+    "video_note": N_("Video message"),
+    "photo": N_("Photo"),
+    "document": N_("File"),
+}
 
 __all__ = [
     "ANSWERS_VERSION",
@@ -266,6 +279,25 @@ def _text_of(item: OpenedItem, locale: str, translations: Translations) -> str:
         )
 
 
+def _file_line(item: OpenedItem, locale: str, translations: Translations) -> str:
+    """Describe one attached file from its sealed metadata; its content is exported apart."""
+    try:
+        meta = json.loads(item.data)
+        kind = FILE_KINDS.get(str(meta["kind"]), FILE_KINDS["document"])
+        size = int(meta.get("size") or 0)
+        question = str(meta["question"])
+    except (ValueError, KeyError, TypeError):
+        return _text_of(item, locale, translations)
+    return translations.format(
+        locale,
+        FILE_LINE,
+        number=item.index + 1,
+        kind=translations.gettext(locale, kind),
+        size=max(1, -(-size // 1024)),
+        question=_question_label(question, locale, translations),
+    )
+
+
 def _indent(text: str) -> str:
     """Indent every line of reporter text so it stands apart from the labels."""
     return "\n".join("    " + line for line in text.split("\n"))
@@ -289,7 +321,15 @@ def render_report(report: OpenedReport, locale: str, translations: Translations)
     for label, answer in answer_lines(report.answers, locale, translations):
         lines.append(f"{label}: {answer}")
     text_kinds = [q.id for q in QUESTIONS if isinstance(q, FreeText)]
-    others = sorted({i.kind for i in report.items} - {*text_kinds, ANSWERS_KIND})
+    files = sorted(
+        (i for i in report.items if i.kind == ATTACHMENT_META_KIND), key=lambda i: i.index
+    )
+    if files:
+        lines.append("")
+        lines.append(f"{t(FILES)}:")
+        lines.extend("  " + _file_line(item, locale, translations) for item in files)
+    shown = {*text_kinds, ANSWERS_KIND, ATTACHMENT_META_KIND}
+    others = sorted({i.kind for i in report.items} - shown)
     for kind in [*text_kinds, *others]:
         items = sorted((i for i in report.items if i.kind == kind), key=lambda i: i.index)
         if not items:

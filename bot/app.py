@@ -34,6 +34,7 @@ from bot.settings import Settings
 from handlers.errors import ErrorHandler
 from handlers.groups import GroupHandlers
 from handlers.intake import IntakeHandlers
+from storage.attachments import AttachmentRepository
 from storage.db import (
     checkpoint_wal,
     create_engine,
@@ -83,6 +84,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         matcher = make_option_matcher(build_label_index(translations, SUPPORTED_LOCALES))
         config = FlowConfig(
             max_answer_chars=settings.max_answer_chars,
+            max_attachment_bytes=settings.max_attachment_bytes,
             emergency_contacts=settings.emergency_contacts,
             draft_ttl_minutes=settings.draft_ttl_minutes,
             match_option=matcher,
@@ -112,6 +114,7 @@ async def purge_expired(engine: AsyncEngine) -> tuple[int, int]:
     async with unit_of_work(session_factory(engine)) as session:
         drafts = await DraftRepository(session).purge_expired(now)
         ledger = await UpdateLedger(session).purge_expired(now)
+        await AttachmentRepository(session).purge_expired(now.date())
         await StatsRepository(session).reshuffle()
     await checkpoint_wal(engine)
     return drafts, ledger

@@ -59,6 +59,7 @@ from bot.crypto import (
 )
 from bot.devkeys import dev_key_path, dev_passphrase_path, is_dev_key
 from bot.digest import MIN_K, build_digest, render_digest
+from bot.export import Exported, ExportError, export_attachments
 from bot.i18n import CatalogError, Translations, compile_catalogs
 from bot.logs import configure_logging
 from bot.questions import ANSWERS_KIND
@@ -649,6 +650,26 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
         report = _run_storage(settings, _open_report(private_key, wanted))
         typer.echo(render_report(report, lang.value, translations), nl=False)
 
+    @admin_app.command("export")
+    def admin_export(
+        report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
+        to: Annotated[
+            Path, typer.Option("--to", help="Folder on this machine for the decrypted files.")
+        ],
+        key: KeyOption = None,
+    ) -> None:
+        """Decrypt a report's voice notes, photos and files into a folder on this machine."""
+        settings = _load_settings(config)
+        wanted = normalise_report_id(report_id)
+        if wanted is None:
+            _fail("that is not a report id (10 letters and digits)")
+        private_key = _load_key(settings, key)
+        written = _run_storage(settings, _export(private_key, wanted, to))
+        if not written:
+            typer.echo("This report has no voice notes, photos or files.")
+        for exported in written:
+            typer.echo(f"{exported.path}  ({exported.size} bytes)")
+
     @digest_app.command("preview")
     def digest_preview(
         lang: LangOption = Lang.en,
@@ -786,6 +807,22 @@ def _open_report(key: AdminPrivateKey, report_id: str) -> Work[OpenedReport]:
             answers=answers,
             items=tuple(opened),
         )
+
+    return work
+
+
+def _export(key: AdminPrivateKey, report_id: str, folder: Path) -> Work[list[Exported]]:
+    """Export one report's attachments; a failure names the problem, never the content."""
+
+    async def work(sessions: Sessions) -> list[Exported]:
+        try:
+            return await export_attachments(sessions, report_id, key, folder)
+        except ExportError as exc:
+            raise CliError(f"report {report_id}: {exc}") from None
+        except CryptoError as exc:
+            raise CliError(f"an attachment of report {report_id}: {_problem(exc)}") from None
+        except OSError as exc:
+            raise CliError(f"cannot write to {folder}: {type(exc).__name__}") from None
 
     return work
 

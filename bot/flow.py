@@ -117,6 +117,17 @@ class SealText:
 
 
 @dataclass(frozen=True)
+class SealAttachment:
+    """Fetch this file from the transport and seal it to the admins as a stream, now."""
+
+    question: str
+    index: int
+    kind: str
+    file_ref: str
+    size: int | None
+
+
+@dataclass(frozen=True)
 class DropSealed:
     """Forget the sealed items of one kind (the reporter skipped or replaced them)."""
 
@@ -153,7 +164,14 @@ class DeleteUserMessage:
 
 
 Effect = (
-    SealText | DropSealed | Submit | RememberLanguage | ForgetMe | LookUpReceipt | DeleteUserMessage
+    SealText
+    | SealAttachment
+    | DropSealed
+    | Submit
+    | RememberLanguage
+    | ForgetMe
+    | LookUpReceipt
+    | DeleteUserMessage
 )
 
 
@@ -187,11 +205,24 @@ class Sent:
 
 
 @dataclass(frozen=True)
+class Attached:
+    """The reporter sent a file the bot can keep: a voice note, photo, video or document.
+
+    ``file_ref`` is the transport's opaque handle for fetching it; ``size`` is what the
+    transport announced, if anything.
+    """
+
+    kind: str
+    file_ref: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
 class Edited:
     """The reporter edited an earlier message."""
 
 
-Event = Command | Pressed | Typed | Sent | Edited
+Event = Command | Pressed | Typed | Sent | Attached | Edited
 
 OptionMatcher = Callable[[Sequence[Option], str], "str | None"]
 """Match typed text against options (in every language); returns an option id or None."""
@@ -215,6 +246,7 @@ class FlowConfig:
     """Deployment choices that shape the conversation."""
 
     max_answer_chars: int = 3000
+    max_attachment_bytes: int = 20 * 1024 * 1024
     emergency_contacts: tuple[str, ...] = ()
     draft_ttl_minutes: int = 24 * 60
     match_option: OptionMatcher = field(default=_no_match, compare=False)
@@ -230,6 +262,7 @@ class Draft:
     month: str | None = None
     answers: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
     text_counts: Mapping[str, int] = field(default_factory=dict)
+    file_counts: Mapping[str, int] = field(default_factory=dict)
     selection: tuple[str, ...] = ()
     seq: int = 0
     editing: bool = False
@@ -255,6 +288,7 @@ class Draft:
             "month": self.month,
             "answers": {k: list(v) if isinstance(v, tuple) else v for k, v in self.answers.items()},
             "text_counts": dict(self.text_counts),
+            "file_counts": dict(self.file_counts),
             "selection": list(self.selection),
             "seq": self.seq,
             "editing": self.editing,
@@ -276,6 +310,7 @@ class Draft:
             month=data["month"],
             answers=answers,
             text_counts=dict(data["text_counts"]),
+            file_counts=dict(data.get("file_counts", {})),
             selection=tuple(data["selection"]),
             seq=int(data["seq"]),
             editing=bool(data["editing"]),
@@ -472,12 +507,14 @@ def _question_reply(draft: Draft, question: Question, config: FlowConfig) -> Rep
         parts.append(
             msg(
                 # Translators: {limit} is a number of letters, e.g. 3000.
-                N_("Please type your answer. At most {limit} letters."),
+                N_(
+                    "Type your answer (at most {limit} letters), or send a voice note. "
+                    "You can also send a photo or a file."
+                ),
                 limit=config.max_answer_chars,
             )
         )
-        count = draft.text_counts.get(question.id, 0)
-        if question.many and count:
+        if question.many and _given(draft, question.id):
             nav.append(Button(msg(N_("Done ✔")), _cb(draft, "d")))
         nav.append(Button(msg(N_("Skip")), _cb(draft, "s")))
     if _previous_question(draft, question.id) is not None and not draft.editing:
@@ -499,7 +536,7 @@ def _summary(draft: Draft) -> tuple[Draft, Reply]:
             answer = msg(
                 # Translators: {count} is how many story messages were sent.
                 N_("Given ({count})"),
-                count=draft.text_counts.get(question.id, 0),
+                count=_given(draft, question.id),
             )
         else:
             answer = _answer_text(question, value)
@@ -628,6 +665,8 @@ def step(draft: Draft, event: Event, env: Env, config: FlowConfig) -> Outcome:
         return _on_typed(draft, event, env, config)
     if isinstance(event, Sent):
         return _on_sent(draft, event, config)
+    if isinstance(event, Attached):
+        return _on_attached(draft, event, config)
     return Outcome(
         draft,
         (
@@ -785,10 +824,11 @@ def _on_pressed(draft: Draft, event: Pressed, env: Env, config: FlowConfig) -> O
         if action == "s":
             answers = {**draft.answers, question.id: "skipped"}
             counts = {**draft.text_counts, question.id: 0}
-            new = replace(draft, answers=answers, text_counts=counts)
+            files = {**draft.file_counts, question.id: 0}
+            new = replace(draft, answers=answers, text_counts=counts, file_counts=files)
             outcome = _advance(new, question, config)
             return replace(outcome, effects=(DropSealed(question.id), *outcome.effects))
-        if action == "d" and draft.text_counts.get(question.id, 0):
+        if action == "d" and _given(draft, question.id):
             new = replace(draft, answers={**draft.answers, question.id: "given"})
             return _advance(new, question, config)
         return _stale(draft, config)
@@ -995,17 +1035,66 @@ def _on_free_text(draft: Draft, question: FreeText, text: str, config: FlowConfi
     seal = SealText(question.id, index, text)
     counts = {**draft.text_counts, question.id: index + 1}
     new = replace(draft, text_counts=counts)
+    return _received(new, question, seal, config)
+
+
+def _received(draft: Draft, question: FreeText, effect: Effect, config: FlowConfig) -> Outcome:
+    """Confirm a kept answer; ask for more where several are welcome, else move on."""
     if question.many:
-        new = replace(new, seq=new.seq + 1)
+        new = replace(draft, seq=draft.seq + 1)
         received = Reply(
-            (msg(RECEIVED_MANY, count=index + 1),),
+            (msg(RECEIVED_MANY, count=_given(new, question.id)),),
             ((Button(msg(N_("Done ✔")), _cb(new, "d")),),),
         )
-        return Outcome(new, (received,), (seal,))
-    new = replace(new, answers={**new.answers, question.id: "given"})
+        return Outcome(new, (received,), (effect,))
+    new = replace(draft, answers={**draft.answers, question.id: "given"})
     outcome = _advance(new, question, config)
     received = Reply((msg(N_("Received and locked.")),))
-    return replace(outcome, replies=(received, *outcome.replies), effects=(seal,))
+    return replace(outcome, replies=(received, *outcome.replies), effects=(effect,))
+
+
+def _given(draft: Draft, question_id: str) -> int:
+    """Count what the reporter gave for a free-text question: messages and files."""
+    return draft.text_counts.get(question_id, 0) + draft.file_counts.get(question_id, 0)
+
+
+# Translators: {size} and {limit} are sizes in megabytes, e.g. 35 and 20.
+TOO_BIG: Final = N_(
+    "This file is too big ({size} MB). Please send files of at most {limit} MB. "
+    "Nothing from it was saved."
+)
+
+
+def _on_attached(draft: Draft, event: Attached, config: FlowConfig) -> Outcome:
+    """Keep a voice note or file where a free answer is asked; elsewhere, say when to send it."""
+    question = find_question(draft.position) if draft.in_report else None
+    if not isinstance(question, FreeText):
+        note = msg(
+            N_(
+                "Please answer this question first. You can send voice notes, photos and "
+                "files when I ask you to tell what happened."
+            )
+        )
+        if draft.in_report:
+            new, replies = _resume(draft, config)
+            return Outcome(new, (Reply((note,)), *replies))
+        return Outcome(draft, (Reply((note,)), _menu(draft)))
+    if event.size is not None and event.size > config.max_attachment_bytes:
+        megabytes = 1024 * 1024
+        reply = Reply(
+            (
+                msg(
+                    TOO_BIG,
+                    size=-(-event.size // megabytes),
+                    limit=config.max_attachment_bytes // megabytes,
+                ),
+            )
+        )
+        return Outcome(draft, (reply,))
+    index = sum(draft.file_counts.values())
+    files = {**draft.file_counts, question.id: draft.file_counts.get(question.id, 0) + 1}
+    effect = SealAttachment(question.id, index, event.kind, event.file_ref, event.size)
+    return _received(replace(draft, file_counts=files), question, effect, config)
 
 
 def _on_sent(draft: Draft, event: Sent, config: FlowConfig) -> Outcome:
@@ -1018,13 +1107,6 @@ def _on_sent(draft: Draft, event: Sent, config: FlowConfig) -> Outcome:
             )
         )
         effects = (DeleteUserMessage(),)
-    elif event.kind in ("voice", "audio", "video", "video_note", "photo", "document"):
-        note = msg(
-            N_(
-                "For now I can only keep typed text. Please type your answer instead. "
-                "Nothing from that file was saved."
-            )
-        )
     else:
         note = msg(N_("I can only read text and button presses here."))
     if draft.in_report:
@@ -1093,6 +1175,16 @@ def submit_failed_replies() -> tuple[Reply, ...]:
         N_(
             "Sorry, your report could not be saved just now. Your answers are still "
             "here. Please press Send again in a minute."
+        )
+    )
+
+
+def attachment_failed_replies() -> tuple[Reply, ...]:
+    """Say that a file did not arrive, so the reporter sends it again; nothing else changed."""
+    return _say(
+        N_(
+            "Sorry, I could not receive that file. Please send it again. "
+            "Your other answers are safe."
         )
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -26,6 +26,7 @@ from bot.crypto import (
     SealedBlob,
     ServerKeys,
     normalise_receipt_code,
+    seal_stream_for_admins,
 )
 from bot.flow import (
     Draft,
@@ -37,9 +38,11 @@ from bot.flow import (
     LookUpReceipt,
     RememberLanguage,
     Reply,
+    SealAttachment,
     SealText,
     Submit,
     answers_for_storage,
+    attachment_failed_replies,
     error_replies,
     receipt_replies,
     status_replies,
@@ -47,7 +50,8 @@ from bot.flow import (
     submit_failed_replies,
 )
 from bot.i18n import SUPPORTED_LOCALES
-from bot.questions import ANSWERS_KIND, UNSAID
+from bot.questions import ANSWERS_KIND, ATTACHMENT_KIND, ATTACHMENT_META_KIND, UNSAID
+from storage.attachments import AttachmentRepository
 from storage.db import unit_of_work
 from storage.repositories import (
     DraftRepository,
@@ -63,18 +67,30 @@ from storage.repositories import (
 log = logging.getLogger(__name__)
 
 ANSWERS_FORMAT_VERSION = 1
+
+FileFetcher = Callable[[str], Awaitable[bytes]]
+
+
+class AttachmentUnavailable(Exception):
+    """A file could not be fetched or kept; the whole update is rolled back."""
+
+
 LEDGER_TTL = timedelta(days=2)
 
 
 @dataclass(frozen=True)
 class Inbound:
-    """One event from one person on one transport; the user id never leaves this service."""
+    """One event from one person on one transport; the user id never leaves this service.
+
+    ``fetch_file`` downloads an attachment by the transport's handle, into memory only.
+    """
 
     transport: str
     user_id: int
     event: Event
     update_id: int | None = None
     language_hint: str | None = None
+    fetch_file: FileFetcher | None = None
 
 
 @dataclass(frozen=True)
@@ -93,13 +109,19 @@ class _Payload:
 
     draft: Draft
     sealed: dict[tuple[str, int], SealedBlob] = field(default_factory=dict)
+    attachments: dict[int, str] = field(default_factory=dict)
+    """Attachment index → the question it answers (its chunks are already stored)."""
 
     def to_bytes(self) -> bytes:
         items = [
             [kind, index, base64.b64encode(blob.data).decode()]
             for (kind, index), blob in sorted(self.sealed.items())
         ]
-        doc = {"draft": json.loads(self.draft.to_json()), "sealed": items}
+        doc = {
+            "draft": json.loads(self.draft.to_json()),
+            "sealed": items,
+            "attachments": sorted(self.attachments.items()),
+        }
         return json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()
 
     @classmethod
@@ -110,9 +132,10 @@ class _Payload:
             (str(kind), int(index)): SealedBlob(base64.b64decode(data))
             for kind, index, data in doc["sealed"]
         }
+        attachments = {int(i): str(q) for i, q in doc.get("attachments", [])}
         if draft.report_id is None:
-            sealed = {}
-        return cls(draft, sealed)
+            return cls(draft)
+        return cls(draft, sealed, attachments)
 
 
 class IntakeService:
@@ -159,20 +182,27 @@ class IntakeService:
                     language_hint=inbound.language_hint,
                 )
                 outcome = step(payload.draft, inbound.event, env, self._config)
+                previous_report = payload.draft.report_id
                 payload.draft = outcome.draft
+                if previous_report is not None and outcome.draft.report_id != previous_report:
+                    # A new report (or none): nothing sealed for the old one may survive.
+                    await AttachmentRepository(session).drop(previous_report)
+                    payload.sealed, payload.attachments = {}, {}
                 replies = list(outcome.replies)
                 delete_input = False
                 for effect in outcome.effects:
                     if isinstance(effect, SealText):
                         self._seal(payload, effect)
+                    elif isinstance(effect, SealAttachment):
+                        await self._seal_attachment(session, payload, effect, inbound, now)
                     elif isinstance(effect, DropSealed):
-                        payload.sealed = {
-                            k: v for k, v in payload.sealed.items() if k[0] != effect.kind
-                        }
+                        await self._drop(session, payload, effect.kind)
                     elif isinstance(effect, RememberLanguage):
                         await LanguageRepository(session).set(owner, effect.locale)
                     elif isinstance(effect, ForgetMe):
                         await LanguageRepository(session).delete(owner)
+                        if payload.draft.report_id is not None:
+                            await AttachmentRepository(session).drop(payload.draft.report_id)
                         payload = _Payload(Draft())
                     elif isinstance(effect, LookUpReceipt):
                         replies.extend(await self._look_up(session, effect.code))
@@ -185,6 +215,10 @@ class IntakeService:
                         delete_input = True
                 await self._save(session, owner, payload, now)
                 locale = payload.draft.locale or inbound.language_hint or "en"
+        except AttachmentUnavailable:
+            log.warning("an attachment could not be fetched; nothing was committed")
+            failed = attachment_failed_replies()
+            return Handled(failed, await self._locale_of(owner, inbound.language_hint))
         except SQLAlchemyError as exc:
             # Only the type: driver messages can quote parameters.
             log.warning("storage failed (%s); nothing was committed", type(exc).__name__)
@@ -219,6 +253,50 @@ class IntakeService:
             return
         blob = self._keys.seal_draft(payload.to_bytes(), owner)
         await drafts.put(owner, blob, now + self._ttl)
+
+    async def _seal_attachment(
+        self,
+        session: AsyncSession,
+        payload: _Payload,
+        effect: SealAttachment,
+        inbound: Inbound,
+        now: datetime,
+    ) -> None:
+        """Fetch a file into memory and store it sealed, chunk by chunk; never on disk in clear."""
+        report_id = payload.draft.report_id
+        if report_id is None or inbound.fetch_file is None:
+            raise AttachmentUnavailable
+        try:
+            data = await inbound.fetch_file(effect.file_ref)
+        except Exception as exc:  # any transport failure: the reporter sends it again
+            raise AttachmentUnavailable(type(exc).__name__) from None
+        if len(data) > self._config.max_attachment_bytes:
+            raise AttachmentUnavailable("too big")
+        expires_on = (now + self._ttl).date() + timedelta(days=1)
+        ref = ItemRef(report_id, ATTACHMENT_KIND, effect.index)
+        repository = AttachmentRepository(session)
+        for seq, blob in enumerate(seal_stream_for_admins(self._sealer, ref, [data])):
+            await repository.add_chunk(report_id, effect.index, seq, blob, expires_on)
+        del data
+        meta = {"kind": effect.kind, "question": effect.question, "size": effect.size}
+        payload.sealed[(ATTACHMENT_META_KIND, effect.index)] = self._sealer.seal_for_admins(
+            json.dumps(meta, sort_keys=True).encode(),
+            ItemRef(report_id, ATTACHMENT_META_KIND, effect.index),
+        )
+        payload.attachments[effect.index] = effect.question
+
+    async def _drop(self, session: AsyncSession, payload: _Payload, kind: str) -> None:
+        """Forget what was sealed for one question: its texts and its files."""
+        indexes = [i for i, question in payload.attachments.items() if question == kind]
+        payload.sealed = {
+            key: blob
+            for key, blob in payload.sealed.items()
+            if key[0] != kind and not (key[0] == ATTACHMENT_META_KIND and key[1] in indexes)
+        }
+        for index in indexes:
+            del payload.attachments[index]
+        if indexes and payload.draft.report_id is not None:
+            await AttachmentRepository(session).drop(payload.draft.report_id, indexes)
 
     def _seal(self, payload: _Payload, effect: SealText) -> None:
         report_id = payload.draft.report_id
@@ -257,6 +335,7 @@ class IntakeService:
             items=items,
         )
         await ReportRepository(session).add(report)
+        await AttachmentRepository(session).keep(draft.report_id)
         if answers.get("consent_statistics") == "yes":
             await StatsRepository(session).add(_stat_record(answers, draft.month or ""))
         return code

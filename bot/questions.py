@@ -314,6 +314,10 @@ QUESTION_INDEX: Final[Mapping[str, Question]] = {q.id: q for q in QUESTIONS}
 SEALED_TEXT_KINDS: Final = tuple(q.id for q in QUESTIONS if isinstance(q, FreeText))
 ANSWERS_KIND: Final = "answers"
 """Item kind of the sealed JSON that holds a report's choice answers."""
+ATTACHMENT_KIND: Final = "attachment"
+"""Item kind attachment streams are bound to (their chunks live in ``attachment_chunks``)."""
+ATTACHMENT_META_KIND: Final = "attachment_meta"
+"""Item kind of the sealed JSON that describes one attachment (kind, size, question)."""
 
 
 def find_question(question_id: str) -> Question | None:

@@ -39,7 +39,10 @@ from bot.crypto import (
     TamperedCiphertext,
     UnsupportedFormat,
     rewrap_for_admins,
+    rewrap_stream_header,
 )
+from bot.questions import ATTACHMENT_KIND
+from storage.attachments import AttachmentRepository
 from storage.db import unit_of_work
 from storage.records import StoredReport
 from storage.repositories import ReportRepository
@@ -262,10 +265,11 @@ class ReportPlan:
 def rewrapper_for(kind: str) -> ItemRewrapper:
     """Choose how to re-wrap an item of this kind: the hook for kinds with another layout.
 
-    Every kind stored today is a plain sealed item (docs/crypto.md §4). Attachment streams
-    will need their stream header re-wrapped instead; map their kind here when they land.
+    Report items are plain sealed items (docs/crypto.md §4); an attachment stream is
+    re-wrapped through its header (chunk 0), its chunks stay as they are.
     """
-    del kind  # every current kind is a plain sealed item
+    if kind == ATTACHMENT_KIND:
+        return rewrap_stream_header
     return rewrap_for_admins
 
 
@@ -310,19 +314,23 @@ def plan_report(
     target: Sequence[AdminPublicKey],
     *,
     choose: Callable[[str], ItemRewrapper] = rewrapper_for,
+    stream_headers: Sequence[tuple[int, SealedBlob]] = (),
 ) -> ReportPlan:
-    """Re-wrap every item of a report in memory, trying each of the admin's keys in turn."""
+    """Re-wrap every item (and attachment stream header) of a report in memory, trying each
+    of the admin's keys in turn."""
     if not keys:
         raise ValueError("re-wrapping needs at least one admin private key")
     replacements: list[Replacement] = []
     problems: Counter[Problem] = Counter()
-    for item in report.items:
-        ref = ItemRef(report.id, item.kind, item.index)
-        result = _rewrap_item(choose(item.kind), item.blob, ref, keys, target)
+    sealed = [(item.kind, item.index, item.blob) for item in report.items]
+    sealed += [(ATTACHMENT_KIND, index, header) for index, header in stream_headers]
+    for kind, index, blob in sealed:
+        ref = ItemRef(report.id, kind, index)
+        result = _rewrap_item(choose(kind), blob, ref, keys, target)
         if isinstance(result, Problem):
             problems[result] += 1
         else:
-            replacements.append(Replacement(item.kind, item.index, item.blob, result))
+            replacements.append(Replacement(kind, index, blob, result))
     return ReportPlan(report.id, tuple(replacements), _sorted_counts(problems))
 
 
@@ -380,18 +388,26 @@ async def _rekey_one(
         stored = await reports.get(report_id)
         if stored is None:
             return None
-        plan = plan_report(stored, keys, target, choose=choose)
+        attachments = AttachmentRepository(session)
+        headers = await attachments.headers(stored.id)
+        plan = plan_report(stored, keys, target, choose=choose, stream_headers=headers)
         if not execute:
             return ReportOutcome(plan.report_id, len(plan.replacements), plan.problems)
         done, changed = 0, 0
         for replacement in plan.replacements:
-            if await reports.replace_item_blob(
-                stored.id,
-                replacement.kind,
-                replacement.index,
-                replacement.new,
-                expected=replacement.old,
-            ):
+            if replacement.kind == ATTACHMENT_KIND:
+                replaced = await attachments.replace_header(
+                    stored.id, replacement.index, replacement.new, expected=replacement.old
+                )
+            else:
+                replaced = await reports.replace_item_blob(
+                    stored.id,
+                    replacement.kind,
+                    replacement.index,
+                    replacement.new,
+                    expected=replacement.old,
+                )
+            if replaced:
                 done += 1
             else:
                 changed += 1

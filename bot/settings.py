@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     max_answer_chars: int = Field(
         default=3000, ge=100, le=4000, description="Longest typed answer accepted."
     )
+    max_attachment_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=1024,
+        le=20 * 1024 * 1024,
+        description="Largest voice note, photo or file kept (the Bot API serves 20 MB at most).",
+    )
     emergency_contacts: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description="Emergency contact lines shown to people in danger, comma separated.",

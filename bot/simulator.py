@@ -22,6 +22,7 @@ QUIET_SECONDS = 0.3
 HELP = (
     "Amanat local simulator — you are a Telegram user talking to the bot.\n"
     "Type a message and press Enter; type a button's number to press it; /quit to leave.\n"
+    "/voice and /photo send a made-up voice note or photo, as a phone would.\n"
 )
 
 
@@ -61,6 +62,10 @@ async def _act(user: FakeUser, line: str, buttons: list[str]) -> int:
     text = line.strip()
     if text.isdigit() and 1 <= int(text) <= len(buttons):
         return await user.press(buttons[int(text) - 1])
+    if text == "/voice":
+        return await user.send_voice(duration=4)
+    if text == "/photo":
+        return await user.send_photo(40_000)
     if text.startswith("/"):
         command, _, args = text[1:].partition(" ")
         return await user.send_command(command, args.strip())

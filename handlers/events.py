@@ -10,7 +10,10 @@ from __future__ import annotations
 from telegram import Message, Update
 from telegram.constants import MessageEntityType
 
-from bot.flow import Command, Edited, Event, Pressed, Sent, Typed
+from bot.flow import Attached, Command, Edited, Event, Pressed, Sent, Typed
+
+_KEPT_KINDS = ("voice", "audio", "video", "video_note", "document")
+"""Files the bot keeps (sealed) where a story is asked; photos are handled apart."""
 
 _MEDIA_KINDS = (
     "sticker",
@@ -49,6 +52,13 @@ def event_from_message(message: Message) -> Event:
     if text is not None:
         command = _command(message, text)
         return command if command is not None else Typed(text)
+    if message.photo:
+        largest = message.photo[-1]
+        return Attached("photo", largest.file_id, largest.file_size)
+    for kind in _KEPT_KINDS:
+        media = getattr(message, kind, None)
+        if media is not None:
+            return Attached(kind, media.file_id, media.file_size)
     for kind in _MEDIA_KINDS:
         if getattr(message, kind, None):
             return Sent("location" if kind == "venue" else kind)

@@ -15,11 +15,21 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.i18n import Translations, locale_from_telegram, use_locale
-from bot.intake import Inbound, IntakeService
+from bot.intake import FileFetcher, Inbound, IntakeService
 from handlers.events import event_from_update
 from handlers.send import send_replies
 
 TRANSPORT = "telegram"
+
+
+def _fetcher(context: ContextTypes.DEFAULT_TYPE) -> FileFetcher:
+    """Download a file by id into memory (Bot API files are at most 20 MB); never to disk."""
+
+    async def fetch(file_id: str) -> bytes:
+        file = await context.bot.get_file(file_id)
+        return bytes(await file.download_as_bytearray())
+
+    return fetch
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,7 @@ class IntakeHandlers:
                 event=event,
                 update_id=update.update_id,
                 language_hint=locale_from_telegram(user.language_code),
+                fetch_file=_fetcher(context),
             )
         )
         if handled.duplicate:

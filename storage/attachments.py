@@ -99,3 +99,30 @@ class AttachmentRepository:
             select(func.count()).where(AttachmentChunkRow.report_id == report_id)
         )
         return int(count or 0)
+
+    async def headers(self, report_id: str) -> list[tuple[int, SealedBlob]]:
+        """Return each attachment's stream header (chunk 0), by index: what key changes re-wrap."""
+        rows = await self._session.execute(
+            select(AttachmentChunkRow.index, AttachmentChunkRow.blob)
+            .where(AttachmentChunkRow.report_id == report_id, AttachmentChunkRow.seq == 0)
+            .order_by(AttachmentChunkRow.index)
+        )
+        return [(index, SealedBlob(blob)) for index, blob in rows.all()]
+
+    async def replace_header(
+        self, report_id: str, index: int, blob: SealedBlob, *, expected: SealedBlob
+    ) -> bool:
+        """Swap a stream header only if it is still ``expected`` (a concurrent change wins)."""
+        if not isinstance(blob, SealedBlob) or not isinstance(expected, SealedBlob):
+            raise TypeError("stream headers must be sealed")
+        result = await self._session.execute(
+            update(AttachmentChunkRow)
+            .where(
+                AttachmentChunkRow.report_id == report_id,
+                AttachmentChunkRow.index == index,
+                AttachmentChunkRow.seq == 0,
+                AttachmentChunkRow.blob == expected.data,
+            )
+            .values(blob=blob.data)
+        )
+        return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]

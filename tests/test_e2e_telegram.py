@@ -23,9 +23,12 @@ from typer.testing import CliRunner
 from bot.app import build_application, open_services
 from bot.cli import PASSPHRASE_ENV, CliConfig, create_app
 from bot.crypto import AdminPrivateKey, ItemRef, open_with_admin_key
+from bot.crypto import open_stream_with_admin_key as open_with_stream
 from bot.fakeapi import ChatMessage, FakeBotApi, FakeUser
 from bot.logs import configure_logging
+from bot.questions import ATTACHMENT_KIND
 from bot.settings import Settings
+from storage.attachments import AttachmentRepository
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
 from storage.repositories import ReportRepository
 from tests.botapi_driver import BotDriver, running_bot, strict_fake_api
@@ -72,9 +75,11 @@ async def walk_report(
     free_text: dict[str, str],
     *,
     on_step: Callable[[int], object] | None = None,
+    start: bool = True,
 ) -> list[ChatMessage]:
     """Answer a whole report through the chat like a person; return the final messages."""
-    await press_data(h, user, "m:report")
+    if start:
+        await press_data(h, user, "m:report")
     for number in range(60):
         if on_step is not None:
             await on_step(number)  # type: ignore[misc]
@@ -315,3 +320,75 @@ def _assert_absent(folder: Path, canaries: object) -> None:
         data = path.read_bytes()
         for canary in canaries:  # type: ignore[attr-defined]
             assert canary.encode() not in data, f"canary found in {path.name}"
+
+
+async def test_voice_notes_and_photos_are_sealed_as_streams(
+    harness: Harness, admin_key: AdminPrivateKey, tmp_path: Path
+) -> None:
+    voice = b"OggS" + f"CANARY-VOICE-{uuid.uuid4().hex}".encode() * 5000  # about 230 kB
+    photo = b"\xff\xd8" + f"CANARY-PHOTO-{uuid.uuid4().hex}".encode() * 50
+    user = harness.server.user(language_code="en")
+    await harness.start(user)
+    await press_data(harness, user, "m:report")
+    while not any(d.endswith(":s:") for d in keyboard_message(user).callback_data):
+        message = keyboard_message(user)
+        if any(":t:" in d for d in message.callback_data):
+            await press_data(harness, user, ":t:money")
+            await press_data(harness, user, ":d:")
+        else:
+            await harness.driver.press(user, message.callback_data[0], message)
+    prompt = keyboard_message(user).text or ""
+    assert "voice note" in prompt
+    await harness.driver.run(user, user.send_photo(len(photo), content=photo))
+    await harness.driver.press(user, keyboard_message(user).callback_data[0])  # former forces
+    received = await harness.driver.run(user, user.send_voice(content=voice))
+    assert "Received and locked (1)" in (received[-1].text or "")
+    big = await harness.driver.run(user, user.send_document("film.mp4", 25 * 1024 * 1024))
+    assert "too big" in (big[-1].text or "")
+    await press_data(harness, user, ":d:")
+    final = await walk_report(harness, user, {}, start=False)
+    receipt_code(final)
+
+    settings = harness.settings
+    engine = create_engine(normalise_database_url(settings.database_url))
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            [summary] = await ReportRepository(session).queue()
+            attachments = AttachmentRepository(session)
+            indexes = await attachments.indexes(summary.id)
+            opened = {}
+            for index in indexes:
+                chunks = [blob async for blob in attachments.chunks(summary.id, index)]
+                ref = ItemRef(summary.id, ATTACHMENT_KIND, index)
+                opened[index] = b"".join(open_with_stream(chunks[0], chunks[1:], ref, admin_key))
+    finally:
+        await engine.dispose()
+    assert opened == {0: photo, 1: voice}
+    # The admin exports them with the command line, on their own machine.
+    key_file = tmp_path / "admin.key"
+    key_file.write_bytes(admin_key.to_file_bytes("admin passphrase 1", scrypt_n=2**10))
+    app = create_app(CliConfig(load_settings=lambda: settings, scrypt_n=2**10))
+    out = tmp_path.parent / f"{tmp_path.name}-export"
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["admin", "export", summary.id, "--to", str(out), "--key", str(key_file)],
+        env={PASSPHRASE_ENV: "admin passphrase 1"},
+    )
+    assert result.exit_code == 0, result.output
+    exported = sorted(out.iterdir())
+    assert [p.read_bytes() for p in exported] == [photo, voice]
+    assert [p.suffix for p in exported] == [".jpg", ".ogg"]
+    shown = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["admin", "show", summary.id, "--key", str(key_file)],
+        env={PASSPHRASE_ENV: "admin passphrase 1"},
+    )
+    assert "[1] Photo" in shown.output, shown.output
+    assert "[2] Voice note" in shown.output
+    for path in list(tmp_path.rglob("*")):  # noqa: ASYNC240 - test teardown reads files
+        if path.is_file():
+            data = path.read_bytes()
+            assert voice[4:40] not in data, path.name
+            assert photo[2:40] not in data, path.name

@@ -12,6 +12,7 @@ from bot.flow import (
     CONFIRM_CANCEL,
     PICK_LANGUAGE,
     SUMMARY,
+    Attached,
     Button,
     Command,
     Draft,
@@ -25,6 +26,7 @@ from bot.flow import (
     Pressed,
     RememberLanguage,
     Reply,
+    SealAttachment,
     SealText,
     Sent,
     Submit,
@@ -305,6 +307,45 @@ def answer_step(chat: Chat) -> None:
         chat.press(chat.buttons()[0].data)
 
 
+def test_voice_notes_and_files_are_kept_where_a_story_is_asked() -> None:
+    chat = english_chat()
+    answer_until(chat, "recruiter_contact")
+    outcome = chat.send(Attached("photo", "file-1", 50_000))
+    assert outcome.effects == (SealAttachment("recruiter_contact", 0, "photo", "file-1", 50_000),)
+    assert chat.draft.answers["recruiter_contact"] == "given"
+    chat.press(chat.buttons()[0].data)  # former forces
+    assert chat.draft.position == "narrative"
+    outcome = chat.send(Attached("voice", "file-2", 9_000))
+    assert outcome.effects == (SealAttachment("narrative", 1, "voice", "file-2", 9_000),)
+    chat.press(":d:")  # a voice note alone is enough to press Done
+    assert chat.draft.position == "consent_statistics"
+
+
+def test_a_file_too_big_is_refused_and_nothing_kept() -> None:
+    chat = english_chat()
+    answer_until(chat, "recruiter_contact")
+    outcome = chat.send(Attached("video", "big", CONFIG.max_attachment_bytes + 1))
+    assert not outcome.effects
+    assert chat.draft.position == "recruiter_contact"
+
+
+def test_a_file_during_a_choice_question_is_answered_and_loses_nothing() -> None:
+    chat = english_chat()
+    chat.press("m:report")
+    chat.press(":a:no")
+    before = dict(chat.draft.answers)
+    outcome = chat.send(Attached("voice", "v", 100))
+    assert not outcome.effects
+    assert dict(chat.draft.answers) == before
+    assert chat.draft.position == "incident"
+
+
+def test_every_free_text_prompt_offers_a_voice_note() -> None:
+    chat = english_chat()
+    answer_until(chat, "recruiter_contact")
+    assert any("voice note" in m for m in chat.msgids())
+
+
 # ------------------------------------------------------------------- properties
 
 SAFE_COMMANDS = ("help", "safety", "wipe", "status", "nonsense")
@@ -325,6 +366,7 @@ def events(draw: st.DrawFn) -> list[tuple[str, object]]:
             st.sampled_from(("sticker", "photo", "voice", "location", "contact", "other")),
         ),
         st.tuples(st.just("edited"), st.none()),
+        st.tuples(st.just("attached"), st.integers(0, 30_000_000)),
     )
     return draw(st.lists(kinds, max_size=60))
 
@@ -346,6 +388,8 @@ def test_random_events_never_crash_and_never_lose_answers(script: list[tuple[str
             event = Command(str(value))
         elif kind == "sent":
             event = Sent(str(value))
+        elif kind == "attached":
+            event = Attached("voice", "file", int(value))  # type: ignore[call-overload]
         else:
             event = Edited()
         outcome = chat.send(event)
@@ -354,6 +398,10 @@ def test_random_events_never_crash_and_never_lose_answers(script: list[tuple[str
         for reply in outcome.replies:
             assert all(isinstance(p, Msg) for p in reply.parts)
         # Detours never touch the answers or the report.
+        if isinstance(event, Sent | Edited | Attached) and not any(
+            isinstance(e, SealAttachment) for e in outcome.effects
+        ):
+            assert chat.draft.answers == before.answers
         if isinstance(event, Sent | Edited) or (
             isinstance(event, Command) and event.name in SAFE_COMMANDS
         ):

@@ -29,6 +29,7 @@ TERMS: dict[str, dict[str, str]] = {
     r"\bteam\b": {"fa_AF": "تیم", "ps": "ټیم"},
     r"\bsmuggler\b": {"fa_AF": "قاچاقبر", "ps": "قاچاقبر"},
     r"\bpolice\b": {"fa_AF": "پولیس", "ps": "پولیس"},
+    r"\bvoice notes?\b": {"fa_AF": "صوتی", "ps": "غږیز"},  # plurals: پیام‌های صوتی
 }
 
 # Iranian-Persian words the glossary rules out in Afghan Dari.

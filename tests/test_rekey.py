@@ -22,9 +22,12 @@ from bot.crypto import (
     NotARecipient,
     SealedBlob,
     TamperedCiphertext,
+    open_stream_with_admin_key,
     open_with_admin_key,
     rewrap_for_admins,
+    seal_stream_for_admins,
 )
+from bot.questions import ATTACHMENT_KIND
 from bot.rekey import (
     ItemRewrapper,
     KeySetError,
@@ -39,6 +42,7 @@ from bot.rekey import (
     resolve_key_id,
     rewrap_stored_reports,
 )
+from storage.attachments import AttachmentRepository
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head_async
 from storage.records import NewItem, NewReport, StoredItem, StoredReport
@@ -458,3 +462,26 @@ async def test_the_run_reports_every_item_it_could_not_rewrap_and_does_the_rest(
     assert not opens(first, carol)
     assert opens(second, carol)
     assert not opens(second, bob)
+
+
+async def test_attachment_stream_headers_are_rewrapped_and_chunks_untouched(
+    sessions: Sessions, alice: AdminPrivateKey, bob: AdminPrivateKey
+) -> None:
+    report = new_report("STREAM0001", pub(alice))
+    await store(sessions, report)
+    data = secrets.token_bytes(150_000)
+    ref = ItemRef(report.id, ATTACHMENT_KIND, 0)
+    sealed = list(seal_stream_for_admins(AdminSealer(pub(alice)), ref, [data]))
+    async with unit_of_work(sessions) as session:
+        for seq, blob in enumerate(sealed):
+            await AttachmentRepository(session).add_chunk(report.id, 0, seq, blob, None)
+
+    await rewrap_stored_reports(sessions, (alice,), pub(alice, bob), execute=True)
+    await rewrap_stored_reports(sessions, (alice,), pub(bob), execute=True)
+
+    async with unit_of_work(sessions) as session:
+        chunks = [blob async for blob in AttachmentRepository(session).chunks(report.id, 0)]
+    assert chunks[1:] == sealed[1:], "content chunks are never rewritten"
+    assert b"".join(open_stream_with_admin_key(chunks[0], chunks[1:], ref, bob)) == data
+    with pytest.raises(NotARecipient):
+        open_stream_with_admin_key(chunks[0], chunks[1:], ref, alice)

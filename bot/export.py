@@ -1,0 +1,103 @@
+"""Write a report's sealed attachments, decrypted, to a folder on the admin's own machine.
+
+This module owns the one place where attachment plaintext is written to disk, and only on
+an admin's machine, into a folder the admin names. Each file is streamed chunk by chunk (the
+memory used does not grow with the file) and deleted again if any chunk fails to verify, so a
+truncated or altered attachment never leaves a partial file that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.crypto import (
+    AdminPrivateKey,
+    CryptoError,
+    ItemRef,
+    open_stream_with_admin_key,
+    open_with_admin_key,
+)
+from bot.questions import ATTACHMENT_KIND, ATTACHMENT_META_KIND
+from storage.attachments import AttachmentRepository
+from storage.db import unit_of_work
+from storage.repositories import ReportRepository
+
+EXTENSIONS: Final = {
+    "voice": ".ogg",
+    "audio": ".audio",
+    "video": ".mp4",
+    "video_note": ".mp4",
+    "photo": ".jpg",
+    "document": ".bin",
+}
+
+
+class ExportError(Exception):
+    """An attachment could not be exported; the message names no content."""
+
+
+@dataclass(frozen=True)
+class Exported:
+    """One file written: its path and size."""
+
+    path: Path
+    size: int
+
+
+async def export_attachments(
+    sessions: async_sessionmaker[AsyncSession],
+    report_id: str,
+    key: AdminPrivateKey,
+    folder: Path,
+) -> list[Exported]:
+    """Decrypt every attachment of a report into ``folder`` (created 0700, files 0600)."""
+    async with unit_of_work(sessions) as session:
+        report = await ReportRepository(session).get(report_id)
+        if report is None:
+            raise ExportError("no report with this id")
+        kinds: dict[int, str] = {}
+        for item in report.items:
+            if item.kind == ATTACHMENT_META_KIND:
+                ref = ItemRef(report_id, item.kind, item.index)
+                meta = open_with_admin_key(item.blob, ref, key)
+                kinds[item.index] = str(json.loads(meta).get("kind", "document"))
+        attachments = AttachmentRepository(session)
+        indexes = await attachments.indexes(report_id)
+        # Blocking file work is fine here: one admin, one command, nothing else on the loop.
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # noqa: ASYNC240
+        written = []
+        for index in indexes:
+            extension = EXTENSIONS.get(kinds.get(index, "document"), ".bin")
+            path = folder / f"{report_id}-{index + 1}{extension}"
+            written.append(await _write_one(attachments, report_id, index, key, path))
+    return written
+
+
+async def _write_one(
+    attachments: AttachmentRepository,
+    report_id: str,
+    index: int,
+    key: AdminPrivateKey,
+    path: Path,
+) -> Exported:
+    chunks = [blob async for blob in attachments.chunks(report_id, index)]
+    if not chunks:
+        raise ExportError("an attachment has no stored chunks")
+    ref = ItemRef(report_id, ATTACHMENT_KIND, index)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    size = 0
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            for plaintext in open_stream_with_admin_key(chunks[0], chunks[1:], ref, key):
+                handle.write(plaintext)
+                size += len(plaintext)
+    except (CryptoError, OSError):
+        path.unlink(missing_ok=True)  # noqa: ASYNC240 - ours: created above with O_EXCL
+        raise
+    return Exported(path, size)

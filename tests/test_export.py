@@ -1,0 +1,97 @@
+"""Test exporting attachments on the admin's machine: exact bytes, private files, no partials."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.crypto import (
+    AdminPrivateKey,
+    AdminSealer,
+    CryptoError,
+    ItemRef,
+    seal_stream_for_admins,
+)
+from bot.export import ExportError, export_attachments
+from bot.settings import Settings
+from storage.attachments import AttachmentRepository
+from storage.db import create_engine, session_factory, unit_of_work
+from storage.migrate import upgrade_to_head_async
+from storage.models import AttachmentChunkRow
+from storage.records import NewItem, NewReport
+from storage.repositories import ReportRepository
+
+REPORT = "7K3M9Q2X1A"
+
+
+async def _store(settings: Settings, admin_key: AdminPrivateKey, files: list[bytes]) -> None:
+    sealer = AdminSealer([admin_key.public_key()])
+    await upgrade_to_head_async(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            items = [
+                NewItem("answers", 0, sealer.seal_for_admins(b"{}", ItemRef(REPORT, "answers", 0)))
+            ]
+            for index, data in enumerate(files):
+                ref = ItemRef(REPORT, "attachment", index)
+                for seq, blob in enumerate(seal_stream_for_admins(sealer, ref, [data])):
+                    await AttachmentRepository(session).add_chunk(REPORT, index, seq, blob, None)
+                meta = json.dumps({"kind": "voice", "question": "narrative", "size": len(data)})
+                meta_ref = ItemRef(REPORT, "attachment_meta", index)
+                items.append(
+                    NewItem(
+                        "attachment_meta", index, sealer.seal_for_admins(meta.encode(), meta_ref)
+                    )
+                )
+            await ReportRepository(session).add(
+                NewReport(REPORT, date(2026, 11, 25), False, os.urandom(32), items)
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_export_writes_exact_bytes_in_private_files(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, tmp_path: Path
+) -> None:
+    settings = make_settings()
+    files = [b"OggS" + os.urandom(200_000), b""]
+    await _store(settings, admin_key, files)
+    engine = create_engine(settings.database_url)
+    try:
+        written = await export_attachments(
+            session_factory(engine), REPORT, admin_key, tmp_path / "out"
+        )
+    finally:
+        await engine.dispose()
+    assert [w.path.read_bytes() for w in written] == files
+    assert [w.path.suffix for w in written] == [".ogg", ".ogg"]
+    for exported in written:
+        assert stat.S_IMODE(exported.path.stat().st_mode) == 0o600
+
+
+async def test_a_tampered_chunk_leaves_no_partial_file(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, tmp_path: Path
+) -> None:
+    settings = make_settings()
+    await _store(settings, admin_key, [os.urandom(200_000)])
+    engine = create_engine(settings.database_url)
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            row = await session.get(AttachmentChunkRow, (REPORT, 0, 2))
+            assert row is not None
+            row.blob = row.blob[:-1] + bytes([row.blob[-1] ^ 1])
+        out = tmp_path / "out"
+        with pytest.raises(CryptoError):
+            await export_attachments(session_factory(engine), REPORT, admin_key, out)
+        assert list(out.iterdir()) == []
+        with pytest.raises(ExportError):
+            await export_attachments(session_factory(engine), "NOSUCHID00", admin_key, out)
+    finally:
+        await engine.dispose()
