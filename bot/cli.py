@@ -76,6 +76,7 @@ from bot.rekey import (
     rewrap_stored_reports,
 )
 from bot.settings import PACKAGE_LOCALES_DIR, Settings
+from storage.attachments import AttachmentRepository
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head
 from storage.records import StatRecord, StoredItem
@@ -701,16 +702,17 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
             bool, typer.Option("--execute", help="Really delete (default: only count).")
         ] = False,
     ) -> None:
-        """Delete expired drafts and duplicate-update ledger entries (dry run by default)."""
+        """Delete expired drafts, ledger entries and abandoned files (dry run by default)."""
         settings = _load_settings(config)
-        drafts, ledger = _run_storage(settings, _purge(execute))
+        drafts, ledger, chunks = _run_storage(settings, _purge(execute))
+        counts = (
+            f"{drafts} expired drafts, {ledger} expired ledger entries and {chunks} chunks "
+            "of files from abandoned drafts"
+        )
         if execute:
-            typer.echo(f"deleted {drafts} expired drafts and {ledger} expired ledger entries")
+            typer.echo(f"deleted {counts}")
         else:
-            typer.echo(
-                f"would delete {drafts} expired drafts and {ledger} expired ledger entries "
-                "(dry run; pass --execute to delete)"
-            )
+            typer.echo(f"would delete {counts} (dry run; pass --execute to delete)")
 
     return root
 
@@ -837,16 +839,17 @@ def _stat_records() -> Work[list[StatRecord]]:
     return work
 
 
-def _purge(execute: bool) -> Work[tuple[int, int]]:
-    """Delete expired drafts and ledger entries, or count them and roll back."""
+def _purge(execute: bool) -> Work[tuple[int, int, int]]:
+    """Delete expired drafts, ledger entries and abandoned chunks, or count and roll back."""
 
-    async def work(sessions: Sessions) -> tuple[int, int]:
+    async def work(sessions: Sessions) -> tuple[int, int, int]:
         now = datetime.now(UTC)
         async with sessions() as session:
             transaction = await session.begin()
             try:
                 drafts = await DraftRepository(session).purge_expired(now)
                 ledger = await UpdateLedger(session).purge_expired(now)
+                chunks = await AttachmentRepository(session).purge_expired(now.date())
             except BaseException:
                 await transaction.rollback()
                 raise
@@ -855,7 +858,7 @@ def _purge(execute: bool) -> Work[tuple[int, int]]:
             else:
                 # The dry run counts with the real statements, then undoes them.
                 await transaction.rollback()
-        return drafts, ledger
+        return drafts, ledger, chunks
 
     return work
 

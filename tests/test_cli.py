@@ -496,11 +496,11 @@ def test_purge_counts_by_default_and_deletes_only_with_execute(world: World) -> 
     for _ in range(2):
         dry = world.invoke("purge")
         assert dry.exit_code == 0, dry.output
-        assert "would delete 2 expired drafts and 1 expired ledger entries" in dry.stdout
+        assert "would delete 2 expired drafts, 1 expired ledger entries and 0 chunks" in dry.stdout
     done = world.invoke("purge", "--execute")
     assert done.exit_code == 0, done.output
-    assert "deleted 2 expired drafts and 1 expired ledger entries" in done.stdout
-    assert "would delete 0 expired drafts and 0" in world.invoke("purge").stdout
+    assert "deleted 2 expired drafts, 1 expired ledger entries" in done.stdout
+    assert "would delete 0 expired drafts, 0" in world.invoke("purge").stdout
 
     async def remaining(session) -> bool:  # type: ignore[no-untyped-def]
         return await DraftRepository(session).get("c" * 64) is not None
