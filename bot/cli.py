@@ -25,7 +25,7 @@ import os
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Final, NoReturn, TypeVar
@@ -48,6 +48,7 @@ from bot.admin_view import (
 from bot.crypto import (
     AdminPrivateKey,
     AdminPublicKey,
+    AdminSealer,
     CryptoError,
     ItemRef,
     NotARecipient,
@@ -56,13 +57,14 @@ from bot.crypto import (
     WrongPassphrase,
     normalise_report_id,
     open_with_admin_key,
+    seal_for_reporter,
 )
 from bot.devkeys import dev_key_path, dev_passphrase_path, is_dev_key
 from bot.digest import MIN_K, build_digest, render_digest
 from bot.export import Exported, ExportError, export_attachments
 from bot.i18n import CatalogError, Translations, compile_catalogs
 from bot.logs import configure_logging
-from bot.questions import ANSWERS_KIND
+from bot.questions import ANSWERS_KIND, REPLY_KIND
 from bot.rekey import (
     AfterReport,
     KeyChange,
@@ -80,6 +82,7 @@ from storage.attachments import AttachmentRepository
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head
 from storage.records import StatRecord, StoredItem
+from storage.replies import ReplyRepository
 from storage.repositories import DraftRepository, ReportRepository, StatsRepository, UpdateLedger
 
 __all__ = ["PASSPHRASE_ENV", "CliConfig", "app", "create_app", "main"]
@@ -651,6 +654,39 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
         report = _run_storage(settings, _open_report(private_key, wanted))
         typer.echo(render_report(report, lang.value, translations), nl=False)
 
+    @admin_app.command("reply")
+    def admin_reply(
+        report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
+        message: Annotated[
+            str | None,
+            typer.Option("--message", help="The answer (asked for when not given)."),
+        ] = None,
+        key: KeyOption = None,
+    ) -> None:
+        """Answer a reporter: only the holder of the receipt code can read it, with /status.
+
+        The answer is sealed to the reporter's key (derived from their code; the server keeps
+        only its public half) and a copy is sealed to the admins, like every report item.
+        Write it in the reporter's language; it is shown exactly as written.
+        """
+        settings = _load_settings(config)
+        wanted = normalise_report_id(report_id)
+        if wanted is None:
+            _fail("that is not a report id (10 letters and digits)")
+        text = message if message is not None else typer.prompt("Answer", err=True)
+        text = text.strip()
+        if not text or len(text) > 3500:
+            _fail("an answer has 1 to 3500 characters")
+        admins = _configured_keys(settings)
+        if not admins:  # development: the development key is what the simulator seals to
+            path = _key_path(settings, key)
+            admins = _current_keys(settings, admins, path, _load_key(settings, key))
+        index = _run_storage(settings, _reply(wanted, text, admins))
+        typer.echo(
+            f"Answer {index + 1} stored for report {wanted}. The reporter reads it by sending "
+            "/status with their code; the server cannot read it."
+        )
+
     @admin_app.command("export")
     def admin_export(
         report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
@@ -827,6 +863,39 @@ def _export(key: AdminPrivateKey, report_id: str, folder: Path) -> Work[list[Exp
             raise CliError(f"cannot write to {folder}: {type(exc).__name__}") from None
 
     return work
+
+
+def _reply(report_id: str, text: str, admins: Sequence[AdminPublicKey]) -> Work[int]:
+    """Seal an answer to the reporter and a copy to the admins, in one unit of work."""
+
+    async def work(sessions: Sessions) -> int:
+        async with unit_of_work(sessions) as session:
+            reports = ReportRepository(session)
+            stored = await reports.get(report_id)
+            if stored is None:
+                raise CliError(f"no report with id {report_id}")
+            if stored.reporter_key is None:
+                raise CliError(f"report {report_id} was stored before replies existed")
+            replies = ReplyRepository(session)
+            index = await replies.next_index(report_id)
+            ref = ItemRef(report_id, REPLY_KIND, index)
+            data = text.encode("utf-8")
+            await replies.add(
+                report_id, index, seal_for_reporter(data, stored.reporter_key, ref), _today()
+            )
+            await reports.add_item(
+                report_id, REPLY_KIND, index, AdminSealer(admins).seal_for_admins(data, ref)
+            )
+            if stored.status == "new":
+                await reports.set_status(report_id, "claimed")
+        return index
+
+    return work
+
+
+def _today() -> date:
+    """Today in UTC: replies are dated by the day only."""
+    return datetime.now(UTC).date()
 
 
 def _stat_records() -> Work[list[StatRecord]]:

@@ -50,6 +50,9 @@ _LABEL_DRAFT = b"amanat/v1/server/draft-key"
 _LABEL_PSEUDONYM = b"amanat/v1/server/pseudonym-key"
 _LABEL_UPDATE = b"amanat/v1/server/update-ledger-key"
 _LABEL_RECEIPT = b"amanat/v1/server/receipt-pepper"
+_LABEL_REPORTER = b"amanat/v1/server/reporter-key-pepper"
+_REPLY_MAGIC = b"AMANAT-REPLY"
+_REPLY_VERSION = 1
 
 _KEY_SIZE = 32
 _NONCE_SIZE = 12
@@ -829,7 +832,7 @@ class ServerKeys:
     The secret is 32 bytes; each purpose gets its own subkey so no two uses share a key.
     """
 
-    __slots__ = ("_draft", "_pseudonym", "_receipt_pepper", "_update")
+    __slots__ = ("_draft", "_pseudonym", "_receipt_pepper", "_reporter_pepper", "_update")
 
     def __init__(self, server_secret: bytes) -> None:
         """Derive every subkey now, so a bad secret fails at start and is not kept around."""
@@ -839,6 +842,7 @@ class ServerKeys:
         self._pseudonym = _hkdf(server_secret, _LABEL_PSEUDONYM)
         self._update = _hkdf(server_secret, _LABEL_UPDATE)
         self._receipt_pepper = _hkdf(server_secret, _LABEL_RECEIPT)
+        self._reporter_pepper = _hkdf(server_secret, _LABEL_REPORTER)
 
     def __repr__(self) -> str:
         """Hide every subkey."""
@@ -892,6 +896,69 @@ class ServerKeys:
         return Scrypt(
             salt=self._receipt_pepper, length=_KEY_SIZE, n=_RECEIPT_SCRYPT_N, r=8, p=1
         ).derive(digits.encode("ascii"))
+
+    def reporter_key(self, code: str, report_id: str) -> ReporterKey:
+        """Derive the reporter's reply key from their receipt code (slow: scrypt, peppered).
+
+        Only the public half is stored (with the report); the private half exists only while
+        the reporter's ``/status`` message is handled, so replies sealed to it stay closed to
+        a seized server, which has neither the code nor, without the secret, the pepper.
+        """
+        digits = normalise_receipt_code(code)
+        if digits is None:
+            raise CryptoError("not a valid receipt code")
+        salt = _lp(self._reporter_pepper, _text(report_id, max_bytes=_MAX_REF_FIELD_BYTES))
+        seed = Scrypt(salt=salt, length=_KEY_SIZE, n=_RECEIPT_SCRYPT_N, r=8, p=1).derive(
+            digits.encode("ascii")
+        )
+        return ReporterKey(X25519PrivateKey.from_private_bytes(seed))
+
+
+class ReporterKey:
+    """A reporter's reply key pair, derived from the receipt code; never stored or printed."""
+
+    __slots__ = ("_private",)
+
+    def __init__(self, private_key: X25519PrivateKey) -> None:
+        self._private = private_key
+
+    def __repr__(self) -> str:
+        return "ReporterKey(<hidden>)"
+
+    def public_bytes(self) -> bytes:
+        """Return the 32-byte public key stored with the report so admins can reply."""
+        raw: bytes = self._private.public_key().public_bytes_raw()
+        return raw
+
+    def open_reply(self, blob: SealedBlob, ref: ItemRef) -> bytes:
+        """Open a reply sealed by :func:`seal_for_reporter` to this key."""
+        data = blob.data
+        if len(data) < 2 or data[0] != _REPLY_VERSION:
+            raise (
+                UnsupportedFormat if data[:1] and data[0] != _REPLY_VERSION else TamperedCiphertext
+            )
+        try:
+            return _HPKE.decrypt(data[1:], self._private, info=_reply_info(ref))
+        except Exception:
+            raise TamperedCiphertext from None
+
+
+def seal_for_reporter(plaintext: bytes, reporter_public_key: bytes, ref: ItemRef) -> SealedBlob:
+    """Seal an admin's reply so that only the holder of the receipt code can read it (HPKE).
+
+    Layout: one version byte, then HPKE base-mode output (X25519, HKDF-SHA256,
+    ChaCha20-Poly1305) with ``info`` binding the reply to its report, kind and index.
+    """
+    if len(reporter_public_key) != _KEY_SIZE:
+        raise CryptoError("a reporter public key has 32 bytes")
+    public = X25519PublicKey.from_public_bytes(reporter_public_key)
+    sealed = _HPKE.encrypt(plaintext, public, info=_reply_info(ref))
+    return SealedBlob(bytes([_REPLY_VERSION]) + sealed)
+
+
+def _reply_info(ref: ItemRef) -> bytes:
+    """Bind a reply to its report, kind and index, apart from admin-sealed items."""
+    return _lp(_REPLY_MAGIC, bytes([_REPLY_VERSION]), *ref._binding()[2:])
 
 
 def _hkdf(secret: bytes, label: bytes) -> bytes:

@@ -1147,8 +1147,17 @@ def receipt_replies(code: str) -> tuple[Reply, ...]:
     )
 
 
-def status_replies(found: bool, submitted_on: date | None, status: str | None) -> tuple[Reply, ...]:
-    """Answer /status: found or not, and what the team has done."""
+# Translators: {day} is a date in the reader's calendar, {reply} the team's answer.
+TEAM_ANSWER: Final = N_("Answer from our team ({day}):\n{reply}")
+
+
+def status_replies(
+    found: bool,
+    submitted_on: date | None,
+    status: str | None,
+    answers: Sequence[tuple[date, str]] = (),
+) -> tuple[Reply, ...]:
+    """Answer /status: found or not, what the team has done, and the team's answers."""
     if not found or submitted_on is None:
         return (
             Reply(
@@ -1161,7 +1170,16 @@ def status_replies(found: bool, submitted_on: date | None, status: str | None) -
         "closed": N_("Our team has finished working on it."),
     }.get(status or "new", N_("Our team has not opened it yet."))
     # Translators: {day} is a date in the reader's calendar.
-    return (Reply((msg(N_("Your report of {day} is saved."), day=submitted_on), msg(state))),)
+    replies = [Reply((msg(N_("Your report of {day} is saved."), day=submitted_on), msg(state)))]
+    if not answers:
+        replies.append(Reply((msg(N_("There is no answer from our team yet.")),)))
+    for day, text in answers:
+        replies.append(Reply((msg(TEAM_ANSWER, day=day, reply=text),)))
+    if answers:
+        replies.append(
+            Reply((msg(N_("For your safety, delete these messages when you have read them.")),))
+        )
+    return tuple(replies)
 
 
 def _say(text: str) -> tuple[Reply, ...]:

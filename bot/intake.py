@@ -50,9 +50,16 @@ from bot.flow import (
     submit_failed_replies,
 )
 from bot.i18n import SUPPORTED_LOCALES
-from bot.questions import ANSWERS_KIND, ATTACHMENT_KIND, ATTACHMENT_META_KIND, UNSAID
+from bot.questions import (
+    ANSWERS_KIND,
+    ATTACHMENT_KIND,
+    ATTACHMENT_META_KIND,
+    REPLY_KIND,
+    UNSAID,
+)
 from storage.attachments import AttachmentRepository
 from storage.db import unit_of_work
+from storage.replies import ReplyRepository
 from storage.repositories import (
     DraftRepository,
     LanguageRepository,
@@ -333,6 +340,7 @@ class IntakeService:
             urgent=answers.get("danger_now") == "yes",
             receipt_hash=self._keys.receipt_hash(code),
             items=items,
+            reporter_key=self._keys.reporter_key(code, draft.report_id).public_bytes(),
         )
         await ReportRepository(session).add(report)
         await AttachmentRepository(session).keep(draft.report_id)
@@ -350,7 +358,17 @@ class IntakeService:
         report = await ReportRepository(session).get(report_id) if report_id else None
         if report is None:
             return status_replies(False, None, None)
-        return status_replies(True, report.submitted_on, report.status)
+        answers: list[tuple[date, str]] = []
+        stored = await ReplyRepository(session).for_report(report.id)
+        if stored and report.reporter_key is not None:
+            reporter = self._keys.reporter_key(code, report.id)
+            for reply in stored:
+                ref = ItemRef(report.id, REPLY_KIND, reply.index)
+                try:
+                    answers.append((reply.sent_on, reporter.open_reply(reply.blob, ref).decode()))
+                except (CryptoError, UnicodeDecodeError):
+                    log.warning("a reply did not open; it is left out")
+        return status_replies(True, report.submitted_on, report.status, answers)
 
 
 def _stat_record(answers: dict[str, str | list[str]], month: str) -> StatRecord:

@@ -318,6 +318,8 @@ ATTACHMENT_KIND: Final = "attachment"
 """Item kind attachment streams are bound to (their chunks live in ``attachment_chunks``)."""
 ATTACHMENT_META_KIND: Final = "attachment_meta"
 """Item kind of the sealed JSON that describes one attachment (kind, size, question)."""
+REPLY_KIND: Final = "reply"
+"""Item kind of an admin's answer: sealed to the reporter in ``replies``, and a copy for admins."""
 
 
 def find_question(question_id: str) -> Question | None:

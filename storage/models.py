@@ -133,6 +133,7 @@ class ReportRow(Base):
     receipt_hash: Mapped[bytes] = mapped_column(
         LargeBinary(RECEIPT_HASH_SIZE), unique=True, index=True
     )
+    reporter_key: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
 
 class ReportItemRow(Base):
@@ -205,3 +206,17 @@ class AttachmentChunkRow(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     blob: Mapped[bytes] = mapped_column(LargeBinary)
     expires_on: Mapped[date | None] = mapped_column(Date, index=True)
+
+
+class ReplyRow(Base):
+    """An admin's answer to a reporter, sealed to the reporter's key (opened with the code)."""
+
+    __tablename__ = "replies"
+    __table_args__ = (_NO_ROWID,)
+
+    report_id: Mapped[str] = mapped_column(
+        String(REPORT_ID_MAX), ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    sent_on: Mapped[date] = mapped_column(Date)

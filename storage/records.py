@@ -82,10 +82,16 @@ class NewReport:
     receipt_hash: bytes
     items: Sequence[NewItem]
     format_version: int = 1
+    reporter_key: bytes | None = None
+    """Public half of the reporter's reply key (derived from the receipt code), if any."""
 
     def __post_init__(self) -> None:
         """Check every field so nothing finer than a day or anything unsealed gets in."""
         _require_text(self.id, "a report id", REPORT_ID_MAX)
+        if self.reporter_key is not None and (
+            not isinstance(self.reporter_key, bytes) or len(self.reporter_key) != 32
+        ):
+            raise ValueError("reporter_key must be a 32-byte public key")
         if type(self.submitted_on) is not date:
             raise TypeError("submitted_on must be a date (a datetime would keep the time)")
         if not isinstance(self.urgent, bool):
@@ -122,6 +128,7 @@ class StoredReport:
     urgent: bool
     status: str
     items: tuple[StoredItem, ...]
+    reporter_key: bytes | None = None
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,7 @@ class ReportRepository:
                 urgent=report.urgent,
                 status=STATUS_NEW,
                 receipt_hash=report.receipt_hash,
+                reporter_key=report.reporter_key,
             )
         )
         if report.items:
@@ -243,7 +244,26 @@ class ReportRepository:
                 StoredItem(kind=item.kind, index=item.index, blob=SealedBlob(item.blob))
                 for item in items
             ),
+            reporter_key=row.reporter_key,
         )
+
+    async def add_item(self, report_id: str, kind: str, index: int, blob: SealedBlob) -> None:
+        """Add one sealed item to a stored report (an admin's reply copy, for instance)."""
+        require_sealed(blob)
+        await self._session.execute(
+            insert(ReportItemRow).values(
+                report_id=report_id, kind=kind, index=index, blob=blob.data
+            )
+        )
+
+    async def set_status(self, report_id: str, status: str) -> bool:
+        """Move a report to another status; False when there is no such report."""
+        if status not in REPORT_STATUSES:
+            raise ValueError("unknown report status")
+        result = await self._session.execute(
+            update(ReportRow).where(ReportRow.id == report_id).values(status=status)
+        )
+        return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
     async def exists(self, report_id: str) -> bool:
         """Tell whether a report with this id was stored (ids are random; collisions are bugs)."""

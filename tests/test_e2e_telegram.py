@@ -25,6 +25,7 @@ from bot.cli import PASSPHRASE_ENV, CliConfig, create_app
 from bot.crypto import AdminPrivateKey, ItemRef, open_with_admin_key
 from bot.crypto import open_stream_with_admin_key as open_with_stream
 from bot.fakeapi import ChatMessage, FakeBotApi, FakeUser
+from bot.i18n import Translations
 from bot.logs import configure_logging
 from bot.questions import ATTACHMENT_KIND
 from bot.settings import Settings
@@ -154,7 +155,8 @@ async def test_english_report_end_to_end(harness: Harness, admin_key: AdminPriva
     answers = json.loads(items[("answers", 0)])["answers"]
     assert answers["country"] == "AF"
     status = await harness.driver.command(user, "status", code)
-    assert "saved" in (status[-1].text or "")
+    assert "saved" in (status[0].text or "")
+    assert status[-1].text == "There is no answer from our team yet."
 
 
 def _letters(text: str) -> tuple[int, int]:
@@ -392,3 +394,43 @@ async def test_voice_notes_and_photos_are_sealed_as_streams(
             data = path.read_bytes()
             assert voice[4:40] not in data, path.name
             assert photo[2:40] not in data, path.name
+
+
+async def test_admin_answer_reaches_only_the_holder_of_the_code(
+    harness: Harness, admin_key: AdminPrivateKey, tmp_path: Path, translations: Translations
+) -> None:
+    user = harness.server.user(language_code="fa")
+    await harness.start(user)
+    code = receipt_code(await walk_report(harness, user, {"narrative": "روایت"}))
+    settings = harness.settings
+    [report_id] = [r for r in await _report_ids(settings)]
+    answer = f"پاسخ تیم CANARY-{uuid.uuid4().hex}"
+    key_file = tmp_path / "admin.key"
+    key_file.write_bytes(admin_key.to_file_bytes("admin passphrase 1", scrypt_n=2**10))
+    app = create_app(CliConfig(load_settings=lambda: settings, scrypt_n=2**10))
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["admin", "reply", report_id, "--message", answer, "--key", str(key_file)],
+        env={PASSPHRASE_ENV: "admin passphrase 1"},
+    )
+    assert result.exit_code == 0, result.output
+    persian = code.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    shown = await harness.driver.command(user, "status", persian)
+    texts = "\n".join(m.text or "" for m in shown)
+    assert answer in texts
+    assert translations.gettext("fa_AF", "Our team is working on it.") in texts
+    wrong = await harness.driver.command(user, "status", "1111-2222-3333-4444-5555")
+    assert answer not in "\n".join(m.text or "" for m in wrong)
+    for path in list(tmp_path.rglob("*")):  # noqa: ASYNC240 - test teardown reads files
+        if path.is_file() and path.suffix != ".key":
+            assert answer.encode() not in path.read_bytes(), path.name
+
+
+async def _report_ids(settings: Settings) -> list[str]:
+    engine = create_engine(normalise_database_url(settings.database_url))
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            return [summary.id for summary in await ReportRepository(session).queue()]
+    finally:
+        await engine.dispose()

@@ -32,6 +32,7 @@ from storage.attachments import AttachmentRepository
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
 from storage.migrate import alembic_config, upgrade_to_head, upgrade_to_head_async
 from storage.models import NAMING_CONVENTION, Base
+from storage.replies import ReplyRepository
 from storage.repositories import (
     DraftRepository,
     LanguageRepository,
@@ -56,6 +57,7 @@ LATER = NOW + timedelta(hours=1)
 HEAD_REVISION = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 ALL_TABLES = {
+    "replies",
     "attachment_chunks",
     "drafts",
     "reports",
@@ -556,13 +558,14 @@ async def test_schema_holds_no_identity_no_time_and_no_link(engine: AsyncEngine)
         "urgent",
         "status",
         "receipt_hash",
+        "reporter_key",  # a public key derived from the receipt code: no identity
     }
     assert set(stats) == {
         "id", "category", "party", "country", "province", "month", "urgency", "former_forces",
     }  # fmt: skip
     assert schema["stat_records"]["foreign_keys"] == []
     assert reports["submitted_on"] == "DATE"
-    for table in ("reports", "report_items", "stat_records"):
+    for table in ("reports", "report_items", "stat_records", "replies", "attachment_chunks"):
         for name, kind in schema[table]["columns"].items():
             assert "TIME" not in kind, f"{table}.{name} keeps a time"
 
@@ -865,3 +868,22 @@ async def test_overlapping_reshuffles_do_not_duplicate_records(
     assert await second == 5
     async with unit_of_work(sessions) as session:
         assert len(await StatsRepository(session).all()) == 5
+
+
+async def test_replies_are_sealed_ordered_and_dated_by_day(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with unit_of_work(sessions) as session:
+        await ReportRepository(session).add(report("RPLY000001"))
+        replies = ReplyRepository(session)
+        assert await replies.next_index("RPLY000001") == 0
+        await replies.add("RPLY000001", 0, SealedBlob(b"first"), date(2026, 11, 25))
+        await replies.add("RPLY000001", 1, SealedBlob(b"second"), date(2026, 11, 26))
+        assert await replies.next_index("RPLY000001") == 2
+        with pytest.raises(TypeError):
+            await replies.add("RPLY000001", 2, b"plain", date(2026, 11, 26))  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            await replies.add("RPLY000001", 2, SealedBlob(b"x"), datetime.now(UTC))  # type: ignore[arg-type]
+    async with unit_of_work(sessions) as session:
+        stored = await ReplyRepository(session).for_report("RPLY000001")
+    assert [(r.index, r.blob.data) for r in stored] == [(0, b"first"), (1, b"second")]

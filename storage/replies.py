@@ -1,0 +1,56 @@
+"""Store admins' replies to reporters, sealed to the reporter's key; all their SQL lives here.
+
+Like every repository it takes a session, never commits, and accepts only sealed values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.crypto import SealedBlob
+from storage.models import ReplyRow
+
+
+@dataclass(frozen=True)
+class StoredReply:
+    """One sealed reply, its place and its day."""
+
+    index: int
+    sent_on: date
+    blob: SealedBlob
+
+
+class ReplyRepository:
+    """Replies of one report, in the order they were written."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def next_index(self, report_id: str) -> int:
+        """Return the index the next reply of this report takes."""
+        highest = await self._session.scalar(
+            select(func.max(ReplyRow.index)).where(ReplyRow.report_id == report_id)
+        )
+        return 0 if highest is None else int(highest) + 1
+
+    async def add(self, report_id: str, index: int, blob: SealedBlob, sent_on: date) -> None:
+        """Store one reply (sealed to the reporter) under the given index."""
+        if not isinstance(blob, SealedBlob):
+            raise TypeError("replies must be sealed")
+        if type(sent_on) is not date:
+            raise TypeError("sent_on is a day, never a time")
+        self._session.add(
+            ReplyRow(report_id=report_id, index=index, blob=blob.data, sent_on=sent_on)
+        )
+        await self._session.flush()
+
+    async def for_report(self, report_id: str) -> list[StoredReply]:
+        """Return every reply of a report, oldest first."""
+        rows = await self._session.scalars(
+            select(ReplyRow).where(ReplyRow.report_id == report_id).order_by(ReplyRow.index)
+        )
+        return [StoredReply(row.index, row.sent_on, SealedBlob(row.blob)) for row in rows]

@@ -1,0 +1,51 @@
+"""Test replies to reporters: a key derived from the receipt code, sealing and tampering."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.crypto import (
+    CryptoError,
+    ItemRef,
+    SealedBlob,
+    ServerKeys,
+    TamperedCiphertext,
+    UnsupportedFormat,
+    seal_for_reporter,
+)
+
+CODE = "1234-5678-9012-3456-7890"
+SECRET = bytes(range(32))
+
+
+def test_the_reply_key_is_derived_from_code_secret_and_report() -> None:
+    keys = ServerKeys(SECRET)
+    one = keys.reporter_key(CODE, "R1").public_bytes()
+    assert keys.reporter_key("۱۲۳۴ ۵۶۷۸ ۹۰۱۲ ۳۴۵۶ ۷۸۹۰", "R1").public_bytes() == one
+    assert keys.reporter_key(CODE, "R2").public_bytes() != one
+    assert ServerKeys(bytes(32)).reporter_key(CODE, "R1").public_bytes() != one
+    assert keys.reporter_key("1234-5678-9012-3456-7891", "R1").public_bytes() != one
+    assert "hidden" in repr(keys.reporter_key(CODE, "R1"))
+    with pytest.raises(CryptoError):
+        keys.reporter_key("12", "R1")
+
+
+def test_only_the_code_holder_opens_a_reply_bound_to_its_place() -> None:
+    keys = ServerKeys(SECRET)
+    reporter = keys.reporter_key(CODE, "R1")
+    ref = ItemRef("R1", "reply", 0)
+    blob = seal_for_reporter("پاسخ تیم".encode(), reporter.public_bytes(), ref)
+    assert reporter.open_reply(blob, ref).decode() == "پاسخ تیم"
+    with pytest.raises(TamperedCiphertext):
+        keys.reporter_key("1234-5678-9012-3456-7891", "R1").open_reply(blob, ref)
+    with pytest.raises(TamperedCiphertext):
+        reporter.open_reply(blob, ItemRef("R1", "reply", 1))
+    flipped = SealedBlob(blob.data[:-1] + bytes([blob.data[-1] ^ 1]))
+    with pytest.raises(TamperedCiphertext):
+        reporter.open_reply(flipped, ref)
+    with pytest.raises(UnsupportedFormat):
+        reporter.open_reply(SealedBlob(b"\x09" + blob.data[1:]), ref)
+    with pytest.raises(TamperedCiphertext):
+        reporter.open_reply(SealedBlob(b""), ref)
+    with pytest.raises(CryptoError):
+        seal_for_reporter(b"x", b"short", ref)
