@@ -8,6 +8,7 @@ fallback) or without compiled catalogs for every language.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -16,17 +17,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.crypto import (
     AdminPublicKey,
     AdminSealer,
+    CryptoError,
     ServerKeys,
     new_receipt_code,
     new_report_id,
 )
-from bot.flow import COMMAND_DESCRIPTIONS, FlowConfig
+from bot.flow import COMMAND_DESCRIPTIONS, FlowConfig, answer_waiting_replies
 from bot.i18n import SUPPORTED_LOCALES, CatalogError, Translations, compile_catalogs
 from bot.intake import IntakeService
 from bot.matching import build_label_index, make_option_matcher
@@ -34,6 +37,7 @@ from bot.settings import Settings
 from handlers.errors import ErrorHandler
 from handlers.groups import GroupHandlers
 from handlers.intake import IntakeHandlers
+from handlers.send import send_replies
 from storage.attachments import AttachmentRepository
 from storage.db import (
     checkpoint_wal,
@@ -43,6 +47,7 @@ from storage.db import (
     unit_of_work,
 )
 from storage.migrate import upgrade_to_head_async
+from storage.replies import ReplyNoticeRepository
 from storage.repositories import DraftRepository, StatsRepository, UpdateLedger
 
 log = logging.getLogger(__name__)
@@ -58,6 +63,7 @@ class Services:
     engine: AsyncEngine
     translations: Translations
     intake: IntakeService
+    server_keys: ServerKeys
 
 
 def load_translations(settings: Settings) -> Translations:
@@ -89,16 +95,17 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             draft_ttl_minutes=settings.draft_ttl_minutes,
             match_option=matcher,
         )
+        server_keys = ServerKeys(settings.server_secret_bytes())
         intake = IntakeService(
             sessions=session_factory(engine),
-            server_keys=ServerKeys(settings.server_secret_bytes()),
+            server_keys=server_keys,
             sealer=AdminSealer(keys),
             config=config,
             draft_ttl=timedelta(minutes=settings.draft_ttl_minutes),
             new_report_id=new_report_id,
             new_receipt_code=new_receipt_code,
         )
-        yield Services(settings, engine, translations, intake)
+        yield Services(settings, engine, translations, intake, server_keys)
     finally:
         await engine.dispose()
 
@@ -146,7 +153,46 @@ def build_application(services: Services, *, token: str | None = None) -> AnyApp
         application.job_queue.run_repeating(
             _purge_job(services.engine), interval=timedelta(minutes=10), first=timedelta(seconds=5)
         )
+        application.job_queue.run_repeating(
+            _notice_job(services), interval=timedelta(minutes=1), first=timedelta(seconds=10)
+        )
     return application
+
+
+async def deliver_reply_notices(services: Services, bot: Bot) -> int:
+    """Tell opted-in reporters that an answer waits; return how many messages went out.
+
+    The notice holds only how to reach the chat and in which language; the answer itself
+    stays sealed to the reporter's code and is read with /status.
+    """
+    sessions = session_factory(services.engine)
+    async with unit_of_work(sessions) as session:
+        notices = await ReplyNoticeRepository(session).pending()
+    sent = 0
+    for report_id, blob in notices:
+        try:
+            contact = json.loads(services.server_keys.open_notice(blob, report_id))
+            locale = contact["locale"] if contact["locale"] in SUPPORTED_LOCALES else "en"
+            if contact["transport"] == "telegram":
+                replies = answer_waiting_replies()
+                chat = int(contact["user_id"])
+                await send_replies(bot, chat, replies, locale, services.translations)
+                sent += 1
+        except (CryptoError, ValueError, KeyError, TelegramError) as exc:
+            # Blocked bots and unreadable notices are not retried; only the type is logged.
+            log.warning("a reply notice was not delivered: %s", type(exc).__name__)
+        async with unit_of_work(sessions) as session:
+            await ReplyNoticeRepository(session).mark_sent(report_id)
+    return sent
+
+
+def _notice_job(
+    services: Services,
+) -> Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
+    async def deliver(context: ContextTypes.DEFAULT_TYPE) -> None:
+        await deliver_reply_notices(services, context.bot)
+
+    return deliver
 
 
 def _purge_job(

@@ -82,7 +82,7 @@ from storage.attachments import AttachmentRepository
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head
 from storage.records import StatRecord, StoredItem
-from storage.replies import ReplyRepository
+from storage.replies import ReplyNoticeRepository, ReplyRepository
 from storage.repositories import DraftRepository, ReportRepository, StatsRepository, UpdateLedger
 
 __all__ = ["PASSPHRASE_ENV", "CliConfig", "app", "create_app", "main"]
@@ -681,11 +681,15 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
         if not admins:  # development: the development key is what the simulator seals to
             path = _key_path(settings, key)
             admins = _current_keys(settings, admins, path, _load_key(settings, key))
-        index = _run_storage(settings, _reply(wanted, text, admins))
+        index, notified = _run_storage(settings, _reply(wanted, text, admins))
         typer.echo(
             f"Answer {index + 1} stored for report {wanted}. The reporter reads it by sending "
             "/status with their code; the server cannot read it."
         )
+        if notified:
+            typer.echo(
+                "The reporter asked to be told: the bot sends a short notice within a minute."
+            )
 
     @admin_app.command("export")
     def admin_export(
@@ -865,10 +869,10 @@ def _export(key: AdminPrivateKey, report_id: str, folder: Path) -> Work[list[Exp
     return work
 
 
-def _reply(report_id: str, text: str, admins: Sequence[AdminPublicKey]) -> Work[int]:
+def _reply(report_id: str, text: str, admins: Sequence[AdminPublicKey]) -> Work[tuple[int, bool]]:
     """Seal an answer to the reporter and a copy to the admins, in one unit of work."""
 
-    async def work(sessions: Sessions) -> int:
+    async def work(sessions: Sessions) -> tuple[int, bool]:
         async with unit_of_work(sessions) as session:
             reports = ReportRepository(session)
             stored = await reports.get(report_id)
@@ -888,7 +892,8 @@ def _reply(report_id: str, text: str, admins: Sequence[AdminPublicKey]) -> Work[
             )
             if stored.status == "new":
                 await reports.set_status(report_id, "claimed")
-        return index
+            notified = await ReplyNoticeRepository(session).mark_pending(report_id)
+        return index, notified
 
     return work
 

@@ -51,6 +51,8 @@ _LABEL_PSEUDONYM = b"amanat/v1/server/pseudonym-key"
 _LABEL_UPDATE = b"amanat/v1/server/update-ledger-key"
 _LABEL_RECEIPT = b"amanat/v1/server/receipt-pepper"
 _LABEL_REPORTER = b"amanat/v1/server/reporter-key-pepper"
+_LABEL_NOTICE = b"amanat/v1/server/reply-notice-key"
+_NOTICE_MAGIC = b"AMANAT-NOTICE"
 _REPLY_MAGIC = b"AMANAT-REPLY"
 _REPLY_VERSION = 1
 
@@ -832,7 +834,14 @@ class ServerKeys:
     The secret is 32 bytes; each purpose gets its own subkey so no two uses share a key.
     """
 
-    __slots__ = ("_draft", "_pseudonym", "_receipt_pepper", "_reporter_pepper", "_update")
+    __slots__ = (
+        "_draft",
+        "_notice",
+        "_pseudonym",
+        "_receipt_pepper",
+        "_reporter_pepper",
+        "_update",
+    )
 
     def __init__(self, server_secret: bytes) -> None:
         """Derive every subkey now, so a bad secret fails at start and is not kept around."""
@@ -843,6 +852,7 @@ class ServerKeys:
         self._update = _hkdf(server_secret, _LABEL_UPDATE)
         self._receipt_pepper = _hkdf(server_secret, _LABEL_RECEIPT)
         self._reporter_pepper = _hkdf(server_secret, _LABEL_REPORTER)
+        self._notice = _hkdf(server_secret, _LABEL_NOTICE)
 
     def __repr__(self) -> str:
         """Hide every subkey."""
@@ -896,6 +906,28 @@ class ServerKeys:
         return Scrypt(
             salt=self._receipt_pepper, length=_KEY_SIZE, n=_RECEIPT_SCRYPT_N, r=8, p=1
         ).derive(digits.encode("ascii"))
+
+    def seal_notice(self, plaintext: bytes, report_id: str) -> bytes:
+        """Lock how to reach a reporter who asked to be told of answers (ChaCha20-Poly1305).
+
+        Only for reporters who opted in, told that a seized server holding the secret could
+        link their account to their report. AAD = LP(magic, version, report id).
+        """
+        nonce = secrets.token_bytes(_NONCE_SIZE)
+        sealed = ChaCha20Poly1305(self._notice).encrypt(nonce, plaintext, _notice_aad(report_id))
+        return bytes([FORMAT_VERSION]) + nonce + sealed
+
+    def open_notice(self, blob: bytes, report_id: str) -> bytes:
+        """Open a notice sealed by :meth:`seal_notice` for the same report."""
+        if len(blob) < 1 + _NONCE_SIZE + _TAG_SIZE:
+            raise TamperedCiphertext
+        if blob[0] != FORMAT_VERSION:
+            raise UnsupportedFormat
+        nonce, sealed = blob[1 : 1 + _NONCE_SIZE], blob[1 + _NONCE_SIZE :]
+        try:
+            return ChaCha20Poly1305(self._notice).decrypt(nonce, sealed, _notice_aad(report_id))
+        except InvalidTag:
+            raise TamperedCiphertext from None
 
     def reporter_key(self, code: str, report_id: str) -> ReporterKey:
         """Derive the reporter's reply key from their receipt code (slow: scrypt, peppered).
@@ -959,6 +991,11 @@ def seal_for_reporter(plaintext: bytes, reporter_public_key: bytes, ref: ItemRef
 def _reply_info(ref: ItemRef) -> bytes:
     """Bind a reply to its report, kind and index, apart from admin-sealed items."""
     return _lp(_REPLY_MAGIC, bytes([_REPLY_VERSION]), *ref._binding()[2:])
+
+
+def _notice_aad(report_id: str) -> bytes:
+    """Bind a reply notice to its report."""
+    return _lp(_NOTICE_MAGIC, bytes([FORMAT_VERSION]), _text(report_id, max_bytes=256))
 
 
 def _hkdf(secret: bytes, label: bytes) -> bytes:

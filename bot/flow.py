@@ -1182,6 +1182,11 @@ def status_replies(
     return tuple(replies)
 
 
+def answer_waiting_replies() -> tuple[Reply, ...]:
+    """Tell an opted-in reporter that an answer waits, without saying anything of it."""
+    return _say(N_("Our team has answered your report. Send /status and your code to read it."))
+
+
 def _say(text: str) -> tuple[Reply, ...]:
     """One plain message, no buttons."""
     return (Reply((msg(text),)),)

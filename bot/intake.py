@@ -59,7 +59,7 @@ from bot.questions import (
 )
 from storage.attachments import AttachmentRepository
 from storage.db import unit_of_work
-from storage.replies import ReplyRepository
+from storage.replies import ReplyNoticeRepository, ReplyRepository
 from storage.repositories import (
     DraftRepository,
     LanguageRepository,
@@ -215,7 +215,7 @@ class IntakeService:
                         replies.extend(await self._look_up(session, effect.code))
                     elif isinstance(effect, Submit):
                         submitting = True
-                        code = await self._submit(session, payload, now.date())
+                        code = await self._submit(session, payload, now.date(), inbound)
                         payload = _Payload(Draft(locale=payload.draft.locale))
                         replies.extend(receipt_replies(code))
                     else:
@@ -314,7 +314,9 @@ class IntakeService:
             effect.text.encode(), ref
         )
 
-    async def _submit(self, session: AsyncSession, payload: _Payload, today: date) -> str:
+    async def _submit(
+        self, session: AsyncSession, payload: _Payload, today: date, inbound: Inbound
+    ) -> str:
         draft = payload.draft
         if draft.report_id is None:
             raise RuntimeError("submit outside a report")
@@ -344,6 +346,12 @@ class IntakeService:
         )
         await ReportRepository(session).add(report)
         await AttachmentRepository(session).keep(draft.report_id)
+        if answers.get("notify_replies") == "yes":
+            # The reporter chose this link, after being told what it means (DESIGN §3.3).
+            contact = {"transport": inbound.transport, "user_id": inbound.user_id}
+            contact["locale"] = draft.locale or "en"
+            blob = self._keys.seal_notice(json.dumps(contact).encode(), draft.report_id)
+            await ReplyNoticeRepository(session).add(draft.report_id, blob)
         if answers.get("consent_statistics") == "yes":
             await StatsRepository(session).add(_stat_record(answers, draft.month or ""))
         return code

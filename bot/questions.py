@@ -308,6 +308,16 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         ),
         N_("Agrees to referral"),
     ),
+    Confirm(
+        "notify_replies",
+        N_(
+            "Our team may answer you. You can always read answers with /status and your "
+            "code. Do you also want a short message here when an answer comes? Then we must "
+            "keep a locked link between this Telegram account and your report. If you are in "
+            "danger, choose No."
+        ),
+        N_("Wants a message when answered"),
+    ),
 )
 
 QUESTION_INDEX: Final[Mapping[str, Question]] = {q.id: q for q in QUESTIONS}

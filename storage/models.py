@@ -220,3 +220,20 @@ class ReplyRow(Base):
     index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     blob: Mapped[bytes] = mapped_column(LargeBinary)
     sent_on: Mapped[date] = mapped_column(Date)
+
+
+class ReplyNoticeRow(Base):
+    """How to tell one reporter that an answer is waiting: only for those who opted in.
+
+    ``blob`` is server-key ciphertext of the transport, account and language, bound to the
+    report; ``pending`` is set when an admin answers and cleared once the message went out.
+    """
+
+    __tablename__ = "reply_notices"
+    __table_args__ = (_NO_ROWID,)
+
+    report_id: Mapped[str] = mapped_column(
+        String(REPORT_ID_MAX), ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    pending: Mapped[bool] = mapped_column(Boolean, index=True)

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import SealedBlob
-from storage.models import ReplyRow
+from storage.models import ReplyNoticeRow, ReplyRow
 
 
 @dataclass(frozen=True)
@@ -54,3 +54,39 @@ class ReplyRepository:
             select(ReplyRow).where(ReplyRow.report_id == report_id).order_by(ReplyRow.index)
         )
         return [StoredReply(row.index, row.sent_on, SealedBlob(row.blob)) for row in rows]
+
+
+class ReplyNoticeRepository:
+    """Locked contact details of reporters who asked to hear when an answer comes."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, report_id: str, blob: bytes) -> None:
+        """Store a notice for a report at submission (the reporter opted in)."""
+        self._session.add(ReplyNoticeRow(report_id=report_id, blob=blob, pending=False))
+        await self._session.flush()
+
+    async def mark_pending(self, report_id: str) -> bool:
+        """Flag that an answer waits; False when the reporter did not opt in."""
+        result = await self._session.execute(
+            update(ReplyNoticeRow).where(ReplyNoticeRow.report_id == report_id).values(pending=True)
+        )
+        return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+    async def pending(self, limit: int = 50) -> list[tuple[str, bytes]]:
+        """Return notices waiting to be sent: report id and locked contact."""
+        rows = await self._session.execute(
+            select(ReplyNoticeRow.report_id, ReplyNoticeRow.blob)
+            .where(ReplyNoticeRow.pending.is_(True))
+            .limit(limit)
+        )
+        return [(report_id, blob) for report_id, blob in rows.all()]
+
+    async def mark_sent(self, report_id: str) -> None:
+        """Clear the flag once the message went out."""
+        await self._session.execute(
+            update(ReplyNoticeRow)
+            .where(ReplyNoticeRow.report_id == report_id)
+            .values(pending=False)
+        )

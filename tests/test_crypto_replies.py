@@ -49,3 +49,16 @@ def test_only_the_code_holder_opens_a_reply_bound_to_its_place() -> None:
         reporter.open_reply(SealedBlob(b""), ref)
     with pytest.raises(CryptoError):
         seal_for_reporter(b"x", b"short", ref)
+
+
+def test_reply_notices_open_only_for_their_report() -> None:
+    keys = ServerKeys(SECRET)
+    blob = keys.seal_notice(b'{"user_id": 42}', "R1")
+    assert keys.open_notice(blob, "R1") == b'{"user_id": 42}'
+    assert b"42" not in blob
+    with pytest.raises(TamperedCiphertext):
+        keys.open_notice(blob, "R2")
+    with pytest.raises(TamperedCiphertext):
+        ServerKeys(bytes(32)).open_notice(blob, "R1")
+    with pytest.raises(UnsupportedFormat):
+        keys.open_notice(b"\x07" + blob[1:], "R1")

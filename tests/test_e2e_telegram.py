@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.app import build_application, open_services
+from bot.app import Services, build_application, deliver_reply_notices, open_services
 from bot.cli import PASSPHRASE_ENV, CliConfig, create_app
 from bot.crypto import AdminPrivateKey, ItemRef, open_with_admin_key
 from bot.crypto import open_stream_with_admin_key as open_with_stream
@@ -40,6 +40,7 @@ class Harness:
     server: FakeBotApi
     driver: BotDriver
     settings: Settings
+    services: Services | None = None
 
     async def start(self, user: FakeUser) -> list[ChatMessage]:
         return await self.driver.command(user, "start")
@@ -55,7 +56,7 @@ async def harness(make_settings: Callable[..., Settings]) -> AsyncIterator[Harne
         async with open_services(settings) as services:
             application = build_application(services, token=server.token)
             async with running_bot(application, server) as driver:
-                yield Harness(server, driver, settings)
+                yield Harness(server, driver, settings, services)
                 assert not driver.errors, driver.errors
 
 
@@ -415,6 +416,15 @@ async def test_admin_answer_reaches_only_the_holder_of_the_code(
         env={PASSPHRASE_ENV: "admin passphrase 1"},
     )
     assert result.exit_code == 0, result.output
+    assert "sends a short notice" in result.output  # the walk answered Yes to notices
+    assert harness.services is not None
+    before = len(user.bot_messages())
+    assert await deliver_reply_notices(harness.services, harness.driver.application.bot) == 1
+    notice = user.bot_messages()[before:]
+    waiting = "Our team has answered your report. Send /status and your code to read it."
+    assert [m.text for m in notice] == [translations.gettext("fa_AF", waiting)]
+    assert answer not in (notice[0].text or "")
+    assert await deliver_reply_notices(harness.services, harness.driver.application.bot) == 0
     persian = code.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
     shown = await harness.driver.command(user, "status", persian)
     texts = "\n".join(m.text or "" for m in shown)

@@ -32,7 +32,7 @@ from storage.attachments import AttachmentRepository
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
 from storage.migrate import alembic_config, upgrade_to_head, upgrade_to_head_async
 from storage.models import NAMING_CONVENTION, Base
-from storage.replies import ReplyRepository
+from storage.replies import ReplyNoticeRepository, ReplyRepository
 from storage.repositories import (
     DraftRepository,
     LanguageRepository,
@@ -57,6 +57,7 @@ LATER = NOW + timedelta(hours=1)
 HEAD_REVISION = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 ALL_TABLES = {
+    "reply_notices",
     "replies",
     "attachment_chunks",
     "drafts",
@@ -887,3 +888,18 @@ async def test_replies_are_sealed_ordered_and_dated_by_day(
     async with unit_of_work(sessions) as session:
         stored = await ReplyRepository(session).for_report("RPLY000001")
     assert [(r.index, r.blob.data) for r in stored] == [(0, b"first"), (1, b"second")]
+
+
+async def test_reply_notices_wait_until_sent(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with unit_of_work(sessions) as session:
+        await ReportRepository(session).add(report("NOTE000001"))
+        notices = ReplyNoticeRepository(session)
+        assert await notices.mark_pending("NOBODY0000") is False
+        await notices.add("NOTE000001", b"locked contact")
+        assert await notices.pending() == []
+        assert await notices.mark_pending("NOTE000001") is True
+    async with unit_of_work(sessions) as session:
+        notices = ReplyNoticeRepository(session)
+        assert await notices.pending() == [("NOTE000001", b"locked contact")]
+        await notices.mark_sent("NOTE000001")
+        assert await notices.pending() == []
