@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from bot.crypto import (
@@ -62,3 +64,23 @@ def test_reply_notices_open_only_for_their_report() -> None:
         ServerKeys(bytes(32)).open_notice(blob, "R1")
     with pytest.raises(UnsupportedFormat):
         keys.open_notice(b"\x07" + blob[1:], "R1")
+
+
+# Vectors fixed when replies v1 was written (docs/crypto.md §13): the code must keep deriving
+# the same public key and keep opening these blobs, or a silent format change broke old data.
+VECTOR_SECRET = bytes(range(32))
+VECTOR_REPORT = "VECTOR0001"
+VECTOR_PUBLIC = bytes.fromhex("02ace09387d153e1e93b214f27976219119d8405ca7104e2afa8fb0d8fb4b044")
+VECTOR_REPLY = base64.b64decode(
+    "AQ2sD9LykXWtXwnsykVu/qMMNCHF6g4SaAlB9I+MLuQ8tjSvAY5/eMB/mnKQvRER+XqbSLJUZmssTOedjvZ5pg=="
+)
+VECTOR_NOTICE = base64.b64decode("AU360s+fX1sMQWFbQbbiQW4I/kdYIjJYU29L2bzW2vhyCg70i5XAORGic3+a")
+
+
+def test_reply_and_notice_vectors_still_open() -> None:
+    keys = ServerKeys(VECTOR_SECRET)
+    reporter = keys.reporter_key(CODE, VECTOR_REPORT)
+    assert reporter.public_bytes() == VECTOR_PUBLIC
+    ref = ItemRef(VECTOR_REPORT, "reply", 3)
+    assert reporter.open_reply(SealedBlob(VECTOR_REPLY), ref).decode() == "جواب تیم"
+    assert keys.open_notice(VECTOR_NOTICE, VECTOR_REPORT) == b'{"locale": "ps"}'

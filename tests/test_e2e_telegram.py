@@ -177,7 +177,14 @@ async def test_dari_and_pashto_reports_speak_the_chosen_language(
     user = harness.server.user(language_code=language_code)
     await harness.start(user)
     final = await walk_report(harness, user, {"narrative": "روایت من"})
-    receipt_code(final)
+    code = receipt_code(final)
+    # The code reaches Telegram in the reader's digits, isolated so it never scrambles.
+    persian = code.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    assert any(f"\u2068{persian}\u2069" in (m.text or "") for m in final)
+    status = await harness.driver.command(user, "status", code)
+    day_line = status[0].text or ""
+    assert "۱۴۰" in day_line, "the date is in the solar calendar (years 140x)"
+    assert "۲۰۲" not in day_line, "no Gregorian year"
     texts = [m.text or "" for m in user.bot_messages()]
     assert any(marker in t for t in texts)
     for shown in texts:
