@@ -415,3 +415,9 @@ def test_random_events_never_crash_and_never_lose_answers(script: list[tuple[str
         for effect in outcome.effects:
             if isinstance(effect, SealText):
                 assert chat.draft.report_id is not None
+
+
+def test_the_welcome_says_honestly_that_telegram_is_not_private() -> None:
+    outcome = Chat().send(Command("start", "en"))
+    shown = [part.msgid for reply in outcome.replies for part in reply.parts]
+    assert any("Telegram itself is not fully private" in msgid for msgid in shown)

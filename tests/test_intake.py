@@ -182,3 +182,26 @@ async def test_purge_keeps_statistics_but_not_their_order_and_empties_the_wal(
         after = await StatsRepository(session).all()
     assert sorted(map(repr, after)) == sorted(map(repr, before))
     assert wal.stat().st_size == 0
+
+
+async def test_no_statistics_record_without_consent(services: Services) -> None:
+    person = Person(services, user_id=7)
+    await person.send(Command("start"))
+    await person.press("m:report")
+    for _ in range(40):
+        if any(":send:" in b.data for b in person.buttons()):
+            await person.press(":send:")
+            break
+        question = current_question(person)
+        if question in ("recruiter_contact", "narrative"):
+            await person.press(":s:")
+        elif question == "offered":
+            await person.press(":t:money")
+            await person.press(":d:")
+        elif question == "consent_statistics":
+            await person.press(":a:no")
+        else:
+            await person.press(person.buttons()[0].data)
+    async with unit_of_work(session_factory(services.engine)) as session:
+        assert len(await ReportRepository(session).queue()) == 1
+        assert await StatsRepository(session).all() == []
