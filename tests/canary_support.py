@@ -86,6 +86,8 @@ class Needle:
     @classmethod
     def binary(cls, label: str, value: bytes) -> Needle:
         """Opaque bytes (ciphertext that should have been deleted), as stored."""
+        if len(value) < 16:
+            raise ValueError("too short to be found only where it was stored")
         return cls(label, frozenset({value}))
 
 
@@ -192,7 +194,7 @@ def debug_log_file(path: Path) -> Iterator[Path]:
         for name, logger in manager.loggerDict.items()
         if isinstance(logger, logging.Logger)
     }
-    root_level = root.level
+    root_level, root_handlers = root.level, list(root.handlers)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setLevel(logging.DEBUG)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
@@ -201,8 +203,9 @@ def debug_log_file(path: Path) -> Iterator[Path]:
     try:
         yield path
     finally:
-        root.removeHandler(handler)
         handler.close()
+        for added in [h for h in root.handlers if h not in root_handlers]:
+            root.removeHandler(added)  # ours, and any basicConfig added
         root.setLevel(root_level)
         for name, logger in manager.loggerDict.items():
             if isinstance(logger, logging.Logger):
