@@ -18,6 +18,9 @@ _TALKATIVE = {
     "aiohttp.access": logging.WARNING,
     "apscheduler": logging.WARNING,
     "sqlalchemy.engine": logging.WARNING,
+    # aiosqlite logs every statement with its parameters (pseudonyms, report ids, times).
+    "aiosqlite": logging.INFO,
+    "asyncpg": logging.INFO,
 }
 
 

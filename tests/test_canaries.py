@@ -866,12 +866,6 @@ async def test_postgresql_holds_no_plaintext(
 # --------------------------------------------------------------------------- linkage in logs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: at DEBUG, aiosqlite logs every statement with its parameters (bot/logs.py "
-    "does not cap the 'aiosqlite' logger): the draft owner's pseudonym, the report id and the "
-    "statistics record, in one transaction, with millisecond timestamps",
-)
 async def test_the_debug_log_links_no_report_to_its_reporter_or_statistics(
     scene: Scene, make_settings: Callable[..., Settings], admin_key: AdminPrivateKey
 ) -> None:

@@ -392,7 +392,8 @@ def test_random_events_never_crash_and_never_lose_answers(script: list[tuple[str
             event = Attached("voice", "file", int(value))  # type: ignore[call-overload]
         else:
             event = Edited()
-        outcome = chat.send(event)
+        # A fresh id each step, as the service draws one: a restart is a new report.
+        outcome = chat.send(event, Env(ENV.today, f"R{len(chat.effects)}-{id(event)}"))
         # Every input is answered.
         assert outcome.replies or outcome.effects
         for reply in outcome.replies:
