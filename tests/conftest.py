@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -53,3 +56,31 @@ def make_settings(
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
     return build
+
+
+@pytest.fixture(scope="session")
+def alice() -> AdminPrivateKey:
+    return AdminPrivateKey.generate()
+
+
+@pytest.fixture(scope="session")
+def bob() -> AdminPrivateKey:
+    return AdminPrivateKey.generate()
+
+
+@pytest.fixture(scope="session")
+def carol() -> AdminPrivateKey:
+    return AdminPrivateKey.generate()
+
+
+@pytest.fixture(scope="session")
+def reference() -> ModuleType:
+    """Load the independent implementation of the formats that builds the test vectors."""
+    path = REPO / "tests" / "vectors" / "make_crypto_vectors.py"
+    spec = importlib.util.spec_from_file_location("amanat_crypto_reference", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -5,11 +5,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
-import importlib.util
 import json
 import pickle
 import re
-import sys
 import unicodedata
 from pathlib import Path
 from types import ModuleType
@@ -52,34 +50,6 @@ REF = ItemRef("7K3M9Q2XZA", "narrative", 0)
 KEY_ID_START, KEY_ID_END = 2, 10
 WRAPPED_LEN = 80
 NONCE_START = KEY_ID_END + 2 + WRAPPED_LEN
-
-
-@pytest.fixture(scope="module")
-def alice() -> AdminPrivateKey:
-    return AdminPrivateKey.generate()
-
-
-@pytest.fixture(scope="module")
-def bob() -> AdminPrivateKey:
-    return AdminPrivateKey.generate()
-
-
-@pytest.fixture(scope="module")
-def carol() -> AdminPrivateKey:
-    return AdminPrivateKey.generate()
-
-
-@pytest.fixture(scope="module")
-def reference() -> ModuleType:
-    """Load the independent reference implementation that builds the vectors."""
-    path = VECTORS_DIR / "make_crypto_vectors.py"
-    spec = importlib.util.spec_from_file_location("amanat_crypto_reference", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import subprocess
 import sys
@@ -51,36 +50,8 @@ ERRORS: dict[str, type[CryptoError]] = {
 
 
 @pytest.fixture(scope="module")
-def alice() -> AdminPrivateKey:
-    return AdminPrivateKey.generate()
-
-
-@pytest.fixture(scope="module")
-def bob() -> AdminPrivateKey:
-    return AdminPrivateKey.generate()
-
-
-@pytest.fixture(scope="module")
-def carol() -> AdminPrivateKey:
-    return AdminPrivateKey.generate()
-
-
-@pytest.fixture(scope="module")
 def sealer(alice: AdminPrivateKey) -> AdminSealer:
     return AdminSealer([alice.public_key()])
-
-
-@pytest.fixture(scope="module")
-def reference() -> ModuleType:
-    """Load the independent implementation that builds the vectors."""
-    path = VECTORS_DIR / "make_crypto_vectors.py"
-    spec = importlib.util.spec_from_file_location("amanat_stream_reference", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

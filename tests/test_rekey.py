@@ -53,21 +53,6 @@ NONCE, TAG = 12, 16
 Sessions = async_sessionmaker[AsyncSession]
 
 
-@pytest.fixture(scope="module")
-def alice() -> AdminPrivateKey:
-    return AdminPrivateKey.generate()
-
-
-@pytest.fixture(scope="module")
-def bob() -> AdminPrivateKey:
-    return AdminPrivateKey.generate()
-
-
-@pytest.fixture(scope="module")
-def carol() -> AdminPrivateKey:
-    return AdminPrivateKey.generate()
-
-
 def pub(*keys: AdminPrivateKey) -> tuple[AdminPublicKey, ...]:
     return tuple(key.public_key() for key in keys)
 
