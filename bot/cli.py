@@ -319,6 +319,17 @@ def _current_keys(
     )
 
 
+def _holder_and_current_set(
+    settings: Settings, key: Path | None
+) -> tuple[AdminPrivateKey, tuple[AdminPublicKey, ...]]:
+    """Open this admin's key and name the set the server seals to now (or exit)."""
+    configured = _configured_keys(settings)
+    _require_database(settings)
+    path = _key_path(settings, key)
+    holder = _load_key_file(settings, path)
+    return holder, _current_keys(settings, configured, path, holder)
+
+
 def _plan(make: Callable[[], KeyChange]) -> KeyChange:
     """Compute a key change, turning a refusal into one line and exit 1."""
     try:
@@ -495,11 +506,7 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
             new = AdminPublicKey.from_text(public_key.strip())
         except CryptoError:
             _fail("PUBLIC_KEY is not an Amanat admin public key (amanat-admin-pk-v1:…)")
-        configured = _configured_keys(settings)
-        _require_database(settings)
-        path = _key_path(settings, key)
-        holder = _load_key_file(settings, path)
-        current = _current_keys(settings, configured, path, holder)
+        holder, current = _holder_and_current_set(settings, key)
         change = _plan(lambda: plan_add(current, new, holder=holder.public_key()))
         summary = _rekey(settings, (holder,), change, execute, config.after_report)
         _print_outcome(summary, change, execute)
@@ -524,11 +531,7 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
     ) -> None:
         """Stop a key from opening stored reports: re-wrap data keys to the set without it."""
         settings = _load_settings(config)
-        configured = _configured_keys(settings)
-        _require_database(settings)
-        path = _key_path(settings, key)
-        holder = _load_key_file(settings, path)
-        current = _current_keys(settings, configured, path, holder)
+        holder, current = _holder_and_current_set(settings, key)
         change = _plan(lambda: plan_revoke(current, revoked, holder=holder.public_key()))
         summary = _rekey(settings, (holder,), change, execute, config.after_report)
         _print_outcome(summary, change, execute)
