@@ -48,7 +48,7 @@ COMMAND_DESCRIPTIONS: Final = {
     "status": N_("Check your report with your code"),
     "cancel": N_("Delete the report you are writing"),
     "safety": N_("Safety advice"),
-    "wipe": N_("How to delete this chat"),
+    "wipe": N_("Delete this whole chat from your phone"),
     "forget": N_("Forget my language and unsent answers"),
 }
 """The commands people see in Telegram's menu, in the order shown."""
@@ -159,6 +159,11 @@ class LookUpReceipt:
 
 
 @dataclass(frozen=True)
+class WipeChat:
+    """Delete every message of this conversation that can still be deleted, both sides."""
+
+
+@dataclass(frozen=True)
 class DeleteUserMessage:
     """Delete the message the reporter just sent (a location or a phone contact)."""
 
@@ -172,6 +177,7 @@ Effect = (
     | ForgetMe
     | LookUpReceipt
     | DeleteUserMessage
+    | WipeChat
 )
 
 
@@ -347,6 +353,7 @@ HELP: Final = N_(
     "• /cancel deletes the report you are writing.\n"
     "• /language changes the language.\n"
     "• /safety shows safety advice.\n"
+    "• /wipe deletes this whole chat from your phone.\n"
     "• /status and your code shows what happened to your report."
 )
 SAFETY: Final = N_(
@@ -766,18 +773,8 @@ def _on_command(draft: Draft, event: Command, env: Env, config: FlowConfig) -> O
         )
         return Outcome(Draft(), (*replies, _language_picker()), (ForgetMe(),))
     if name == "wipe":
-        reply = Reply(
-            (
-                msg(
-                    N_(
-                        "To remove this chat from your phone: delete this chat in Telegram, "
-                        "and choose to delete it for the bot too."
-                    )
-                ),
-            )
-        )
-        new, replies = _resume(draft, config) if draft.in_report else (draft, ())
-        return Outcome(new, (reply, *replies))
+        # Nothing is said afterwards: an empty chat is the answer, and nothing new to hide.
+        return Outcome(draft, (), (WipeChat(),))
     unknown = Reply((msg(N_("I do not know this command.")), msg(HELP)))
     new, replies = _resume(draft, config) if draft.in_report else (draft, ())
     return Outcome(new, (unknown, *replies))
@@ -859,6 +856,8 @@ def _on_menu_button(draft: Draft, action: str, value: str, env: Env, config: Flo
         return _stale(draft, config)
     if action == "m" and value == "safety":
         return Outcome(draft, (Reply((msg(SAFETY),)),))
+    if action == "m" and value == "wipe":
+        return Outcome(draft, (), (WipeChat(),))
     if action == "m" and value == "language":
         return _on_command(draft, Command("language"), env, config)
     return _stale(draft, config)
@@ -1141,8 +1140,14 @@ def receipt_replies(code: str) -> tuple[Reply, ...]:
                         "Without the code nobody, not even you, can find your report."
                     )
                 ),
-                msg(N_("For your safety, delete this chat when you have written down the code.")),
+                msg(
+                    N_(
+                        "When you have written down the code, press the button below. I will "
+                        "delete this whole chat from your phone, your messages and mine."
+                    )
+                ),
             ),
+            ((Button(msg(N_("🧹 I wrote it down: delete this chat")), "m:wipe"),),),
         ),
     )
 

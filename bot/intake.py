@@ -41,6 +41,7 @@ from bot.flow import (
     SealAttachment,
     SealText,
     Submit,
+    WipeChat,
     answers_for_storage,
     attachment_failed_replies,
     error_replies,
@@ -74,6 +75,7 @@ from storage.repositories import (
 log = logging.getLogger(__name__)
 
 ANSWERS_FORMAT_VERSION = 1
+MAX_TRACED_MESSAGES = 2000
 
 FileFetcher = Callable[[str], Awaitable[bytes]]
 
@@ -98,6 +100,7 @@ class Inbound:
     update_id: int | None = None
     language_hint: str | None = None
     fetch_file: FileFetcher | None = None
+    message_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ class Handled:
     locale: str
     delete_user_message: bool = False
     duplicate: bool = False
+    wipe: tuple[int, ...] = ()
+    """Message ids to delete now, both sides (the reporter asked to wipe the chat)."""
 
 
 @dataclass
@@ -118,6 +123,8 @@ class _Payload:
     sealed: dict[tuple[str, int], SealedBlob] = field(default_factory=dict)
     attachments: dict[int, str] = field(default_factory=dict)
     """Attachment index → the question it answers (its chunks are already stored)."""
+    messages: list[int] = field(default_factory=list)
+    """Ids of the chat's messages, both sides, so /wipe can delete them (no content)."""
 
     def to_bytes(self) -> bytes:
         items = [
@@ -128,6 +135,7 @@ class _Payload:
             "draft": json.loads(self.draft.to_json()),
             "sealed": items,
             "attachments": sorted(self.attachments.items()),
+            "messages": self.messages[-MAX_TRACED_MESSAGES:],
         }
         return json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()
 
@@ -140,9 +148,10 @@ class _Payload:
             for kind, index, data in doc["sealed"]
         }
         attachments = {int(i): str(q) for i, q in doc.get("attachments", [])}
+        messages = [int(m) for m in doc.get("messages", [])]
         if draft.report_id is None:
-            return cls(draft)
-        return cls(draft, sealed, attachments)
+            return cls(draft, messages=messages)
+        return cls(draft, sealed, attachments, messages)
 
 
 class IntakeService:
@@ -176,6 +185,7 @@ class IntakeService:
         owner = self._keys.pseudonym(inbound.transport, inbound.user_id)
         now = self._clock()
         submitting = False
+        wipe: tuple[int, ...] = ()
         try:
             async with unit_of_work(self._sessions) as session:
                 if inbound.update_id is not None:
@@ -183,6 +193,8 @@ class IntakeService:
                     if not await UpdateLedger(session).claim(key, now + LEDGER_TTL):
                         return Handled((), "en", duplicate=True)
                 payload = await self._load(session, owner, now)
+                if inbound.message_id is not None:
+                    payload.messages.append(inbound.message_id)
                 env = Env(
                     today=now.date(),
                     fresh_report_id=self._new_report_id(),
@@ -210,13 +222,17 @@ class IntakeService:
                         await LanguageRepository(session).delete(owner)
                         if payload.draft.report_id is not None:
                             await AttachmentRepository(session).drop(payload.draft.report_id)
-                        payload = _Payload(Draft())
+                        payload = _Payload(Draft(), messages=payload.messages)
+                    elif isinstance(effect, WipeChat):
+                        wipe = tuple(dict.fromkeys(payload.messages))
+                        payload.messages = []
                     elif isinstance(effect, LookUpReceipt):
                         replies.extend(await self._look_up(session, effect.code))
                     elif isinstance(effect, Submit):
                         submitting = True
                         code = await self._submit(session, payload, now.date(), inbound)
-                        payload = _Payload(Draft(locale=payload.draft.locale))
+                        locale_only = Draft(locale=payload.draft.locale)
+                        payload = _Payload(locale_only, messages=payload.messages)
                         replies.extend(receipt_replies(code))
                     else:
                         delete_input = True
@@ -231,7 +247,21 @@ class IntakeService:
             log.warning("storage failed (%s); nothing was committed", type(exc).__name__)
             failed = submit_failed_replies() if submitting else error_replies()
             return Handled(failed, await self._locale_of(owner, inbound.language_hint))
-        return Handled(tuple(replies), locale, delete_input)
+        return Handled(tuple(replies), locale, delete_input, wipe=wipe)
+
+    async def remember_messages(self, transport: str, user_id: int, ids: list[int]) -> None:
+        """Note the ids of messages just sent, so a later /wipe deletes them too."""
+        if not ids:
+            return
+        owner = self._keys.pseudonym(transport, user_id)
+        now = self._clock()
+        try:
+            async with unit_of_work(self._sessions) as session:
+                payload = await self._load(session, owner, now)
+                payload.messages.extend(ids)
+                await self._save(session, owner, payload, now)
+        except SQLAlchemyError as exc:
+            log.warning("message ids not kept (%s)", type(exc).__name__)
 
     async def _locale_of(self, owner: str, hint: str | None) -> str:
         try:
@@ -255,7 +285,7 @@ class IntakeService:
     ) -> None:
         drafts = DraftRepository(session)
         draft = payload.draft
-        if not draft.in_report and draft.resume is None:
+        if not draft.in_report and draft.resume is None and not payload.messages:
             await drafts.delete(owner)
             return
         blob = self._keys.seal_draft(payload.to_bytes(), owner)

@@ -17,7 +17,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes, Messag
 from bot.i18n import Translations, locale_from_telegram, use_locale
 from bot.intake import FileFetcher, Inbound, IntakeService
 from handlers.events import event_from_update
-from handlers.send import send_replies
+from handlers.send import delete_messages, send_replies
 
 TRANSPORT = "telegram"
 
@@ -58,19 +58,24 @@ class IntakeHandlers:
                 update_id=update.update_id,
                 language_hint=locale_from_telegram(user.language_code),
                 fetch_file=_fetcher(context),
+                message_id=update.message.message_id if update.message else None,
             )
         )
         if handled.duplicate:
             return
         pressed = query.message.message_id if query is not None and query.message else None
+        if handled.wipe:
+            await delete_messages(context.bot, chat.id, handled.wipe)
+            return
         with use_locale(handled.locale):
-            await send_replies(
+            sent = await send_replies(
                 context.bot, chat.id, handled.replies, handled.locale, self.translations, pressed
             )
         message = update.message
         if handled.delete_user_message and message is not None:
             with suppress(BadRequest, Forbidden):  # already gone or too old
                 await message.delete()
+        await self.service.remember_messages(TRANSPORT, user.id, sent)
 
     def handlers(self) -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
         """Return the handlers for private chats, in matching order."""

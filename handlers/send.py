@@ -56,8 +56,12 @@ async def send_replies(
     locale: str,
     translations: Translations,
     pressed_message_id: int | None = None,
-) -> None:
-    """Show replies in order; a reply marked ``edit_pressed`` replaces the pressed message."""
+) -> list[int]:
+    """Show replies in order; a reply marked ``edit_pressed`` replaces the pressed message.
+
+    Returns the ids of the messages sent, so that /wipe can delete them later.
+    """
+    sent: list[int] = []
     for reply in replies:
         text = render_text(reply, locale, translations)
         markup = keyboard(reply, locale, translations)
@@ -73,9 +77,22 @@ async def send_replies(
                 log.info("edit refused (%s); sending instead", type(exc).__name__)
         chunks = _chunks(text)
         for number, chunk in enumerate(chunks, start=1):
-            await bot.send_message(
+            message = await bot.send_message(
                 chat_id,
                 chunk,
                 reply_markup=markup if number == len(chunks) else None,
                 protect_content=True,
             )
+            sent.append(message.message_id)
+    return sent
+
+
+async def delete_messages(bot: Bot, chat_id: int, message_ids: tuple[int, ...]) -> None:
+    """Delete messages, both sides, 100 at a time; ones already gone or too old are skipped."""
+    for start in range(0, len(message_ids), 100):
+        batch = message_ids[start : start + 100]
+        try:
+            await bot.delete_messages(chat_id, batch)
+        except BadRequest as exc:
+            # Telegram refuses the batch when none of it can be deleted (older than 48 hours).
+            log.info("some messages could not be deleted (%s)", type(exc).__name__)

@@ -451,3 +451,32 @@ async def _report_ids(settings: Settings) -> list[str]:
             return [summary.id for summary in await ReportRepository(session).queue()]
     finally:
         await engine.dispose()
+
+
+async def test_wipe_deletes_the_whole_conversation_both_sides(harness: Harness) -> None:
+    user = harness.server.user(language_code="en")
+    await harness.start(user)
+    final = await walk_report(harness, user, {"narrative": "what happened"})
+    code = receipt_code(final)
+    assert len(user.chat_messages()) > 20
+    # The receipt offers the wipe once the code is written down.
+    await harness.driver.press(user, "m:wipe", final[-1])
+    assert user.chat_messages() == [], [m.text for m in user.chat_messages()]
+    # The report is kept; the reporter can still ask about it, and wipe again.
+    status = await harness.driver.command(user, "status", code)
+    assert "saved" in (status[0].text or "")
+    await harness.driver.command(user, "wipe")
+    assert user.chat_messages() == []
+
+
+async def test_wipe_in_the_middle_keeps_the_answers(harness: Harness) -> None:
+    user = harness.server.user(language_code="en")
+    await harness.start(user)
+    await press_data(harness, user, "m:report")
+    await press_data(harness, user, ":a:no")
+    await harness.driver.command(user, "wipe")
+    assert user.chat_messages() == []
+    resumed = await harness.driver.command(user, "start")
+    await harness.driver.press(user, "m:continue", resumed[-1])
+    question = keyboard_message(user)
+    assert "What happened?" in (question.text or "")
