@@ -31,7 +31,7 @@ from bot.crypto import (
 )
 from bot.flow import COMMAND_DESCRIPTIONS, FlowConfig, answer_waiting_replies
 from bot.i18n import SUPPORTED_LOCALES, CatalogError, Translations, compile_catalogs
-from bot.intake import IntakeService
+from bot.intake import IntakeService, flood_window
 from bot.matching import build_label_index, make_option_matcher
 from bot.settings import Settings
 from handlers.errors import ErrorHandler
@@ -48,7 +48,12 @@ from storage.db import (
 )
 from storage.migrate import upgrade_to_head_async
 from storage.replies import ReplyNoticeRepository
-from storage.repositories import DraftRepository, StatsRepository, UpdateLedger
+from storage.repositories import (
+    DraftRepository,
+    RateLimitRepository,
+    StatsRepository,
+    UpdateLedger,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +109,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             draft_ttl=timedelta(minutes=settings.draft_ttl_minutes),
             new_report_id=new_report_id,
             new_receipt_code=new_receipt_code,
+            flood_limit=settings.flood_limit,
         )
         yield Services(settings, engine, translations, intake, server_keys)
     finally:
@@ -122,6 +128,7 @@ async def purge_expired(engine: AsyncEngine) -> tuple[int, int]:
         drafts = await DraftRepository(session).purge_expired(now)
         ledger = await UpdateLedger(session).purge_expired(now)
         await AttachmentRepository(session).purge_expired(now.date())
+        await RateLimitRepository(session).purge_before(flood_window(now))
         await StatsRepository(session).reshuffle()
     await checkpoint_wal(engine)
     return drafts, ledger

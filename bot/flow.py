@@ -1187,6 +1187,16 @@ def status_replies(
     return tuple(replies)
 
 
+def flood_replies() -> tuple[Reply, ...]:
+    """Ask someone who sends a flood of messages to wait; nothing they sent is lost."""
+    return _say(
+        N_(
+            "You are sending very many messages. Please wait ten minutes, then go on. "
+            "Your earlier answers are safe."
+        )
+    )
+
+
 def answer_waiting_replies() -> tuple[Reply, ...]:
     """Tell an opted-in reporter that an answer waits, without saying anything of it."""
     return _say(N_("Our team has answered your report. Send /status and your code to read it."))

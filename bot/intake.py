@@ -45,6 +45,7 @@ from bot.flow import (
     answers_for_storage,
     attachment_failed_replies,
     error_replies,
+    flood_replies,
     receipt_replies,
     status_replies,
     step,
@@ -66,6 +67,7 @@ from storage.repositories import (
     LanguageRepository,
     NewItem,
     NewReport,
+    RateLimitRepository,
     ReportRepository,
     StatRecord,
     StatsRepository,
@@ -78,6 +80,14 @@ ANSWERS_FORMAT_VERSION = 1
 MAX_TRACED_MESSAGES = 2000
 
 FileFetcher = Callable[[str], Awaitable[bytes]]
+
+
+FLOOD_WINDOW = timedelta(minutes=10)
+
+
+def flood_window(now: datetime) -> int:
+    """Number the ten-minute window ``now`` falls in."""
+    return int(now.timestamp() // FLOOD_WINDOW.total_seconds())
 
 
 class AttachmentUnavailable(Exception):
@@ -168,6 +178,7 @@ class IntakeService:
         new_report_id: Callable[[], str],
         new_receipt_code: Callable[[], str],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        flood_limit: int = 120,
     ) -> None:
         if draft_ttl <= timedelta(0):
             raise ValueError("draft_ttl must be positive")
@@ -179,6 +190,7 @@ class IntakeService:
         self._new_report_id = new_report_id
         self._new_receipt_code = new_receipt_code
         self._clock = clock
+        self._flood_limit = flood_limit
 
     async def handle(self, inbound: Inbound) -> Handled:
         """Process one event inside one unit of work; answer only what was committed."""
@@ -192,6 +204,14 @@ class IntakeService:
                     key = self._keys.update_key(inbound.transport, inbound.update_id)
                     if not await UpdateLedger(session).claim(key, now + LEDGER_TTL):
                         return Handled((), "en", duplicate=True)
+                sent = await RateLimitRepository(session).hit(owner, flood_window(now))
+                if sent > self._flood_limit:
+                    # Answer the first update over the limit, then stay silent for the window:
+                    # a flood must not keep a worker busy or fill the chat and the disk.
+                    locale = await LanguageRepository(session).get(owner) or "en"
+                    if sent == self._flood_limit + 1:
+                        return Handled(flood_replies(), locale)
+                    return Handled((), locale, duplicate=True)
                 payload = await self._load(session, owner, now)
                 if inbound.message_id is not None:
                     payload.messages.append(inbound.message_id)

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         le=20 * 1024 * 1024,
         description="Largest voice note, photo or file kept (the Bot API serves 20 MB at most).",
     )
+    flood_limit: int = Field(
+        default=120,
+        ge=10,
+        le=10_000,
+        description="Updates one person may send in ten minutes before the bot asks them to wait.",
+    )
     emergency_contacts: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description="Emergency contact lines shown to people in danger, comma separated.",

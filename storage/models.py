@@ -237,3 +237,14 @@ class ReplyNoticeRow(Base):
     )
     blob: Mapped[bytes] = mapped_column(LargeBinary)
     pending: Mapped[bool] = mapped_column(Boolean, index=True)
+
+
+class RateWindowRow(Base):
+    """How many updates one pseudonym sent in the current window (flood protection only)."""
+
+    __tablename__ = "rate_windows"
+    __table_args__ = (_NO_ROWID,)
+
+    owner: Mapped[str] = mapped_column(String(HEX_KEY_LENGTH), primary_key=True)
+    window: Mapped[int] = mapped_column(Integer, index=True)
+    count: Mapped[int] = mapped_column(Integer)

@@ -20,7 +20,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Final, TypeAlias
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import case, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import Executable
@@ -31,6 +31,7 @@ from storage.models import (
     Base,
     DraftRow,
     LanguagePrefRow,
+    RateWindowRow,
     ReportItemRow,
     ReportRow,
     StatRecordRow,
@@ -460,3 +461,35 @@ class UpdateLedger:
             .returning(UpdateLedgerRow.key)
         )
         return await _count(self._session, statement)
+
+
+class RateLimitRepository:
+    """Count each pseudonym's updates per window, to answer floods without stalling others."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def hit(self, owner: str, window: int) -> int:
+        """Count one more update in ``window`` and return the count (1 in a new window)."""
+        _require_hex_key(owner, "a rate owner")
+        statement = _insert(self._session, RateWindowRow).values(
+            owner=owner, window=window, count=1
+        )
+        counted = statement.on_conflict_do_update(
+            index_elements=[RateWindowRow.owner],
+            set_={
+                "count": case(
+                    (RateWindowRow.window == statement.excluded.window, RateWindowRow.count + 1),
+                    else_=1,
+                ),
+                "window": statement.excluded.window,
+            },
+        ).returning(RateWindowRow.count)
+        return int((await self._session.execute(counted)).scalar_one())
+
+    async def purge_before(self, window: int) -> int:
+        """Forget counters of windows that ended: nobody's activity is kept longer."""
+        result = await self._session.execute(
+            delete(RateWindowRow).where(RateWindowRow.window < window)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -205,3 +205,23 @@ async def test_no_statistics_record_without_consent(services: Services) -> None:
     async with unit_of_work(session_factory(services.engine)) as session:
         assert len(await ReportRepository(session).queue()) == 1
         assert await StatsRepository(session).all() == []
+
+
+async def test_a_flood_is_asked_to_wait_once_then_ignored(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with open_services(make_settings(flood_limit=10)) as services:
+        person = Person(services, user_id=99)
+        answered = [await person.send(Command("help")) for _ in range(10)]
+        assert all(h.replies for h in answered)
+        warned = await person.send(Command("help"))
+        assert [p.msgid for r in warned.replies for p in r.parts] == [
+            "You are sending very many messages. Please wait ten minutes, then go on. "
+            "Your earlier answers are safe."
+        ]
+        silent = await person.send(Command("help"))
+        assert silent.duplicate
+        assert not silent.replies
+        # Someone else is not held up by the flood.
+        other = await Person(services, user_id=100).send(Command("help"))
+        assert other.replies

@@ -38,6 +38,7 @@ from storage.repositories import (
     LanguageRepository,
     NewItem,
     NewReport,
+    RateLimitRepository,
     ReportRepository,
     StatRecord,
     StatsRepository,
@@ -57,6 +58,7 @@ LATER = NOW + timedelta(hours=1)
 HEAD_REVISION = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 ALL_TABLES = {
+    "rate_windows",
     "reply_notices",
     "replies",
     "attachment_chunks",
@@ -903,3 +905,16 @@ async def test_reply_notices_wait_until_sent(sessions: async_sessionmaker[AsyncS
         assert await notices.pending() == [("NOTE000001", b"locked contact")]
         await notices.mark_sent("NOTE000001")
         assert await notices.pending() == []
+
+
+async def test_rate_windows_count_per_owner_and_restart_each_window(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    alice_key, bob_key = owner(), owner()
+    async with unit_of_work(sessions) as session:
+        limits = RateLimitRepository(session)
+        assert [await limits.hit(alice_key, 100) for _ in range(3)] == [1, 2, 3]
+        assert await limits.hit(bob_key, 100) == 1
+        assert await limits.hit(alice_key, 101) == 1  # a new window starts again
+    async with unit_of_work(sessions) as session:
+        assert await RateLimitRepository(session).purge_before(101) == 1  # bob's old window
