@@ -31,6 +31,7 @@ from bot.crypto import (
 from bot.flow import (
     Draft,
     DropSealed,
+    Effect,
     Env,
     Event,
     FlowConfig,
@@ -126,6 +127,16 @@ class Handled:
 
 
 @dataclass
+class _Result:
+    """What one update produced besides the draft: replies and instructions to the adapter."""
+
+    replies: list[Reply] = field(default_factory=list)
+    delete_input: bool = False
+    wipe: tuple[int, ...] = ()
+    submitting: bool = False
+
+
+@dataclass
 class _Payload:
     """The decrypted draft: the conversation state plus answers already sealed to admins."""
 
@@ -196,22 +207,16 @@ class IntakeService:
         """Process one event inside one unit of work; answer only what was committed."""
         owner = self._keys.pseudonym(inbound.transport, inbound.user_id)
         now = self._clock()
-        submitting = False
-        wipe: tuple[int, ...] = ()
+        result = _Result()
         try:
             async with unit_of_work(self._sessions) as session:
                 if inbound.update_id is not None:
                     key = self._keys.update_key(inbound.transport, inbound.update_id)
                     if not await UpdateLedger(session).claim(key, now + LEDGER_TTL):
                         return Handled((), "en", duplicate=True)
-                sent = await RateLimitRepository(session).hit(owner, flood_window(now))
-                if sent > self._flood_limit:
-                    # Answer the first update over the limit, then stay silent for the window:
-                    # a flood must not keep a worker busy or fill the chat and the disk.
-                    locale = await LanguageRepository(session).get(owner) or "en"
-                    if sent == self._flood_limit + 1:
-                        return Handled(flood_replies(), locale)
-                    return Handled((), locale, duplicate=True)
+                flooded = await self._flood_answer(session, owner, now)
+                if flooded is not None:
+                    return flooded
                 payload = await self._load(session, owner, now)
                 if inbound.message_id is not None:
                     payload.messages.append(inbound.message_id)
@@ -227,35 +232,11 @@ class IntakeService:
                     # A new report (or none): nothing sealed for the old one may survive.
                     await AttachmentRepository(session).drop(previous_report)
                     payload.sealed, payload.attachments = {}, {}
-                replies = list(outcome.replies)
-                delete_input = False
+                result.replies.extend(outcome.replies)
                 for effect in outcome.effects:
-                    if isinstance(effect, SealText):
-                        self._seal(payload, effect)
-                    elif isinstance(effect, SealAttachment):
-                        await self._seal_attachment(session, payload, effect, inbound, now)
-                    elif isinstance(effect, DropSealed):
-                        await self._drop(session, payload, effect.kind)
-                    elif isinstance(effect, RememberLanguage):
-                        await LanguageRepository(session).set(owner, effect.locale)
-                    elif isinstance(effect, ForgetMe):
-                        await LanguageRepository(session).delete(owner)
-                        if payload.draft.report_id is not None:
-                            await AttachmentRepository(session).drop(payload.draft.report_id)
-                        payload = _Payload(Draft(), messages=payload.messages)
-                    elif isinstance(effect, WipeChat):
-                        wipe = tuple(dict.fromkeys(payload.messages))
-                        payload.messages = []
-                    elif isinstance(effect, LookUpReceipt):
-                        replies.extend(await self._look_up(session, effect.code))
-                    elif isinstance(effect, Submit):
-                        submitting = True
-                        code = await self._submit(session, payload, now.date(), inbound)
-                        locale_only = Draft(locale=payload.draft.locale)
-                        payload = _Payload(locale_only, messages=payload.messages)
-                        replies.extend(receipt_replies(code))
-                    else:
-                        delete_input = True
+                    payload = await self._apply(
+                        session, owner, payload, effect, inbound, now, result
+                    )
                 await self._save(session, owner, payload, now)
                 locale = payload.draft.locale or inbound.language_hint or "en"
         except AttachmentUnavailable:
@@ -265,9 +246,60 @@ class IntakeService:
         except SQLAlchemyError as exc:
             # Only the type: driver messages can quote parameters.
             log.warning("storage failed (%s); nothing was committed", type(exc).__name__)
-            failed = submit_failed_replies() if submitting else error_replies()
+            failed = submit_failed_replies() if result.submitting else error_replies()
             return Handled(failed, await self._locale_of(owner, inbound.language_hint))
-        return Handled(tuple(replies), locale, delete_input, wipe=wipe)
+        return Handled(tuple(result.replies), locale, result.delete_input, wipe=result.wipe)
+
+    async def _flood_answer(
+        self, session: AsyncSession, owner: str, now: datetime
+    ) -> Handled | None:
+        """Count the update; over the limit, answer the first one and drop the rest.
+
+        A flood must not keep a worker busy, nor fill the chat or the disk.
+        """
+        sent = await RateLimitRepository(session).hit(owner, flood_window(now))
+        if sent <= self._flood_limit:
+            return None
+        locale = await LanguageRepository(session).get(owner) or "en"
+        if sent == self._flood_limit + 1:
+            return Handled(flood_replies(), locale)
+        return Handled((), locale, duplicate=True)
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        owner: str,
+        payload: _Payload,
+        effect: Effect,
+        inbound: Inbound,
+        now: datetime,
+        result: _Result,
+    ) -> _Payload:
+        """Carry out one effect the flow asked for; return the payload to keep."""
+        if isinstance(effect, SealText):
+            self._seal(payload, effect)
+        elif isinstance(effect, SealAttachment):
+            await self._seal_attachment(session, payload, effect, inbound, now)
+        elif isinstance(effect, DropSealed):
+            await self._drop(session, payload, effect.kind)
+        elif isinstance(effect, RememberLanguage):
+            await LanguageRepository(session).set(owner, effect.locale)
+        elif isinstance(effect, ForgetMe):
+            await LanguageRepository(session).delete(owner)
+            return _Payload(Draft(), messages=payload.messages)
+        elif isinstance(effect, WipeChat):
+            result.wipe = tuple(dict.fromkeys(payload.messages))
+            payload.messages = []
+        elif isinstance(effect, LookUpReceipt):
+            result.replies.extend(await self._look_up(session, effect.code))
+        elif isinstance(effect, Submit):
+            result.submitting = True
+            code = await self._submit(session, payload, now.date(), inbound)
+            result.replies.extend(receipt_replies(code))
+            return _Payload(Draft(locale=payload.draft.locale), messages=payload.messages)
+        else:
+            result.delete_input = True
+        return payload
 
     async def remember_messages(self, transport: str, user_id: int, ids: list[int]) -> None:
         """Note the ids of messages just sent, so a later /wipe deletes them too."""
