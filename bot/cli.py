@@ -45,6 +45,7 @@ from bot.admin_view import (
     render_queue,
     render_report,
 )
+from bot.audit import Verdict, verify
 from bot.crypto import (
     AdminPrivateKey,
     AdminPublicKey,
@@ -79,6 +80,7 @@ from bot.rekey import (
 )
 from bot.settings import PACKAGE_LOCALES_DIR, Settings
 from storage.attachments import AttachmentRepository
+from storage.audit import AuditRepository
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head
 from storage.records import StatRecord, StoredItem
@@ -415,11 +417,13 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
     keys_app = typer.Typer(help="Admin key pairs.", no_args_is_help=True)
     admin_app = typer.Typer(help="Read sealed reports on this machine.", no_args_is_help=True)
     digest_app = typer.Typer(help="Anonymized counts for partners.", no_args_is_help=True)
+    audit_app = typer.Typer(help="The hash-chained log of admin actions.", no_args_is_help=True)
     db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
     i18n_app = typer.Typer(help="Translations.", no_args_is_help=True)
     root.add_typer(keys_app, name="keys")
     root.add_typer(admin_app, name="admin")
     root.add_typer(digest_app, name="digest")
+    root.add_typer(audit_app, name="audit")
     root.add_typer(db_app, name="db")
     root.add_typer(i18n_app, name="i18n")
 
@@ -681,10 +685,10 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
         if not text or len(text) > 3500:
             _fail("an answer has 1 to 3500 characters")
         admins = _configured_keys(settings)
+        holder = _load_key(settings, key)  # the audit log names who answered
         if not admins:  # development: the development key is what the simulator seals to
-            path = _key_path(settings, key)
-            admins = _current_keys(settings, admins, path, _load_key(settings, key))
-        index, notified = _run_storage(settings, _reply(wanted, text, admins))
+            admins = _current_keys(settings, admins, _key_path(settings, key), holder)
+        index, notified = _run_storage(settings, _reply(wanted, text, admins, holder))
         typer.echo(
             f"Answer {index + 1} stored for report {wanted}. The reporter reads it by sending "
             "/status with their code; the server cannot read it."
@@ -713,6 +717,18 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
             typer.echo("This report has no voice notes, photos or files.")
         for exported in written:
             typer.echo(f"{exported.path}  ({exported.size} bytes)")
+
+    @audit_app.command("verify")
+    def audit_verify() -> None:
+        """Check the hash chain of admin actions; print its head to keep somewhere else."""
+        settings = _load_settings(config)
+        verdict = _run_storage(settings, _audit_verdict())
+        if verdict.problem is not None:
+            _fail(f"the audit log was altered: {verdict.problem}")
+        typer.echo(f"{verdict.entries} entries, chain intact.")
+        typer.echo(f"Head: {verdict.head.hex()}")
+        typer.echo("Keep this head outside the server: a chain rewritten from scratch only")
+        typer.echo("shows against a head kept elsewhere.")
 
     @digest_app.command("preview")
     def digest_preview(
@@ -825,6 +841,8 @@ def _open_report(key: AdminPrivateKey, report_id: str) -> Work[OpenedReport]:
     async def work(sessions: Sessions) -> OpenedReport:
         async with unit_of_work(sessions) as session:
             stored = await ReportRepository(session).get(report_id)
+            if stored is not None:
+                await _audit(session, key, "show", report_id)
         if stored is None:
             raise CliError(f"no report with id {report_id}")
         # Open every item before rendering any: on a failure nothing decrypted is shown.
@@ -860,6 +878,9 @@ def _export(key: AdminPrivateKey, report_id: str, folder: Path) -> Work[list[Exp
     """Export one report's attachments; a failure names the problem, never the content."""
 
     async def work(sessions: Sessions) -> list[Exported]:
+        async with unit_of_work(sessions) as session:
+            if await ReportRepository(session).exists(report_id):
+                await _audit(session, key, "export", report_id)
         try:
             return await export_attachments(sessions, report_id, key, folder)
         except ExportError as exc:
@@ -872,7 +893,9 @@ def _export(key: AdminPrivateKey, report_id: str, folder: Path) -> Work[list[Exp
     return work
 
 
-def _reply(report_id: str, text: str, admins: Sequence[AdminPublicKey]) -> Work[tuple[int, bool]]:
+def _reply(
+    report_id: str, text: str, admins: Sequence[AdminPublicKey], holder: AdminPrivateKey
+) -> Work[tuple[int, bool]]:
     """Seal an answer to the reporter and a copy to the admins, in one unit of work."""
 
     async def work(sessions: Sessions) -> tuple[int, bool]:
@@ -896,14 +919,30 @@ def _reply(report_id: str, text: str, admins: Sequence[AdminPublicKey]) -> Work[
             if stored.status == "new":
                 await reports.set_status(report_id, "claimed")
             notified = await ReplyNoticeRepository(session).mark_pending(report_id)
+            await _audit(session, holder, "reply", report_id)
         return index, notified
 
     return work
 
 
+async def _audit(session: AsyncSession, key: AdminPrivateKey, action: str, subject: str) -> None:
+    """Chain one admin action onto the audit log (who by key id, what, on what, which day)."""
+    await AuditRepository(session).append(_today(), key.public_key().key_id, action, subject)
+
+
 def _today() -> date:
     """Today in UTC: replies are dated by the day only."""
     return datetime.now(UTC).date()
+
+
+def _audit_verdict() -> Work[Verdict]:
+    """Read the whole chain and check it."""
+
+    async def work(sessions: Sessions) -> Verdict:
+        async with unit_of_work(sessions) as session:
+            return verify(await AuditRepository(session).entries())
+
+    return work
 
 
 def _stat_records() -> Work[list[StatRecord]]:

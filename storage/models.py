@@ -248,3 +248,18 @@ class RateWindowRow(Base):
     owner: Mapped[str] = mapped_column(String(HEX_KEY_LENGTH), primary_key=True)
     window: Mapped[int] = mapped_column(Integer, index=True)
     count: Mapped[int] = mapped_column(Integer)
+
+
+class AuditEntryRow(Base):
+    """One admin action, chained to the one before by a hash (``amanat audit verify``)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (_NO_ROWID,)  # its order is its sequence number, on purpose
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    day: Mapped[date] = mapped_column(Date)
+    admin: Mapped[str] = mapped_column(String(SHORT_TEXT_MAX))
+    action: Mapped[str] = mapped_column(String(SHORT_TEXT_MAX))
+    subject: Mapped[str] = mapped_column(String(SHORT_TEXT_MAX))
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))

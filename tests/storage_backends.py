@@ -38,6 +38,7 @@ _SCRATCH_NAME = re.compile(rf"{SCRATCH_PREFIX}(\d+)_[0-9a-f]+")
 
 # Amanat's tables, dependants first, for the fallback that cannot drop a whole database.
 _TABLES = (
+    "audit_log",
     "rate_windows",
     "reply_notices",
     "replies",

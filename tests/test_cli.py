@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from bot.cli import PASSPHRASE_ENV, CliConfig, create_app
@@ -568,3 +569,26 @@ def test_run_starts_the_simulator_with_development_keys_and_a_quiet_httpx(
     assert "Please choose your language." in result.output
     assert (settings.data_dir / "dev-admin.key").is_file()
     assert "/bot" not in result.output  # no request URL, which would carry the token
+
+
+def test_admin_actions_are_chained_and_an_edit_is_caught(
+    world: World, admin_key: AdminPrivateKey
+) -> None:
+    sealer = AdminSealer([admin_key.public_key()])
+    store(world, sealed_report(REPORT_A, sealer))
+    for _ in range(2):
+        shown = world.invoke(
+            "admin", "show", REPORT_A, "--key", str(world.key_file), input=f"{TEST_PASSPHRASE}\n"
+        )
+        assert shown.exit_code == 0, shown.output
+    verified = world.invoke("audit", "verify")
+    assert verified.exit_code == 0, verified.output
+    assert "2 entries, chain intact." in verified.stdout
+
+    async def tamper(session) -> None:  # type: ignore[no-untyped-def]
+        await session.execute(text("UPDATE audit_log SET subject = 'OTHER' WHERE seq = 1"))
+
+    world.run(tamper)
+    broken = world.invoke("audit", "verify")
+    assert broken.exit_code == 1
+    assert "entry 1 was changed" in broken.output

@@ -58,6 +58,7 @@ LATER = NOW + timedelta(hours=1)
 HEAD_REVISION = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 ALL_TABLES = {
+    "audit_log",
     "rate_windows",
     "reply_notices",
     "replies",
