@@ -21,6 +21,7 @@ failure path, and destructive commands only count unless ``--execute`` is given.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
@@ -350,9 +351,17 @@ def _rekey(
     """Re-wrap every stored report to the change's target set (or count, in a dry run)."""
 
     async def work(sessions: Sessions) -> RekeySummary:
-        return await rewrap_stored_reports(
+        summary = await rewrap_stored_reports(
             sessions, keys, change.target, execute=execute, after_report=after_report
         )
+        if execute:
+            # One entry per run: which admin changed the set, and a fingerprint of the set
+            # it now seals to (sha256 of the sorted key ids, joined by commas).
+            ids = ",".join(sorted(key.key_id for key in change.target))
+            fingerprint = hashlib.sha256(ids.encode()).hexdigest()[:16]
+            async with unit_of_work(sessions) as session:
+                await _audit(session, keys[0], "rekey", f"{len(change.target)}:{fingerprint}")
+        return summary
 
     return _run_storage(settings, work)
 
