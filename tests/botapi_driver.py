@@ -12,14 +12,18 @@ Test-only: it must never point an Application at the real Telegram.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.app import Services, build_application, open_services
 from bot.fakeapi import ChatMessage, FakeBotApi, FakeUser
+from bot.settings import Settings
 
 SETTLE_GROUP = 10**6
 POLL_TIMEOUT_SECONDS = 1
@@ -147,3 +151,38 @@ async def running_bot(
         application.remove_handler(marker, group=SETTLE_GROUP)
         if capture_errors:
             application.remove_error_handler(driver.record_error)
+
+
+@dataclass
+class RunningAmanat:
+    """Amanat as built by its composition root, running against a strict fake Telegram."""
+
+    server: FakeBotApi
+    driver: BotDriver
+    settings: Settings
+    services: Services
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.services.engine
+
+    async def start(self, user: FakeUser) -> list[ChatMessage]:
+        """The user sends /start; return the bot's new visible messages."""
+        return await self.driver.command(user, "start")
+
+
+@asynccontextmanager
+async def running_amanat(
+    make_settings: Callable[..., Settings], **overrides: object
+) -> AsyncIterator[RunningAmanat]:
+    """Build Amanat from settings aimed at a fresh fake Bot API and run it by long polling."""
+    async with strict_fake_api() as server:
+        settings = make_settings(
+            telegram_api_base_url=server.base_url,
+            telegram_file_base_url=server.base_file_url,
+            **overrides,
+        )
+        async with open_services(settings) as services:
+            application = build_application(services, token=server.token)
+            async with running_bot(application, server) as driver:
+                yield RunningAmanat(server, driver, settings, services)

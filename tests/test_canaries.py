@@ -22,8 +22,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +34,6 @@ from sqlalchemy import select
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import Services, build_application, open_services
 from bot.crypto import (
     STREAM_CHUNK_SIZE,
     AdminPrivateKey,
@@ -54,7 +52,7 @@ from storage.attachments import AttachmentRepository
 from storage.db import checkpoint_wal, session_factory, unit_of_work
 from storage.models import StatRecordRow
 from storage.repositories import DraftRepository, ReportRepository
-from tests.botapi_driver import BotDriver, running_bot, strict_fake_api
+from tests.botapi_driver import RunningAmanat, running_amanat
 from tests.canary_support import (
     Leak,
     Needle,
@@ -113,35 +111,8 @@ def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scene]:
         yield Scene(tmp_path, log_file, time.time() - 1, system_temp_dirs)
 
 
-@dataclass
-class Bot:
-    """One running bot: the fake Telegram, the driver, and the services it was built on."""
-
-    server: FakeBotApi
-    driver: BotDriver
-    settings: Settings
-    services: Services
-
-    @property
-    def engine(self) -> AsyncEngine:
-        return self.services.engine
-
-
-@asynccontextmanager
-async def running(
-    make_settings: Callable[..., Settings], **overrides: object
-) -> AsyncIterator[Bot]:
-    """Start the real Application against a fresh fake Bot API, as the e2e tests do."""
-    async with strict_fake_api() as server:
-        settings = make_settings(
-            telegram_api_base_url=server.base_url,
-            telegram_file_base_url=server.base_file_url,
-            **overrides,
-        )
-        async with open_services(settings) as services:
-            application = build_application(services, token=server.token)
-            async with running_bot(application, server) as driver:
-                yield Bot(server, driver, settings, services)
+Bot = RunningAmanat
+running = running_amanat
 
 
 def new_user_id() -> int:

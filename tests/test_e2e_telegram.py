@@ -14,17 +14,16 @@ import tempfile
 import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from bot.app import Services, build_application, deliver_reply_notices, open_services
+from bot.app import deliver_reply_notices
 from bot.cli import PASSPHRASE_ENV, CliConfig, create_app
 from bot.crypto import AdminPrivateKey, ItemRef, open_with_admin_key
 from bot.crypto import open_stream_with_admin_key as open_with_stream
-from bot.fakeapi import ChatMessage, FakeBotApi, FakeUser
+from bot.fakeapi import ChatMessage, FakeUser
 from bot.i18n import Translations
 from bot.logs import configure_logging
 from bot.questions import ATTACHMENT_KIND
@@ -32,32 +31,16 @@ from bot.settings import Settings
 from storage.attachments import AttachmentRepository
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
 from storage.repositories import ReportRepository
-from tests.botapi_driver import BotDriver, running_bot, strict_fake_api
+from tests.botapi_driver import RunningAmanat, running_amanat
 
-
-@dataclass
-class Harness:
-    server: FakeBotApi
-    driver: BotDriver
-    settings: Settings
-    services: Services | None = None
-
-    async def start(self, user: FakeUser) -> list[ChatMessage]:
-        return await self.driver.command(user, "start")
+Harness = RunningAmanat
 
 
 @pytest.fixture
 async def harness(make_settings: Callable[..., Settings]) -> AsyncIterator[Harness]:
-    async with strict_fake_api() as server:
-        settings = make_settings(
-            telegram_api_base_url=server.base_url,
-            telegram_file_base_url=server.base_file_url,
-        )
-        async with open_services(settings) as services:
-            application = build_application(services, token=server.token)
-            async with running_bot(application, server) as driver:
-                yield Harness(server, driver, settings, services)
-                assert not driver.errors, driver.errors
+    async with running_amanat(make_settings) as running:
+        yield running
+        assert not running.driver.errors, running.driver.errors
 
 
 def keyboard_message(user: FakeUser) -> ChatMessage:
@@ -284,19 +267,13 @@ async def test_canaries_never_reach_disk_logs_or_temp(
         "narrative": f"CANARY-{uuid.uuid4().hex}",
     }
     try:
-        async with strict_fake_api() as server:
-            settings = make_settings(
-                telegram_api_base_url=server.base_url, telegram_file_base_url=server.base_file_url
-            )
-            async with open_services(settings) as services:
-                application = build_application(services, token=server.token)
-                async with running_bot(application, server) as driver:
-                    h = Harness(server, driver, settings)
-                    user = server.user(language_code="en")
-                    await h.start(user)
-                    await walk_report(h, user, dict(canaries))
-                    # While the bot still runs, the WAL holds the latest pages.
-                    _assert_absent(tmp_path, canaries.values())
+        async with running_amanat(make_settings) as h:
+            settings = h.settings
+            user = h.server.user(language_code="en")
+            await h.start(user)
+            await walk_report(h, user, dict(canaries))
+            # While the bot still runs, the WAL holds the latest pages.
+            _assert_absent(tmp_path, canaries.values())
     finally:
         root.removeHandler(file_handler)
         file_handler.close()
@@ -424,7 +401,6 @@ async def test_admin_answer_reaches_only_the_holder_of_the_code(
     )
     assert result.exit_code == 0, result.output
     assert "sends a short notice" in result.output  # the walk answered Yes to notices
-    assert harness.services is not None
     before = len(user.bot_messages())
     assert await deliver_reply_notices(harness.services, harness.driver.application.bot) == 1
     notice = user.bot_messages()[before:]
