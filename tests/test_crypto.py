@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from bot import crypto
 from bot.crypto import (
     FORMAT_VERSION,
+    ITEM_FORMAT_VERSION,
     AdminPrivateKey,
     AdminPublicKey,
     AdminSealer,
@@ -88,7 +89,7 @@ def test_round_trip_single_admin(alice: AdminPrivateKey) -> None:
     blob = AdminSealer([alice.public_key()]).seal_for_admins(CANARY, REF)
     assert isinstance(blob, SealedBlob)
     assert CANARY not in blob.data
-    assert blob.data[0] == FORMAT_VERSION
+    assert blob.data[0] == ITEM_FORMAT_VERSION == 2
     assert open_with_admin_key(blob, REF, alice) == CANARY
 
 
@@ -182,11 +183,19 @@ def test_every_truncation_and_an_extension_is_refused(alice: AdminPrivateKey) ->
         open_with_admin_key(SealedBlob(blob + b"\x00"), REF, alice)
 
 
-@pytest.mark.parametrize("version", [0, 2, 255])
+@pytest.mark.parametrize("version", [0, 3, 255])
 def test_unknown_or_old_version_is_unsupported(alice: AdminPrivateKey, version: int) -> None:
     blob = AdminSealer([alice.public_key()]).seal_for_admins(CANARY, REF).data
     with pytest.raises(UnsupportedFormat) as caught:
         open_with_admin_key(SealedBlob(bytes([version]) + blob[1:]), REF, alice)
+    assert_no_secret(caught.value, CANARY)
+
+
+def test_a_v2_item_relabelled_v1_fails_closed(alice: AdminPrivateKey) -> None:
+    """Version confusion: the version is in every binding, so a relabelled blob never opens."""
+    blob = AdminSealer([alice.public_key()]).seal_for_admins(CANARY, REF).data
+    with pytest.raises(TamperedCiphertext) as caught:
+        open_with_admin_key(SealedBlob(b"\x01" + blob[1:]), REF, alice)
     assert_no_secret(caught.value, CANARY)
 
 

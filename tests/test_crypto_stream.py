@@ -398,7 +398,7 @@ def test_streams_and_items_do_not_mix(sealer: AdminSealer, alice: AdminPrivateKe
     item = sealer.seal_for_admins(b"\x00" * 20, REF)  # same length as a one-admin stream header
     assert len(item.data) == HEADER_ONE
     header, chunks = seal_all(sealer, CANARY)
-    assert_refused(item, chunks, alice)
+    assert_refused(item, chunks, alice, error=UnsupportedFormat)  # items are v2, streams v1
     with pytest.raises(TamperedCiphertext):
         open_with_admin_key(header, REF, alice)
 

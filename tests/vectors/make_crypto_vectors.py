@@ -1,6 +1,6 @@
-"""Build tests/vectors/crypto_v1.json and stream_v1.json with an independent implementation.
+"""Build tests/vectors/crypto_v1.json, items_v2.json and stream_v1.json independently.
 
-Run ``python tests/vectors/make_crypto_vectors.py`` to (re)write both files; the output is
+Run ``python tests/vectors/make_crypto_vectors.py`` to (re)write the three files; the output is
 byte-for-byte deterministic. The code below is written from docs/crypto.md alone and never
 imports ``bot.crypto``: if the two disagree, the tests catch it. It includes RFC 9180 HPKE base
 mode (DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305) built from raw primitives, so
@@ -21,13 +21,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 VECTORS_PATH = Path(__file__).with_name("crypto_v1.json")
 STREAM_VECTORS_PATH = Path(__file__).with_name("stream_v1.json")
+ITEMS_V2_PATH = Path(__file__).with_name("items_v2.json")
 VERSION = 1
+ITEM_V2 = 2
 STREAM_VERSION = 1
 CHUNK_SIZE = 64 * 1024
 
@@ -121,11 +123,11 @@ def key_id(pk: bytes) -> bytes:
     return hashlib.sha256(pk).digest()[:8]
 
 
-def binding(ref: dict[str, Any]) -> list[bytes]:
+def binding(ref: dict[str, Any], version: int = VERSION) -> list[bytes]:
     """Return the binding fields of an item reference."""
     return [
         b"AMANAT-ITEM",
-        bytes([VERSION]),
+        bytes([version]),
         ref["report_id"].encode(),
         ref["kind"].encode(),
         i64(ref["index"]),
@@ -149,8 +151,36 @@ def seal_item(
     return out + nonce + ChaCha20Poly1305(data_key).encrypt(nonce, plaintext, aad)
 
 
+def x25519_wrap_key(dh: bytes, enc: bytes, pk_recipient: bytes, info: bytes) -> bytes:
+    """Item v2 wrap key: HKDF-SHA256(ikm = dh, salt = enc || pk_recipient, info)."""
+    return HKDF(hashes.SHA256(), 32, salt=enc + pk_recipient, info=info).derive(dh)
+
+
+def seal_item_v2(
+    pks: list[bytes],
+    ref: dict[str, Any],
+    plaintext: bytes,
+    data_key: bytes,
+    nonce: bytes,
+    ephemerals: list[bytes],
+) -> bytes:
+    """Build a v2 sealed item from explicit randomness."""
+    out = bytes([ITEM_V2, len(pks)])
+    for pk, eph in zip(pks, ephemerals, strict=True):
+        secret = X25519PrivateKey.from_private_bytes(eph)
+        enc = secret.public_key().public_bytes_raw()
+        dh = secret.exchange(X25519PublicKey.from_public_bytes(pk))
+        wrap_key = x25519_wrap_key(dh, enc, pk, lp(*binding(ref, ITEM_V2), key_id(pk)))
+        wrapped = enc + AESGCM(wrap_key).encrypt(bytes(12), data_key, b"")
+        out += key_id(pk) + struct.pack(">H", len(wrapped)) + wrapped
+    aad = lp(*binding(ref, ITEM_V2))
+    return out + nonce + AESGCM(data_key).encrypt(nonce, plaintext, aad)
+
+
 def open_item(blob: bytes, ref: dict[str, Any], sk: bytes) -> bytes:
-    """Open a v1 sealed item with a raw private key (no error classification: test tooling)."""
+    """Open a v1 or v2 sealed item with a raw private key (no error classes: test tooling)."""
+    if blob[0] == ITEM_V2:
+        return open_item_v2(blob, ref, sk)
     if blob[0] != VERSION:
         raise ValueError("unsupported version")
     mine = key_id(public_of(sk))
@@ -166,6 +196,27 @@ def open_item(blob: bytes, ref: dict[str, Any], sk: bytes) -> bytes:
     data_key = hpke_open(sk, lp(*binding(ref), mine), wrapped_key)
     nonce, ciphertext = blob[pos : pos + 12], blob[pos + 12 :]
     return ChaCha20Poly1305(data_key).decrypt(nonce, ciphertext, lp(*binding(ref)))
+
+
+def open_item_v2(blob: bytes, ref: dict[str, Any], sk: bytes) -> bytes:
+    """Open a v2 sealed item with a raw private key."""
+    pk = public_of(sk)
+    mine = key_id(pk)
+    pos, wrapped_key = 2, None
+    for _ in range(blob[1]):
+        kid = blob[pos : pos + 8]
+        (size,) = struct.unpack(">H", blob[pos + 8 : pos + 10])
+        if kid == mine:
+            wrapped_key = blob[pos + 10 : pos + 10 + size]
+        pos += 10 + size
+    if wrapped_key is None:
+        raise ValueError("not a recipient")
+    enc = wrapped_key[:32]
+    dh = X25519PrivateKey.from_private_bytes(sk).exchange(X25519PublicKey.from_public_bytes(enc))
+    wrap_key = x25519_wrap_key(dh, enc, pk, lp(*binding(ref, ITEM_V2), mine))
+    data_key = AESGCM(wrap_key).decrypt(bytes(12), wrapped_key[32:], b"")
+    nonce, ciphertext = blob[pos : pos + 12], blob[pos + 12 :]
+    return AESGCM(data_key).decrypt(nonce, ciphertext, lp(*binding(ref, ITEM_V2)))
 
 
 # --- docs/crypto.md: attachment streams v1 -----------------------------------------------
@@ -343,6 +394,34 @@ def receipt_hash(secret: bytes, digits: str) -> bytes:
 # --- the vectors ---------------------------------------------------------------------------
 
 
+ITEM_SPECS: list[tuple[str, list[str], dict[str, Any], bytes]] = [
+    (
+        "one recipient, ASCII text",
+        ["alice"],
+        {"report_id": "7K3M9Q2XZA", "kind": "narrative", "index": 0},
+        b"They offered 2000 dollars a month to go to Russia.",
+    ),
+    (
+        "two recipients, Dari text",
+        ["alice", "bob"],
+        {"report_id": "7K3M9Q2XZA", "kind": "recruiter_contact", "index": 1},
+        "شماره تماس: ۰۷۹۹۱۲۳۴۵۶".encode(),
+    ),
+    (
+        "two recipients, empty plaintext, large index",
+        ["bob", "alice"],
+        {"report_id": "00000000ZZ", "kind": "voice", "index": 4294967296},
+        b"",
+    ),
+    (
+        "three recipients, Pashto text",
+        ["carol", "alice", "bob"],
+        {"report_id": "7K3M9Q2XZA", "kind": "narrative", "index": 2},
+        "هغوی وویل چې ایران ته لاړ شه".encode(),
+    ),
+]
+
+
 def build_vectors() -> dict[str, Any]:
     """Return the whole vector document; deterministic."""
     admins = {name: fixed(f"admin/{name}", 32) for name in ("alice", "bob", "carol")}
@@ -380,26 +459,7 @@ def build_vectors() -> dict[str, Any]:
     ]
 
     items: list[dict[str, Any]] = []
-    specs: list[tuple[str, list[str], dict[str, Any], bytes]] = [
-        (
-            "one recipient, ASCII text",
-            ["alice"],
-            {"report_id": "7K3M9Q2XZA", "kind": "narrative", "index": 0},
-            b"They offered 2000 dollars a month to go to Russia.",
-        ),
-        (
-            "two recipients, Dari text",
-            ["alice", "bob"],
-            {"report_id": "7K3M9Q2XZA", "kind": "recruiter_contact", "index": 1},
-            "شماره تماس: ۰۷۹۹۱۲۳۴۵۶".encode(),
-        ),
-        (
-            "two recipients, empty plaintext, large index",
-            ["bob", "alice"],
-            {"report_id": "00000000ZZ", "kind": "voice", "index": 4294967296},
-            b"",
-        ),
-    ]
+    specs = ITEM_SPECS[:3]  # the v1 vectors predate the fourth case
     for number, (name, recipients, ref, plaintext) in enumerate(specs):
         data_key = fixed(f"item/{number}/data_key", 32)
         nonce = fixed(f"item/{number}/nonce", 12)
@@ -432,7 +492,9 @@ def build_vectors() -> dict[str, Any]:
         ("last byte of the tag flipped", first[:-1] + bytes([first[-1] ^ 1]), ref0, "alice",
          "TamperedCiphertext"),
         ("truncated by one byte", first[:-1], ref0, "alice", "TamperedCiphertext"),
-        ("unknown version 2", b"\x02" + first[1:], ref0, "alice", "UnsupportedFormat"),
+        ("v1 blob relabelled as v2", b"\x02" + first[1:], ref0, "alice",
+         "TamperedCiphertext"),
+        ("unknown version 3", b"\x03" + first[1:], ref0, "alice", "UnsupportedFormat"),
         ("old version 0", b"\x00" + first[1:], ref0, "alice", "UnsupportedFormat"),
     ]  # fmt: skip
     failure_rows = [
@@ -493,6 +555,69 @@ def build_vectors() -> dict[str, Any]:
                 for code in codes
             ],
         },
+    }
+
+
+def build_items_v2_vectors() -> dict[str, Any]:
+    """Return the sealed item v2 vector document; deterministic."""
+    admins = {name: fixed(f"admin/{name}", 32) for name in ("alice", "bob", "carol")}
+    items: list[dict[str, Any]] = []
+    for number, (name, recipients, ref, plaintext) in enumerate(ITEM_SPECS):
+        data_key = fixed(f"item-v2/{number}/data_key", 32)
+        nonce = fixed(f"item-v2/{number}/nonce", 12)
+        ephemerals = [fixed(f"item-v2/{number}/ephemeral/{r}", 32) for r in recipients]
+        pks = [public_of(admins[r]) for r in recipients]
+        blob = seal_item_v2(pks, ref, plaintext, data_key, nonce, ephemerals)
+        items.append(
+            {
+                "name": name,
+                "recipients": recipients,
+                "ref": ref,
+                "plaintext_hex": plaintext.hex(),
+                "data_key_hex": data_key.hex(),
+                "nonce_hex": nonce.hex(),
+                "ephemeral_private_keys_hex": [e.hex() for e in ephemerals],
+                "blob_hex": blob.hex(),
+            }
+        )
+    first = bytes.fromhex(items[0]["blob_hex"])
+    second = bytes.fromhex(items[1]["blob_hex"])
+    ref0 = items[0]["ref"]
+    enc_at, wrapped_at, content_at = 12, 44, 2 + 90
+    low_order = bytes(32)  # the point 0: X25519 with it gives an all-zero secret
+    failures = [
+        ("moved to another report", first, {**ref0, "report_id": "7K3M9Q2XZB"}, "alice",
+         "TamperedCiphertext"),
+        ("moved to another kind", first, {**ref0, "kind": "voice"}, "alice",
+         "TamperedCiphertext"),
+        ("moved to another index", first, {**ref0, "index": 1}, "alice", "TamperedCiphertext"),
+        ("key is not a recipient", first, ref0, "bob", "NotARecipient"),
+        ("last byte of the tag flipped", first[:-1] + bytes([first[-1] ^ 1]), ref0, "alice",
+         "TamperedCiphertext"),
+        ("wrapped data key bit flipped", first[:wrapped_at] + bytes([first[wrapped_at] ^ 1])
+         + first[wrapped_at + 1 :], ref0, "alice", "TamperedCiphertext"),
+        ("ephemeral key bit flipped", first[:enc_at] + bytes([first[enc_at] ^ 2])
+         + first[enc_at + 1 :], ref0, "alice", "TamperedCiphertext"),
+        ("ephemeral key replaced by a low-order point", first[:enc_at] + low_order
+         + first[enc_at + 32 :], ref0, "alice", "TamperedCiphertext"),
+        ("content of another item behind this header", first[:content_at]
+         + second[2 + 2 * 90 :], ref0, "alice", "TamperedCiphertext"),
+        ("truncated by one byte", first[:-1], ref0, "alice", "TamperedCiphertext"),
+        ("v2 blob relabelled as v1", b"\x01" + first[1:], ref0, "alice",
+         "TamperedCiphertext"),
+        ("unknown version 3", b"\x03" + first[1:], ref0, "alice", "UnsupportedFormat"),
+        ("old version 0", b"\x00" + first[1:], ref0, "alice", "UnsupportedFormat"),
+    ]  # fmt: skip
+    return {
+        "description": "Amanat sealed item v2 test vectors; see docs/crypto.md §4.",
+        "generator": "tests/vectors/make_crypto_vectors.py (deterministic; do not edit by hand)",
+        "item_format_version": ITEM_V2,
+        "admins": "the admins of crypto_v1.json (same names and private keys)",
+        "sealed_items": items,
+        "sealed_item_failures": [
+            {"name": name, "blob_hex": blob.hex(), "ref": ref, "admin": admin, "error": error}
+            for name, blob, ref, admin, error in failures
+        ],
     }
 
 
@@ -662,6 +787,8 @@ def main() -> None:
     print(f"wrote {VECTORS_PATH}")
     STREAM_VECTORS_PATH.write_text(render(build_stream_vectors()), encoding="utf-8")
     print(f"wrote {STREAM_VECTORS_PATH}")
+    ITEMS_V2_PATH.write_text(render(build_items_v2_vectors()), encoding="utf-8")
+    print(f"wrote {ITEMS_V2_PATH}")
 
 
 if __name__ == "__main__":
