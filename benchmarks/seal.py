@@ -29,6 +29,7 @@ if str(REPO) not in sys.path:
 from nacl.public import PrivateKey, SealedBox  # noqa: E402
 
 from bot.crypto import (  # noqa: E402
+    ITEM_FORMAT_VERSION,
     STREAM_CHUNK_SIZE,
     AdminPrivateKey,
     AdminSealer,
@@ -146,13 +147,15 @@ def main() -> None:
         run_child(args.child, args.mb)
         return
 
-    iterations, rounds = (50, 2) if args.quick else (2000, 5)
+    # Many short interleaved rounds, best of each: a shared virtual machine's noise comes in
+    # bursts, and the best round of each side is the closest either gets to its true cost.
+    iterations, rounds = (50, 2) if args.quick else (500, 20)
     megabytes = 2 if args.quick else args.mb
 
     ops, baseline_ops = bench_items(iterations, rounds, admins=1)
     ratio = ops / baseline_ops
     print(f"2 KB report, seal + open, 1 admin ({iterations} iterations, best of {rounds}):")
-    print(f"  Amanat (HPKE + ChaCha20-Poly1305)  {ops:9.0f} ops/s")
+    print(f"  Amanat, sealed items v{ITEM_FORMAT_VERSION}          {ops:9.0f} ops/s")
     print(f"  PyNaCl SealedBox baseline          {baseline_ops:9.0f} ops/s")
     print(f"  ratio                              {ratio:9.2f}   (goal >= {GOAL_RATIO})")
     ops_3, _ = bench_items(max(10, iterations // 4), 2, admins=3)
