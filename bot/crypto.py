@@ -865,40 +865,73 @@ def open_stream_with_admin_key(
     delete the partial file when any `CryptoError` is raised, and must treat nothing as the
     attachment until iteration has finished without error.
     """
-    _check_blob(header, ref, key)
-    data_key, salt = _open_stream_header(header.data, ref, key)
-    aead = ChaCha20Poly1305(_stream_payload_key(data_key, salt))
-    return _opened_chunks(aead, ref._stream_aad(), iter(chunks))
+    return _opened_chunks(StreamOpener(header, ref, key), iter(chunks))
 
 
-def _opened_chunks(
-    aead: ChaCha20Poly1305, aad: bytes, chunks: Iterator[SealedBlob]
-) -> Iterator[bytes]:
+def _opened_chunks(opener: StreamOpener, chunks: Iterator[SealedBlob]) -> Iterator[bytes]:
     """Decrypt chunks in order, looking one ahead so each is opened as last or not-last."""
     current = next(chunks, None)
     if current is None:
         _tampered()  # even an empty file has one (last) chunk
-    counter = 0
     while current is not None:
         following = next(chunks, None)
-        if not isinstance(current, SealedBlob) or not (
-            following is None or isinstance(following, SealedBlob)
-        ):
+        if following is not None and not isinstance(following, SealedBlob):
             raise TypeError("expected SealedBlob chunks")
-        last = following is None
-        size = len(current.data)
+        yield opener.open_chunk(current, last=following is None)
+        current = following
+
+
+class StreamOpener:
+    """Open one attachment chunk by chunk, for callers that fetch chunks as they go.
+
+    `open_stream_with_admin_key` is the way to open a stream held in an iterable; this is for
+    a caller that reads chunks from an asynchronous source (an admin export streaming rows out
+    of the database) and so cannot hand over an iterator. The header is checked when the
+    opener is made. Feed the chunks in order, ``last=True`` exactly for the final one; the
+    same truncation rule applies: nothing is the attachment until the last chunk has opened.
+    """
+
+    __slots__ = ("_aad", "_aead", "_counter")
+
+    def __init__(self, header: SealedBlob, ref: ItemRef, key: AdminPrivateKey) -> None:
+        """Unwrap the stream's data key and check the header (NotARecipient, Tampered, …)."""
+        _check_blob(header, ref, key)
+        data_key, salt = _open_stream_header(header.data, ref, key)
+        self._aead: ChaCha20Poly1305 | None = ChaCha20Poly1305(_stream_payload_key(data_key, salt))
+        self._aad = ref._stream_aad()
+        self._counter = 0
+
+    def __repr__(self) -> str:
+        """Show progress only; the payload key stays hidden."""
+        state = "finished" if self._aead is None else "open"
+        return f"StreamOpener(<{self._counter} chunks opened, {state}>)"
+
+    @property
+    def finished(self) -> bool:
+        """Tell whether the last chunk has opened, i.e. the attachment is complete."""
+        return self._aead is None
+
+    def open_chunk(self, chunk: SealedBlob, *, last: bool) -> bytes:
+        """Authenticate and decrypt the next chunk; any problem is TamperedCiphertext."""
+        if not isinstance(chunk, SealedBlob) or not isinstance(last, bool):
+            raise TypeError("expected a SealedBlob chunk and a bool")
+        aead = self._aead
+        if aead is None:
+            _tampered()  # data after the last chunk
+        size = len(chunk.data)
         full = STREAM_CHUNK_SIZE + _TAG_SIZE
         if size > full or size < _TAG_SIZE or (not last and size != full):
             _tampered()
-        if counter >= _STREAM_MAX_CHUNKS:
+        if self._counter >= _STREAM_MAX_CHUNKS:
             _tampered()
         try:
-            plaintext = aead.decrypt(_stream_nonce(counter, last), current.data, aad)
+            plaintext = aead.decrypt(_stream_nonce(self._counter, last), chunk.data, self._aad)
         except InvalidTag:
             raise TamperedCiphertext() from None
-        yield plaintext
-        counter += 1
-        current = following
+        self._counter += 1
+        if last:
+            self._aead = None
+        return plaintext
 
 
 def rewrap_stream_header(

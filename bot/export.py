@@ -20,7 +20,8 @@ from bot.crypto import (
     AdminPrivateKey,
     CryptoError,
     ItemRef,
-    open_stream_with_admin_key,
+    StreamOpener,
+    TamperedCiphertext,
     open_with_admin_key,
 )
 from bot.questions import ATTACHMENT_KIND, ATTACHMENT_META_KIND
@@ -86,17 +87,25 @@ async def _write_one(
     key: AdminPrivateKey,
     path: Path,
 ) -> Exported:
-    chunks = [blob async for blob in attachments.chunks(report_id, index)]
-    if not chunks:
+    """Stream one attachment from the database to `path`, one batch of rows in memory at most."""
+    chunks = aiter(attachments.chunks(report_id, index))
+    header = await anext(chunks, None)
+    if header is None:
         raise ExportError("an attachment has no stored chunks")
-    ref = ItemRef(report_id, ATTACHMENT_KIND, index)
+    opener = StreamOpener(header, ItemRef(report_id, ATTACHMENT_KIND, index), key)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     size = 0
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            for plaintext in open_stream_with_admin_key(chunks[0], chunks[1:], ref, key):
+            current = await anext(chunks, None)
+            if current is None:
+                raise TamperedCiphertext()  # a header alone: even an empty file has a chunk
+            while current is not None:  # one ahead, so the last chunk is opened as last
+                following = await anext(chunks, None)
+                plaintext = opener.open_chunk(current, last=following is None)
                 handle.write(plaintext)
                 size += len(plaintext)
+                current = following
     except (CryptoError, OSError):
         path.unlink(missing_ok=True)  # noqa: ASYNC240 - ours: created above with O_EXCL
         raise

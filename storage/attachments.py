@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.crypto import SealedBlob
 from storage.models import AttachmentChunkRow
 
-_READ_BATCH = 16
+CHUNKS_PER_READ = 16
 
 
 class AttachmentRepository:
@@ -51,12 +51,12 @@ class AttachmentRepository:
                         AttachmentChunkRow.seq >= seq,
                     )
                     .order_by(AttachmentChunkRow.seq)
-                    .limit(_READ_BATCH)
+                    .limit(CHUNKS_PER_READ)
                 )
             ).all()
             for row in rows:
                 yield SealedBlob(row.blob)
-            if len(rows) < _READ_BATCH:
+            if len(rows) < CHUNKS_PER_READ:
                 return
             seq = rows[-1].seq + 1
 

@@ -10,17 +10,20 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.crypto import (
+    STREAM_CHUNK_SIZE,
     AdminPrivateKey,
     AdminSealer,
     CryptoError,
     ItemRef,
+    NotARecipient,
     seal_stream_for_admins,
 )
 from bot.export import ExportError, export_attachments
 from bot.settings import Settings
-from storage.attachments import AttachmentRepository
+from storage.attachments import CHUNKS_PER_READ, AttachmentRepository
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head_async
 from storage.models import AttachmentChunkRow
@@ -95,3 +98,74 @@ async def test_a_tampered_chunk_leaves_no_partial_file(
             await export_attachments(session_factory(engine), "NOSUCHID00", admin_key, out)
     finally:
         await engine.dispose()
+
+
+async def _export_after(
+    settings: Settings, admin_key: AdminPrivateKey, out: Path, change: str
+) -> list[Path]:
+    """Alter the stored chunks of attachment 0 one way, try an export, return what it left."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            seqs = sorted(
+                row.seq
+                for row in (await session.scalars(select(AttachmentChunkRow))).all()
+                if row.index == 0
+            )
+            if change == "drop last chunk":
+                await session.delete(await session.get(AttachmentChunkRow, (REPORT, 0, seqs[-1])))
+            elif change == "keep header only":
+                for seq in seqs[1:]:
+                    await session.delete(await session.get(AttachmentChunkRow, (REPORT, 0, seq)))
+        with pytest.raises(CryptoError):
+            await export_attachments(session_factory(engine), REPORT, admin_key, out)
+    finally:
+        await engine.dispose()
+    return sorted(out.iterdir())  # noqa: ASYNC240 - the test's own temp folder
+
+
+async def test_a_long_attachment_streams_out_whole(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, tmp_path: Path
+) -> None:
+    """More chunks than one database read batch: the export must stitch the batches in order."""
+    settings = make_settings()
+    data = os.urandom(STREAM_CHUNK_SIZE * (CHUNKS_PER_READ + 3) + 5)
+    await _store(settings, admin_key, [data])
+    engine = create_engine(settings.database_url)
+    try:
+        written = await export_attachments(
+            session_factory(engine), REPORT, admin_key, tmp_path / "out"
+        )
+    finally:
+        await engine.dispose()
+    assert [w.size for w in written] == [len(data)]
+    assert written[0].path.read_bytes() == data
+
+
+@pytest.mark.parametrize("change", ["drop last chunk", "keep header only"])
+async def test_a_cut_short_attachment_leaves_no_file(
+    make_settings: Callable[..., Settings],
+    admin_key: AdminPrivateKey,
+    tmp_path: Path,
+    change: str,
+) -> None:
+    settings = make_settings()
+    await _store(settings, admin_key, [os.urandom(STREAM_CHUNK_SIZE * (CHUNKS_PER_READ + 1))])
+    assert await _export_after(settings, admin_key, tmp_path / "out", change) == []
+
+
+async def test_another_admin_key_creates_no_file(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, tmp_path: Path
+) -> None:
+    settings = make_settings()
+    await _store(settings, admin_key, [b"OggS" + os.urandom(1000)])
+    engine = create_engine(settings.database_url)
+    out = tmp_path / "out"
+    try:
+        with pytest.raises(NotARecipient):
+            await export_attachments(
+                session_factory(engine), REPORT, AdminPrivateKey.generate(), out
+            )
+    finally:
+        await engine.dispose()
+    assert not out.exists() or list(out.iterdir()) == []
