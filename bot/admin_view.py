@@ -36,6 +36,10 @@ FILES: Final = N_("Voice notes, photos and files (save them with `amanat admin e
 # Translators: one attached file: {number} its number, {kind} e.g. "Voice note", {size} kB,
 # {question} the question it answers, e.g. "Story".
 FILE_LINE: Final = N_("[{number}] {kind}, {size} kB, answering “{question}”")
+# Translators: the name a file was sent with, e.g. "contract.pdf".
+FILE_NAME_LINE: Final = N_("File name: {name}")
+# Translators: a label; the words the reporter wrote with a photo or file follow it.
+CAPTION_LABEL: Final = N_("Words sent with it:")
 FILE_KINDS: Final[Mapping[str, str]] = {
     "voice": N_("Voice note"),
     "audio": N_("Audio"),
@@ -286,16 +290,26 @@ def _file_line(item: OpenedItem, locale: str, translations: Translations) -> str
         kind = FILE_KINDS.get(str(meta["kind"]), FILE_KINDS["document"])
         size = int(meta.get("size") or 0)
         question = str(meta["question"])
-    except (ValueError, KeyError, TypeError):
+        name = str(meta.get("file_name") or "")
+        caption = str(meta.get("caption") or "")
+    except (ValueError, KeyError, TypeError, AttributeError):
         return _text_of(item, locale, translations)
-    return translations.format(
-        locale,
-        FILE_LINE,
-        number=item.index + 1,
-        kind=translations.gettext(locale, kind),
-        size=max(1, -(-size // 1024)),
-        question=_question_label(question, locale, translations),
-    )
+    lines = [
+        translations.format(
+            locale,
+            FILE_LINE,
+            number=item.index + 1,
+            kind=translations.gettext(locale, kind),
+            size=max(1, -(-size // 1024)),
+            question=_question_label(question, locale, translations),
+        )
+    ]
+    if name:
+        lines.append("    " + translations.format(locale, FILE_NAME_LINE, name=neutralise(name)))
+    if caption:
+        lines.append("    " + translations.gettext(locale, CAPTION_LABEL))
+        lines.append(_indent(_indent(neutralise(caption))))
+    return "\n".join(lines)
 
 
 def _indent(text: str) -> str:

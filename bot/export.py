@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -62,22 +62,48 @@ async def export_attachments(
         report = await ReportRepository(session).get(report_id)
         if report is None:
             raise ExportError("no report with this id")
-        kinds: dict[int, str] = {}
+        extensions: dict[int, str] = {}
         for item in report.items:
             if item.kind == ATTACHMENT_META_KIND:
                 ref = ItemRef(report_id, item.kind, item.index)
-                meta = open_with_admin_key(item.blob, ref, key)
-                kinds[item.index] = str(json.loads(meta).get("kind", "document"))
+                meta = json.loads(open_with_admin_key(item.blob, ref, key))
+                extensions[item.index] = _extension(meta)
         attachments = AttachmentRepository(session)
         indexes = await attachments.indexes(report_id)
         # Blocking file work is fine here: one admin, one command, nothing else on the loop.
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # noqa: ASYNC240
         written = []
         for index in indexes:
-            extension = EXTENSIONS.get(kinds.get(index, "document"), ".bin")
-            path = folder / f"{report_id}-{index + 1}{extension}"
+            path = folder / f"{report_id}-{index + 1}{extensions.get(index, '.bin')}"
             written.append(await _write_one(attachments, report_id, index, key, path))
     return written
+
+
+# Extensions of media and documents a reporter is likely to send, which open in a viewer rather
+# than run. Anything else (.exe, .doc and .docm with macros, .js, .lnk, …) is written as .bin:
+# the admin's machine must not run a stranger's file because a double click chose a program.
+_VIEWABLE_EXTENSIONS: Final = frozenset(
+    {
+        *(".pdf", ".txt", ".csv", ".docx", ".xlsx"),
+        *(".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".bmp", ".tif", ".tiff"),
+        *(".mp4", ".mov", ".3gp", ".mkv", ".webm", ".avi"),
+        *(".ogg", ".oga", ".opus", ".mp3", ".m4a", ".wav", ".aac", ".amr"),
+    }
+)
+
+
+def _extension(meta: object) -> str:
+    """Pick a file's extension: the one its name came with if viewable, else by its kind.
+
+    Only the extension of the reporter's file name is used, never the name itself: a name
+    is untrusted text and could hold a path, and the export folder must hold only our names.
+    """
+    if not isinstance(meta, dict):
+        return ".bin"
+    suffix = PurePosixPath(str(meta.get("file_name") or "").replace("\\", "/")).suffix.lower()
+    if suffix in _VIEWABLE_EXTENSIONS:
+        return suffix
+    return EXTENSIONS.get(str(meta.get("kind")), ".bin")
 
 
 async def _write_one(

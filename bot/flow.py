@@ -113,18 +113,24 @@ class SealText:
 
     kind: str
     index: int
-    text: str
+    text: str = field(repr=False)  # never in a log or traceback
 
 
 @dataclass(frozen=True)
 class SealAttachment:
-    """Fetch this file from the transport and seal it to the admins as a stream, now."""
+    """Fetch this file from the transport and seal it to the admins as a stream, now.
+
+    ``caption`` and ``file_name`` are the reporter's words about the file and its name; they
+    are sealed with the file's description, never kept in the clear.
+    """
 
     question: str
     index: int
     kind: str
     file_ref: str
     size: int | None
+    caption: str = field(default="", repr=False)  # repr=False: never in a log or traceback
+    file_name: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -200,7 +206,7 @@ class Pressed:
 class Typed:
     """The reporter typed (or forwarded) text."""
 
-    text: str
+    text: str = field(repr=False)  # never in a log or traceback
 
 
 @dataclass(frozen=True)
@@ -215,12 +221,15 @@ class Attached:
     """The reporter sent a file the bot can keep: a voice note, photo, video or document.
 
     ``file_ref`` is the transport's opaque handle for fetching it; ``size`` is what the
-    transport announced, if anything.
+    transport announced, if anything; ``caption`` is text sent with the file and
+    ``file_name`` the name a document came with ("" when there is none).
     """
 
     kind: str
     file_ref: str
     size: int | None = None
+    caption: str = field(default="", repr=False)  # repr=False: never in a log or traceback
+    file_name: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -1092,7 +1101,15 @@ def _on_attached(draft: Draft, event: Attached, config: FlowConfig) -> Outcome:
         return Outcome(draft, (reply,))
     index = sum(draft.file_counts.values())
     files = {**draft.file_counts, question.id: draft.file_counts.get(question.id, 0) + 1}
-    effect = SealAttachment(question.id, index, event.kind, event.file_ref, event.size)
+    effect = SealAttachment(
+        question.id,
+        index,
+        event.kind,
+        event.file_ref,
+        event.size,
+        caption=event.caption.strip(),
+        file_name=event.file_name.strip(),
+    )
     return _received(replace(draft, file_counts=files), question, effect, config)
 
 

@@ -367,7 +367,15 @@ class IntakeService:
         for seq, blob in enumerate(seal_stream_for_admins(self._sealer, ref, [data])):
             await repository.add_chunk(report_id, effect.index, seq, blob, expires_on)
         del data
-        meta = {"kind": effect.kind, "question": effect.question, "size": effect.size}
+        meta: dict[str, object] = {
+            "kind": effect.kind,
+            "question": effect.question,
+            "size": effect.size,
+        }
+        if effect.caption:
+            meta["caption"] = effect.caption
+        if effect.file_name:
+            meta["file_name"] = effect.file_name
         payload.sealed[(ATTACHMENT_META_KIND, effect.index)] = self._sealer.seal_for_admins(
             json.dumps(meta, sort_keys=True).encode(),
             ItemRef(report_id, ATTACHMENT_META_KIND, effect.index),

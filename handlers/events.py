@@ -1,8 +1,9 @@
 """Translate Telegram updates into transport-free flow events.
 
 This module owns the mapping from Telegram's many message kinds to the few events the flow
-knows. It must never keep or log what people wrote: captions of files are dropped here, and
-forwarded text is passed on as typed text without the forward's origin.
+knows. It must never keep or log what people wrote: a file's caption and name go on to the
+flow inside the event, to be sealed with the file, and forwarded text is passed on as typed
+text without the forward's origin.
 """
 
 from __future__ import annotations
@@ -52,13 +53,15 @@ def event_from_message(message: Message) -> Event:
     if text is not None:
         command = _command(message, text)
         return command if command is not None else Typed(text)
+    caption = message.caption or ""
     if message.photo:
         largest = message.photo[-1]
-        return Attached("photo", largest.file_id, largest.file_size)
+        return Attached("photo", largest.file_id, largest.file_size, caption=caption)
     for kind in _KEPT_KINDS:
         media = getattr(message, kind, None)
         if media is not None:
-            return Attached(kind, media.file_id, media.file_size)
+            name = getattr(media, "file_name", None) or ""  # documents, audio and video have one
+            return Attached(kind, media.file_id, media.file_size, caption=caption, file_name=name)
     for kind in _MEDIA_KINDS:
         if getattr(message, kind, None):
             return Sent("location" if kind == "venue" else kind)

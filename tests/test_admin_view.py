@@ -145,6 +145,40 @@ def test_text_items_are_grouped_numbered_and_binary_ones_are_not_printed(
     assert "binary" not in text
 
 
+def _file_meta(**extra: object) -> OpenedItem:
+    meta = {"kind": "document", "question": "narrative", "size": 2048, **extra}
+    return OpenedItem("attachment_meta", 0, json.dumps(meta, ensure_ascii=False).encode())
+
+
+@pytest.mark.parametrize(
+    ("locale", "caption_label", "name_label"),
+    [
+        ("en", "Words sent with it:", "File name:"),
+        ("fa_AF", "متنی که همراه آن فرستاده شد:", "نام فایل:"),
+        ("ps", "هغه متن چې ورسره واستول شو:", "د فایل نوم:"),
+    ],
+)
+def test_a_files_caption_and_name_are_shown_neutralised_under_it(
+    translations: Translations, locale: str, caption_label: str, name_label: str
+) -> None:
+    item = _file_meta(caption="پول زیاد\u202eگفتند\nline two", file_name="x\x1b[31m.pdf")
+    text = render_report(report({}, item), locale, translations)
+    assert caption_label in text
+    assert name_label in text
+    assert "\u202e" not in text
+    assert "\x1b" not in text
+    assert "<U+202E>" in text
+    assert "<U+001B>" in text
+    lines = text.splitlines()
+    assert any(line.startswith("      ") and "line two" in line for line in lines)
+
+
+def test_a_file_without_caption_or_name_shows_one_line(translations: Translations) -> None:
+    text = render_report(report({}, _file_meta()), "en", translations)
+    assert "Words sent with it" not in text
+    assert "File name" not in text
+
+
 def test_repr_of_opened_values_never_shows_content() -> None:
     item = OpenedItem("narrative", 0, SECRET.encode())
     assert SECRET not in repr(item)

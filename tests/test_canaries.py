@@ -440,12 +440,12 @@ async def test_every_kept_file_kind_exists_only_sealed(
         "video": _media("video", b"\x00\x00\x00\x18ftypmp42", 40),
         "video_note": _media("video-note", b"\x00\x00\x00\x18ftypisom", 40),
     }
-    dropped = {
+    worded = {
         "photo caption": new_canary("caption"),
         "document caption": new_canary("doc-caption"),
         "document file name": new_canary("filename"),
     }
-    canaries = {kind: marker for kind, (marker, _) in files.items()} | dropped
+    canaries = {kind: marker for kind, (marker, _) in files.items()} | worded
     async with running(make_settings) as bot:
         user = reporter(bot)
         needles = needles_for(canaries, user.user_id)
@@ -453,12 +453,12 @@ async def test_every_kept_file_kind_exists_only_sealed(
         await answer_until(bot, user, "narrative")
         d = bot.driver
         sends: list[Callable[[], Awaitable[int]]] = [
-            lambda: user.send_photo(caption=dropped["photo caption"], content=files["photo"][1]),
+            lambda: user.send_photo(caption=worded["photo caption"], content=files["photo"][1]),
             lambda: user.send_voice(content=files["voice"][1]),
             lambda: send_file(bot, user, "audio", files["audio"][1], duration=3),
             lambda: user.send_document(
-                f"{dropped['document file name']}.pdf",
-                caption=dropped["document caption"],
+                f"{worded['document file name']}.pdf",
+                caption=worded["document caption"],
                 content=files["document"][1],
             ),
             lambda: send_file(
@@ -486,7 +486,7 @@ async def test_every_kept_file_kind_exists_only_sealed(
     await assert_no_leak(scene, needles, stage="bot stopped")
     assert_logged_something(scene)
     assert list(report.attachments.values()) == [content for _, content in files.values()]
-    contains_none(report.everything(), dropped.values())
+    contains_all(report.everything(), worded.values())  # sealed with the file, never dropped
 
 
 # --------------------------------------------------------------------------- 3. drafts
@@ -635,6 +635,7 @@ async def test_refused_and_odd_inputs_leave_nothing(
     kept = {
         "recruiter contact as first typed": new_canary("contact"),
         "photo at the story": new_canary("photo"),
+        "caption at the story": new_canary("caption-story"),
     }
     refused = {
         "/start payload": new_canary("start_payload").replace("-", "_"),
@@ -651,7 +652,6 @@ async def test_refused_and_odd_inputs_leave_nothing(
         "edit of a button answer": new_canary("edit-choice"),
         "edit of the contact answer": new_canary("edit-contact"),
         "too long answer": new_canary("too-long"),
-        "caption at the story": new_canary("caption-story"),
         "group command": new_canary("group_cmd").replace("-", "_"),
         "group text": new_canary("group-text"),
         "group mention": new_canary("group-mention"),
@@ -711,7 +711,7 @@ async def test_refused_and_odd_inputs_leave_nothing(
         await d.run(user, user.edit_last_text(refused["edit of the contact answer"]))
         await answer_until(bot, user, "narrative")
         photo = b"\xff\xd8" + kept["photo at the story"].encode() * 20
-        await d.run(user, user.send_photo(caption=refused["caption at the story"], content=photo))
+        await d.run(user, user.send_photo(caption=kept["caption at the story"], content=photo))
         await assert_no_leak(scene, needles, bot, users=[user], stage="draft in progress")
         await submit(bot, user)
         [report] = await open_reports(bot.engine, admin_key)

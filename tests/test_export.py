@@ -33,7 +33,12 @@ from storage.repositories import ReportRepository
 REPORT = "7K3M9Q2X1A"
 
 
-async def _store(settings: Settings, admin_key: AdminPrivateKey, files: list[bytes]) -> None:
+async def _store(
+    settings: Settings,
+    admin_key: AdminPrivateKey,
+    files: list[bytes],
+    names: list[str] | None = None,
+) -> None:
     sealer = AdminSealer([admin_key.public_key()])
     await upgrade_to_head_async(settings.database_url)
     engine = create_engine(settings.database_url)
@@ -46,7 +51,14 @@ async def _store(settings: Settings, admin_key: AdminPrivateKey, files: list[byt
                 ref = ItemRef(REPORT, "attachment", index)
                 for seq, blob in enumerate(seal_stream_for_admins(sealer, ref, [data])):
                     await AttachmentRepository(session).add_chunk(REPORT, index, seq, blob, None)
-                meta = json.dumps({"kind": "voice", "question": "narrative", "size": len(data)})
+                described: dict[str, object] = {"kind": "voice", "question": "narrative"}
+                if names is not None:
+                    described = {
+                        "kind": "document",
+                        "question": "narrative",
+                        "file_name": names[index],
+                    }
+                meta = json.dumps({**described, "size": len(data)})
                 meta_ref = ItemRef(REPORT, "attachment_meta", index)
                 items.append(
                     NewItem(
@@ -169,3 +181,35 @@ async def test_another_admin_key_creates_no_file(
     finally:
         await engine.dispose()
     assert not out.exists() or list(out.iterdir()) == []
+
+
+async def test_a_documents_extension_is_kept_only_when_it_opens_in_a_viewer(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, tmp_path: Path
+) -> None:
+    """The name is the reporter's text: only a viewable extension of it reaches the disk."""
+    settings = make_settings()
+    names = [
+        "Contract.PDF",
+        "photo.jpeg",
+        "run-me.exe",
+        "macro.docm",
+        "../../etc/passwd",
+        "a.b\\c.mp3",
+    ]
+    await _store(settings, admin_key, [b"x"] * len(names), names)
+    engine = create_engine(settings.database_url)
+    try:
+        written = await export_attachments(
+            session_factory(engine), REPORT, admin_key, tmp_path / "out"
+        )
+    finally:
+        await engine.dispose()
+    assert [w.path.name for w in written] == [
+        f"{REPORT}-1.pdf",
+        f"{REPORT}-2.jpeg",
+        f"{REPORT}-3.bin",
+        f"{REPORT}-4.bin",
+        f"{REPORT}-5.bin",
+        f"{REPORT}-6.mp3",
+    ]
+    assert all(w.path.parent == tmp_path / "out" for w in written)

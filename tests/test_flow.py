@@ -321,6 +321,22 @@ def test_voice_notes_and_files_are_kept_where_a_story_is_asked() -> None:
     assert chat.draft.position == "consent_statistics"
 
 
+def test_a_caption_and_file_name_travel_with_the_file_and_stay_out_of_reprs() -> None:
+    chat = english_chat()
+    answer_until(chat, "recruiter_contact")
+    while chat.draft.position != "narrative":
+        answer_step(chat)
+    event = Attached("document", "f", 900, caption="  They came at night.  ", file_name="a.pdf")
+    outcome = chat.send(event)
+    [effect] = outcome.effects
+    assert isinstance(effect, SealAttachment)
+    assert (effect.caption, effect.file_name) == ("They came at night.", "a.pdf")
+    for shown in (repr(event), repr(effect), repr(outcome)):
+        assert "came at night" not in shown
+        assert "a.pdf" not in shown
+    assert "secret words" not in repr(Typed("secret words"))
+
+
 def test_a_file_too_big_is_refused_and_nothing_kept() -> None:
     chat = english_chat()
     answer_until(chat, "recruiter_contact")
