@@ -45,6 +45,7 @@ from storage.db import (
     normalise_database_url,
     session_factory,
     unit_of_work,
+    vacuum_transient_tables,
 )
 from storage.migrate import upgrade_to_head_async
 from storage.replies import ReplyNoticeRepository
@@ -120,8 +121,9 @@ async def purge_expired(engine: AsyncEngine) -> tuple[int, int]:
     """Delete expired drafts and ledger entries, and blur what the disk remembers of order.
 
     Statistics records are rewritten in random order under new ids (on PostgreSQL a record
-    otherwise shares its transaction id and heap position with its report), and SQLite's WAL
-    is truncated. Returns how many drafts and ledger entries were deleted.
+    otherwise shares its transaction id and heap position with its report), SQLite's WAL is
+    truncated, and on PostgreSQL the dead rows of drafts, flood counters and the ledger are
+    vacuumed away. Returns how many drafts and ledger entries were deleted.
     """
     now = datetime.now(UTC)
     async with unit_of_work(session_factory(engine)) as session:
@@ -131,6 +133,7 @@ async def purge_expired(engine: AsyncEngine) -> tuple[int, int]:
         await RateLimitRepository(session).purge_before(flood_window(now))
         await StatsRepository(session).reshuffle()
     await checkpoint_wal(engine)
+    await vacuum_transient_tables(engine)
     return drafts, ledger
 
 

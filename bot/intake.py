@@ -98,6 +98,17 @@ class AttachmentUnavailable(Exception):
 LEDGER_TTL = timedelta(days=2)
 
 
+def ledger_expiry(now: datetime) -> datetime:
+    """Return when an update's ledger entry may go: LEDGER_TTL on, rounded up to the hour.
+
+    The entry of the update that submits a report is written with the report; an exact expiry
+    would date the submission to the microsecond for as long as the entry lives.
+    """
+    due = now + LEDGER_TTL
+    hour = due.replace(minute=0, second=0, microsecond=0)
+    return hour if hour == due else hour + timedelta(hours=1)
+
+
 @dataclass(frozen=True)
 class Inbound:
     """One event from one person on one transport; the user id never leaves this service.
@@ -212,7 +223,7 @@ class IntakeService:
             async with unit_of_work(self._sessions) as session:
                 if inbound.update_id is not None:
                     key = self._keys.update_key(inbound.transport, inbound.update_id)
-                    if not await UpdateLedger(session).claim(key, now + LEDGER_TTL):
+                    if not await UpdateLedger(session).claim(key, ledger_expiry(now)):
                         return Handled((), "en", duplicate=True)
                 flooded = await self._flood_answer(session, owner, now)
                 if flooded is not None:

@@ -161,6 +161,27 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
         yield session
 
 
+# Tables whose rows carry a pseudonym or an exact time and die young (drafts, flood counters,
+# the update ledger). On PostgreSQL a deleted row stays on disk as a dead tuple whose xmax is
+# the transaction that deleted it, the one that stored the report; VACUUM removes it.
+TRANSIENT_TABLES: Final = ("drafts", "rate_windows", "update_ledger")
+
+
+async def vacuum_transient_tables(engine: AsyncEngine) -> None:
+    """On PostgreSQL, VACUUM the short-lived tables now, so their dead rows leave the disk.
+
+    Autovacuum would get there too, but on a quiet server only after many minutes; a
+    deleted draft in the meantime links its pseudonym to the report submitted with it.
+    VACUUM cannot run inside a transaction, hence the autocommit connection. A no-op on
+    SQLite, which overwrites deleted content at once (``secure_delete``).
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.exec_driver_sql("VACUUM " + ", ".join(TRANSIENT_TABLES))
+
+
 async def checkpoint_wal(engine: AsyncEngine) -> None:
     """Copy committed pages from the ``-wal`` file into the database and truncate it.
 

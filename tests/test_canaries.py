@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app import purge_expired
 from bot.crypto import (
     STREAM_CHUNK_SIZE,
     AdminPrivateKey,
@@ -837,6 +838,67 @@ async def test_postgresql_holds_no_plaintext(
     assert not list(scene.tmp_path.glob("*.db*")), "PostgreSQL only: no SQLite file"
     contains_all(report.everything(), canaries.values())
     assert list(report.attachments.values()) == [voice]
+
+
+async def _draft_versions_sharing_the_report_xid(
+    database: ScratchPostgres, pseudonym: bytes
+) -> int:
+    """Count versions of the account's draft row, live or dead, written or deleted together
+    with the report (their xmin or xmax is the report's xmin).
+
+    Reads the heap pages themselves (``pageinspect``), since a deleted or replaced row is
+    invisible to SELECT but stays on disk until VACUUM: exactly what a seized disk shows.
+    """
+    connection = await asyncpg.connect(
+        f"postgresql://postgres@127.0.0.1:5432/{database.database}", timeout=5
+    )
+    try:
+        try:
+            await connection.execute("CREATE EXTENSION IF NOT EXISTS pageinspect")
+        except asyncpg.PostgresError as exc:
+            pytest.skip(f"pageinspect cannot be installed here: {type(exc).__name__}")
+        [report_xid] = [
+            int(xid) for (xid,) in await connection.fetch("SELECT xmin::text FROM reports")
+        ]
+        blocks = await connection.fetchval(
+            "SELECT pg_relation_size('drafts') / current_setting('block_size')::int"
+        )
+        found = 0
+        for block in range(blocks):
+            rows = await connection.fetch(
+                "SELECT t_xmin::text, t_xmax::text, t_data"
+                " FROM heap_page_items(get_raw_page('drafts', $1::int))",
+                block,
+            )
+            for xmin, xmax, data in rows:
+                if data is None or pseudonym not in bytes(data):
+                    continue
+                found += report_xid in (int(xmin), int(xmax))
+        return found
+    finally:
+        await connection.close()
+
+
+async def test_postgresql_forgets_which_account_submitted_a_report(
+    make_settings: Callable[..., Settings], scratch_database: ScratchPostgres
+) -> None:
+    """The draft row version replaced by a submission must not outlive the purge job.
+
+    That dead version holds the account's pseudonym and has the report's xmin as its xmax:
+    anyone holding the server secret could compute a known account's pseudonym and find
+    the report it sent. Autovacuum waits for 50 dead rows, which a quiet server may take days
+    to reach; the purge job vacuums every 10 minutes.
+    """
+    async with running(make_settings, database_url=scratch_database.url) as bot:
+        user = reporter(bot)
+        await start_report(bot, user)
+        await submit(bot, user)
+        pseudonym = owner_of(bot.settings, user.user_id).encode()
+        before = await _draft_versions_sharing_the_report_xid(scratch_database, pseudonym)
+        assert before >= 1, "precondition: the submission's draft version is still on disk"
+        await purge_expired(bot.engine)
+        assert await _draft_versions_sharing_the_report_xid(scratch_database, pseudonym) == 0
+        assert not bot.driver.errors, bot.driver.errors
 
 
 # --------------------------------------------------------------------------- linkage in logs

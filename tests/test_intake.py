@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from bot.app import Services, open_services, purge_expired
 from bot.crypto import AdminPrivateKey, ItemRef, open_with_admin_key
 from bot.flow import Button, Command, Event, Pressed, Reply, Typed
-from bot.intake import Handled, Inbound
+from bot.intake import LEDGER_TTL, Handled, Inbound, ledger_expiry
 from bot.questions import QUESTIONS
 from bot.settings import Settings
 from storage.db import session_factory, unit_of_work
@@ -225,3 +226,19 @@ async def test_a_flood_is_asked_to_wait_once_then_ignored(
         # Someone else is not held up by the flood.
         other = await Person(services, user_id=100).send(Command("help"))
         assert other.replies
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (datetime(2026, 11, 25, 23, 41, 7, 123456, UTC), datetime(2026, 11, 28, 0, 0, tzinfo=UTC)),
+        (datetime(2026, 11, 25, 9, 0, tzinfo=UTC), datetime(2026, 11, 27, 9, 0, tzinfo=UTC)),
+        (datetime(2026, 11, 25, 9, 0, 0, 1, UTC), datetime(2026, 11, 27, 10, 0, tzinfo=UTC)),
+    ],
+)
+def test_ledger_entries_expire_on_the_hour_never_before_two_days(
+    now: datetime, expected: datetime
+) -> None:
+    """The submitting update's entry is written with the report: it must not date it exactly."""
+    assert ledger_expiry(now) == expected
+    assert ledger_expiry(now) - now >= LEDGER_TTL
