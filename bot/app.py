@@ -158,7 +158,9 @@ def build_application(services: Services, *, token: str | None = None) -> AnyApp
         application.add_handler(handler)
     for handler in IntakeHandlers(services.intake, services.translations).handlers():
         application.add_handler(handler)
-    application.add_error_handler(ErrorHandler(services.translations))
+    application.add_error_handler(
+        ErrorHandler(services.translations, services.intake.remember_messages)
+    )
     if application.job_queue is not None:
         application.job_queue.run_repeating(
             _purge_job(services.engine), interval=timedelta(minutes=10), first=timedelta(seconds=5)

@@ -7,6 +7,7 @@ exception type are logged, because exception messages may quote what people wrot
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from telegram import Update
@@ -15,16 +16,26 @@ from telegram.ext import ContextTypes
 
 from bot.flow import error_replies
 from bot.i18n import Translations, locale_from_telegram
+from handlers.intake import TRANSPORT
 from handlers.send import send_replies
 
 log = logging.getLogger(__name__)
 
 
+RememberMessages = Callable[[str, int, list[int]], Awaitable[None]]
+"""Note message ids for /wipe: (transport, user id, ids); `IntakeService.remember_messages`."""
+
+
 @dataclass(frozen=True)
 class ErrorHandler:
-    """Answer errors in the user's language; log nothing that could identify them."""
+    """Answer errors in the user's language; log nothing that could identify them.
+
+    The apology, and the message that failed, are noted for /wipe like any other message:
+    a wiped chat must not keep "something went wrong" from a bot people hide that they use.
+    """
 
     translations: Translations
+    remember: RememberMessages | None = None
 
     async def __call__(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the update id and exception type, then apologise in a private chat."""
@@ -38,7 +49,13 @@ class ErrorHandler:
         if chat is None or chat.type != "private":
             return
         locale = locale_from_telegram(user.language_code if user else None) or "en"
+        sent: list[int] = []
         try:
-            await send_replies(context.bot, chat.id, error_replies(), locale, self.translations)
+            sent = await send_replies(
+                context.bot, chat.id, error_replies(), locale, self.translations
+            )
         except TelegramError as exc:
             log.error("could not apologise for update %s: %s", update_id, type(exc).__name__)
+        failed = [update.message.message_id] if update.message is not None else []
+        if self.remember is not None and user is not None and (sent or failed):
+            await self.remember(TRANSPORT, user.id, failed + sent)

@@ -456,3 +456,17 @@ async def test_wipe_in_the_middle_keeps_the_answers(harness: Harness) -> None:
     await harness.driver.press(user, "m:continue", resumed[-1])
     question = keyboard_message(user)
     assert "What happened?" in (question.text or "")
+
+
+async def test_wipe_also_deletes_an_apology_and_the_message_it_was_for(harness: Harness) -> None:
+    """A failed send is apologised for; the apology must not survive /wipe at a checkpoint."""
+    user = harness.server.user(language_code="en")
+    await harness.start(user)
+    await press_data(harness, user, "m:report")
+    harness.server.world.chats[user.chat_id].outages = 1  # Telegram fails the next send
+    apology = await harness.driver.say(user, "no")
+    assert [type(e).__name__ for e in harness.driver.errors] == ["NetworkError"]
+    harness.driver.errors.clear()
+    assert "something went wrong" in (apology[-1].text or ""), [m.text for m in apology]
+    await harness.driver.command(user, "wipe")
+    assert user.chat_messages() == [], [m.text for m in user.chat_messages()]

@@ -79,6 +79,9 @@ class ChatState:
     next_message_id: int = 1
     started: bool = False
     blocked: bool = False
+    outages: int = 0
+    """Answer this many of the bot's next writes to the chat with 502, as an overloaded
+    Telegram does; tests set it to make a send fail once."""
     last_action: str | None = None
     reply_keyboard: JsonDict | None = None
 
@@ -191,6 +194,9 @@ class World:
     def writable_chat(self, chat_id: int | str) -> ChatState:
         """Resolve a chat the bot wants to write to; refuse as Telegram would."""
         state = self.find_chat(chat_id)
+        if state.outages > 0:
+            state.outages -= 1
+            raise ApiError(502, "Bad Gateway")
         if state.chat["type"] == "private":
             if state.blocked:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
