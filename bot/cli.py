@@ -26,7 +26,7 @@ import os
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Final, NoReturn, TypeVar
@@ -66,6 +66,15 @@ from bot.digest import MIN_K, build_digest, render_digest
 from bot.export import Exported, ExportError, export_attachments
 from bot.i18n import CatalogError, Translations, compile_catalogs
 from bot.logs import configure_logging
+from bot.partners import (
+    Month,
+    PartnerDigestError,
+    digest_file_name,
+    records_of,
+    seal_for_partner,
+    settled_from,
+    write_new_file,
+)
 from bot.questions import ANSWERS_KIND, REPLY_KIND
 from bot.rekey import (
     AfterReport,
@@ -136,12 +145,13 @@ class CliConfig:
 
     ``scrypt_n`` only lowers the cost of new key files in tests; None keeps crypto's default.
     ``after_report`` runs after each report a ``keys`` command re-wrapped: tests interrupt a
-    run through it.
+    run through it. ``today`` is the date that decides which months are settled.
     """
 
     load_settings: Callable[[], Settings] = _settings_from_environment
     scrypt_n: int | None = None
     after_report: AfterReport | None = None
+    today: Callable[[], date] = lambda: datetime.now(UTC).date()
 
 
 class CliError(Exception):
@@ -746,8 +756,16 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
             int | None,
             typer.Option("--k", help="Smallest count shown (at least the configured k)."),
         ] = None,
+        month_text: Annotated[
+            str | None,
+            typer.Option("--month", help="Count one month only (YYYY-MM), as `issue` does."),
+        ] = None,
     ) -> None:
-        """Show the counts a partner would receive, with small cells hidden."""
+        """Show the counts a partner would receive, with small cells hidden.
+
+        Without --month it counts every record: for the team's eyes only, never to send, since
+        two such previews taken on different days can be subtracted.
+        """
         settings = _load_settings(config)
         smallest = k if k is not None else settings.k_anonymity
         floor = max(settings.k_anonymity, MIN_K)
@@ -756,13 +774,64 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
                 f"--k must be at least {floor} (the configured k, and never below {MIN_K}): "
                 "a preview must not show what a digest never may"
             )
+        try:
+            month = Month.parse(month_text) if month_text is not None else None
+        except PartnerDigestError as exc:
+            _fail(str(exc))
         translations = _translations(settings, lang)
         records = _run_storage(settings, _stat_records())
+        if month is not None:
+            records = records_of(records, month)
         try:
             digest = build_digest(records, smallest)
         except ValueError as exc:
             _fail(str(exc))
-        typer.echo(render_digest(digest, lang.value, translations), nl=False)
+        period = (month.year, month.month) if month is not None else None
+        typer.echo(render_digest(digest, lang.value, translations, period=period), nl=False)
+
+    @digest_app.command("issue")
+    def digest_issue(
+        partner_name: Annotated[
+            str, typer.Option("--partner", help="A partner named in AMANAT_PARTNERS.")
+        ],
+        month_text: Annotated[
+            str, typer.Option("--month", help="The one finished month to count, YYYY-MM.")
+        ],
+        to: Annotated[Path, typer.Option("--to", help="Folder for the encrypted digest file.")],
+        key: KeyOption = None,
+    ) -> None:
+        """Count one finished month for a partner and encrypt it to the partner's age key."""
+        settings = _load_settings(config)
+        partner = settings.partner(partner_name)
+        if partner is None:
+            known = ", ".join(p.name for p in settings.partners) or "none configured"
+            _fail(f"no partner named {partner_name!r} in AMANAT_PARTNERS (known: {known})")
+        try:
+            month = Month.parse(month_text)
+        except PartnerDigestError as exc:
+            _fail(str(exc))
+        ready = settled_from(month, timedelta(minutes=settings.draft_ttl_minutes))
+        if config.today() < ready:
+            _fail(
+                f"{month} can be issued from {ready.isoformat()}: reports started in a month "
+                "may still arrive for some days after it ends, and a digest issued early "
+                "could be subtracted from a later one"
+            )
+        holder = _load_key(settings, key)  # the audit log names who issued it
+        translations = _translations(settings, Lang(partner.language))
+        records = records_of(_run_storage(settings, _stat_records()), month)
+        digest = build_digest(records, max(settings.k_anonymity, MIN_K))
+        text = render_digest(
+            digest, partner.language, translations, period=(month.year, month.month)
+        )
+        sealed = seal_for_partner(text, partner.age_recipients)
+        try:
+            path = write_new_file(to, digest_file_name(partner.name, month), sealed)
+        except PartnerDigestError as exc:
+            _fail(str(exc))
+        _run_storage(settings, _audit_digest(holder, partner.name, month))
+        typer.echo(f"{path}  ({len(sealed)} bytes, for {partner.name})")
+        typer.echo("Only the partner's age key opens it: age -d -i KEYFILE " + path.name)
 
     @root.command("purge")
     def purge(
@@ -950,6 +1019,16 @@ def _audit_verdict() -> Work[Verdict]:
     async def work(sessions: Sessions) -> Verdict:
         async with unit_of_work(sessions) as session:
             return verify(await AuditRepository(session).entries())
+
+    return work
+
+
+def _audit_digest(key: AdminPrivateKey, partner: str, month: Month) -> Work[None]:
+    """Chain the issue of a digest: which partner and which month, never what it counted."""
+
+    async def work(sessions: Sessions) -> None:
+        async with unit_of_work(sessions) as session:
+            await _audit(session, key, "digest", f"{partner}:{month}")
 
     return work
 

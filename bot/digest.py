@@ -57,6 +57,10 @@ from bot.questions import (
 # Translators: {k} is the smallest count a digest may show, e.g. 5.
 TOO_FEW: Final = N_("Fewer than {k} reports may be counted, so nothing can be shown yet.")
 
+# Translators: {month} is a month, e.g. "October 2026" (in Dari and Pashto the solar months
+# it spans, e.g. "میزان–عقرب ۱۴۰۵").
+PERIOD: Final = N_("Reports started in {month}")
+
 # Translators: {total} is a number of reports.
 COUNTED: Final = N_("Reports counted (the reporter agreed): {total}")
 
@@ -335,10 +339,22 @@ def _title(table: Table, locale: str, translations: Translations) -> str:
     return translations.gettext(locale, TITLES[table.dimension])
 
 
-def render_digest(digest: Digest, locale: str, translations: Translations) -> str:
-    """Render a digest as plain text in the reader's language, digits and calendar."""
+def render_digest(
+    digest: Digest,
+    locale: str,
+    translations: Translations,
+    *,
+    period: tuple[int, int] | None = None,
+) -> str:
+    """Render a digest as plain text in the reader's language, digits and calendar.
+
+    ``period`` (year, month) names the one month a partner's digest covers.
+    """
     k = digest.k
     lines = [translations.gettext(locale, N_("Amanat: counts of reports"))]
+    if period is not None:
+        month = format_month(locale, *period)
+        lines.append(translations.format(locale, PERIOD, month=month))
     if digest.total is None:
         lines.append(
             translations.format(

@@ -13,8 +13,18 @@ import binascii
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.partners import check_recipients
 
 DEFAULT_DATA_DIR = Path(".amanat")
 PACKAGE_LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
@@ -25,6 +35,28 @@ def _split_list(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.replace("\n", ",").split(",") if part.strip())
     return value
+
+
+class Partner(BaseModel):
+    """A partner organisation that receives digests: who, in which language, to which keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{0,39}$",
+        description="Short name in lowercase letters, digits and dashes; used in file names.",
+    )
+    language: Literal["en", "fa_AF", "ps"] = Field(
+        default="en", description="Language, digits and calendar of the partner's digests."
+    )
+    age_recipients: tuple[str, ...] = Field(
+        description="The partner's age public keys (age1...); any one of them opens a digest."
+    )
+
+    @field_validator("age_recipients")
+    @classmethod
+    def _check_recipients(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_recipients(value)
 
 
 class Settings(BaseSettings):
@@ -101,6 +133,13 @@ class Settings(BaseSettings):
         default=(),
         description="Emergency contact lines shown to people in danger, comma separated.",
     )
+    partners: tuple[Partner, ...] = Field(
+        default=(),
+        description=(
+            "Partner organisations, as JSON: "
+            '[{"name": "kabul-ngo", "language": "fa_AF", "age_recipients": ["age1..."]}].'
+        ),
+    )
     concurrent_updates: bool = Field(
         default=False, description="Process updates concurrently (see benchmarks)."
     )
@@ -131,6 +170,14 @@ class Settings(BaseSettings):
             raise ValueError("Bot API URLs must use https (plain http only on loopback)")
         return value
 
+    @field_validator("partners")
+    @classmethod
+    def _unique_partners(cls, value: tuple[Partner, ...]) -> tuple[Partner, ...]:
+        names = [partner.name for partner in value]
+        if len(set(names)) != len(names):
+            raise ValueError("two partners have the same name")
+        return value
+
     @model_validator(mode="after")
     def _production_needs_keys(self) -> Settings:
         if self.telegram_bot_token is not None and not self.admin_public_keys:
@@ -146,6 +193,10 @@ class Settings(BaseSettings):
     def is_simulator(self) -> bool:
         """Run the local simulator when no token is configured."""
         return self.telegram_bot_token is None
+
+    def partner(self, name: str) -> Partner | None:
+        """Find a configured partner by name."""
+        return next((partner for partner in self.partners if partner.name == name), None)
 
     def server_secret_bytes(self) -> bytes:
         """Decode the server secret; callers must have ensured it is set."""
