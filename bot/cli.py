@@ -46,7 +46,7 @@ from bot.admin_view import (
     render_queue,
     render_report,
 )
-from bot.audit import Verdict, verify
+from bot.audit import AuditEntry, Verdict, verify
 from bot.crypto import (
     AdminPrivateKey,
     AdminPublicKey,
@@ -737,6 +737,21 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
         for exported in written:
             typer.echo(f"{exported.path}  ({exported.size} bytes)")
 
+    @audit_app.command("list")
+    def audit_list(
+        last: Annotated[int, typer.Option("--last", min=1, help="How many entries.")] = 50,
+    ) -> None:
+        """Show the newest admin actions: day, who (key id), what, on what."""
+        settings = _load_settings(config)
+        entries = _run_storage(settings, _audit_entries())
+        for entry in entries[-last:]:
+            typer.echo(
+                f"{entry.seq:>6}  {entry.day.isoformat()}  {entry.admin:<16}  "
+                f"{entry.action:<7}  {entry.subject}"
+            )
+        if not entries:
+            typer.echo("No admin actions logged yet.")
+
     @audit_app.command("verify")
     def audit_verify() -> None:
         """Check the hash chain of admin actions; print its head to keep somewhere else."""
@@ -890,6 +905,9 @@ def _queue_rows(
                 if key is not None:
                     row = await _decrypt_row(reports, row, key)
                 rows.append(row)
+            if key is not None:  # answers were opened: the chain says which page, by whom
+                page = f"{status or 'all'} {offset}+{len(rows)}"
+                await _audit(session, key, "queue", page)
         return rows
 
     return work
@@ -1003,6 +1021,10 @@ def _reply(
     return work
 
 
+OPERATOR: Final = "operator"
+"""Who the audit log names for actions that need no admin key (``amanat purge --execute``)."""
+
+
 async def _audit(session: AsyncSession, key: AdminPrivateKey, action: str, subject: str) -> None:
     """Chain one admin action onto the audit log (who by key id, what, on what, which day)."""
     await AuditRepository(session).append(_today(), key.public_key().key_id, action, subject)
@@ -1011,6 +1033,16 @@ async def _audit(session: AsyncSession, key: AdminPrivateKey, action: str, subje
 def _today() -> date:
     """Today in UTC: replies are dated by the day only."""
     return datetime.now(UTC).date()
+
+
+def _audit_entries() -> Work[list[AuditEntry]]:
+    """Read the whole chain in order."""
+
+    async def work(sessions: Sessions) -> list[AuditEntry]:
+        async with unit_of_work(sessions) as session:
+            return await AuditRepository(session).entries()
+
+    return work
 
 
 def _audit_verdict() -> Work[Verdict]:
@@ -1054,6 +1086,9 @@ def _purge(execute: bool) -> Work[tuple[int, int, int]]:
                 drafts = await DraftRepository(session).purge_expired(now)
                 ledger = await UpdateLedger(session).purge_expired(now)
                 chunks = await AttachmentRepository(session).purge_expired(now.date())
+                if execute:  # deleting by hand is an admin action; it needs no key
+                    subject = f"{drafts} drafts, {ledger} ledger entries, {chunks} chunks"
+                    await AuditRepository(session).append(now.date(), OPERATOR, "purge", subject)
             except BaseException:
                 await transaction.rollback()
                 raise

@@ -507,6 +507,30 @@ def test_purge_counts_by_default_and_deletes_only_with_execute(world: World) -> 
         return await DraftRepository(session).get("c" * 64) is not None
 
     assert world.run(remaining) is True
+    listed = world.invoke("audit", "list")
+    assert listed.exit_code == 0, listed.output
+    [line] = listed.stdout.splitlines()  # the dry runs changed nothing, so they are not logged
+    assert "operator" in line
+    assert "purge" in line
+    assert "2 drafts, 1 ledger entries, 0 chunks" in line
+
+
+def test_a_decrypted_queue_page_is_logged_and_a_bare_one_is_not(
+    world: World, admin_key: AdminPrivateKey
+) -> None:
+    store(world, sealed_report(REPORT_A, AdminSealer([admin_key.public_key()])))
+    bare = world.invoke("admin", "queue", "--no-decrypt")
+    assert bare.exit_code == 0, bare.output
+    assert "No admin actions logged yet." in world.invoke("audit", "list").stdout
+    opened = world.invoke(
+        "admin", "queue", "--status", "new", "--key", str(world.key_file),
+        input=f"{TEST_PASSPHRASE}\n",
+    )  # fmt: skip
+    assert opened.exit_code == 0, opened.output
+    listed = world.invoke("audit", "list").stdout
+    assert admin_key.public_key().key_id in listed
+    assert "queue" in listed
+    assert "new 0+1" in listed
 
 
 # --- configuration, database, catalogs -----------------------------------------------------
