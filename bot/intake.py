@@ -99,14 +99,15 @@ LEDGER_TTL = timedelta(days=2)
 
 
 def ledger_expiry(now: datetime) -> datetime:
-    """Return when an update's ledger entry may go: LEDGER_TTL on, rounded up to the hour.
+    """Return when an update's ledger entry may go: LEDGER_TTL on, rounded up to midnight UTC.
 
-    The entry of the update that submits a report is written with the report; an exact expiry
-    would date the submission to the microsecond for as long as the entry lives.
+    The entry of the update that submits a report is written with the report (same
+    transaction id on PostgreSQL); an exact expiry would date the submission to the
+    microsecond, where DESIGN §2 allows a seized server nothing finer than the day.
     """
-    due = now + LEDGER_TTL
-    hour = due.replace(minute=0, second=0, microsecond=0)
-    return hour if hour == due else hour + timedelta(hours=1)
+    due = now.astimezone(UTC) + LEDGER_TTL
+    midnight = due.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight if midnight == due else midnight + timedelta(days=1)
 
 
 @dataclass(frozen=True)

@@ -231,12 +231,12 @@ async def test_a_flood_is_asked_to_wait_once_then_ignored(
 @pytest.mark.parametrize(
     ("now", "expected"),
     [
-        (datetime(2026, 11, 25, 23, 41, 7, 123456, UTC), datetime(2026, 11, 28, 0, 0, tzinfo=UTC)),
-        (datetime(2026, 11, 25, 9, 0, tzinfo=UTC), datetime(2026, 11, 27, 9, 0, tzinfo=UTC)),
-        (datetime(2026, 11, 25, 9, 0, 0, 1, UTC), datetime(2026, 11, 27, 10, 0, tzinfo=UTC)),
+        (datetime(2026, 11, 25, 23, 41, 7, 123456, UTC), datetime(2026, 11, 28, tzinfo=UTC)),
+        (datetime(2026, 11, 25, 0, 0, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC)),
+        (datetime(2026, 11, 25, 0, 0, 0, 1, UTC), datetime(2026, 11, 28, tzinfo=UTC)),
     ],
 )
-def test_ledger_entries_expire_on_the_hour_never_before_two_days(
+def test_ledger_entries_expire_at_midnight_never_before_two_days(
     now: datetime, expected: datetime
 ) -> None:
     """The submitting update's entry is written with the report: it must not date it exactly."""
