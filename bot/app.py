@@ -42,6 +42,7 @@ from storage.attachments import AttachmentRepository
 from storage.db import (
     checkpoint_wal,
     create_engine,
+    free_disk_bytes,
     normalise_database_url,
     session_factory,
     unit_of_work,
@@ -97,6 +98,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         config = FlowConfig(
             max_answer_chars=settings.max_answer_chars,
             max_attachment_bytes=settings.max_attachment_bytes,
+            max_files_per_report=settings.max_files_per_report,
+            max_report_file_bytes=settings.max_report_file_bytes,
             emergency_contacts=settings.emergency_contacts,
             draft_ttl_minutes=settings.draft_ttl_minutes,
             match_option=matcher,
@@ -111,6 +114,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             new_report_id=new_report_id,
             new_receipt_code=new_receipt_code,
             flood_limit=settings.flood_limit,
+            free_disk=free_disk_bytes(engine),
+            min_free_disk_bytes=settings.min_free_disk_bytes,
         )
         yield Services(settings, engine, translations, intake, server_keys)
     finally:

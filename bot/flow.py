@@ -262,6 +262,8 @@ class FlowConfig:
 
     max_answer_chars: int = 3000
     max_attachment_bytes: int = 20 * 1024 * 1024
+    max_files_per_report: int = 30
+    max_report_file_bytes: int = 200 * 1024 * 1024
     emergency_contacts: tuple[str, ...] = ()
     draft_ttl_minutes: int = 24 * 60
     match_option: OptionMatcher = field(default=_no_match, compare=False)
@@ -278,6 +280,10 @@ class Draft:
     answers: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
     text_counts: Mapping[str, int] = field(default_factory=dict)
     file_counts: Mapping[str, int] = field(default_factory=dict)
+    file_bytes: Mapping[str, int] = field(default_factory=dict)
+    """Announced sizes of the files kept, per question: what the report's cap counts."""
+    files_sent: int = 0
+    """Files ever kept in this report; the next file's index, so none is ever reused."""
     selection: tuple[str, ...] = ()
     seq: int = 0
     editing: bool = False
@@ -304,6 +310,8 @@ class Draft:
             "answers": {k: list(v) if isinstance(v, tuple) else v for k, v in self.answers.items()},
             "text_counts": dict(self.text_counts),
             "file_counts": dict(self.file_counts),
+            "file_bytes": dict(self.file_bytes),
+            "files_sent": self.files_sent,
             "selection": list(self.selection),
             "seq": self.seq,
             "editing": self.editing,
@@ -326,6 +334,8 @@ class Draft:
             answers=answers,
             text_counts=dict(data["text_counts"]),
             file_counts=dict(data.get("file_counts", {})),
+            file_bytes=dict(data.get("file_bytes", {})),
+            files_sent=int(data.get("files_sent", sum(data.get("file_counts", {}).values()))),
             selection=tuple(data["selection"]),
             seq=int(data["seq"]),
             editing=bool(data["editing"]),
@@ -831,7 +841,10 @@ def _on_pressed(draft: Draft, event: Pressed, env: Env, config: FlowConfig) -> O
             answers = {**draft.answers, question.id: "skipped"}
             counts = {**draft.text_counts, question.id: 0}
             files = {**draft.file_counts, question.id: 0}
-            new = replace(draft, answers=answers, text_counts=counts, file_counts=files)
+            sizes = {**draft.file_bytes, question.id: 0}
+            new = replace(
+                draft, answers=answers, text_counts=counts, file_counts=files, file_bytes=sizes
+            )
             outcome = _advance(new, question, config)
             return replace(outcome, effects=(DropSealed(question.id), *outcome.effects))
         if action == "d" and _given(draft, question.id):
@@ -1099,18 +1112,46 @@ def _on_attached(draft: Draft, event: Attached, config: FlowConfig) -> Outcome:
             )
         )
         return Outcome(draft, (reply,))
-    index = sum(draft.file_counts.values())
+    size = event.size or 0
+    if (
+        sum(draft.file_counts.values()) >= config.max_files_per_report
+        or sum(draft.file_bytes.values()) + size > config.max_report_file_bytes
+    ):
+        return Outcome(draft, (_report_full(config),))
     files = {**draft.file_counts, question.id: draft.file_counts.get(question.id, 0) + 1}
+    sizes = {**draft.file_bytes, question.id: draft.file_bytes.get(question.id, 0) + size}
     effect = SealAttachment(
         question.id,
-        index,
+        draft.files_sent,
         event.kind,
         event.file_ref,
         event.size,
         caption=event.caption.strip(),
         file_name=event.file_name.strip(),
     )
-    return _received(replace(draft, file_counts=files), question, effect, config)
+    kept = replace(draft, file_counts=files, file_bytes=sizes, files_sent=draft.files_sent + 1)
+    return _received(kept, question, effect, config)
+
+
+# Translators: {files} is a number of files, {megabytes} a size in megabytes, e.g. 30 and 200.
+REPORT_FULL: Final = N_(
+    "This report is full: one report can hold at most {files} files, {megabytes} MB in all. "
+    "Nothing from this file was saved. You can still type, or send this report and start a "
+    "new one."
+)
+
+
+def _report_full(config: FlowConfig) -> Reply:
+    """Refuse a file the report has no room for; a flood of files must not fill the disk."""
+    return Reply(
+        (
+            msg(
+                REPORT_FULL,
+                files=config.max_files_per_report,
+                megabytes=config.max_report_file_bytes // (1024 * 1024),
+            ),
+        )
+    )
 
 
 def _on_sent(draft: Draft, event: Sent, config: FlowConfig) -> Outcome:
@@ -1240,6 +1281,16 @@ def attachment_failed_replies() -> tuple[Reply, ...]:
         N_(
             "Sorry, I could not receive that file. Please send it again. "
             "Your other answers are safe."
+        )
+    )
+
+
+def no_room_for_files_replies() -> tuple[Reply, ...]:
+    """Refuse a file while the server is short of disk space; typing still works."""
+    return _say(
+        N_(
+            "Sorry, I cannot keep files just now. Please type your answer instead, or send "
+            "the file again later. Your other answers are safe."
         )
     )
 

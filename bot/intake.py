@@ -47,6 +47,7 @@ from bot.flow import (
     attachment_failed_replies,
     error_replies,
     flood_replies,
+    no_room_for_files_replies,
     receipt_replies,
     status_replies,
     step,
@@ -93,6 +94,10 @@ def flood_window(now: datetime) -> int:
 
 class AttachmentUnavailable(Exception):
     """A file could not be fetched or kept; the whole update is rolled back."""
+
+
+class NoRoomForFiles(Exception):
+    """The disk is nearly full: files are refused until there is room; text still works."""
 
 
 LEDGER_TTL = timedelta(days=2)
@@ -202,6 +207,8 @@ class IntakeService:
         new_receipt_code: Callable[[], str],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         flood_limit: int = 120,
+        free_disk: Callable[[], int] | None = None,
+        min_free_disk_bytes: int = 0,
     ) -> None:
         if draft_ttl <= timedelta(0):
             raise ValueError("draft_ttl must be positive")
@@ -214,6 +221,8 @@ class IntakeService:
         self._new_receipt_code = new_receipt_code
         self._clock = clock
         self._flood_limit = flood_limit
+        self._free_disk = free_disk
+        self._min_free_disk = min_free_disk_bytes
 
     async def handle(self, inbound: Inbound) -> Handled:
         """Process one event inside one unit of work; answer only what was committed."""
@@ -251,6 +260,10 @@ class IntakeService:
                     )
                 await self._save(session, owner, payload, now)
                 locale = payload.draft.locale or inbound.language_hint or "en"
+        except NoRoomForFiles:
+            log.warning("disk nearly full: a file was refused; nothing was committed")
+            refused = no_room_for_files_replies()
+            return Handled(refused, await self._locale_of(owner, inbound.language_hint))
         except AttachmentUnavailable:
             log.warning("an attachment could not be fetched; nothing was committed")
             failed = attachment_failed_replies()
@@ -367,6 +380,8 @@ class IntakeService:
         report_id = payload.draft.report_id
         if report_id is None or inbound.fetch_file is None:
             raise AttachmentUnavailable
+        if self._free_disk is not None and self._free_disk() < self._min_free_disk:
+            raise NoRoomForFiles
         try:
             data = await inbound.fetch_file(effect.file_ref)
         except Exception as exc:  # any transport failure: the reporter sends it again

@@ -123,6 +123,20 @@ class Settings(BaseSettings):
         le=20 * 1024 * 1024,
         description="Largest voice note, photo or file kept (the Bot API serves 20 MB at most).",
     )
+    max_files_per_report: int = Field(
+        default=30, ge=1, le=500, description="Most voice notes, photos and files one report keeps."
+    )
+    max_report_file_bytes: int = Field(
+        default=200 * 1024 * 1024,
+        ge=1024 * 1024,
+        le=4 * 1024 * 1024 * 1024,
+        description="Most bytes of files one report keeps, all files together.",
+    )
+    min_free_disk_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=0,
+        description="Refuse new files while the SQLite database's disk has less room than this.",
+    )
     flood_limit: int = Field(
         default=120,
         ge=10,

@@ -18,9 +18,11 @@ Database URLs may hold passwords, so no error message here quotes one.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import event
@@ -81,6 +83,17 @@ def normalise_database_url(url: str) -> str:
             f"unsupported database URL scheme {shown!r}: use sqlite:/// or postgresql://"
         )
     return f"{_SCHEMES[scheme.lower()]}://{rest}"
+
+
+def free_disk_bytes(engine: AsyncEngine) -> Callable[[], int] | None:
+    """Return a probe of the room left on the SQLite file's disk; None for a database server.
+
+    A PostgreSQL server's disk is not ours to look at: watch it with the server's own tools.
+    """
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        return None
+    folder = Path(engine.url.database).resolve().parent
+    return lambda: shutil.disk_usage(folder).free
 
 
 def create_engine(url: str) -> AsyncEngine:

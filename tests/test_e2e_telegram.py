@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text as sql_text
 from typer.testing import CliRunner
 
 from bot.app import deliver_reply_notices
@@ -470,3 +471,43 @@ async def test_wipe_also_deletes_an_apology_and_the_message_it_was_for(harness: 
     assert "something went wrong" in (apology[-1].text or ""), [m.text for m in apology]
     await harness.driver.command(user, "wipe")
     assert user.chat_messages() == [], [m.text for m in user.chat_messages()]
+
+
+async def test_files_wait_while_the_disk_is_nearly_full_but_text_goes_on(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """A flood of files must not fill the disk: below the reserve, files are refused politely.
+
+    The reserve is set above any real disk's free space, so the real probe of this machine's
+    disk says "not enough room" without anything being faked.
+    """
+    async with running_amanat(make_settings, min_free_disk_bytes=2**62) as h:
+        user = h.server.user(language_code="en")
+        await h.start(user)
+        await press_data(h, user, "m:report")
+        while not any(d.endswith(":s:") for d in keyboard_message(user).callback_data):
+            message = keyboard_message(user)
+            if any(":t:" in d for d in message.callback_data):
+                await press_data(h, user, ":t:money")
+                await press_data(h, user, ":d:")
+            else:
+                await h.driver.press(user, message.callback_data[0], message)
+        refused = await h.driver.run(user, user.send_voice(content=b"OggS" + b"x" * 500))
+        assert "cannot keep files just now" in (refused[-1].text or ""), refused
+        typed = await h.driver.say(user, "they called me twice")
+        assert "Received and locked" in (typed[0].text or ""), [m.text for m in typed]
+        assert not h.driver.errors, h.driver.errors
+        stored = await _attachment_count(h.settings)
+    assert stored == 0
+
+
+async def _attachment_count(settings: Settings) -> int:
+    engine = create_engine(normalise_database_url(settings.database_url))
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            return int(
+                (await session.execute(sql_text("SELECT count(*) FROM attachment_chunks"))).scalar()
+                or 0
+            )
+    finally:
+        await engine.dispose()

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.flow import (
     CONFIRM_CANCEL,
     PICK_LANGUAGE,
+    REPORT_FULL,
     SUMMARY,
     Attached,
     Button,
@@ -335,6 +337,62 @@ def test_a_caption_and_file_name_travel_with_the_file_and_stay_out_of_reprs() ->
         assert "came at night" not in shown
         assert "a.pdf" not in shown
     assert "secret words" not in repr(Typed("secret words"))
+
+
+def _at_the_story(config: FlowConfig) -> Chat:
+    chat = Chat(config=config)
+    chat.send(Command("start"))
+    chat.press("l:en")
+    answer_until(chat, "recruiter_contact")
+    while chat.draft.position != "narrative":
+        answer_step(chat)
+    return chat
+
+
+@pytest.mark.parametrize(
+    ("limits", "sizes"),
+    [
+        ({"max_files_per_report": 2}, [10, 10, 10]),
+        ({"max_report_file_bytes": 3 * 1024 * 1024}, [2 * 1024 * 1024, 1024 * 1024, 1]),
+    ],
+)
+def test_a_full_report_refuses_more_files_and_says_why(
+    limits: dict[str, int], sizes: list[int]
+) -> None:
+    chat = _at_the_story(replace(CONFIG, **limits))
+    for number, size in enumerate(sizes[:2]):
+        [effect] = chat.send(Attached("voice", f"f{number}", size)).effects
+        assert isinstance(effect, SealAttachment)
+    before = chat.draft
+    refused = chat.send(Attached("voice", "one-too-many", sizes[2]))
+    assert not refused.effects
+    assert chat.draft == before
+    [reply] = refused.replies
+    assert reply.parts[0].msgid == REPORT_FULL
+    assert chat.send(Typed("still typing")).effects, "text is still taken"
+
+
+def test_a_file_index_is_never_reused_after_files_are_dropped() -> None:
+    """Skipping drops a question's files; a later file must not take a kept file's index."""
+    chat = _at_the_story(CONFIG)
+    chat.send(Attached("voice", "a", 10))
+    chat.send(Attached("voice", "b", 10))
+    chat.press(":d:")
+    while chat.draft.position != SUMMARY:
+        answer_step(chat)
+    chat.press(":edit:")
+    chat.press(":e:narrative")
+    skipped = chat.press(":s:")  # the story is skipped now: both files are dropped
+    assert DropSealed("narrative") in skipped.effects
+    assert chat.draft.position == SUMMARY
+    chat.press(":edit:")
+    chat.press(":e:narrative")
+    [first] = chat.send(Attached("voice", "c", 10)).effects
+    [second] = chat.send(Attached("photo", "d", 10)).effects
+    assert isinstance(first, SealAttachment)
+    assert isinstance(second, SealAttachment)
+    assert (first.index, second.index) == (2, 3)
+    assert Draft.from_json(chat.draft.to_json()) == chat.draft
 
 
 def test_a_file_too_big_is_refused_and_nothing_kept() -> None:
