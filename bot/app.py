@@ -136,6 +136,7 @@ async def purge_expired(engine: AsyncEngine) -> tuple[int, int]:
         ledger = await UpdateLedger(session).purge_expired(now)
         await AttachmentRepository(session).purge_expired(now.date())
         await RateLimitRepository(session).purge_before(flood_window(now))
+        await ReplyNoticeRepository(session).purge_expired(now.date())
         await StatsRepository(session).reshuffle()
     await checkpoint_wal(engine)
     await vacuum_transient_tables(engine)

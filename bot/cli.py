@@ -1086,6 +1086,7 @@ def _purge(execute: bool) -> Work[tuple[int, int, int]]:
                 drafts = await DraftRepository(session).purge_expired(now)
                 ledger = await UpdateLedger(session).purge_expired(now)
                 chunks = await AttachmentRepository(session).purge_expired(now.date())
+                await ReplyNoticeRepository(session).purge_expired(now.date())
                 if execute:  # deleting by hand is an admin action; it needs no key
                     subject = f"{drafts} drafts, {ledger} ledger entries, {chunks} chunks"
                     await AuditRepository(session).append(now.date(), OPERATOR, "purge", subject)

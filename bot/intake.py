@@ -59,6 +59,7 @@ from bot.questions import (
     ATTACHMENT_KIND,
     ATTACHMENT_META_KIND,
     REPLY_KIND,
+    REPLY_NOTICE_DAYS,
     UNSAID,
 )
 from storage.attachments import AttachmentRepository
@@ -468,7 +469,8 @@ class IntakeService:
             contact = {"transport": inbound.transport, "user_id": inbound.user_id}
             contact["locale"] = draft.locale or "en"
             blob = self._keys.seal_notice(json.dumps(contact).encode(), draft.report_id)
-            await ReplyNoticeRepository(session).add(draft.report_id, blob)
+            until = today + timedelta(days=REPLY_NOTICE_DAYS)
+            await ReplyNoticeRepository(session).add(draft.report_id, blob, until)
         if answers.get("consent_statistics") == "yes":
             await StatsRepository(session).add(_stat_record(answers, draft.month or ""))
         return code

@@ -313,12 +313,15 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         N_(
             "Our team may answer you. You can always read answers with /status and your "
             "code. Do you also want a short message here when an answer comes? Then we must "
-            "keep a locked link between this Telegram account and your report. If you are in "
-            "danger, choose No."
+            "keep a locked link between this Telegram account and your report, for three "
+            "months at most. If you are in danger, choose No."
         ),
         N_("Wants a message when answered"),
     ),
 )
+
+REPLY_NOTICE_DAYS: Final = 90
+"""How long the link kept for a reply notice lives; the notify question says "three months"."""
 
 QUESTION_INDEX: Final[Mapping[str, Question]] = {q.id: q for q in QUESTIONS}
 SEALED_TEXT_KINDS: Final = tuple(q.id for q in QUESTIONS if isinstance(q, FreeText))

@@ -174,10 +174,11 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
         yield session
 
 
-# Tables whose rows carry a pseudonym or an exact time and die young (drafts, flood counters,
-# the update ledger). On PostgreSQL a deleted row stays on disk as a dead tuple whose xmax is
-# the transaction that deleted it, the one that stored the report; VACUUM removes it.
-TRANSIENT_TABLES: Final = ("drafts", "rate_windows", "update_ledger")
+# Tables whose rows carry a pseudonym, an account or an exact time and die (drafts, flood
+# counters, the update ledger, reply notices). On PostgreSQL a deleted row stays on disk as a
+# dead tuple, the draft a submission replaced with the report's transaction id as its xmax;
+# VACUUM removes them.
+TRANSIENT_TABLES: Final = ("drafts", "rate_windows", "update_ledger", "reply_notices")
 
 
 async def vacuum_transient_tables(engine: AsyncEngine) -> None:

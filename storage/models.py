@@ -226,7 +226,8 @@ class ReplyNoticeRow(Base):
     """How to tell one reporter that an answer is waiting: only for those who opted in.
 
     ``blob`` is server-key ciphertext of the transport, account and language, bound to the
-    report; ``pending`` is set when an admin answers and cleared once the message went out.
+    report; ``pending`` is set when an admin answers and cleared once the message went out;
+    after ``expires_on`` the row is deleted, and with it the link between account and report.
     """
 
     __tablename__ = "reply_notices"
@@ -237,6 +238,7 @@ class ReplyNoticeRow(Base):
     )
     blob: Mapped[bytes] = mapped_column(LargeBinary)
     pending: Mapped[bool] = mapped_column(Boolean, index=True)
+    expires_on: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
 
 
 class RateWindowRow(Base):

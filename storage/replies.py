@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import SealedBlob
@@ -62,10 +62,21 @@ class ReplyNoticeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, report_id: str, blob: bytes) -> None:
-        """Store a notice for a report at submission (the reporter opted in)."""
-        self._session.add(ReplyNoticeRow(report_id=report_id, blob=blob, pending=False))
+    async def add(self, report_id: str, blob: bytes, expires_on: date) -> None:
+        """Store a notice for a report at submission (the reporter opted in), until a day."""
+        self._session.add(
+            ReplyNoticeRow(report_id=report_id, blob=blob, pending=False, expires_on=expires_on)
+        )
         await self._session.flush()
+
+    async def purge_expired(self, today: date) -> int:
+        """Delete notices whose day has come (and any from before expiry days existed)."""
+        result = await self._session.execute(
+            delete(ReplyNoticeRow).where(
+                or_(ReplyNoticeRow.expires_on.is_(None), ReplyNoticeRow.expires_on <= today)
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def mark_pending(self, report_id: str) -> bool:
         """Flag that an answer waits; False when the reporter did not opt in."""

@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text as sql_text
 
 from bot.app import Services, open_services, purge_expired
 from bot.crypto import AdminPrivateKey, ItemRef, open_with_admin_key
 from bot.flow import Button, Command, Event, Pressed, Reply, Typed
 from bot.intake import LEDGER_TTL, Handled, Inbound, ledger_expiry
-from bot.questions import QUESTIONS
+from bot.questions import QUESTIONS, REPLY_NOTICE_DAYS
 from bot.settings import Settings
 from storage.db import session_factory, unit_of_work
+from storage.replies import ReplyNoticeRepository
 from storage.repositories import ReportRepository, StatsRepository
 
 
@@ -242,3 +244,22 @@ def test_ledger_entries_expire_at_midnight_never_before_two_days(
     """The submitting update's entry is written with the report: it must not date it exactly."""
     assert ledger_expiry(now) == expected
     assert ledger_expiry(now) - now >= LEDGER_TTL
+
+
+async def test_a_reply_notice_link_lives_three_months_and_no_longer(services: Services) -> None:
+    """The account ↔ report link the reporter chose is deleted when its time is up."""
+    await fill_report(Person(services), {"recruiter_contact": canary(), "narrative": canary()})
+    async with unit_of_work(session_factory(services.engine)) as session:
+        [report] = await ReportRepository(session).queue()
+        [(expires_on,)] = (
+            await session.execute(sql_text("SELECT expires_on FROM reply_notices"))
+        ).all()
+    due = report.submitted_on + timedelta(days=REPLY_NOTICE_DAYS)
+    assert date.fromisoformat(str(expires_on)) == due
+    async with unit_of_work(session_factory(services.engine)) as session:
+        notices = ReplyNoticeRepository(session)
+        assert await notices.purge_expired(due - timedelta(days=1)) == 0
+        assert await notices.purge_expired(due) == 1
+    question = next(q for q in QUESTIONS if q.id == "notify_replies")
+    assert REPLY_NOTICE_DAYS == 90
+    assert "for three months at most" in question.prompt

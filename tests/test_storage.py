@@ -898,7 +898,7 @@ async def test_reply_notices_wait_until_sent(sessions: async_sessionmaker[AsyncS
         await ReportRepository(session).add(report("NOTE000001"))
         notices = ReplyNoticeRepository(session)
         assert await notices.mark_pending("NOBODY0000") is False
-        await notices.add("NOTE000001", b"locked contact")
+        await notices.add("NOTE000001", b"locked contact", date(2027, 2, 23))
         assert await notices.pending() == []
         assert await notices.mark_pending("NOTE000001") is True
     async with unit_of_work(sessions) as session:
@@ -906,6 +906,9 @@ async def test_reply_notices_wait_until_sent(sessions: async_sessionmaker[AsyncS
         assert await notices.pending() == [("NOTE000001", b"locked contact")]
         await notices.mark_sent("NOTE000001")
         assert await notices.pending() == []
+        assert await notices.purge_expired(date(2027, 2, 22)) == 0
+        assert await notices.purge_expired(date(2027, 2, 23)) == 1  # the link is gone
+        assert await notices.mark_pending("NOTE000001") is False
 
 
 async def test_rate_windows_count_per_owner_and_restart_each_window(
