@@ -680,6 +680,25 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
         report = _run_storage(settings, _open_report(private_key, wanted))
         typer.echo(render_report(report, lang.value, translations), nl=False)
 
+    @admin_app.command("mark")
+    def admin_mark(
+        report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
+        status: Annotated[
+            Status,
+            typer.Argument(help="new, claimed (someone works on it) or closed (finished)."),
+        ],
+        key: KeyOption = None,
+    ) -> None:
+        """Set a report's status; the reporter sees it with /status, the audit log keeps it."""
+        settings = _load_settings(config)
+        wanted = normalise_report_id(report_id)
+        if wanted is None:
+            _fail("that is not a report id (10 letters and digits)")
+        holder = _load_key(settings, key)  # the audit log names who changed it
+        if not _run_storage(settings, _mark(wanted, status.value, holder)):
+            _fail(f"no report {wanted}")
+        typer.echo(f"Report {wanted} is now {status.value}.")
+
     @admin_app.command("reply")
     def admin_reply(
         report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
@@ -966,6 +985,19 @@ def _open_report(key: AdminPrivateKey, report_id: str) -> Work[OpenedReport]:
             answers=answers,
             items=tuple(opened),
         )
+
+    return work
+
+
+def _mark(report_id: str, status: str, key: AdminPrivateKey) -> Work[bool]:
+    """Change a report's status and chain who did it; False when there is no such report."""
+
+    async def work(sessions: Sessions) -> bool:
+        async with unit_of_work(sessions) as session:
+            if not await ReportRepository(session).set_status(report_id, status):
+                return False
+            await _audit(session, key, "status", f"{report_id} {status}")
+            return True
 
     return work
 

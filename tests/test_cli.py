@@ -533,6 +533,28 @@ def test_a_decrypted_queue_page_is_logged_and_a_bare_one_is_not(
     assert "new 0+1" in listed
 
 
+def test_marking_a_report_changes_its_status_and_is_logged(
+    world: World, admin_key: AdminPrivateKey
+) -> None:
+    store(world, sealed_report(REPORT_A, AdminSealer([admin_key.public_key()])))
+    key = ("--key", str(world.key_file))
+    done = world.invoke(
+        "admin", "mark", REPORT_A.lower(), "closed", *key, input=f"{TEST_PASSPHRASE}\n"
+    )
+    assert done.exit_code == 0, done.output
+    assert f"Report {REPORT_A} is now closed." in done.stdout
+    closed = world.invoke("admin", "queue", "--no-decrypt", "--status", "closed")
+    assert REPORT_A in closed.stdout
+    assert REPORT_A not in world.invoke("admin", "queue", "--no-decrypt", "--status", "new").stdout
+    missing = world.invoke("admin", "mark", REPORT_B, "claimed", *key, input=f"{TEST_PASSPHRASE}\n")
+    assert missing.exit_code == 1
+    assert f"no report {REPORT_B}" in missing.output
+    bad = world.invoke("admin", "mark", REPORT_A, "finished", *key)
+    assert bad.exit_code == 2  # Typer names the allowed values
+    listed = world.invoke("audit", "list").stdout
+    assert f"status   {REPORT_A} closed" in listed
+
+
 # --- configuration, database, catalogs -----------------------------------------------------
 
 
