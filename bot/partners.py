@@ -25,11 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import pyrage  # type: ignore[import-untyped]
 
-from bot.digest import StatLike
+if TYPE_CHECKING:  # settings import this module: keep it free of the digest machinery
+    from bot.digest import StatLike
 
 MONTH_PATTERN: Final = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
@@ -78,7 +79,7 @@ def settled_from(month: Month, draft_ttl: timedelta) -> date:
     return month.first_day_after() + timedelta(days=wait.days + (1 if wait.seconds else 0))
 
 
-Record = TypeVar("Record", bound=StatLike)
+Record = TypeVar("Record", bound="StatLike")
 
 
 def records_of(records: Sequence[Record], month: Month) -> list[Record]:
