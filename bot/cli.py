@@ -680,6 +680,22 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
         report = _run_storage(settings, _open_report(private_key, wanted))
         typer.echo(render_report(report, lang.value, translations), nl=False)
 
+    @admin_app.command("claim")
+    def admin_claim(key: KeyOption = None, lang: LangOption = Lang.en) -> None:
+        """Take the next new report (urgent first, then the longest waiting) and show it.
+
+        Two admins claiming at the same time never get the same report.
+        """
+        settings = _load_settings(config)
+        translations = _translations(settings, lang)
+        private_key = _load_key(settings, key)
+        claimed = _run_storage(settings, _claim_next(private_key))
+        if claimed is None:
+            typer.echo("No new reports: nothing to claim.")
+            return
+        report = _run_storage(settings, _open_report(private_key, claimed))
+        typer.echo(render_report(report, lang.value, translations), nl=False)
+
     @admin_app.command("mark")
     def admin_mark(
         report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
@@ -985,6 +1001,19 @@ def _open_report(key: AdminPrivateKey, report_id: str) -> Work[OpenedReport]:
             answers=answers,
             items=tuple(opened),
         )
+
+    return work
+
+
+def _claim_next(key: AdminPrivateKey) -> Work[str | None]:
+    """Move the next new report to claimed and chain who took it."""
+
+    async def work(sessions: Sessions) -> str | None:
+        async with unit_of_work(sessions) as session:
+            claimed = await ReportRepository(session).claim_next()
+            if claimed is not None:
+                await _audit(session, key, "claim", claimed)
+            return claimed
 
     return work
 

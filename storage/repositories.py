@@ -41,6 +41,7 @@ from storage.records import (
     LOCALE_MAX,
     RECEIPT_HASH_SIZE,
     REPORT_STATUSES,
+    STATUS_CLAIMED,
     STATUS_NEW,
     NewItem,
     NewReport,
@@ -265,6 +266,29 @@ class ReportRepository:
             update(ReportRow).where(ReportRow.id == report_id).values(status=status)
         )
         return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+    async def claim_next(self) -> str | None:
+        """Move the next new report (urgent first, then the longest waiting) to claimed.
+
+        Two admins claiming at once get different reports: on PostgreSQL the row is taken
+        ``FOR UPDATE SKIP LOCKED``, so the second skips the first one's row instead of waiting
+        for it; SQLite takes its write lock when the transaction begins, so claims queue up.
+        Returns the report id, or None when no report is new.
+        """
+        statement = (
+            select(ReportRow.id)
+            .where(ReportRow.status == STATUS_NEW)
+            .order_by(ReportRow.urgent.desc(), ReportRow.submitted_on, ReportRow.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        report_id = await self._session.scalar(statement)
+        if report_id is None:
+            return None
+        await self._session.execute(
+            update(ReportRow).where(ReportRow.id == report_id).values(status=STATUS_CLAIMED)
+        )
+        return str(report_id)
 
     async def exists(self, report_id: str) -> bool:
         """Tell whether a report with this id was stored (ids are random; collisions are bugs)."""

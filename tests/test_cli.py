@@ -555,6 +555,26 @@ def test_marking_a_report_changes_its_status_and_is_logged(
     assert f"status   {REPORT_A} closed" in listed
 
 
+def test_claim_takes_the_urgent_report_first_and_shows_it(
+    world: World, admin_key: AdminPrivateKey
+) -> None:
+    sealer = AdminSealer([admin_key.public_key()])
+    store(world, sealed_report(REPORT_A, sealer, submitted_on=date(2026, 11, 1)))
+    store(world, sealed_report(REPORT_B, sealer, urgent=True))
+    key = ("--key", str(world.key_file))
+    first = world.invoke("admin", "claim", *key, input=f"{TEST_PASSPHRASE}\n")
+    assert first.exit_code == 0, first.output
+    assert REPORT_B in first.stdout
+    assert CANARY_STORY_1 in first.stdout  # shown, decrypted on this machine
+    second = world.invoke("admin", "claim", *key, input=f"{TEST_PASSPHRASE}\n")
+    assert REPORT_A in second.stdout
+    none_left = world.invoke("admin", "claim", *key, input=f"{TEST_PASSPHRASE}\n")
+    assert "No new reports" in none_left.stdout
+    listed = world.invoke("audit", "list").stdout
+    assert f"claim    {REPORT_B}" in listed
+    assert f"claim    {REPORT_A}" in listed
+
+
 # --- configuration, database, catalogs -----------------------------------------------------
 
 

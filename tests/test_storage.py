@@ -922,3 +922,54 @@ async def test_rate_windows_count_per_owner_and_restart_each_window(
         assert await limits.hit(alice_key, 101) == 1  # a new window starts again
     async with unit_of_work(sessions) as session:
         assert await RateLimitRepository(session).purge_before(101) == 1  # bob's old window
+
+
+async def test_claims_take_urgent_then_longest_waiting_reports_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with unit_of_work(sessions) as session:
+        reports = ReportRepository(session)
+        await reports.add(report("CLAIMOLD01", day=date(2025, 1, 2)))
+        await reports.add(report("CLAIMNEW01", day=date(2025, 3, 4)))
+        await reports.add(report("CLAIMURG01", day=date(2025, 3, 5), urgent=True))
+        await reports.add(report("CLAIMDONE1", day=date(2025, 1, 1)))
+        await reports.set_status("CLAIMDONE1", "closed")
+    claimed = []
+    for _ in range(4):
+        async with unit_of_work(sessions) as session:
+            claimed.append(await ReportRepository(session).claim_next())
+    assert claimed == ["CLAIMURG01", "CLAIMOLD01", "CLAIMNEW01", None]
+    async with unit_of_work(sessions) as session:
+        statuses = {s.id: s.status for s in await ReportRepository(session).queue()}
+    assert statuses == {
+        "CLAIMOLD01": "claimed",
+        "CLAIMNEW01": "claimed",
+        "CLAIMURG01": "claimed",
+        "CLAIMDONE1": "closed",
+    }
+
+
+async def test_two_admins_claiming_at_once_get_different_reports(
+    scratch_postgres: ScratchPostgres,
+) -> None:
+    """PostgreSQL: the second claim skips the row the first one holds, instead of waiting.
+
+    (SQLite serialises writers when a transaction begins, so it has no concurrent claim.)
+    """
+    scratch_postgres.reset()
+    await upgrade_to_head_async(scratch_postgres.url)
+    engine = create_engine(scratch_postgres.url)
+    try:
+        await _claim_concurrently(session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+async def _claim_concurrently(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with unit_of_work(sessions) as session:
+        for name in ("CONCUR0001", "CONCUR0002"):
+            await ReportRepository(session).add(report(name, day=date(2025, 1, 2)))
+    async with unit_of_work(sessions) as first, unit_of_work(sessions) as second:
+        mine = await ReportRepository(first).claim_next()
+        theirs = await asyncio.wait_for(ReportRepository(second).claim_next(), timeout=5)
+    assert {mine, theirs} == {"CONCUR0001", "CONCUR0002"}
