@@ -88,6 +88,7 @@ from bot.rekey import (
     plan_rotate,
     rewrap_stored_reports,
 )
+from bot.routing import RoutingRefused, check_consent, check_summary, render_case
 from bot.settings import PACKAGE_LOCALES_DIR, Settings
 from storage.attachments import AttachmentRepository
 from storage.audit import AuditRepository
@@ -696,6 +697,62 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
         report = _run_storage(settings, _open_report(private_key, claimed))
         typer.echo(render_report(report, lang.value, translations), nl=False)
 
+    @admin_app.command("route")
+    def admin_route(
+        report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
+        partner_name: Annotated[
+            str, typer.Option("--partner", help="A partner named in AMANAT_PARTNERS.")
+        ],
+        summary_file: Annotated[
+            Path,
+            typer.Option(
+                "--summary", help="A text file: the case in your words, with nothing identifying."
+            ),
+        ],
+        to: Annotated[Path, typer.Option("--to", help="Folder for the encrypted case file.")],
+        asked_again: Annotated[
+            bool,
+            typer.Option(
+                "--asked-again", help="The reporter said yes again when you asked (admin reply)."
+            ),
+        ] = False,
+        key: KeyOption = None,
+    ) -> None:
+        """Share a case with a partner, encrypted to its key: only with the reporter's yes.
+
+        The case holds the report's choice answers and your summary, never the reporter's own
+        words, contacts or files (docs/partner-guide.md §8).
+        """
+        settings = _load_settings(config)
+        partner = settings.partner(partner_name)
+        if partner is None:
+            known = ", ".join(p.name for p in settings.partners) or "none configured"
+            _fail(f"no partner named {partner_name!r} in AMANAT_PARTNERS (known: {known})")
+        wanted = normalise_report_id(report_id)
+        if wanted is None:
+            _fail("that is not a report id (10 letters and digits)")
+        try:
+            summary = check_summary(summary_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            _fail(f"cannot read {summary_file} as UTF-8 text")
+        except RoutingRefused as exc:
+            _fail(str(exc))
+        holder = _load_key(settings, key)
+        report = _run_storage(settings, _open_report(holder, wanted))
+        try:
+            check_consent(report.answers, asked_again=asked_again)
+        except RoutingRefused as exc:
+            _fail(str(exc))
+        translations = _translations(settings, Lang(partner.language))
+        text = render_case(wanted, report.answers, summary, partner.language, translations)
+        sealed = seal_for_partner(text, partner.age_recipients)
+        try:
+            path = write_new_file(to, f"amanat-case-{partner.name}-{wanted}.txt.age", sealed)
+        except PartnerDigestError as exc:
+            _fail(str(exc))
+        _run_storage(settings, _audit_route(holder, wanted, partner.name))
+        typer.echo(f"{path}  ({len(sealed)} bytes, for {partner.name})")
+
     @admin_app.command("mark")
     def admin_mark(
         report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
@@ -1001,6 +1058,16 @@ def _open_report(key: AdminPrivateKey, report_id: str) -> Work[OpenedReport]:
             answers=answers,
             items=tuple(opened),
         )
+
+    return work
+
+
+def _audit_route(key: AdminPrivateKey, report_id: str, partner: str) -> Work[None]:
+    """Chain that a case went to a partner (and that the admin said the reporter agreed)."""
+
+    async def work(sessions: Sessions) -> None:
+        async with unit_of_work(sessions) as session:
+            await _audit(session, key, "route", f"{report_id} {partner}")
 
     return work
 
