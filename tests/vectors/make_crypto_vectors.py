@@ -16,6 +16,7 @@ import hmac
 import json
 import struct
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -422,6 +423,69 @@ ITEM_SPECS: list[tuple[str, list[str], dict[str, Any], bytes]] = [
 ]
 
 
+Failure = tuple[str, bytes, dict[str, Any], str, str]  # name, blob, ref, admin, error
+
+
+def item_rows(
+    label: str,
+    seal: Callable[..., bytes],
+    specs: list[tuple[str, list[str], dict[str, Any], bytes]],
+) -> list[dict[str, Any]]:
+    """Seal each spec with explicit randomness named under ``label``; return the vector rows."""
+    admins = {name: fixed(f"admin/{name}", 32) for name in ("alice", "bob", "carol")}
+    rows = []
+    for number, (name, recipients, ref, plaintext) in enumerate(specs):
+        data_key = fixed(f"{label}/{number}/data_key", 32)
+        nonce = fixed(f"{label}/{number}/nonce", 12)
+        ephemerals = [fixed(f"{label}/{number}/ephemeral/{r}", 32) for r in recipients]
+        pks = [public_of(admins[r]) for r in recipients]
+        blob = seal(pks, ref, plaintext, data_key, nonce, ephemerals)
+        rows.append(
+            {
+                "name": name,
+                "recipients": recipients,
+                "ref": ref,
+                "plaintext_hex": plaintext.hex(),
+                "data_key_hex": data_key.hex(),
+                "nonce_hex": nonce.hex(),
+                "ephemeral_private_keys_hex": [e.hex() for e in ephemerals],
+                "blob_hex": blob.hex(),
+            }
+        )
+    return rows
+
+
+def misplaced_or_cut(first: bytes, ref0: dict[str, Any]) -> list[Failure]:
+    """The failures every item version shares: moved, not a recipient, flipped tag, cut."""
+    return [
+        ("moved to another report", first, {**ref0, "report_id": "7K3M9Q2XZB"}, "alice",
+         "TamperedCiphertext"),
+        ("moved to another kind", first, {**ref0, "kind": "voice"}, "alice",
+         "TamperedCiphertext"),
+        ("moved to another index", first, {**ref0, "index": 1}, "alice", "TamperedCiphertext"),
+        ("key is not a recipient", first, ref0, "bob", "NotARecipient"),
+        ("last byte of the tag flipped", first[:-1] + bytes([first[-1] ^ 1]), ref0, "alice",
+         "TamperedCiphertext"),
+        ("truncated by one byte", first[:-1], ref0, "alice", "TamperedCiphertext"),
+    ]  # fmt: skip
+
+
+def unknown_versions(first: bytes, ref0: dict[str, Any]) -> list[Failure]:
+    """Version bytes no reader knows: refused as unsupported, never guessed."""
+    return [
+        ("unknown version 3", b"\x03" + first[1:], ref0, "alice", "UnsupportedFormat"),
+        ("old version 0", b"\x00" + first[1:], ref0, "alice", "UnsupportedFormat"),
+    ]
+
+
+def failure_table(failures: list[Failure]) -> list[dict[str, Any]]:
+    """Lay failures out as the vector files store them."""
+    return [
+        {"name": name, "blob_hex": blob.hex(), "ref": ref, "admin": admin, "error": error}
+        for name, blob, ref, admin, error in failures
+    ]
+
+
 def build_vectors() -> dict[str, Any]:
     """Return the whole vector document; deterministic."""
     admins = {name: fixed(f"admin/{name}", 32) for name in ("alice", "bob", "carol")}
@@ -458,49 +522,17 @@ def build_vectors() -> dict[str, Any]:
         }
     ]
 
-    items: list[dict[str, Any]] = []
-    specs = ITEM_SPECS[:3]  # the v1 vectors predate the fourth case
-    for number, (name, recipients, ref, plaintext) in enumerate(specs):
-        data_key = fixed(f"item/{number}/data_key", 32)
-        nonce = fixed(f"item/{number}/nonce", 12)
-        ephemerals = [fixed(f"item/{number}/ephemeral/{r}", 32) for r in recipients]
-        blob = seal_item(
-            [public_of(admins[r]) for r in recipients], ref, plaintext, data_key, nonce, ephemerals
-        )
-        items.append(
-            {
-                "name": name,
-                "recipients": recipients,
-                "ref": ref,
-                "plaintext_hex": plaintext.hex(),
-                "data_key_hex": data_key.hex(),
-                "nonce_hex": nonce.hex(),
-                "ephemeral_private_keys_hex": [e.hex() for e in ephemerals],
-                "blob_hex": blob.hex(),
-            }
-        )
-
+    items = item_rows("item", seal_item, ITEM_SPECS[:3])  # v1 predates the fourth case
     first = bytes.fromhex(items[0]["blob_hex"])
     ref0 = items[0]["ref"]
-    failures = [
-        ("moved to another report", first, {**ref0, "report_id": "7K3M9Q2XZB"}, "alice",
-         "TamperedCiphertext"),
-        ("moved to another kind", first, {**ref0, "kind": "voice"}, "alice",
-         "TamperedCiphertext"),
-        ("moved to another index", first, {**ref0, "index": 1}, "alice", "TamperedCiphertext"),
-        ("key is not a recipient", first, ref0, "bob", "NotARecipient"),
-        ("last byte of the tag flipped", first[:-1] + bytes([first[-1] ^ 1]), ref0, "alice",
-         "TamperedCiphertext"),
-        ("truncated by one byte", first[:-1], ref0, "alice", "TamperedCiphertext"),
-        ("v1 blob relabelled as v2", b"\x02" + first[1:], ref0, "alice",
-         "TamperedCiphertext"),
-        ("unknown version 3", b"\x03" + first[1:], ref0, "alice", "UnsupportedFormat"),
-        ("old version 0", b"\x00" + first[1:], ref0, "alice", "UnsupportedFormat"),
-    ]  # fmt: skip
-    failure_rows = [
-        {"name": name, "blob_hex": blob.hex(), "ref": ref, "admin": admin, "error": error}
-        for name, blob, ref, admin, error in failures
-    ]
+    failure_rows = failure_table(
+        [
+            *misplaced_or_cut(first, ref0),
+            ("v1 blob relabelled as v2", b"\x02" + first[1:], ref0, "alice",
+             "TamperedCiphertext"),
+            *unknown_versions(first, ref0),
+        ]
+    )  # fmt: skip
 
     secret = fixed("server/secret", 32)
     drafts = []
@@ -560,40 +592,14 @@ def build_vectors() -> dict[str, Any]:
 
 def build_items_v2_vectors() -> dict[str, Any]:
     """Return the sealed item v2 vector document; deterministic."""
-    admins = {name: fixed(f"admin/{name}", 32) for name in ("alice", "bob", "carol")}
-    items: list[dict[str, Any]] = []
-    for number, (name, recipients, ref, plaintext) in enumerate(ITEM_SPECS):
-        data_key = fixed(f"item-v2/{number}/data_key", 32)
-        nonce = fixed(f"item-v2/{number}/nonce", 12)
-        ephemerals = [fixed(f"item-v2/{number}/ephemeral/{r}", 32) for r in recipients]
-        pks = [public_of(admins[r]) for r in recipients]
-        blob = seal_item_v2(pks, ref, plaintext, data_key, nonce, ephemerals)
-        items.append(
-            {
-                "name": name,
-                "recipients": recipients,
-                "ref": ref,
-                "plaintext_hex": plaintext.hex(),
-                "data_key_hex": data_key.hex(),
-                "nonce_hex": nonce.hex(),
-                "ephemeral_private_keys_hex": [e.hex() for e in ephemerals],
-                "blob_hex": blob.hex(),
-            }
-        )
+    items = item_rows("item-v2", seal_item_v2, ITEM_SPECS)
     first = bytes.fromhex(items[0]["blob_hex"])
     second = bytes.fromhex(items[1]["blob_hex"])
     ref0 = items[0]["ref"]
     enc_at, wrapped_at, content_at = 12, 44, 2 + 90
     low_order = bytes(32)  # the point 0: X25519 with it gives an all-zero secret
     failures = [
-        ("moved to another report", first, {**ref0, "report_id": "7K3M9Q2XZB"}, "alice",
-         "TamperedCiphertext"),
-        ("moved to another kind", first, {**ref0, "kind": "voice"}, "alice",
-         "TamperedCiphertext"),
-        ("moved to another index", first, {**ref0, "index": 1}, "alice", "TamperedCiphertext"),
-        ("key is not a recipient", first, ref0, "bob", "NotARecipient"),
-        ("last byte of the tag flipped", first[:-1] + bytes([first[-1] ^ 1]), ref0, "alice",
-         "TamperedCiphertext"),
+        *misplaced_or_cut(first, ref0),
         ("wrapped data key bit flipped", first[:wrapped_at] + bytes([first[wrapped_at] ^ 1])
          + first[wrapped_at + 1 :], ref0, "alice", "TamperedCiphertext"),
         ("ephemeral key bit flipped", first[:enc_at] + bytes([first[enc_at] ^ 2])
@@ -602,11 +608,9 @@ def build_items_v2_vectors() -> dict[str, Any]:
          + first[enc_at + 32 :], ref0, "alice", "TamperedCiphertext"),
         ("content of another item behind this header", first[:content_at]
          + second[2 + 2 * 90 :], ref0, "alice", "TamperedCiphertext"),
-        ("truncated by one byte", first[:-1], ref0, "alice", "TamperedCiphertext"),
         ("v2 blob relabelled as v1", b"\x01" + first[1:], ref0, "alice",
          "TamperedCiphertext"),
-        ("unknown version 3", b"\x03" + first[1:], ref0, "alice", "UnsupportedFormat"),
-        ("old version 0", b"\x00" + first[1:], ref0, "alice", "UnsupportedFormat"),
+        *unknown_versions(first, ref0),
     ]  # fmt: skip
     return {
         "description": "Amanat sealed item v2 test vectors; see docs/crypto.md §4.",
@@ -614,10 +618,7 @@ def build_items_v2_vectors() -> dict[str, Any]:
         "item_format_version": ITEM_V2,
         "admins": "the admins of crypto_v1.json (same names and private keys)",
         "sealed_items": items,
-        "sealed_item_failures": [
-            {"name": name, "blob_hex": blob.hex(), "ref": ref, "admin": admin, "error": error}
-            for name, blob, ref, admin, error in failures
-        ],
+        "sealed_item_failures": failure_table(failures),
     }
 
 
