@@ -181,6 +181,14 @@ def _load_settings(config: CliConfig) -> Settings:
         _fail(f"invalid configuration: {details}", 2)
 
 
+def _report_id(text: str) -> str:
+    """Read a report id as people copy it (any case, look-alike letters), or fail clearly."""
+    wanted = normalise_report_id(text)
+    if wanted is None:
+        _fail("that is not a report id (10 letters and digits)")
+    return wanted
+
+
 def _translations(settings: Settings, lang: Lang) -> Translations:
     """Load only the admin's language, so English works before catalogs are compiled."""
     try:
@@ -673,9 +681,7 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
     ) -> None:
         """Decrypt one report on this machine and print every answer and message."""
         settings = _load_settings(config)
-        wanted = normalise_report_id(report_id)
-        if wanted is None:
-            _fail("that is not a report id (10 letters and digits)")
+        wanted = _report_id(report_id)
         translations = _translations(settings, lang)
         private_key = _load_key(settings, key)
         report = _run_storage(settings, _open_report(private_key, wanted))
@@ -728,9 +734,7 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
         if partner is None:
             known = ", ".join(p.name for p in settings.partners) or "none configured"
             _fail(f"no partner named {partner_name!r} in AMANAT_PARTNERS (known: {known})")
-        wanted = normalise_report_id(report_id)
-        if wanted is None:
-            _fail("that is not a report id (10 letters and digits)")
+        wanted = _report_id(report_id)
         try:
             summary = check_summary(summary_file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError):
@@ -764,9 +768,7 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
     ) -> None:
         """Set a report's status; the reporter sees it with /status, the audit log keeps it."""
         settings = _load_settings(config)
-        wanted = normalise_report_id(report_id)
-        if wanted is None:
-            _fail("that is not a report id (10 letters and digits)")
+        wanted = _report_id(report_id)
         holder = _load_key(settings, key)  # the audit log names who changed it
         if not _run_storage(settings, _mark(wanted, status.value, holder)):
             _fail(f"no report {wanted}")
@@ -788,9 +790,7 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
         Write it in the reporter's language; it is shown exactly as written.
         """
         settings = _load_settings(config)
-        wanted = normalise_report_id(report_id)
-        if wanted is None:
-            _fail("that is not a report id (10 letters and digits)")
+        wanted = _report_id(report_id)
         text = message if message is not None else typer.prompt("Answer", err=True)
         text = text.strip()
         if not text or len(text) > 3500:
@@ -819,9 +819,7 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
     ) -> None:
         """Decrypt a report's voice notes, photos and files into a folder on this machine."""
         settings = _load_settings(config)
-        wanted = normalise_report_id(report_id)
-        if wanted is None:
-            _fail("that is not a report id (10 letters and digits)")
+        wanted = _report_id(report_id)
         private_key = _load_key(settings, key)
         written = _run_storage(settings, _export(private_key, wanted, to))
         if not written:
