@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 import tracemalloc
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -34,6 +32,7 @@ from bot.crypto import (
     rewrap_stream_header,
     seal_stream_for_admins,
 )
+from tests.benchmark_support import run_quick
 
 REPO = Path(__file__).resolve().parent.parent
 VECTORS_DIR = Path(__file__).parent / "vectors"
@@ -526,17 +525,7 @@ def test_reference_implementation_opens_what_the_code_seals(
 
 def test_benchmark_script_runs_quick() -> None:
     """The benchmark runs end to end and ends with one JSON object (no timing is asserted)."""
-    result = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "seal.py"), "--quick"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    lines = result.stdout.strip().splitlines()
-    assert len(lines) > 1
-    figures = json.loads(lines[-1])
+    figures = run_quick("seal.py")
     for name in ("ops_per_s", "baseline_ops_per_s", "ratio", "stream_peak_mb", "stream_mb_per_s"):
         assert isinstance(figures[name], int | float), name
     assert figures["ops_per_s"] > 0

@@ -55,6 +55,18 @@ async def press_data(h: Harness, user: FakeUser, fragment: str) -> list[ChatMess
     return await h.driver.press(user, data, message)
 
 
+async def answer_until_free_text(h: Harness, user: FakeUser) -> None:
+    """Start a report and press the first answer until a free-text question (with Skip) shows."""
+    await press_data(h, user, "m:report")
+    while not any(d.endswith(":s:") for d in keyboard_message(user).callback_data):
+        message = keyboard_message(user)
+        if any(":t:" in d for d in message.callback_data):
+            await press_data(h, user, ":t:money")
+            await press_data(h, user, ":d:")
+        else:
+            await h.driver.press(user, message.callback_data[0], message)
+
+
 async def walk_report(
     h: Harness,
     user: FakeUser,
@@ -235,15 +247,7 @@ async def test_bad_input_is_answered_and_loses_nothing(
 async def test_too_long_text_is_refused_politely(harness: Harness) -> None:
     user = harness.server.user(language_code="en")
     await harness.start(user)
-    await press_data(harness, user, "m:report")
-    while not any(d.endswith(":s:") for d in keyboard_message(user).callback_data):
-        message = keyboard_message(user)
-        data = message.callback_data
-        if any(":t:" in d for d in data):
-            await press_data(harness, user, ":t:money")
-            await press_data(harness, user, ":d:")
-        else:
-            await harness.driver.press(user, data[0], message)
+    await answer_until_free_text(harness, user)
     replies = await harness.driver.say(user, "x" * 4000)
     assert "too long" in (replies[-1].text or "")
 
@@ -317,14 +321,7 @@ async def test_voice_notes_and_photos_are_sealed_as_streams(
     photo = b"\xff\xd8" + f"CANARY-PHOTO-{uuid.uuid4().hex}".encode() * 50
     user = harness.server.user(language_code="en")
     await harness.start(user)
-    await press_data(harness, user, "m:report")
-    while not any(d.endswith(":s:") for d in keyboard_message(user).callback_data):
-        message = keyboard_message(user)
-        if any(":t:" in d for d in message.callback_data):
-            await press_data(harness, user, ":t:money")
-            await press_data(harness, user, ":d:")
-        else:
-            await harness.driver.press(user, message.callback_data[0], message)
+    await answer_until_free_text(harness, user)
     prompt = keyboard_message(user).text or ""
     assert "voice note" in prompt
     await harness.driver.run(user, user.send_photo(len(photo), content=photo))
@@ -484,14 +481,7 @@ async def test_files_wait_while_the_disk_is_nearly_full_but_text_goes_on(
     async with running_amanat(make_settings, min_free_disk_bytes=2**62) as h:
         user = h.server.user(language_code="en")
         await h.start(user)
-        await press_data(h, user, "m:report")
-        while not any(d.endswith(":s:") for d in keyboard_message(user).callback_data):
-            message = keyboard_message(user)
-            if any(":t:" in d for d in message.callback_data):
-                await press_data(h, user, ":t:money")
-                await press_data(h, user, ":d:")
-            else:
-                await h.driver.press(user, message.callback_data[0], message)
+        await answer_until_free_text(h, user)
         refused = await h.driver.run(user, user.send_voice(content=b"OggS" + b"x" * 500))
         assert "cannot keep files just now" in (refused[-1].text or ""), refused
         typed = await h.driver.say(user, "they called me twice")

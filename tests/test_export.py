@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -31,6 +29,7 @@ from storage.migrate import upgrade_to_head_async
 from storage.models import AttachmentChunkRow
 from storage.records import NewItem, NewReport
 from storage.repositories import ReportRepository
+from tests.benchmark_support import run_quick
 
 REPORT = "7K3M9Q2X1A"
 
@@ -219,18 +218,7 @@ async def test_a_documents_extension_is_kept_only_when_it_opens_in_a_viewer(
 
 def test_export_benchmark_runs_quick() -> None:
     """The export benchmark runs end to end and ends with one JSON object (nothing timed)."""
-    repo = Path(__file__).resolve().parent.parent
-    result = subprocess.run(
-        [sys.executable, str(repo / "benchmarks" / "export.py"), "--quick"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    lines = result.stdout.strip().splitlines()
-    assert len(lines) > 1
-    figures = json.loads(lines[-1])
+    figures = run_quick("export.py")
     for name in ("export_peak_mb", "baseline_peak_mb", "ratio", "export_mb_per_s"):
         assert isinstance(figures[name], int | float), name
     assert figures["export_mb"] == 2
