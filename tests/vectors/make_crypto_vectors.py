@@ -178,13 +178,8 @@ def seal_item_v2(
     return out + nonce + AESGCM(data_key).encrypt(nonce, plaintext, aad)
 
 
-def open_item(blob: bytes, ref: dict[str, Any], sk: bytes) -> bytes:
-    """Open a v1 or v2 sealed item with a raw private key (no error classes: test tooling)."""
-    if blob[0] == ITEM_V2:
-        return open_item_v2(blob, ref, sk)
-    if blob[0] != VERSION:
-        raise ValueError("unsupported version")
-    mine = key_id(public_of(sk))
+def my_entry(blob: bytes, mine: bytes) -> tuple[bytes, int]:
+    """Walk a recipient table; return this key id's wrapped key and where the table ends."""
     pos, wrapped_key = 2, None
     for _ in range(blob[1]):
         kid = blob[pos : pos + 8]
@@ -194,6 +189,17 @@ def open_item(blob: bytes, ref: dict[str, Any], sk: bytes) -> bytes:
         pos += 10 + size
     if wrapped_key is None:
         raise ValueError("not a recipient")
+    return wrapped_key, pos
+
+
+def open_item(blob: bytes, ref: dict[str, Any], sk: bytes) -> bytes:
+    """Open a v1 or v2 sealed item with a raw private key (no error classes: test tooling)."""
+    if blob[0] == ITEM_V2:
+        return open_item_v2(blob, ref, sk)
+    if blob[0] != VERSION:
+        raise ValueError("unsupported version")
+    mine = key_id(public_of(sk))
+    wrapped_key, pos = my_entry(blob, mine)
     data_key = hpke_open(sk, lp(*binding(ref), mine), wrapped_key)
     nonce, ciphertext = blob[pos : pos + 12], blob[pos + 12 :]
     return ChaCha20Poly1305(data_key).decrypt(nonce, ciphertext, lp(*binding(ref)))
@@ -203,15 +209,7 @@ def open_item_v2(blob: bytes, ref: dict[str, Any], sk: bytes) -> bytes:
     """Open a v2 sealed item with a raw private key."""
     pk = public_of(sk)
     mine = key_id(pk)
-    pos, wrapped_key = 2, None
-    for _ in range(blob[1]):
-        kid = blob[pos : pos + 8]
-        (size,) = struct.unpack(">H", blob[pos + 8 : pos + 10])
-        if kid == mine:
-            wrapped_key = blob[pos + 10 : pos + 10 + size]
-        pos += 10 + size
-    if wrapped_key is None:
-        raise ValueError("not a recipient")
+    wrapped_key, pos = my_entry(blob, mine)
     enc = wrapped_key[:32]
     dh = X25519PrivateKey.from_private_bytes(sk).exchange(X25519PublicKey.from_public_bytes(enc))
     wrap_key = x25519_wrap_key(dh, enc, pk, lp(*binding(ref, ITEM_V2), mine))
@@ -293,15 +291,9 @@ def open_stream(header: bytes, chunks: list[bytes], ref: dict[str, Any], sk: byt
     if header[0] != STREAM_VERSION:
         raise ValueError("unsupported version")
     mine = key_id(public_of(sk))
-    pos, wrapped_key = 2, None
-    for _ in range(header[1]):
-        kid = header[pos : pos + 8]
-        (size,) = struct.unpack(">H", header[pos + 8 : pos + 10])
-        if kid == mine:
-            wrapped_key = header[pos + 10 : pos + 10 + size]
-        pos += 10 + size
-    if wrapped_key is None or len(header) != pos + 16 + 32:
-        raise ValueError("not a recipient, or a malformed header")
+    wrapped_key, pos = my_entry(header, mine)
+    if len(header) != pos + 16 + 32:
+        raise ValueError("a malformed header")
     data_key = hpke_open(sk, lp(*stream_binding(ref), mine), wrapped_key)
     salt = header[pos : pos + 16]
     payload, mac_key = stream_keys(data_key, salt)
