@@ -53,6 +53,7 @@ from storage.migrate import upgrade_to_head_async
 from storage.replies import ReplyNoticeRepository
 from storage.repositories import (
     DraftRepository,
+    LanguageRepository,
     RateLimitRepository,
     StatsRepository,
     UpdateLedger,
@@ -138,6 +139,7 @@ async def purge_expired(engine: AsyncEngine) -> tuple[int, int]:
         await AttachmentRepository(session).purge_expired(now.date())
         await RateLimitRepository(session).purge_before(flood_window(now))
         await ReplyNoticeRepository(session).purge_expired(now.date())
+        await LanguageRepository(session).purge_expired(now.date())
         await StatsRepository(session).reshuffle()
     await checkpoint_wal(engine)
     try:

@@ -96,7 +96,13 @@ from storage.db import create_engine, normalise_database_url, session_factory, u
 from storage.migrate import upgrade_to_head
 from storage.records import StatRecord, StoredItem
 from storage.replies import ReplyNoticeRepository, ReplyRepository
-from storage.repositories import DraftRepository, ReportRepository, StatsRepository, UpdateLedger
+from storage.repositories import (
+    DraftRepository,
+    LanguageRepository,
+    ReportRepository,
+    StatsRepository,
+    UpdateLedger,
+)
 
 __all__ = ["PASSPHRASE_ENV", "CliConfig", "app", "create_app", "main"]
 
@@ -1213,6 +1219,7 @@ def _purge(execute: bool) -> Work[tuple[int, int, int]]:
                 ledger = await UpdateLedger(session).purge_expired(now)
                 chunks = await AttachmentRepository(session).purge_expired(now.date())
                 await ReplyNoticeRepository(session).purge_expired(now.date())
+                await LanguageRepository(session).purge_expired(now.date())
                 if execute:  # deleting by hand is an admin action; it needs no key
                     subject = f"{drafts} drafts, {ledger} ledger entries, {chunks} chunks"
                     await AuditRepository(session).append(now.date(), OPERATOR, "purge", subject)

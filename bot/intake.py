@@ -102,6 +102,8 @@ class NoRoomForFiles(Exception):
 
 
 LEDGER_TTL = timedelta(days=2)
+LANGUAGE_KEPT = timedelta(days=90)
+"""How long a chosen language is remembered: a convenience, and a sign the account used us."""
 
 
 def ledger_expiry(now: datetime) -> datetime:
@@ -309,7 +311,8 @@ class IntakeService:
         elif isinstance(effect, DropSealed):
             await self._drop(session, payload, effect.kind)
         elif isinstance(effect, RememberLanguage):
-            await LanguageRepository(session).set(owner, effect.locale)
+            until = now.date() + LANGUAGE_KEPT
+            await LanguageRepository(session).set(owner, effect.locale, expires_on=until)
         elif isinstance(effect, ForgetMe):
             await LanguageRepository(session).delete(owner)
             return _Payload(Draft(), messages=payload.messages)

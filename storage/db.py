@@ -175,10 +175,16 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
 
 
 # Tables whose rows carry a pseudonym, an account or an exact time and die (drafts, flood
-# counters, the update ledger, reply notices). On PostgreSQL a deleted row stays on disk as a
-# dead tuple, the draft a submission replaced with the report's transaction id as its xmax;
-# VACUUM removes them.
-TRANSIENT_TABLES: Final = ("drafts", "rate_windows", "update_ledger", "reply_notices")
+# counters, the update ledger, reply notices, remembered languages). On PostgreSQL a deleted
+# row stays on disk as a dead tuple, the draft a submission replaced with the report's
+# transaction id as its xmax; VACUUM removes them.
+TRANSIENT_TABLES: Final = (
+    "drafts",
+    "rate_windows",
+    "update_ledger",
+    "reply_notices",
+    "language_prefs",
+)
 
 
 async def vacuum_transient_tables(engine: AsyncEngine) -> None:

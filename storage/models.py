@@ -171,13 +171,14 @@ class StatRecordRow(Base):
 
 
 class LanguagePrefRow(Base):
-    """The language a person chose, remembered under their pseudonym."""
+    """The language a person chose, remembered under their pseudonym until ``expires_on``."""
 
     __tablename__ = "language_prefs"
     __table_args__ = (_NO_ROWID,)
 
     owner: Mapped[str] = mapped_column(String(HEX_KEY_LENGTH), primary_key=True)
     locale: Mapped[str] = mapped_column(String(LOCALE_MAX))
+    expires_on: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
 
 
 class UpdateLedgerRow(Base):

@@ -17,10 +17,10 @@ from __future__ import annotations
 import random
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Final, TypeAlias
 
-from sqlalchemy import case, delete, func, insert, select, text, update
+from sqlalchemy import case, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import Executable
@@ -428,18 +428,29 @@ class LanguageRepository:
             select(LanguagePrefRow.locale).where(LanguagePrefRow.owner == owner)
         )
 
-    async def set(self, owner: str, locale: str) -> None:
-        """Create or replace the remembered locale."""
+    async def set(self, owner: str, locale: str, *, expires_on: date) -> None:
+        """Create or replace the remembered locale, kept until ``expires_on``."""
         _require_hex_key(owner, "a language owner")
         if not isinstance(locale, str) or not 0 < len(locale) <= LOCALE_MAX:
             raise ValueError(f"a locale is a non-empty string of at most {LOCALE_MAX} characters")
-        statement = _insert(self._session, LanguagePrefRow).values(owner=owner, locale=locale)
+        statement = _insert(self._session, LanguagePrefRow).values(
+            owner=owner, locale=locale, expires_on=expires_on
+        )
         await self._session.execute(
             statement.on_conflict_do_update(
                 index_elements=[LanguagePrefRow.owner],
-                set_={"locale": statement.excluded.locale},
+                set_={"locale": statement.excluded.locale, "expires_on": expires_on},
             )
         )
+
+    async def purge_expired(self, today: date) -> int:
+        """Forget languages whose day has come (and any from before expiry days existed)."""
+        statement = (
+            delete(LanguagePrefRow)
+            .where(or_(LanguagePrefRow.expires_on.is_(None), LanguagePrefRow.expires_on <= today))
+            .returning(LanguagePrefRow.owner)
+        )
+        return await _count(self._session, statement)
 
     async def delete(self, owner: str) -> bool:
         """Forget the remembered locale; tell whether there was one."""

@@ -14,7 +14,7 @@ from sqlalchemy import text as sql_text
 from bot.app import Services, open_services, purge_expired
 from bot.crypto import AdminPrivateKey, ItemRef, open_with_admin_key
 from bot.flow import Button, Command, Event, Pressed, Reply, Typed
-from bot.intake import LEDGER_TTL, Handled, Inbound, ledger_expiry
+from bot.intake import LANGUAGE_KEPT, LEDGER_TTL, Handled, Inbound, ledger_expiry
 from bot.questions import QUESTIONS, REPLY_NOTICE_DAYS
 from bot.settings import Settings
 from storage.db import session_factory, unit_of_work
@@ -263,3 +263,18 @@ async def test_a_reply_notice_link_lives_three_months_and_no_longer(services: Se
     question = next(q for q in QUESTIONS if q.id == "notify_replies")
     assert REPLY_NOTICE_DAYS == 90
     assert "for three months at most" in question.prompt
+
+
+async def test_a_chosen_language_is_remembered_for_ninety_days(services: Services) -> None:
+    person = Person(services)
+    before = datetime.now(UTC).date()
+    await person.send(Command("language"))
+    await person.press("l:ps")
+    after = datetime.now(UTC).date()  # the same day, unless the test ran across midnight
+    async with unit_of_work(session_factory(services.engine)) as session:
+        [(locale, expires_on)] = (
+            await session.execute(sql_text("SELECT locale, expires_on FROM language_prefs"))
+        ).all()
+    assert locale == "ps"
+    assert timedelta(days=90) == LANGUAGE_KEPT
+    assert date.fromisoformat(str(expires_on)) - LANGUAGE_KEPT in {before, after}

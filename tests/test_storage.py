@@ -72,6 +72,9 @@ ALL_TABLES = {
 }
 
 
+KEPT = date(2099, 1, 1)  # a remembered language's expiry day, far off
+
+
 # --- fixtures ------------------------------------------------------------------------------
 
 
@@ -208,7 +211,7 @@ async def test_errors_do_not_quote_bound_parameters(
 
     async def clash() -> None:
         async with unit_of_work(sessions) as session:
-            await LanguageRepository(session).set(owner(), canary[:16])
+            await LanguageRepository(session).set(owner(), canary[:16], expires_on=KEPT)
             await ReportRepository(session).add(dataclasses.replace(first, items=[]))
 
     with pytest.raises(IntegrityError) as caught:
@@ -241,7 +244,7 @@ async def test_unit_of_work_commits_once_at_exit(
 ) -> None:
     who = owner()
     async with unit_of_work(sessions) as session:
-        await LanguageRepository(session).set(who, "ps")
+        await LanguageRepository(session).set(who, "ps", expires_on=KEPT)
         assert await LanguageRepository(session).get(who) == "ps"
         assert await _committed_locale(engine, who) is None  # not yet committed
     assert await _committed_locale(engine, who) == "ps"
@@ -257,7 +260,7 @@ async def test_unit_of_work_rolls_back_everything_on_an_exception(
 
     async def fail_after_writing() -> None:
         async with unit_of_work(sessions) as session:
-            await LanguageRepository(session).set(who, "ps")
+            await LanguageRepository(session).set(who, "ps", expires_on=KEPT)
             await ReportRepository(session).add(new)
             await StatsRepository(session).add(stat())
             raise Boom
@@ -605,20 +608,35 @@ async def test_language_is_upserted_and_forgotten(
     who, other = owner(), owner()
     async with unit_of_work(sessions) as session:
         languages = LanguageRepository(session)
-        await languages.set(who, "fa_AF")
-        await languages.set(who, "ps")
-        await languages.set(other, "en")
+        await languages.set(who, "fa_AF", expires_on=KEPT)
+        await languages.set(who, "ps", expires_on=KEPT)
+        await languages.set(other, "en", expires_on=KEPT)
     async with unit_of_work(sessions) as session:
         languages = LanguageRepository(session)
         assert await languages.get(who) == "ps"
-        await languages.set(who, "en")
+        await languages.set(who, "en", expires_on=KEPT)
         assert await languages.get(who) == "en"
         assert await languages.delete(who) is True
         assert await languages.delete(who) is False
         assert await languages.get(who) is None
         assert await languages.get(other) == "en"
         with pytest.raises(ValueError, match="locale"):
-            await languages.set(other, "")
+            await languages.set(other, "", expires_on=KEPT)
+
+
+async def test_a_remembered_language_is_forgotten_on_its_day(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A language says "this account used Amanat": it is kept for a while, not for ever."""
+    who, later = owner(), owner()
+    async with unit_of_work(sessions) as session:
+        languages = LanguageRepository(session)
+        await languages.set(who, "ps", expires_on=date(2027, 2, 1))
+        await languages.set(later, "fa_AF", expires_on=date(2027, 3, 1))
+        assert await languages.purge_expired(date(2027, 1, 31)) == 0
+        assert await languages.purge_expired(date(2027, 2, 1)) == 1
+        assert await languages.get(who) is None
+        assert await languages.get(later) == "fa_AF"
 
 
 # --- update ledger -------------------------------------------------------------------------
@@ -632,10 +650,12 @@ async def test_a_second_claim_is_refused_and_the_transaction_survives(
         ledger = UpdateLedger(session)
         assert await ledger.claim(key, LATER) is True
         assert await ledger.claim(key, LATER) is False
-        await LanguageRepository(session).set(who, "ps")  # PostgreSQL would refuse if poisoned
+        await LanguageRepository(session).set(
+            who, "ps", expires_on=KEPT
+        )  # PostgreSQL would refuse if poisoned
     async with unit_of_work(sessions) as session:
         assert await UpdateLedger(session).claim(key, LATER) is False
-        await LanguageRepository(session).set(who, "en")
+        await LanguageRepository(session).set(who, "en", expires_on=KEPT)
     async with unit_of_work(sessions) as session:
         assert await LanguageRepository(session).get(who) == "en"
 
