@@ -23,7 +23,9 @@ from bot.localdates import format_date, format_month
 from bot.questions import (
     ANSWERS_KIND,
     ATTACHMENT_META_KIND,
+    NOTE_KIND,
     QUESTIONS,
+    REPLY_KIND,
     UNSAID,
     FreeText,
     find_question,
@@ -77,6 +79,10 @@ STATUS_LABELS: Final[Mapping[str, str]] = {
     "new": N_("New"),
     "claimed": N_("Being worked on"),
     "closed": N_("Closed"),
+}
+TEAM_ITEM_LABELS: Final[Mapping[str, str]] = {
+    REPLY_KIND: N_("Answers from our team"),
+    NOTE_KIND: N_("Team notes (the reporter never sees these)"),
 }
 URGENT: Final = N_("URGENT")
 REPORT: Final = N_("Report id")
@@ -231,7 +237,10 @@ def _answer(
 
 
 def _question_label(question_id: str, locale: str, translations: Translations) -> str:
-    """Translate a question's admin label; unknown ids are shown, neutralised."""
+    """Translate a question's (or the team's item kind's) label; unknown ids are neutralised."""
+    team = TEAM_ITEM_LABELS.get(question_id)
+    if team is not None:
+        return translations.gettext(locale, team)
     question = find_question(question_id)
     if question is None:
         return neutralise(question_id)

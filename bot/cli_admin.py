@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
 
@@ -59,12 +59,14 @@ from bot.partners import (
     seal_for_partner,
     write_new_file,
 )
-from bot.questions import ANSWERS_KIND, REPLY_KIND
+from bot.questions import ANSWERS_KIND, NOTE_KIND, REPLY_KIND
 from bot.routing import RoutingRefused, check_consent, check_summary, render_case
 from storage.db import unit_of_work
 from storage.records import StoredItem
 from storage.replies import ReplyNoticeRepository, ReplyRepository
 from storage.repositories import ReportRepository
+
+MAX_NOTE_CHARS: Final = 3500
 
 
 def register(admin_app: typer.Typer, config: CliConfig) -> None:
@@ -229,6 +231,28 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
                 "The reporter asked to be told: the bot sends a short notice within a minute."
             )
 
+    @admin_app.command("note")
+    def admin_note(
+        report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
+        message: Annotated[
+            str | None,
+            typer.Option("--message", help="The note (asked for when not given)."),
+        ] = None,
+        key: KeyOption = None,
+    ) -> None:
+        """Add a note for the team to a report, sealed to the admins; the reporter never sees it."""
+        settings = load_settings(config)
+        wanted = read_report_id(report_id)
+        text = (message if message is not None else typer.prompt("Note", err=True)).strip()
+        if not text or len(text) > MAX_NOTE_CHARS:
+            fail(f"a note has 1 to {MAX_NOTE_CHARS} characters")
+        admins = configured_keys(settings)
+        holder = load_key(settings, key)  # the audit log names who wrote it
+        if not admins:  # development: the development key is what the simulator seals to
+            admins = current_keys(settings, admins, key_path(settings, key), holder)
+        number = run_storage(settings, _note(wanted, text, admins, holder))
+        typer.echo(f"Note {number} added to report {wanted}, sealed to the admins.")
+
     @admin_app.command("export")
     def admin_export(
         report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
@@ -389,6 +413,27 @@ def _export(key: AdminPrivateKey, report_id: str, folder: Path) -> Work[list[Exp
             ) from None
         except OSError as exc:
             raise CliError(f"cannot write to {folder}: {type(exc).__name__}") from None
+
+    return work
+
+
+def _note(
+    report_id: str, text: str, admins: Sequence[AdminPublicKey], holder: AdminPrivateKey
+) -> Work[int]:
+    """Seal a team note to the admins as the report's next note item; return its number."""
+
+    async def work(sessions: Sessions) -> int:
+        async with unit_of_work(sessions) as session:
+            reports = ReportRepository(session)
+            stored = await reports.get(report_id)
+            if stored is None:
+                raise CliError(f"no report with id {report_id}")
+            index = sum(1 for item in stored.items if item.kind == NOTE_KIND)
+            ref = ItemRef(report_id, NOTE_KIND, index)
+            sealed = AdminSealer(admins).seal_for_admins(text.encode("utf-8"), ref)
+            await reports.add_item(report_id, NOTE_KIND, index, sealed)
+            await audit(session, holder, "note", report_id)
+        return index + 1
 
     return work
 

@@ -333,6 +333,8 @@ ATTACHMENT_META_KIND: Final = "attachment_meta"
 """Item kind of the sealed JSON that describes one attachment (kind, size, question)."""
 REPLY_KIND: Final = "reply"
 """Item kind of an admin's answer: sealed to the reporter in ``replies``, and a copy for admins."""
+NOTE_KIND: Final = "note"
+"""Item kind of a team note on a report: sealed to the admins only, never shown to the reporter."""
 
 
 def find_question(question_id: str) -> Question | None:

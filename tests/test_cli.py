@@ -575,6 +575,33 @@ def test_claim_takes_the_urgent_report_first_and_shows_it(
     assert f"claim    {REPORT_A}" in listed
 
 
+def test_team_notes_are_sealed_shown_to_admins_and_logged(
+    world: World, admin_key: AdminPrivateKey
+) -> None:
+    store(world, sealed_report(REPORT_A, AdminSealer([admin_key.public_key()])))
+    key = ("--key", str(world.key_file))
+    note = "CANARY-note: called the partner, waiting"
+    added = world.invoke(
+        "admin", "note", REPORT_A, "--message", note, *key, input=f"{TEST_PASSPHRASE}\n"
+    )
+    assert added.exit_code == 0, added.output
+    assert f"Note 1 added to report {REPORT_A}" in added.stdout
+    assert note not in added.stdout
+
+    async def stored_note(session) -> bytes:  # type: ignore[no-untyped-def]
+        report = await ReportRepository(session).get(REPORT_A)
+        return next(i.blob.data for i in report.items if i.kind == "note")
+
+    assert note.encode() not in world.run(stored_note)  # sealed, like every item
+    shown = world.invoke("admin", "show", REPORT_A, "--lang", "ps", *key,
+                         input=f"{TEST_PASSPHRASE}\n")  # fmt: skip
+    assert "د ټیم یادښتونه (راپور ورکوونکی یې هېڅکله نه ویني):" in shown.stdout
+    assert note in shown.stdout
+    too_long = world.invoke("admin", "note", REPORT_A, "--message", "x" * 3501, *key)
+    assert too_long.exit_code == 1
+    assert f"note     {REPORT_A}" in world.invoke("audit", "list").stdout
+
+
 # --- configuration, database, catalogs -----------------------------------------------------
 
 
