@@ -36,6 +36,7 @@ from bot.cli_common import (
     audit,
     describe_problem,
     fail,
+    find_partner,
     key_path,
     load_key,
     load_settings,
@@ -152,10 +153,7 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         words, contacts or files (docs/partner-guide.md §8).
         """
         settings = load_settings(config)
-        partner = settings.partner(partner_name)
-        if partner is None:
-            known = ", ".join(p.name for p in settings.partners) or "none configured"
-            fail(f"no partner named {partner_name!r} in AMANAT_PARTNERS (known: {known})")
+        partner = find_partner(settings, partner_name)
         wanted = read_report_id(report_id)
         try:
             summary = check_summary(summary_file.read_text(encoding="utf-8"))

@@ -36,7 +36,7 @@ from bot.crypto import (
 from bot.devkeys import dev_key_path, dev_passphrase_path, is_dev_key
 from bot.i18n import CatalogError, Translations
 from bot.rekey import AfterReport
-from bot.settings import Settings
+from bot.settings import Partner, Settings
 from storage.audit import AuditRepository
 from storage.db import create_engine, normalise_database_url, session_factory
 
@@ -127,6 +127,15 @@ def read_report_id(text: str) -> str:
     if wanted is None:
         fail("that is not a report id (10 letters and digits)")
     return wanted
+
+
+def find_partner(settings: Settings, name: str) -> Partner:
+    """Look a partner up in AMANAT_PARTNERS, or fail naming the ones configured."""
+    partner = settings.partner(name)
+    if partner is None:
+        known = ", ".join(p.name for p in settings.partners) or "none configured"
+        fail(f"no partner named {name!r} in AMANAT_PARTNERS (known: {known})")
+    return partner
 
 
 def admin_translations(settings: Settings, lang: Lang) -> Translations:

@@ -22,6 +22,7 @@ from bot.cli_common import (
     admin_translations,
     audit,
     fail,
+    find_partner,
     load_key,
     load_settings,
     run_storage,
@@ -98,10 +99,7 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
     ) -> None:
         """Count one finished month for a partner and encrypt it to the partner's age key."""
         settings = load_settings(config)
-        partner = settings.partner(partner_name)
-        if partner is None:
-            known = ", ".join(p.name for p in settings.partners) or "none configured"
-            fail(f"no partner named {partner_name!r} in AMANAT_PARTNERS (known: {known})")
+        partner = find_partner(settings, partner_name)
         try:
             month = Month.parse(month_text)
         except PartnerDigestError as exc:
