@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po, write_po
 
 from bot import catalog_check
@@ -46,17 +47,29 @@ BRAND = N_("Amanat")
     "tests/ignored.py": 'N_("Tests are not extracted")\n',
 }
 
+
+def plural_forms(locale: str, singular: str, plural: str) -> tuple[str, ...]:
+    """Give as many forms as the installed Babel's CLDR data says the locale has.
+
+    The count is Babel's, not ours: Babel 2.19 gives Persian two forms where 2.18 gave one, and
+    ``pybabel init`` writes whatever the installed release says (the lock pins it).
+    """
+    count = get_plural(locale).num_plurals
+    return (singular, *[plural] * (count - 1))
+
+
 TRANSLATED: dict[str, dict[object, object]] = {
     "fa_AF": {
         "Thank you": "تشکر",
         "Hello {name}": "سلام {name}",
-        ("{n} report", "{n} reports"): ("{n} گزارش",),
+        # Dari counts without a plural ending ("۵ گزارش"), so every form reads the same.
+        ("{n} report", "{n} reports"): plural_forms("fa_AF", "{n} گزارش", "{n} گزارش"),
         "Amanat": "Amanat",
     },
     "ps": {
         "Thank you": "مننه",
         "Hello {name}": "سلام {name}",
-        ("{n} report", "{n} reports"): ("{n} راپور", "{n} راپورونه"),
+        ("{n} report", "{n} reports"): plural_forms("ps", "{n} راپور", "{n} راپورونه"),
         "Amanat": "Amanat",
     },
 }
@@ -219,7 +232,8 @@ def test_placeholder_dropped_in_a_translation_fails(repo: Path) -> None:
 
 
 def test_plural_forms_must_keep_the_placeholders(repo: Path) -> None:
-    edit(po_path(repo, "fa_AF"), 'msgstr[0] "{n} گزارش"', 'msgstr[0] "چند گزارش"')
+    for form in range(get_plural("fa_AF").num_plurals):
+        edit(po_path(repo, "fa_AF"), f'msgstr[{form}] "{{n}} گزارش"', f'msgstr[{form}] "چند گزارش"')
     assert "plural forms lose placeholders ['n']" in reasons(check_all(repo))
 
 
@@ -290,9 +304,14 @@ def test_english_pasted_as_a_translation_fails(repo: Path) -> None:
 
 def test_a_plural_header_with_the_wrong_count_fails(repo: Path) -> None:
     path = po_path(repo, "fa_AF")
-    edit(path, "nplurals=1; plural=0;", "nplurals=2; plural=(n != 1);")
-    edit(path, 'msgstr[0] "{n} گزارش"', 'msgstr[0] "{n} گزارش"\nmsgstr[1] "{n} گزارش"')
-    assert "Plural-Forms has nplurals=2, fa_AF needs 1" in reasons(check_all(repo))
+    needed = get_plural("fa_AF").num_plurals
+    wrong = needed + 1
+    forms = "".join(f'\nmsgstr[{i}] "{{n}} گزارش"' for i in range(needed, wrong))
+    edit(
+        path, get_plural("fa_AF").plural_forms, f"nplurals={wrong}; plural=(n > 1 ? {needed} : 0);"
+    )
+    edit(path, f'msgstr[{needed - 1}] "{{n}} گزارش"', f'msgstr[{needed - 1}] "{{n}} گزارش"{forms}')
+    assert f"Plural-Forms has nplurals={wrong}, fa_AF needs {needed}" in reasons(check_all(repo))
 
 
 def test_a_plural_expression_that_picks_a_missing_form_fails(repo: Path) -> None:
