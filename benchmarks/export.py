@@ -6,7 +6,7 @@ a SQLite file in a temporary folder; then fresh child processes each do one thin
 their own peak RSS:
 
 - ``idle``: the same imports, the same database opened and read once;
-- ``export``: ``bot.export.export_attachments``, which streams rows out in batches;
+- ``export``: ``bot.admin.export.export_attachments``, which streams rows out in batches;
 - ``whole``: the baseline, the same decryption after loading every sealed chunk first (what
   the export did before it streamed).
 
@@ -33,21 +33,18 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from bot.crypto import (  # noqa: E402
-    AdminPrivateKey,
-    AdminSealer,
-    ItemRef,
-    open_stream_with_admin_key,
-    seal_stream_for_admins,
-)
-from bot.export import export_attachments  # noqa: E402
-from storage.attachments import AttachmentRepository  # noqa: E402
-from storage.db import create_engine, session_factory, unit_of_work  # noqa: E402
-from storage.migrate import upgrade_to_head_async  # noqa: E402
-from storage.records import NewItem, NewReport  # noqa: E402
-from storage.repositories import ReportRepository  # noqa: E402
+from bot.admin.export import export_attachments
+from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.sealer import AdminSealer, seal_stream_for_admins
+from bot.crypto.stream import open_stream_with_admin_key
+from bot.crypto.values import ItemRef
+from storage.attachments import AttachmentRepository
+from storage.db import create_engine, session_factory, unit_of_work
+from storage.migrate import upgrade_to_head_async
+from storage.records import NewItem, NewReport
+from storage.repositories import ReportRepository
 
 MIB = 1024 * 1024
 REPORT = "7K3M9Q2X1A"

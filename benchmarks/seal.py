@@ -26,18 +26,14 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from nacl.public import PrivateKey, SealedBox  # noqa: E402
+from nacl.public import PrivateKey, SealedBox
 
-from bot.crypto import (  # noqa: E402
-    ITEM_FORMAT_VERSION,
-    STREAM_CHUNK_SIZE,
-    AdminPrivateKey,
-    AdminSealer,
-    ItemRef,
-    open_stream_with_admin_key,
-    open_with_admin_key,
-    seal_stream_for_admins,
-)
+from bot.crypto.constants import ITEM_FORMAT_VERSION, STREAM_CHUNK_SIZE
+from bot.crypto.items import open_with_admin_key
+from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.sealer import AdminSealer, seal_stream_for_admins
+from bot.crypto.stream import open_stream_with_admin_key
+from bot.crypto.values import ItemRef
 
 MIB = 1024 * 1024
 REPORT_SIZE = 2048

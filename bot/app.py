@@ -22,18 +22,17 @@ from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
-from bot.crypto import (
-    AdminPublicKey,
-    AdminSealer,
-    CryptoError,
-    ServerKeys,
-    new_receipt_code,
-    new_report_id,
-)
-from bot.flow import COMMAND_DESCRIPTIONS, FlowConfig, answer_waiting_replies
-from bot.i18n import SUPPORTED_LOCALES, CatalogError, Translations, compile_catalogs
-from bot.intake import IntakeService, flood_window
-from bot.matching import build_label_index, make_option_matcher
+from bot.crypto.codes import new_receipt_code, new_report_id
+from bot.crypto.errors import CryptoError
+from bot.crypto.keyfile import AdminPublicKey
+from bot.crypto.sealer import AdminSealer
+from bot.crypto.server import ServerKeys
+from bot.i18n.translations import SUPPORTED_LOCALES, CatalogError, Translations, compile_catalogs
+from bot.intake.matching import build_label_index, make_option_matcher
+from bot.intake.replies import answer_waiting_replies
+from bot.intake.service import IntakeService, flood_window
+from bot.intake.texts import COMMAND_DESCRIPTIONS
+from bot.intake.values import FlowConfig
 from bot.settings import Settings
 from handlers.errors import ErrorHandler
 from handlers.groups import GroupHandlers
@@ -245,15 +244,8 @@ def _post_init(services: Services) -> Callable[[AnyApplication], Coroutine[Any, 
     return post_init
 
 
-async def run(settings: Settings) -> None:
-    """Run the bot: the local simulator without a token, else long polling."""
-    from bot.devkeys import ensure_dev_keys
-
-    if settings.is_simulator:
-        from bot.simulator import run_simulator
-
-        await run_simulator(ensure_dev_keys(settings))
-        return
+async def run_polling(settings: Settings) -> None:
+    """Run the bot against Telegram (or the configured Bot API) with long polling."""
     async with open_services(settings) as services:
         application = build_application(services)
         async with application:

@@ -1,6 +1,6 @@
 """Declare the intake questions as data: what is asked, in which order, and when it is skipped.
 
-This module owns the question set of DESIGN.md §5 and nothing else: no Telegram types, no
+This module owns the question set of docs/design.md §5 and nothing else: no Telegram types, no
 storage, no randomness. Every user-facing string is an English msgid marked with ``N_`` so that
 ``pybabel extract`` finds it; it is translated only when a reply is rendered. Option ids are
 short ASCII words because they travel in callback data (64 bytes at most) and in statistics.
@@ -12,10 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from bot.i18n import N_
+from bot.i18n.translations import N_
 
 UNSAID: Final = "unsaid"
 """Option id of "prefer not to say", offered wherever it makes sense."""
+NOT_SAID: Final = N_("Not said")
+"""How an answer that was skipped, or never asked, reads to admins and partners."""
 
 Answers = Mapping[str, "str | tuple[str, ...]"]
 

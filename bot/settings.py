@@ -3,16 +3,19 @@
 Everything configurable is read here, once, from the environment (and an optional ``.env``
 file); every other module receives the resulting :class:`Settings` from the composition root.
 This module must never hold secrets in plain ``str`` fields, never log them and never create
-files: generating development keys is :mod:`bot.devkeys`'s job.
+files: generating development keys is :mod:`bot.devtools.devkeys`'s job. It imports nothing
+of the product, so every layer may read it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
+import pyrage  # type: ignore[import-untyped]
 from pydantic import (
     AliasChoices,
     BaseModel,
@@ -24,8 +27,6 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.partners import check_recipients
-
 DEFAULT_DATA_DIR = Path(".amanat")
 PACKAGE_LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 
@@ -35,6 +36,20 @@ def _split_list(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.replace("\n", ",").split(",") if part.strip())
     return value
+
+
+def check_recipients(recipients: Sequence[str]) -> tuple[str, ...]:
+    """Validate age X25519 recipients (``age1…``); raise ValueError naming the bad one."""
+    checked = []
+    for number, text in enumerate(recipients, start=1):
+        try:
+            pyrage.x25519.Recipient.from_str(text.strip())
+        except pyrage.RecipientError:
+            raise ValueError(f"age recipient {number} is not an age1… public key") from None
+        checked.append(text.strip())
+    if not checked:
+        raise ValueError("a partner needs at least one age recipient")
+    return tuple(checked)
 
 
 class Partner(BaseModel):

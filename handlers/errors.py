@@ -14,8 +14,8 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.flow import error_replies
-from bot.i18n import Translations, locale_from_telegram
+from bot.i18n.translations import Translations, locale_from_telegram
+from bot.intake.replies import error_replies
 from handlers.intake import TRANSPORT
 from handlers.send import send_replies
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from telegram import Message, Update
 from telegram.constants import MessageEntityType
 
-from bot.flow import Attached, Command, Edited, Event, Pressed, Sent, Typed
+from bot.intake.values import Attached, Command, Edited, Event, Pressed, Sent, Typed
 
 _KEPT_KINDS = ("voice", "audio", "video", "video_note", "document")
 """Files the bot keeps (sealed) where a story is asked; photos are handled apart."""

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import BaseHandler, ContextTypes, MessageHandler, filters
 
-from bot.flow import group_chat_replies
-from bot.i18n import Translations, locale_from_telegram
+from bot.i18n.translations import Translations, locale_from_telegram
+from bot.intake.replies import group_chat_replies
 from handlers.send import send_replies
 
 

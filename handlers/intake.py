@@ -14,8 +14,8 @@ from telegram import Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from bot.i18n import Translations, locale_from_telegram, use_locale
-from bot.intake import FileFetcher, Inbound, IntakeService
+from bot.i18n.translations import Translations, locale_from_telegram, use_locale
+from bot.intake.service import FileFetcher, Inbound, IntakeService
 from handlers.events import event_from_update
 from handlers.send import delete_messages, send_replies
 

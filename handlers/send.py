@@ -13,9 +13,9 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest
 
-from bot.flow import Reply
-from bot.i18n import Translations
-from bot.render import render_label, render_text
+from bot.i18n.translations import Translations
+from bot.intake.render import render_label, render_text
+from bot.intake.values import Reply
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.crypto import SealedBlob
+from bot.crypto.values import SealedBlob
 from storage.models import AttachmentChunkRow
 
 CHUNKS_PER_READ = 16

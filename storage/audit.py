@@ -11,7 +11,7 @@ from datetime import date
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.audit import GENESIS, AuditEntry, entry_hash
+from bot.crypto.audit import GENESIS, AuditEntry, entry_hash
 from storage.models import AuditEntryRow
 
 

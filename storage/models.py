@@ -1,6 +1,6 @@
 """Own the schema: one declarative model per table, and the column types they share.
 
-The layout is what a seized server learns (DESIGN.md §3), so it is deliberately poor:
+The layout is what a seized server learns (docs/design.md §3), so it is deliberately poor:
 
 - ``drafts`` and ``language_prefs`` are keyed by the keyed pseudonym (HMAC hex), never by a
   Telegram id, and hold nothing else but server-key ciphertext, an expiry or a locale.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
 
-from bot.crypto import SealedBlob
+from bot.crypto.values import SealedBlob
 
 STATUS_NEW: Final = "new"
 STATUS_CLAIMED: Final = "claimed"
@@ -144,7 +144,7 @@ class ReportSummary:
 
 @dataclass(frozen=True)
 class StatRecord:
-    """One consenting report's coarse, unlinkable statistics (DESIGN.md §3.5)."""
+    """One consenting report's coarse, unlinkable statistics (docs/design.md §3.5)."""
 
     category: str
     party: str

@@ -11,7 +11,7 @@ from datetime import date
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.crypto import SealedBlob
+from bot.crypto.values import SealedBlob
 from storage.models import ReplyNoticeRow, ReplyRow
 
 

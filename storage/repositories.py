@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import Executable
 
-from bot.crypto import SealedBlob
+from bot.crypto.values import SealedBlob
 from storage.models import (
     HEX_KEY_LENGTH,
     Base,

@@ -22,7 +22,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.app import Services, build_application, open_services
-from bot.fakeapi import ChatMessage, FakeBotApi, FakeUser
+from bot.devtools.fakeapi import ChatMessage, FakeBotApi, FakeUser
 from bot.settings import Settings
 
 SETTLE_GROUP = 10**6

@@ -11,8 +11,9 @@ from types import ModuleType
 
 import pytest
 
-from bot.crypto import AdminPrivateKey, generate_server_secret
-from bot.i18n import Translations, compile_catalogs
+from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.server import generate_server_secret
+from bot.i18n.translations import Translations, compile_catalogs
 from bot.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent

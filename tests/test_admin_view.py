@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from bot.admin_view import (
+from bot.admin.view import (
     AnswersDocument,
     AnswersFormatError,
     OpenedItem,
@@ -18,7 +18,7 @@ from bot.admin_view import (
     render_queue,
     render_report,
 )
-from bot.i18n import Translations
+from bot.i18n.translations import Translations
 
 SECRET = "SECRET-answer-text"
 

@@ -1,4 +1,4 @@
-"""Prove DESIGN §3.2, "no plaintext anywhere else", path by path, with canaries.
+"""Prove docs/design.md §3.2, "no plaintext anywhere else", path by path, with canaries.
 
 Each test runs the real Application against the fake Bot API, with logging at DEBUG into a
 file and the temp dir inside ``tmp_path``, sends unique canaries down one path (typed and
@@ -35,17 +35,15 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import purge_expired
-from bot.crypto import (
-    STREAM_CHUNK_SIZE,
-    AdminPrivateKey,
-    ItemRef,
-    ServerKeys,
-    open_stream_with_admin_key,
-    open_with_admin_key,
-)
-from bot.fakeapi import ChatMessage, FakeBotApi, FakeUser
-from bot.fakeapi.users import ForwardOrigin
-from bot.intake import _Payload
+from bot.crypto.constants import STREAM_CHUNK_SIZE
+from bot.crypto.items import open_with_admin_key
+from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.server import ServerKeys
+from bot.crypto.stream import open_stream_with_admin_key
+from bot.crypto.values import ItemRef
+from bot.devtools.fakeapi import ChatMessage, FakeBotApi, FakeUser
+from bot.devtools.fakeapi.users import ForwardOrigin
+from bot.intake.service import _Payload
 from bot.questions import ATTACHMENT_KIND, QUESTIONS, FreeText
 from bot.settings import Settings
 from handlers.intake import TRANSPORT

@@ -17,9 +17,12 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from bot.cli import PASSPHRASE_ENV, CliConfig, create_app
-from bot.crypto import AdminPrivateKey, AdminPublicKey, AdminSealer, ItemRef, SealedBlob
-from bot.devkeys import dev_passphrase_path, ensure_dev_keys, read_dev_passphrase
+from bot.cli.common import PASSPHRASE_ENV, CliConfig
+from bot.cli.main import create_app
+from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
+from bot.crypto.sealer import AdminSealer
+from bot.crypto.values import ItemRef, SealedBlob
+from bot.devtools.devkeys import dev_passphrase_path, ensure_dev_keys, read_dev_passphrase
 from bot.settings import Settings
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head

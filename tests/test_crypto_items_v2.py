@@ -10,19 +10,13 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from bot import crypto
-from bot.crypto import (
-    ITEM_FORMAT_VERSION,
-    AdminPrivateKey,
-    AdminSealer,
-    CryptoError,
-    ItemRef,
-    NotARecipient,
-    SealedBlob,
-    TamperedCiphertext,
-    open_with_admin_key,
-    rewrap_for_admins,
-)
+from bot.crypto import items, recipients
+from bot.crypto.constants import ITEM_FORMAT_VERSION
+from bot.crypto.errors import CryptoError, NotARecipient, TamperedCiphertext
+from bot.crypto.items import open_with_admin_key, rewrap_for_admins
+from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.sealer import AdminSealer
+from bot.crypto.values import ItemRef, SealedBlob
 
 VECTORS_DIR = Path(__file__).parent / "vectors"
 CANARY = b"CANARY-v2-4be1d0-recruiter-phone-0799123456"
@@ -89,8 +83,8 @@ def test_the_code_reproduces_every_vector(
         sealer = AdminSealer([admins[name].public_key() for name in row["recipients"]])
         randomness = _SpecRandomness(row)
         with monkeypatch.context() as patch:
-            patch.setattr(crypto, "secrets", randomness)
-            patch.setattr(crypto, "X25519PrivateKey", randomness)
+            patch.setattr(items, "secrets", randomness)  # the data key and the nonce
+            patch.setattr(recipients, "X25519PrivateKey", randomness)  # each wrap's ephemeral
             blob = sealer.seal_for_admins(
                 bytes.fromhex(row["plaintext_hex"]), ItemRef(**row["ref"])
             )

@@ -6,15 +6,10 @@ import base64
 
 import pytest
 
-from bot.crypto import (
-    CryptoError,
-    ItemRef,
-    SealedBlob,
-    ServerKeys,
-    TamperedCiphertext,
-    UnsupportedFormat,
-    seal_for_reporter,
-)
+from bot.crypto.errors import CryptoError, TamperedCiphertext, UnsupportedFormat
+from bot.crypto.reporter import seal_for_reporter
+from bot.crypto.server import ServerKeys
+from bot.crypto.values import ItemRef, SealedBlob
 
 CODE = "1234-5678-9012-3456-7890"
 SECRET = bytes(range(32))

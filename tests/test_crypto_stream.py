@@ -15,23 +15,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.crypto import (
-    STREAM_CHUNK_SIZE,
-    STREAM_FORMAT_VERSION,
-    AdminPrivateKey,
-    AdminSealer,
-    CryptoError,
-    ItemRef,
-    NotARecipient,
-    SealedBlob,
-    StreamSealer,
-    TamperedCiphertext,
-    UnsupportedFormat,
-    open_stream_with_admin_key,
-    open_with_admin_key,
-    rewrap_stream_header,
-    seal_stream_for_admins,
-)
+from bot.crypto.constants import STREAM_CHUNK_SIZE, STREAM_FORMAT_VERSION
+from bot.crypto.errors import CryptoError, NotARecipient, TamperedCiphertext, UnsupportedFormat
+from bot.crypto.items import open_with_admin_key
+from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.sealer import AdminSealer, seal_stream_for_admins
+from bot.crypto.stream import StreamSealer, open_stream_with_admin_key, rewrap_stream_header
+from bot.crypto.values import ItemRef, SealedBlob
 from tests.benchmark_support import run_quick
 
 REPO = Path(__file__).resolve().parent.parent

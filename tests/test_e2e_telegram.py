@@ -21,11 +21,14 @@ from sqlalchemy import text as sql_text
 from typer.testing import CliRunner
 
 from bot.app import deliver_reply_notices
-from bot.cli import PASSPHRASE_ENV, CliConfig, create_app
-from bot.crypto import AdminPrivateKey, ItemRef, open_with_admin_key
-from bot.crypto import open_stream_with_admin_key as open_with_stream
-from bot.fakeapi import ChatMessage, FakeUser
-from bot.i18n import Translations
+from bot.cli.common import PASSPHRASE_ENV, CliConfig
+from bot.cli.main import create_app
+from bot.crypto.items import open_with_admin_key
+from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.stream import open_stream_with_admin_key as open_with_stream
+from bot.crypto.values import ItemRef
+from bot.devtools.fakeapi import ChatMessage, FakeUser
+from bot.i18n.translations import Translations
 from bot.logs import configure_logging
 from bot.questions import ATTACHMENT_KIND
 from bot.settings import Settings

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.crypto import SealedBlob
+from bot.crypto.values import SealedBlob
 from storage.attachments import AttachmentRepository
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
 from storage.migrate import alembic_config, upgrade_to_head, upgrade_to_head_async

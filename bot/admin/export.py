@@ -1,0 +1,135 @@
+"""Write a report's sealed attachments, decrypted, to a folder on the admin's own machine.
+
+This module owns the one place where attachment plaintext is written to disk, and only on
+an admin's machine, into a folder the admin names. Each file is streamed chunk by chunk (the
+memory used does not grow with the file) and deleted again if any chunk fails to verify, so a
+truncated or altered attachment never leaves a partial file that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Final
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.crypto.errors import CryptoError, TamperedCiphertext
+from bot.crypto.items import open_with_admin_key
+from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.stream import StreamOpener
+from bot.crypto.values import ItemRef
+from bot.questions import ATTACHMENT_KIND, ATTACHMENT_META_KIND
+from storage.attachments import AttachmentRepository
+from storage.db import unit_of_work
+from storage.repositories import ReportRepository
+
+EXTENSIONS: Final = {
+    "voice": ".ogg",
+    "audio": ".audio",
+    "video": ".mp4",
+    "video_note": ".mp4",
+    "photo": ".jpg",
+    "document": ".bin",
+}
+
+
+class ExportError(Exception):
+    """An attachment could not be exported; the message names no content."""
+
+
+@dataclass(frozen=True)
+class Exported:
+    """One file written: its path and size."""
+
+    path: Path
+    size: int
+
+
+async def export_attachments(
+    sessions: async_sessionmaker[AsyncSession],
+    report_id: str,
+    key: AdminPrivateKey,
+    folder: Path,
+) -> list[Exported]:
+    """Decrypt every attachment of a report into ``folder`` (created 0700, files 0600)."""
+    async with unit_of_work(sessions) as session:
+        report = await ReportRepository(session).get(report_id)
+        if report is None:
+            raise ExportError("no report with this id")
+        extensions: dict[int, str] = {}
+        for item in report.items:
+            if item.kind == ATTACHMENT_META_KIND:
+                ref = ItemRef(report_id, item.kind, item.index)
+                meta = json.loads(open_with_admin_key(item.blob, ref, key))
+                extensions[item.index] = _extension(meta)
+        attachments = AttachmentRepository(session)
+        indexes = await attachments.indexes(report_id)
+        # Blocking file work is fine here: one admin, one command, nothing else on the loop.
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # noqa: ASYNC240
+        written = []
+        for index in indexes:
+            path = folder / f"{report_id}-{index + 1}{extensions.get(index, '.bin')}"
+            written.append(await _write_one(attachments, report_id, index, key, path))
+    return written
+
+
+# Extensions of media and documents a reporter is likely to send, which open in a viewer rather
+# than run. Anything else (.exe, .doc and .docm with macros, .js, .lnk, …) is written as .bin:
+# the admin's machine must not run a stranger's file because a double click chose a program.
+_VIEWABLE_EXTENSIONS: Final = frozenset(
+    {
+        *(".pdf", ".txt", ".csv", ".docx", ".xlsx"),
+        *(".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".bmp", ".tif", ".tiff"),
+        *(".mp4", ".mov", ".3gp", ".mkv", ".webm", ".avi"),
+        *(".ogg", ".oga", ".opus", ".mp3", ".m4a", ".wav", ".aac", ".amr"),
+    }
+)
+
+
+def _extension(meta: object) -> str:
+    """Pick a file's extension: the one its name came with if viewable, else by its kind.
+
+    Only the extension of the reporter's file name is used, never the name itself: a name
+    is untrusted text and could hold a path, and the export folder must hold only our names.
+    """
+    if not isinstance(meta, dict):
+        return ".bin"
+    suffix = PurePosixPath(str(meta.get("file_name") or "").replace("\\", "/")).suffix.lower()
+    if suffix in _VIEWABLE_EXTENSIONS:
+        return suffix
+    return EXTENSIONS.get(str(meta.get("kind")), ".bin")
+
+
+async def _write_one(
+    attachments: AttachmentRepository,
+    report_id: str,
+    index: int,
+    key: AdminPrivateKey,
+    path: Path,
+) -> Exported:
+    """Stream one attachment from the database to `path`, one batch of rows in memory at most."""
+    chunks = aiter(attachments.chunks(report_id, index))
+    header = await anext(chunks, None)
+    if header is None:
+        raise ExportError("an attachment has no stored chunks")
+    opener = StreamOpener(header, ItemRef(report_id, ATTACHMENT_KIND, index), key)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    size = 0
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            current = await anext(chunks, None)
+            if current is None:
+                raise TamperedCiphertext()  # a header alone: even an empty file has a chunk
+            while current is not None:  # one ahead, so the last chunk is opened as last
+                following = await anext(chunks, None)
+                plaintext = opener.open_chunk(current, last=following is None)
+                handle.write(plaintext)
+                size += len(plaintext)
+                current = following
+    except (CryptoError, OSError):
+        path.unlink(missing_ok=True)  # noqa: ASYNC240 - ours: created above with O_EXCL
+        raise
+    return Exported(path, size)

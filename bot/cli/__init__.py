@@ -1,0 +1,1 @@
+"""The ``amanat`` command tree: one module per command group, ``main`` wires them."""

@@ -1,0 +1,463 @@
+"""The ``amanat admin`` commands: read, claim, answer, close, export and route reports.
+
+Everything is decrypted on the admin's own machine with their passphrase-protected key, and
+every action that shows or changes a report is chained in the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Final
+
+import typer
+
+from bot.admin.export import Exported, ExportError, export_attachments
+from bot.admin.view import (
+    AnswersFormatError,
+    OpenedItem,
+    OpenedReport,
+    QueueRow,
+    decode_answers,
+    render_queue,
+    render_report,
+)
+from bot.cli.common import (
+    ALTERED,
+    CliConfig,
+    CliError,
+    KeyOption,
+    Lang,
+    LangOption,
+    Sessions,
+    Status,
+    Work,
+    admin_translations,
+    audit,
+    describe_problem,
+    fail,
+    find_partner,
+    key_path,
+    load_key,
+    load_settings,
+    read_report_id,
+    run_storage,
+    today_utc,
+)
+from bot.cli.keys import configured_keys, current_keys
+from bot.crypto.errors import CryptoError
+from bot.crypto.items import open_with_admin_key
+from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
+from bot.crypto.partner import seal_for_partner
+from bot.crypto.reporter import seal_for_reporter
+from bot.crypto.sealer import AdminSealer
+from bot.crypto.values import ItemRef
+from bot.partners.months import PartnerDigestError
+from bot.partners.outbox import write_new_file
+from bot.partners.routing import RoutingRefused, check_consent, check_summary, render_case
+from bot.questions import ANSWERS_KIND, NOTE_KIND, REPLY_KIND
+from storage.db import unit_of_work
+from storage.records import StoredItem
+from storage.replies import ReplyNoticeRepository, ReplyRepository
+from storage.repositories import ReportRepository
+
+MAX_NOTE_CHARS: Final = 3500
+
+
+def register(admin_app: typer.Typer, config: CliConfig) -> None:
+    """Add the report commands to ``amanat admin``."""
+
+    @admin_app.command("queue")
+    def admin_queue(
+        key: KeyOption = None,
+        status: Annotated[Status | None, typer.Option("--status", help="Only this status.")] = None,
+        lang: LangOption = Lang.en,
+        limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
+        offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
+        no_decrypt: Annotated[
+            bool,
+            typer.Option("--no-decrypt", help="Show only id, day, urgency and status; no key."),
+        ] = False,
+    ) -> None:
+        """List reports, urgent first, decrypting each one's answers on this machine."""
+        settings = load_settings(config)
+        translations = admin_translations(settings, lang)
+        private_key = None if no_decrypt else load_key(settings, key)
+        rows = run_storage(
+            settings, _queue_rows(private_key, status.value if status else None, limit, offset)
+        )
+        typer.echo(render_queue(rows, lang.value, translations, decrypted=not no_decrypt), nl=False)
+        if any(row.problem == ALTERED for row in rows):
+            fail("some reports failed authentication: they were altered or damaged")
+
+    @admin_app.command("show")
+    def admin_show(
+        report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
+        key: KeyOption = None,
+        lang: LangOption = Lang.en,
+    ) -> None:
+        """Decrypt one report on this machine and print every answer and message."""
+        settings = load_settings(config)
+        wanted = read_report_id(report_id)
+        translations = admin_translations(settings, lang)
+        private_key = load_key(settings, key)
+        report = run_storage(settings, _open_report(private_key, wanted))
+        typer.echo(render_report(report, lang.value, translations), nl=False)
+
+    @admin_app.command("claim")
+    def admin_claim(key: KeyOption = None, lang: LangOption = Lang.en) -> None:
+        """Take the next new report (urgent first, then the longest waiting) and show it.
+
+        Two admins claiming at the same time never get the same report.
+        """
+        settings = load_settings(config)
+        translations = admin_translations(settings, lang)
+        private_key = load_key(settings, key)
+        claimed = run_storage(settings, _claim_next(private_key))
+        if claimed is None:
+            typer.echo("No new reports: nothing to claim.")
+            return
+        report = run_storage(settings, _open_report(private_key, claimed))
+        typer.echo(render_report(report, lang.value, translations), nl=False)
+
+    @admin_app.command("route")
+    def admin_route(
+        report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
+        partner_name: Annotated[
+            str, typer.Option("--partner", help="A partner named in AMANAT_PARTNERS.")
+        ],
+        summary_file: Annotated[
+            Path,
+            typer.Option(
+                "--summary", help="A text file: the case in your words, with nothing identifying."
+            ),
+        ],
+        to: Annotated[Path, typer.Option("--to", help="Folder for the encrypted case file.")],
+        asked_again: Annotated[
+            bool,
+            typer.Option(
+                "--asked-again", help="The reporter said yes again when you asked (admin reply)."
+            ),
+        ] = False,
+        key: KeyOption = None,
+    ) -> None:
+        """Share a case with a partner, encrypted to its key: only with the reporter's yes.
+
+        The case holds the report's choice answers and your summary, never the reporter's own
+        words, contacts or files (docs/partner-guide.md §8).
+        """
+        settings = load_settings(config)
+        partner = find_partner(settings, partner_name)
+        wanted = read_report_id(report_id)
+        try:
+            summary = check_summary(summary_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            fail(f"cannot read {summary_file} as UTF-8 text")
+        except RoutingRefused as exc:
+            fail(str(exc))
+        holder = load_key(settings, key)
+        report = run_storage(settings, _open_report(holder, wanted))
+        try:
+            check_consent(report.answers, asked_again=asked_again)
+        except RoutingRefused as exc:
+            fail(str(exc))
+        translations = admin_translations(settings, Lang(partner.language))
+        text = render_case(wanted, report.answers, summary, partner.language, translations)
+        sealed = seal_for_partner(text, partner.age_recipients)
+        try:
+            path = write_new_file(to, f"amanat-case-{partner.name}-{wanted}.txt.age", sealed)
+        except PartnerDigestError as exc:
+            fail(str(exc))
+        run_storage(settings, _audit_route(holder, wanted, partner.name))
+        typer.echo(f"{path}  ({len(sealed)} bytes, for {partner.name})")
+
+    @admin_app.command("mark")
+    def admin_mark(
+        report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
+        status: Annotated[
+            Status,
+            typer.Argument(help="new, claimed (someone works on it) or closed (finished)."),
+        ],
+        key: KeyOption = None,
+    ) -> None:
+        """Set a report's status; the reporter sees it with /status, the audit log keeps it."""
+        settings = load_settings(config)
+        wanted = read_report_id(report_id)
+        holder = load_key(settings, key)  # the audit log names who changed it
+        if not run_storage(settings, _mark(wanted, status.value, holder)):
+            fail(f"no report {wanted}")
+        typer.echo(f"Report {wanted} is now {status.value}.")
+
+    @admin_app.command("reply")
+    def admin_reply(
+        report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
+        message: Annotated[
+            str | None,
+            typer.Option("--message", help="The answer (asked for when not given)."),
+        ] = None,
+        key: KeyOption = None,
+    ) -> None:
+        """Answer a reporter: only the holder of the receipt code can read it, with /status.
+
+        The answer is sealed to the reporter's key (derived from their code; the server keeps
+        only its public half) and a copy is sealed to the admins, like every report item.
+        Write it in the reporter's language; it is shown exactly as written.
+        """
+        settings = load_settings(config)
+        wanted = read_report_id(report_id)
+        text = message if message is not None else typer.prompt("Answer", err=True)
+        text = text.strip()
+        if not text or len(text) > 3500:
+            fail("an answer has 1 to 3500 characters")
+        admins = configured_keys(settings)
+        holder = load_key(settings, key)  # the audit log names who answered
+        if not admins:  # development: the development key is what the simulator seals to
+            admins = current_keys(settings, admins, key_path(settings, key), holder)
+        index, notified = run_storage(settings, _reply(wanted, text, admins, holder))
+        typer.echo(
+            f"Answer {index + 1} stored for report {wanted}. The reporter reads it by sending "
+            "/status with their code; the server cannot read it."
+        )
+        if notified:
+            typer.echo(
+                "The reporter asked to be told: the bot sends a short notice within a minute."
+            )
+
+    @admin_app.command("note")
+    def admin_note(
+        report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
+        message: Annotated[
+            str | None,
+            typer.Option("--message", help="The note (asked for when not given)."),
+        ] = None,
+        key: KeyOption = None,
+    ) -> None:
+        """Add a note for the team to a report, sealed to the admins; the reporter never sees it."""
+        settings = load_settings(config)
+        wanted = read_report_id(report_id)
+        text = (message if message is not None else typer.prompt("Note", err=True)).strip()
+        if not text or len(text) > MAX_NOTE_CHARS:
+            fail(f"a note has 1 to {MAX_NOTE_CHARS} characters")
+        admins = configured_keys(settings)
+        holder = load_key(settings, key)  # the audit log names who wrote it
+        if not admins:  # development: the development key is what the simulator seals to
+            admins = current_keys(settings, admins, key_path(settings, key), holder)
+        number = run_storage(settings, _note(wanted, text, admins, holder))
+        typer.echo(f"Note {number} added to report {wanted}, sealed to the admins.")
+
+    @admin_app.command("export")
+    def admin_export(
+        report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
+        to: Annotated[
+            Path, typer.Option("--to", help="Folder on this machine for the decrypted files.")
+        ],
+        key: KeyOption = None,
+    ) -> None:
+        """Decrypt a report's voice notes, photos and files into a folder on this machine."""
+        settings = load_settings(config)
+        wanted = read_report_id(report_id)
+        private_key = load_key(settings, key)
+        written = run_storage(settings, _export(private_key, wanted, to))
+        if not written:
+            typer.echo("This report has no voice notes, photos or files.")
+        for exported in written:
+            typer.echo(f"{exported.path}  ({exported.size} bytes)")
+
+
+# --- storage work ----------------------------------------------------------------------------
+
+
+def _queue_rows(
+    key: AdminPrivateKey | None, status: str | None, limit: int, offset: int
+) -> Work[list[QueueRow]]:
+    """List the queue, decrypting each report's answers when a key is given."""
+
+    async def work(sessions: Sessions) -> list[QueueRow]:
+        rows: list[QueueRow] = []
+        async with unit_of_work(sessions) as session:
+            reports = ReportRepository(session)
+            for summary in await reports.queue(status=status, limit=limit, offset=offset):
+                row = QueueRow(
+                    report_id=summary.id,
+                    submitted_on=summary.submitted_on,
+                    urgent=summary.urgent,
+                    status=summary.status,
+                    item_count=summary.item_count,
+                )
+                if key is not None:
+                    row = await _decrypt_row(reports, row, key)
+                rows.append(row)
+            if key is not None:  # answers were opened: the chain says which page, by whom
+                page = f"{status or 'all'} {offset}+{len(rows)}"
+                await audit(session, key, "queue", page)
+        return rows
+
+    return work
+
+
+async def _decrypt_row(reports: ReportRepository, row: QueueRow, key: AdminPrivateKey) -> QueueRow:
+    """Open a queue row's answers; a failure marks the row instead of stopping the queue."""
+    stored = await reports.get(row.report_id)
+    item = None if stored is None else _find(stored.items, ANSWERS_KIND, 0)
+    if item is None:
+        return replace(row, problem="no answers item")
+    try:
+        plaintext = open_with_admin_key(item.blob, ItemRef(row.report_id, ANSWERS_KIND, 0), key)
+        return replace(row, answers=decode_answers(plaintext))
+    except (CryptoError, AnswersFormatError) as exc:
+        return replace(row, problem=describe_problem(exc))
+
+
+def _find(items: Sequence[StoredItem], kind: str, index: int) -> StoredItem | None:
+    """Return the item at (kind, index), if the report has it."""
+    return next((i for i in items if i.kind == kind and i.index == index), None)
+
+
+def _open_report(key: AdminPrivateKey, report_id: str) -> Work[OpenedReport]:
+    """Open every item of one report; any failure fails the whole report."""
+
+    async def work(sessions: Sessions) -> OpenedReport:
+        async with unit_of_work(sessions) as session:
+            stored = await ReportRepository(session).get(report_id)
+            if stored is not None:
+                await audit(session, key, "show", report_id)
+        if stored is None:
+            raise CliError(f"no report with id {report_id}")
+        # Open every item before rendering any: on a failure nothing decrypted is shown.
+        answers = None
+        opened: list[OpenedItem] = []
+        for item in stored.items:
+            ref = ItemRef(stored.id, item.kind, item.index)
+            try:
+                plaintext = open_with_admin_key(item.blob, ref, key)
+                if item.kind == ANSWERS_KIND and item.index == 0:
+                    answers = decode_answers(plaintext)
+                else:
+                    opened.append(OpenedItem(item.kind, item.index, plaintext))
+            except (CryptoError, AnswersFormatError) as exc:
+                raise CliError(
+                    f"item {item.kind} #{item.index} of report {stored.id}: {describe_problem(exc)}"
+                ) from None
+        if answers is None:
+            raise CliError(f"report {stored.id} has no answers item")
+        return OpenedReport(
+            report_id=stored.id,
+            submitted_on=stored.submitted_on,
+            urgent=stored.urgent,
+            status=stored.status,
+            answers=answers,
+            items=tuple(opened),
+        )
+
+    return work
+
+
+def _audit_route(key: AdminPrivateKey, report_id: str, partner: str) -> Work[None]:
+    """Chain that a case went to a partner (and that the admin said the reporter agreed)."""
+
+    async def work(sessions: Sessions) -> None:
+        async with unit_of_work(sessions) as session:
+            await audit(session, key, "route", f"{report_id} {partner}")
+
+    return work
+
+
+def _claim_next(key: AdminPrivateKey) -> Work[str | None]:
+    """Move the next new report to claimed and chain who took it."""
+
+    async def work(sessions: Sessions) -> str | None:
+        async with unit_of_work(sessions) as session:
+            claimed = await ReportRepository(session).claim_next()
+            if claimed is not None:
+                await audit(session, key, "claim", claimed)
+            return claimed
+
+    return work
+
+
+def _mark(report_id: str, status: str, key: AdminPrivateKey) -> Work[bool]:
+    """Change a report's status and chain who did it; False when there is no such report."""
+
+    async def work(sessions: Sessions) -> bool:
+        async with unit_of_work(sessions) as session:
+            if not await ReportRepository(session).set_status(report_id, status):
+                return False
+            await audit(session, key, "status", f"{report_id} {status}")
+            return True
+
+    return work
+
+
+def _export(key: AdminPrivateKey, report_id: str, folder: Path) -> Work[list[Exported]]:
+    """Export one report's attachments; a failure names the problem, never the content."""
+
+    async def work(sessions: Sessions) -> list[Exported]:
+        async with unit_of_work(sessions) as session:
+            if await ReportRepository(session).exists(report_id):
+                await audit(session, key, "export", report_id)
+        try:
+            return await export_attachments(sessions, report_id, key, folder)
+        except ExportError as exc:
+            raise CliError(f"report {report_id}: {exc}") from None
+        except CryptoError as exc:
+            raise CliError(
+                f"an attachment of report {report_id}: {describe_problem(exc)}"
+            ) from None
+        except OSError as exc:
+            raise CliError(f"cannot write to {folder}: {type(exc).__name__}") from None
+
+    return work
+
+
+def _note(
+    report_id: str, text: str, admins: Sequence[AdminPublicKey], holder: AdminPrivateKey
+) -> Work[int]:
+    """Seal a team note to the admins as the report's next note item; return its number."""
+
+    async def work(sessions: Sessions) -> int:
+        async with unit_of_work(sessions) as session:
+            reports = ReportRepository(session)
+            stored = await reports.get(report_id)
+            if stored is None:
+                raise CliError(f"no report with id {report_id}")
+            index = sum(1 for item in stored.items if item.kind == NOTE_KIND)
+            ref = ItemRef(report_id, NOTE_KIND, index)
+            sealed = AdminSealer(admins).seal_for_admins(text.encode("utf-8"), ref)
+            await reports.add_item(report_id, NOTE_KIND, index, sealed)
+            await audit(session, holder, "note", report_id)
+        return index + 1
+
+    return work
+
+
+def _reply(
+    report_id: str, text: str, admins: Sequence[AdminPublicKey], holder: AdminPrivateKey
+) -> Work[tuple[int, bool]]:
+    """Seal an answer to the reporter and a copy to the admins, in one unit of work."""
+
+    async def work(sessions: Sessions) -> tuple[int, bool]:
+        async with unit_of_work(sessions) as session:
+            reports = ReportRepository(session)
+            stored = await reports.get(report_id)
+            if stored is None:
+                raise CliError(f"no report with id {report_id}")
+            if stored.reporter_key is None:
+                raise CliError(f"report {report_id} was stored before replies existed")
+            replies = ReplyRepository(session)
+            index = await replies.next_index(report_id)
+            ref = ItemRef(report_id, REPLY_KIND, index)
+            data = text.encode("utf-8")
+            await replies.add(
+                report_id, index, seal_for_reporter(data, stored.reporter_key, ref), today_utc()
+            )
+            await reports.add_item(
+                report_id, REPLY_KIND, index, AdminSealer(admins).seal_for_admins(data, ref)
+            )
+            if stored.status == "new":
+                await reports.set_status(report_id, "claimed")
+            notified = await ReplyNoticeRepository(session).mark_pending(report_id)
+            await audit(session, holder, "reply", report_id)
+        return index, notified
+
+    return work

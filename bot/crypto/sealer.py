@@ -1,0 +1,53 @@
+"""Seal to the admins: the one crypto object the bot process holds (public keys only).
+
+:class:`AdminSealer` checks the configured admin key set once and seals typed answers as items
+(:mod:`bot.crypto.items`) and files as streams (:mod:`bot.crypto.stream`) to every key in it.
+It holds no private key and cannot open what it sealed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+from bot.crypto.items import seal_item
+from bot.crypto.keyfile import AdminPublicKey
+from bot.crypto.recipients import recipients_of
+from bot.crypto.stream import StreamSealer, sealed_chunks, start_stream
+from bot.crypto.values import ItemRef, SealedBlob
+
+
+class AdminSealer:
+    """Seal to every admin public key; the bot holds only this (public keys)."""
+
+    __slots__ = ("_recipients",)
+
+    def __init__(self, public_keys: Sequence[AdminPublicKey]) -> None:
+        """Take the admins' public keys; refuse none, duplicates or more than a blob can list."""
+        self._recipients = recipients_of(public_keys)
+
+    def __repr__(self) -> str:
+        """Show how many admins items are sealed to."""
+        return f"AdminSealer(<{len(self._recipients)} admin keys>)"
+
+    def seal_for_admins(self, plaintext: bytes, ref: ItemRef) -> SealedBlob:
+        """Seal an item so only admins can read it: fresh data key, AES-256-GCM, X25519 wraps."""
+        return seal_item(self._recipients, plaintext, ref)
+
+    def start_stream(self, ref: ItemRef) -> StreamSealer:
+        """Begin sealing one attachment to every admin: fresh data key, header, then chunks."""
+        return start_stream(self._recipients, ref)
+
+
+def seal_stream_for_admins(
+    sealer: AdminSealer, ref: ItemRef, data: Iterable[bytes | bytearray | memoryview]
+) -> Iterator[SealedBlob]:
+    """Seal an attachment given as pieces of any size: yield the header, then each chunk.
+
+    Memory stays constant: at most one chunk plus the current piece is held. Pieces may be
+    ``bytes``, ``bytearray`` or ``memoryview``; a piece is only read until the next one is asked
+    for. Arguments are checked and the header is made before this returns.
+    """
+    if not isinstance(sealer, AdminSealer):
+        raise TypeError("expected an AdminSealer")
+    stream = sealer.start_stream(ref)
+    return sealed_chunks(stream, iter(data))

@@ -1,0 +1,1 @@
+"""Translations, local digits and calendars, and the catalog gate CI runs."""

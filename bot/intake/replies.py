@@ -1,0 +1,142 @@
+"""Say what the service has to say outside a step: receipts, status, refusals and apologies.
+
+Each function returns the replies for one situation the service meets after (or instead of)
+a step: a report stored, a code looked up, a flood, a failure. Pure, like the step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from bot.i18n.translations import N_
+from bot.intake.texts import TEAM_ANSWER
+from bot.intake.values import Button, Code, Reply, msg
+
+
+def receipt_replies(code: str) -> tuple[Reply, ...]:
+    """Tell the reporter the report is stored, only after the commit, with their code."""
+    return (
+        Reply(
+            (
+                msg(N_("Thank you. Your report is saved and locked.")),
+                # Translators: {code} is the receipt code, e.g. 1234-5678-9012-3456-7890.
+                msg(N_("Your code is:\n{code}"), code=Code(code)),
+                msg(
+                    N_(
+                        "Write this code on paper and keep it hidden. With it you can ask us "
+                        "later what happened to your report: send /status and the code. "
+                        "Without the code nobody, not even you, can find your report."
+                    )
+                ),
+                msg(
+                    N_(
+                        "When you have written down the code, press the button below. I will "
+                        "delete this whole chat from your phone, your messages and mine."
+                    )
+                ),
+            ),
+            ((Button(msg(N_("🧹 I wrote it down: delete this chat")), "m:wipe"),),),
+        ),
+    )
+
+
+def status_replies(
+    found: bool,
+    submitted_on: date | None,
+    status: str | None,
+    answers: Sequence[tuple[date, str]] = (),
+) -> tuple[Reply, ...]:
+    """Answer /status: found or not, what the team has done, and the team's answers."""
+    if not found or submitted_on is None:
+        return (
+            Reply(
+                (msg(N_("I could not find a report with this code. Please check the numbers.")),)
+            ),
+        )
+    state = {
+        "new": N_("Our team has not opened it yet."),
+        "claimed": N_("Our team is working on it."),
+        "closed": N_("Our team has finished working on it."),
+    }.get(status or "new", N_("Our team has not opened it yet."))
+    # Translators: {day} is a date in the reader's calendar.
+    replies = [Reply((msg(N_("Your report of {day} is saved."), day=submitted_on), msg(state)))]
+    if not answers:
+        replies.append(Reply((msg(N_("There is no answer from our team yet.")),)))
+    for day, text in answers:
+        replies.append(Reply((msg(TEAM_ANSWER, day=day, reply=text),)))
+    if answers:
+        replies.append(
+            Reply((msg(N_("For your safety, delete these messages when you have read them.")),))
+        )
+    return tuple(replies)
+
+
+def flood_replies() -> tuple[Reply, ...]:
+    """Ask someone who sends a flood of messages to wait; nothing they sent is lost."""
+    return _say(
+        N_(
+            "You are sending very many messages. Please wait ten minutes, then go on. "
+            "Your earlier answers are safe."
+        )
+    )
+
+
+def answer_waiting_replies() -> tuple[Reply, ...]:
+    """Tell an opted-in reporter that an answer waits, without saying anything of it."""
+    return _say(N_("Our team has answered your report. Send /status and your code to read it."))
+
+
+def _say(text: str) -> tuple[Reply, ...]:
+    """One plain message, no buttons."""
+    return (Reply((msg(text),)),)
+
+
+def submit_failed_replies() -> tuple[Reply, ...]:
+    """Say plainly that nothing was saved, so the reporter presses Send again."""
+    return _say(
+        N_(
+            "Sorry, your report could not be saved just now. Your answers are still "
+            "here. Please press Send again in a minute."
+        )
+    )
+
+
+def attachment_failed_replies() -> tuple[Reply, ...]:
+    """Say that a file did not arrive, so the reporter sends it again; nothing else changed."""
+    return _say(
+        N_(
+            "Sorry, I could not receive that file. Please send it again. "
+            "Your other answers are safe."
+        )
+    )
+
+
+def no_room_for_files_replies() -> tuple[Reply, ...]:
+    """Refuse a file while the server is short of disk space; typing still works."""
+    return _say(
+        N_(
+            "Sorry, I cannot keep files just now. Please type your answer instead, or send "
+            "the file again later. Your other answers are safe."
+        )
+    )
+
+
+def group_chat_replies() -> tuple[Reply, ...]:
+    """Refuse group chats: reports are only safe in a private chat."""
+    return _say(
+        N_(
+            "I only work in a private chat, for your safety. Please do not write "
+            "about your case here. Open a private chat with me instead."
+        )
+    )
+
+
+def error_replies() -> tuple[Reply, ...]:
+    """Answer an unexpected failure without losing earlier answers."""
+    return _say(
+        N_(
+            "Sorry, something went wrong. Your earlier answers are safe. "
+            "Please try again, or send /start."
+        )
+    )

@@ -1,0 +1,444 @@
+"""Run the intake conversation as a pure function: ``step(draft, event, env, config)``.
+
+This module owns the conversation's transitions. It knows nothing of Telegram, storage or
+cryptography: adapters turn updates into events (:mod:`bot.intake.values`) and render the
+returned replies; the service carries out the returned effects (sealing typed answers,
+submitting). It must never perform I/O, read clocks or draw random numbers: the environment
+(today's date, a fresh report id) comes in through ``Env``, so the same inputs always give the
+same outputs, which the property tests rely on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Final
+
+from bot.i18n.translations import N_, SUPPORTED_LOCALES
+from bot.intake.asking import (
+    advance,
+    answer_text,
+    ask,
+    confirm,
+    edit_menu,
+    given_count,
+    language_picker,
+    menu,
+    previous_question,
+    prune,
+    question_reply,
+    resume_report,
+    start_report,
+    summary,
+)
+from bot.intake.free_answers import on_attached, on_free_text
+from bot.intake.texts import (
+    ANSWER_WITH_BUTTONS,
+    EMERGENCY,
+    HELP,
+    OLD_BUTTON,
+    SAFETY,
+    YOUR_ANSWER,
+)
+from bot.intake.values import (
+    CONFIRM_CANCEL,
+    CONFIRM_RESTART,
+    EDIT_MENU,
+    IDLE,
+    PICK_LANGUAGE,
+    SUMMARY,
+    Attached,
+    Command,
+    DeleteUserMessage,
+    Draft,
+    DropSealed,
+    Effect,
+    Env,
+    Event,
+    FlowConfig,
+    ForgetMe,
+    LookUpReceipt,
+    Outcome,
+    Pressed,
+    RememberLanguage,
+    Reply,
+    Sent,
+    Submit,
+    Typed,
+    WipeChat,
+    msg,
+)
+from bot.questions import (
+    QUESTIONS,
+    UNSAID,
+    FreeText,
+    MultiChoice,
+    Option,
+    Question,
+    find_question,
+    options_for,
+)
+
+# ----------------------------------------------------------------------- step
+
+
+def step(draft: Draft, event: Event, env: Env, config: FlowConfig) -> Outcome:
+    """Advance the conversation by one event; pure, total and deterministic."""
+    if draft.locale is None:
+        return _without_language(draft, event, env, config)
+    if isinstance(event, Command):
+        return _on_command(draft, event, env, config)
+    if isinstance(event, Pressed):
+        return _on_pressed(draft, event, env, config)
+    if isinstance(event, Typed):
+        return _on_typed(draft, event, env, config)
+    if isinstance(event, Sent):
+        return _on_sent(draft, event, config)
+    if isinstance(event, Attached):
+        return on_attached(draft, event, config)
+    return Outcome(
+        draft,
+        (
+            Reply(
+                (
+                    msg(
+                        N_(
+                            "You changed a message. I keep what you sent first. To change an "
+                            "answer, use “Change an answer” at the end."
+                        )
+                    ),
+                )
+            ),
+        ),
+    )
+
+
+def _without_language(draft: Draft, event: Event, env: Env, config: FlowConfig) -> Outcome:
+    """Get a language first: from a deep link, a button, or Telegram's hint."""
+    chosen: str | None = None
+    if isinstance(event, Pressed) and event.data.startswith("l:"):
+        chosen = event.data[2:]
+    elif isinstance(event, Command) and event.name == "start":
+        chosen = _locale_from_argument(event.argument) or env.language_hint
+    elif env.language_hint is not None and not isinstance(event, Command):
+        chosen = env.language_hint
+    if chosen not in SUPPORTED_LOCALES:
+        return Outcome(replace(draft, position=PICK_LANGUAGE), (language_picker(),))
+    assert chosen is not None
+    draft = replace(draft, locale=chosen, position=IDLE)
+    return Outcome(draft, (menu(draft),), (RememberLanguage(chosen),))
+
+
+def _locale_from_argument(argument: str) -> str | None:
+    aliases = {
+        "fa": "fa_AF",
+        "fa_af": "fa_AF",
+        "prs": "fa_AF",
+        "dari": "fa_AF",
+        "ps": "ps",
+        "pashto": "ps",
+        "en": "en",
+        "english": "en",
+    }
+    return aliases.get(argument.strip().lower().replace("-", "_"))
+
+
+def _on_command(draft: Draft, event: Command, env: Env, config: FlowConfig) -> Outcome:
+    name = event.name
+    if name == "start":
+        locale = _locale_from_argument(event.argument)
+        effects: tuple[Effect, ...] = ()
+        if locale is not None and locale != draft.locale:
+            draft = replace(draft, locale=locale)
+            effects = (RememberLanguage(locale),)
+        if draft.in_report:
+            return Outcome(draft, (menu(draft),), effects)
+        return Outcome(replace(draft, position=IDLE), (menu(draft),), effects)
+    if name == "language":
+        resume = draft.position if draft.position != PICK_LANGUAGE else draft.resume
+        return Outcome(replace(draft, position=PICK_LANGUAGE, resume=resume), (language_picker(),))
+    if name == "report":
+        if draft.in_report:
+            new, replies = confirm(replace(draft, resume=draft.position), CONFIRM_RESTART)
+            return Outcome(new, replies)
+        new, replies, effects = start_report(draft, env, config)
+        return Outcome(new, replies, effects)
+    if name == "cancel":
+        if not draft.in_report:
+            return Outcome(draft, (Reply((msg(N_("There is no report to cancel.")),)), menu(draft)))
+        new, replies = confirm(replace(draft, resume=draft.position), CONFIRM_CANCEL)
+        return Outcome(new, replies)
+    if name in ("help", "safety"):
+        text = HELP if name == "help" else SAFETY
+        new, replies = resume_report(draft, config) if draft.in_report else (draft, ())
+        return Outcome(new, (Reply((msg(text),)), *replies))
+    if name == "status":
+        code = event.argument.strip()
+        if not code:
+            reply = Reply(
+                (
+                    msg(
+                        N_(
+                            "Please send /status followed by your code, for example:\n"
+                            "/status 1234-5678-9012-3456-7890"
+                        )
+                    ),
+                )
+            )
+            return Outcome(draft, (reply,))
+        return Outcome(draft, (), (LookUpReceipt(code),))
+    if name == "forget":
+        replies = (
+            Reply((msg(N_("Done. I deleted your unsent answers and your language choice.")),)),
+        )
+        return Outcome(Draft(), (*replies, language_picker()), (ForgetMe(),))
+    if name == "wipe":
+        # Nothing is said afterwards: an empty chat is the answer, and nothing new to hide.
+        return Outcome(draft, (), (WipeChat(),))
+    unknown = Reply((msg(N_("I do not know this command.")), msg(HELP)))
+    new, replies = resume_report(draft, config) if draft.in_report else (draft, ())
+    return Outcome(new, (unknown, *replies))
+
+
+def _parse(data: str) -> tuple[int | None, str, str]:
+    parts = data.split(":", 2)
+    if len(parts) == 3 and parts[0].isdigit():
+        return int(parts[0]), parts[1], parts[2]
+    if len(parts) == 2:
+        return None, parts[0], parts[1]
+    return None, "", ""
+
+
+def _on_pressed(draft: Draft, event: Pressed, env: Env, config: FlowConfig) -> Outcome:
+    seq, action, value = _parse(event.data)
+    if seq is None:
+        return _on_menu_button(draft, action, value, env, config)
+    if seq != draft.seq or not (draft.in_report or draft.position == PICK_LANGUAGE):
+        return _stale(draft, config)
+    if draft.position == SUMMARY:
+        return _on_summary_button(draft, action, config)
+    if draft.position == EDIT_MENU:
+        question = find_question(value) if action == "e" else None
+        if question is None:
+            new, reply = summary(draft)
+            return Outcome(new, (reply,))
+        new, reply = ask(replace(draft, editing=True), question, config)
+        return Outcome(new, (reply,))
+    if draft.position in (CONFIRM_CANCEL, CONFIRM_RESTART):
+        return _on_confirm(draft, value, env, config)
+    question = find_question(draft.position)
+    if question is None:
+        return _stale(draft, config)
+    if action == "b":
+        previous = previous_question(draft, question.id)
+        if previous is None:
+            return _stale(draft, config)
+        new, reply = ask(draft, previous, config)
+        return Outcome(new, (reply,))
+    if isinstance(question, MultiChoice):
+        return _on_multi(draft, question, action, value, config)
+    if isinstance(question, FreeText):
+        if action == "s":
+            answers = {**draft.answers, question.id: "skipped"}
+            counts = {**draft.text_counts, question.id: 0}
+            files = {**draft.file_counts, question.id: 0}
+            sizes = {**draft.file_bytes, question.id: 0}
+            new = replace(
+                draft, answers=answers, text_counts=counts, file_counts=files, file_bytes=sizes
+            )
+            outcome = advance(new, question, config)
+            return replace(outcome, effects=(DropSealed(question.id), *outcome.effects))
+        if action == "d" and given_count(draft, question.id):
+            new = replace(draft, answers={**draft.answers, question.id: "given"})
+            return advance(new, question, config)
+        return _stale(draft, config)
+    if action == "a" and value in {o.id for o in options_for(question, draft.answers)}:
+        return _answer_choice(draft, question, value, config, edit_pressed=True)
+    return _stale(draft, config)
+
+
+def _on_menu_button(draft: Draft, action: str, value: str, env: Env, config: FlowConfig) -> Outcome:
+    if action == "l" and value in SUPPORTED_LOCALES:
+        draft = replace(draft, locale=value)
+        resume = draft.resume
+        draft = replace(draft, resume=None, position=resume or IDLE)
+        if draft.in_report and resume is not None:
+            new, replies = resume_report(draft, config)
+            return Outcome(new, replies, (RememberLanguage(value),))
+        return Outcome(replace(draft, position=IDLE), (menu(draft),), (RememberLanguage(value),))
+    if action == "m" and value == "report":
+        if draft.in_report:
+            new, replies = resume_report(draft, config)
+            return Outcome(new, replies)
+        new, replies, effects = start_report(draft, env, config)
+        return Outcome(new, replies, effects)
+    if action == "m" and value == "continue":
+        if draft.in_report:
+            new, replies = resume_report(draft, config)
+            return Outcome(new, replies)
+        return _stale(draft, config)
+    if action == "m" and value == "safety":
+        return Outcome(draft, (Reply((msg(SAFETY),)),))
+    if action == "m" and value == "wipe":
+        return Outcome(draft, (), (WipeChat(),))
+    if action == "m" and value == "language":
+        return _on_command(draft, Command("language"), env, config)
+    return _stale(draft, config)
+
+
+def _stale(draft: Draft, config: FlowConfig) -> Outcome:
+    """Answer a button from an older message: say so, then show where we are."""
+    if draft.in_report:
+        note = Reply((msg(N_("That button is from an older message. Here is where we are now:")),))
+        new, replies = resume_report(draft, config)
+        return Outcome(new, (note, *replies))
+    hours = max(1, config.draft_ttl_minutes // 60)
+    note = Reply(
+        (
+            msg(
+                OLD_BUTTON,
+                hours=hours,
+            ),
+        )
+    )
+    return Outcome(replace(draft, position=IDLE), (note, menu(draft)))
+
+
+def _on_summary_button(draft: Draft, action: str, config: FlowConfig) -> Outcome:
+    if action == "send":
+        return Outcome(draft, (), (Submit(),))
+    if action == "edit":
+        new, reply = edit_menu(draft)
+        return Outcome(new, (reply,))
+    if action == "cancel":
+        new, replies = confirm(replace(draft, resume=SUMMARY), CONFIRM_CANCEL)
+        return Outcome(new, replies)
+    return _stale(draft, config)
+
+
+def _on_confirm(draft: Draft, value: str, env: Env, config: FlowConfig) -> Outcome:
+    position = draft.position
+    if value == "yes" and position == CONFIRM_CANCEL:
+        drops = tuple(DropSealed(q.id) for q in QUESTIONS if isinstance(q, FreeText))
+        new = Draft(locale=draft.locale, seq=draft.seq)
+        done = Reply((msg(N_("Your report was deleted. Nothing was sent.")),))
+        return Outcome(new, (done, menu(new)), drops)
+    if value == "yes" and position == CONFIRM_RESTART:
+        new, replies, effects = start_report(draft, env, config)
+        return Outcome(new, replies, effects)
+    new, replies = resume_report(replace(draft, position=draft.resume or IDLE, resume=None), config)
+    return Outcome(new, replies)
+
+
+def _on_multi(
+    draft: Draft, question: MultiChoice, action: str, value: str, config: FlowConfig
+) -> Outcome:
+    valid = {o.id for o in question.all_options()}
+    if action == "t" and value in valid:
+        if value == UNSAID:
+            selection: tuple[str, ...] = () if UNSAID in draft.selection else (UNSAID,)
+        elif value in draft.selection:
+            selection = tuple(s for s in draft.selection if s != value)
+        else:
+            selection = (*(s for s in draft.selection if s != UNSAID), value)
+        new = replace(draft, selection=selection)
+        reply = replace(question_reply(new, question, config), edit_pressed=True)
+        return Outcome(new, (reply,))
+    if action == "d":
+        if not draft.selection:
+            reply = Reply((msg(N_("Please choose at least one, or “Prefer not to say”.")),))
+            return Outcome(draft, (reply,))
+        chosen = tuple(o.id for o in question.all_options() if o.id in draft.selection)
+        new = replace(draft, answers={**draft.answers, question.id: chosen}, selection=())
+        echo = Reply(
+            (
+                msg(question.prompt),
+                msg(YOUR_ANSWER, answer=answer_text(question, chosen)),
+            ),
+            edit_pressed=True,
+        )
+        outcome = advance(new, question, config)
+        return replace(outcome, replies=(echo, *outcome.replies))
+    return _stale(draft, config)
+
+
+def _answer_choice(
+    draft: Draft, question: Question, value: str, config: FlowConfig, *, edit_pressed: bool
+) -> Outcome:
+    answers = prune({**draft.answers, question.id: value})
+    new = replace(draft, answers=answers)
+    replies: list[Reply] = []
+    echo_parts = (
+        msg(question.prompt),
+        msg(YOUR_ANSWER, answer=answer_text(question, value)),
+    )
+    replies.append(Reply(echo_parts, edit_pressed=edit_pressed))
+    if question.id == "danger_now" and value == "yes":
+        parts = [msg(EMERGENCY)]
+        for contact in config.emergency_contacts:
+            # Translators: {contact} is an emergency phone line or address set by the organisation.
+            parts.append(msg(N_("• {contact}"), contact=contact))
+        replies.append(Reply(tuple(parts)))
+    outcome = advance(new, question, config)
+    return replace(outcome, replies=(*replies, *outcome.replies))
+
+
+def _on_typed(draft: Draft, event: Typed, env: Env, config: FlowConfig) -> Outcome:
+    text = event.text.strip()
+    if not draft.in_report:
+        if draft.position == PICK_LANGUAGE:
+            return Outcome(draft, (language_picker(),))
+        hint = Reply((msg(N_("To tell us what happened, press “Start a report”.")),))
+        return Outcome(replace(draft, position=IDLE), (hint, menu(draft)))
+    question = find_question(draft.position)
+    if question is None:
+        new, replies = resume_report(draft, config)
+        note = Reply((msg(ANSWER_WITH_BUTTONS),))
+        return Outcome(new, (note, *replies))
+    if isinstance(question, FreeText):
+        return on_free_text(draft, question, text, config)
+    options = (
+        options_for(question, draft.answers)
+        if not isinstance(question, MultiChoice)
+        else question.all_options()
+    )
+    chosen = _match_number(options, text) or config.match_option(options, text)
+    if chosen is not None and not isinstance(question, MultiChoice):
+        return _answer_choice(draft, question, chosen, config, edit_pressed=False)
+    if chosen is not None and isinstance(question, MultiChoice):
+        return _on_multi(draft, question, "t", chosen, config)
+    note = Reply((msg(ANSWER_WITH_BUTTONS),))
+    new, reply = ask(draft, question, config)
+    if isinstance(question, MultiChoice):
+        new = replace(new, selection=draft.selection)
+        reply = question_reply(new, question, config)
+    return Outcome(new, (note, reply))
+
+
+_DIGITS: Final = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+
+
+def _match_number(options: Sequence[Option], text: str) -> str | None:
+    """Accept the number shown on a button, typed in Persian, Arabic or Latin digits."""
+    text = text.translate(_DIGITS).strip(" .")
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= len(options):
+        return options[int(text) - 1].id
+    return None
+
+
+def _on_sent(draft: Draft, event: Sent, config: FlowConfig) -> Outcome:
+    effects: tuple[Effect, ...] = ()
+    if event.kind in ("location", "contact"):
+        note = msg(
+            N_(
+                "Please do not send your location or phone contact. We do not need them. "
+                "I deleted that message and saved nothing from it."
+            )
+        )
+        effects = (DeleteUserMessage(),)
+    else:
+        note = msg(N_("I can only read text and button presses here."))
+    if draft.in_report:
+        new, replies = resume_report(draft, config)
+        return Outcome(new, (Reply((note,)), *replies), effects)
+    return Outcome(draft, (Reply((note,)), menu(draft)), effects)

@@ -1,0 +1,1 @@
+"""What partner organisations receive: monthly digests and, with consent, single cases."""

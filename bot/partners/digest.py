@@ -1,0 +1,407 @@
+"""Build and render the anonymized digest: counts of consenting reports with small cells hidden.
+
+This module owns the disclosure control of every count Amanat publishes (docs/design.md §3.5). It
+takes statistics records (one per consenting report, coarse fields only) and returns one-way
+tables by kind of event, recruiting party, country, province (within its country), month,
+former forces and danger, where no published cell is below ``k`` and no hidden cell can be
+worked out from what is published. It is pure: no storage, no transport, no clock, no logging,
+and it must never accept a date finer than the month or a region finer than the province.
+
+Disclosure model. The reader is assumed to know this module's algorithm, the questionnaire
+(every possible key) and everything published; each hidden count must still have at least two
+possible values, and in a listed table it must be possibly ``k`` or more:
+
+- The number ``N`` of counted reports is published, and nothing else when ``N < k``. Each
+  one-way table sums to ``N``; a province table sums to its country's count and is published
+  only when that count is shown.
+- Every key with at least one report is listed with its count or as hidden (``*``), so the
+  reader knows each hidden cell is at least 1 and that unlisted keys are 0.
+- Hiding goes by value, never by name: the smallest threshold ``t >= k - 1`` is chosen such
+  that hiding every cell ``<= t`` (ties included) is safe, so everything shown is above every
+  hidden cell. With ``m`` hidden cells summing to ``R`` (total minus shown) and ``S`` the
+  smallest shown count, each hidden cell lies in ``max(1, R - (m-1)(S-1)) .. min(S-1,
+  R-(m-1))``; "safe" means this range holds two values or more and reaches ``k``. Hiding a
+  primary cell (below ``k``) thus takes the next smallest cells with it (complementary
+  suppression). When no threshold is safe, the breakdown is withheld (no keys, total only).
+- One-way tables of different questions constrain each other only through their totals (any
+  one-way margins with equal totals are realised by some set of reports), so protecting each
+  table against its own total protects the digest; no cross table (question x question) is
+  published, because its cells would tie the margins together.
+- ``k`` is at least 3: with ``k = 2`` a withheld table can still say "every possible answer was
+  given exactly once". The tests check all of this exhaustively on small worlds.
+- Not covered here: comparing two digests of overlapping periods (differencing). Publish
+  digests over fixed, completed periods only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from bot.i18n.localdates import format_month
+from bot.i18n.translations import N_, Translations, format_number
+from bot.questions import (
+    AFGHAN_PROVINCES,
+    COUNTRIES,
+    INCIDENTS,
+    IRANIAN_PROVINCES,
+    NOT_SAID,
+    PARTIES,
+    UNSAID,
+    Option,
+    option_label,
+)
+
+# Translators: {k} is the smallest count a digest may show, e.g. 5.
+TOO_FEW: Final = N_("Fewer than {k} reports may be counted, so nothing can be shown yet.")
+
+# Translators: {month} is a month, e.g. "October 2026" (in Dari and Pashto the solar months
+# it spans, e.g. "میزان–عقرب ۱۴۰۵").
+PERIOD: Final = N_("Reports started in {month}")
+
+# Translators: {total} is a number of reports.
+COUNTED: Final = N_("Reports counted (the reporter agreed): {total}")
+
+# Translators: {mark} is the mark of a hidden number ("*"); {k} is a number such as 5.
+HIDDEN_LEGEND: Final = N_(
+    "{mark} hidden: fewer than {k} reports, or hidden as well so that a small number "
+    "cannot be worked out from the totals."
+)
+
+__all__ = [
+    "DIMENSIONS",
+    "HIDDEN",
+    "MIN_K",
+    "PROVINCE_COUNTRIES",
+    "UNKNOWN_MONTH",
+    "Cell",
+    "Digest",
+    "StatLike",
+    "Table",
+    "build_digest",
+    "render_digest",
+]
+
+MIN_K: Final = 3
+"""The smallest k this module accepts (see the module docstring)."""
+
+HIDDEN: Final = "*"
+"""How a hidden cell is shown, in every language."""
+
+UNKNOWN_MONTH: Final = "unknown"
+"""Key of the month bucket for records without a month."""
+
+PROVINCE_COUNTRIES: Final[tuple[str, ...]] = ("AF", "IR")
+"""Countries whose records carry a province (the flow asks for it only there)."""
+
+_MONTH: Final = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+
+URGENCY_LABELS: Final[Mapping[str, str]] = {
+    "urgent": N_("In danger when reporting"),
+    "not_urgent": N_("Not in danger when reporting"),
+}
+
+TITLES: Final[Mapping[str, str]] = {
+    "category": N_("By kind of event"),
+    "party": N_("By who approached or threatened"),
+    "country": N_("By country"),
+    "month": N_("By month"),
+    "former_forces": N_("By service in the former Afghan army or police"),
+    "urgency": N_("By danger at the time of reporting"),
+}
+# Translators: {country} is a country name, e.g. "Afghanistan".
+PROVINCE_TITLE: Final = N_("By province in {country}")
+
+
+class StatLike(Protocol):
+    """Read the coarse fields of one statistics record (``storage.repositories.StatRecord``)."""
+
+    @property
+    def category(self) -> str: ...
+    @property
+    def party(self) -> str: ...
+    @property
+    def country(self) -> str: ...
+    @property
+    def province(self) -> str | None: ...
+    @property
+    def month(self) -> str: ...
+    @property
+    def urgency(self) -> str: ...
+    @property
+    def former_forces(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One published cell: a key and its count, or None when the count is hidden."""
+
+    key: str
+    count: int | None
+
+    @property
+    def hidden(self) -> bool:
+        """Tell whether the count is suppressed."""
+        return self.count is None
+
+
+@dataclass(frozen=True)
+class Table:
+    """One published one-way table; ``within`` names the country of a province table.
+
+    ``total`` is the table's total (``N``, or the country's shown count). When ``withheld``
+    is true no key is published, only that the total cannot be broken down safely.
+    """
+
+    dimension: str
+    total: int
+    cells: tuple[Cell, ...]
+    within: str | None = None
+    withheld: bool = False
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Everything a digest publishes; ``total`` is None when fewer than ``k`` reports count."""
+
+    k: int
+    total: int | None
+    tables: tuple[Table, ...]
+
+
+# --- building ------------------------------------------------------------------------------
+
+
+def _month_key(month: str) -> str:
+    """Accept "YYYY-MM" or nothing; refuse anything finer (or malformed) without echoing it."""
+    if month == "":
+        return UNKNOWN_MONTH
+    if not isinstance(month, str) or not _MONTH.fullmatch(month):
+        raise ValueError("a statistics month must be YYYY-MM; finer dates are never published")
+    return month
+
+
+def _order(options: Sequence[Option]) -> Callable[[str], tuple[int, int, str]]:
+    """Sort keys as the questionnaire lists them, unknown ids after, "not said" last."""
+    position = {option.id: index for index, option in enumerate(options)}
+
+    def key(value: str) -> tuple[int, int, str]:
+        if value == UNSAID:
+            return (2, 0, value)
+        if value in position:
+            return (0, position[value], value)
+        return (1, 0, value)
+
+    return key
+
+
+def _month_order(value: str) -> tuple[int, int, str]:
+    """Sort months chronologically ("YYYY-MM" sorts as text), the unknown month last."""
+    return (1, 0, value) if value == UNKNOWN_MONTH else (0, 0, value)
+
+
+_ORDERS: Final[Mapping[str, Callable[[str], tuple[int, int, str]]]] = {
+    "category": _order(INCIDENTS),
+    "party": _order(PARTIES),
+    "country": _order(COUNTRIES),
+    "month": _month_order,
+    "former_forces": _order((Option("yes", ""), Option("no", ""))),
+    "urgency": _order((Option("urgent", ""), Option("not_urgent", ""))),
+    "province:AF": _order(AFGHAN_PROVINCES),
+    "province:IR": _order(IRANIAN_PROVINCES),
+}
+
+
+def _safe(hidden: Sequence[int], smallest_shown: int | None, k: int) -> bool:
+    """Tell whether a reader who knows this algorithm can still not pin down a hidden cell.
+
+    The reader knows the hidden cells' sum R (total minus shown), that each is at least 1,
+    and that each is below the smallest shown count S (hiding goes by value). So each hidden
+    cell lies in ``max(1, R - (m-1)(S-1)) .. min(S-1, R-(m-1))`` for m hidden cells: safe when
+    that range holds two values or more and reaches k (nothing provably small).
+    """
+    m, rest = len(hidden), sum(hidden)
+    if m < 2:
+        return False
+    ceiling = rest if smallest_shown is None else smallest_shown - 1
+    high = min(ceiling, rest - (m - 1))
+    low = max(1, rest - (m - 1) * ceiling)
+    return high >= k and high > low
+
+
+def _protect(counts: Mapping[str, int], k: int) -> dict[str, int | None] | None:
+    """Hide every count up to the smallest threshold (at least k - 1) that makes hiding safe.
+
+    Cells are hidden by value, never by name: all cells at or below the threshold go, ties
+    included, so what is shown is exactly "every cell above t". Returns the published value
+    of every key (None = hidden), or None when no threshold is safe (withhold the breakdown).
+    """
+    if all(count >= k for count in counts.values()):
+        return dict(counts)
+    thresholds = sorted({k - 1, *(count for count in counts.values() if count >= k)})
+    for threshold in thresholds:
+        hidden = [count for count in counts.values() if count <= threshold]
+        shown = [count for count in counts.values() if count > threshold]
+        if _safe(hidden, min(shown, default=None), k):
+            return {key: (None if c <= threshold else c) for key, c in counts.items()}
+    return None
+
+
+def _table(
+    dimension: str, counts: Mapping[str, int], k: int, order_key: str, within: str | None = None
+) -> Table:
+    """Count one dimension and protect it against its own total."""
+    total = sum(counts.values())
+    published = _protect(counts, k)
+    if published is None:
+        return Table(dimension, total, (), within=within, withheld=True)
+    order = _ORDERS[order_key]
+    cells = tuple(Cell(key, published[key]) for key in sorted(published, key=order))
+    return Table(dimension, total, cells, within=within)
+
+
+def build_digest(records: Sequence[StatLike], k: int) -> Digest:
+    """Count consenting reports by each coarse field and hide what could identify a person.
+
+    Raises ValueError for ``k < 3`` or a record whose month is finer than "YYYY-MM".
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < MIN_K:
+        raise ValueError("k must be an integer of at least 3")
+    months = [_month_key(record.month) for record in records]
+    total = len(records)
+    if total < k:
+        return Digest(k, None, ())
+    tables = [
+        _table("category", Counter(r.category for r in records), k, "category"),
+        _table("party", Counter(r.party for r in records), k, "party"),
+    ]
+    countries = _table("country", Counter(r.country for r in records), k, "country")
+    tables.append(countries)
+    shown = {cell.key: cell.count for cell in countries.cells if cell.count is not None}
+    for country in PROVINCE_COUNTRIES:
+        if country not in shown:
+            continue  # hidden (or absent) country: its provinces would bound the hidden count
+        provinces = Counter(r.province or UNSAID for r in records if r.country == country)
+        tables.append(_table("province", provinces, k, f"province:{country}", within=country))
+    tables.append(_table("month", Counter(months), k, "month"))
+    tables.append(
+        _table("former_forces", Counter(r.former_forces for r in records), k, "former_forces")
+    )
+    tables.append(_table("urgency", Counter(r.urgency for r in records), k, "urgency"))
+    return Digest(k, total, tuple(tables))
+
+
+DIMENSIONS: Final[tuple[str, ...]] = (
+    "category",
+    "party",
+    "country",
+    "province",
+    "month",
+    "former_forces",
+    "urgency",
+)
+"""Every dimension a digest may publish, in the order they appear."""
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+_QUESTION_OF: Final[Mapping[str, str]] = {
+    "category": "incident",
+    "party": "party",
+    "country": "country",
+    "province": "province",
+    "former_forces": "former_forces",
+}
+
+
+def _label(dimension: str, key: str, locale: str, translations: Translations) -> str:
+    """Translate a cell's key: option labels from the questionnaire, months in the calendar."""
+    if key == UNSAID:
+        return translations.gettext(locale, NOT_SAID)
+    if dimension == "month":
+        if key == UNKNOWN_MONTH:
+            return translations.gettext(locale, NOT_SAID)
+        year, month = key.split("-")
+        return format_month(locale, int(year), int(month))
+    if dimension == "urgency":
+        return translations.gettext(locale, URGENCY_LABELS.get(key, key))
+    return translations.gettext(locale, option_label(_QUESTION_OF[dimension], key))
+
+
+def _title(table: Table, locale: str, translations: Translations) -> str:
+    """Translate a table's title; a province table names its country."""
+    if table.dimension == "province" and table.within is not None:
+        country = _label("country", table.within, locale, translations)
+        return translations.format(locale, PROVINCE_TITLE, country=country)
+    return translations.gettext(locale, TITLES[table.dimension])
+
+
+def render_digest(
+    digest: Digest,
+    locale: str,
+    translations: Translations,
+    *,
+    period: tuple[int, int] | None = None,
+) -> str:
+    """Render a digest as plain text in the reader's language, digits and calendar.
+
+    ``period`` (year, month) names the one month a partner's digest covers.
+    """
+    k = digest.k
+    lines = [translations.gettext(locale, N_("Amanat: counts of reports"))]
+    if period is not None:
+        month = format_month(locale, *period)
+        lines.append(translations.format(locale, PERIOD, month=month))
+    if digest.total is None:
+        lines.append(
+            translations.format(
+                locale,
+                TOO_FEW,
+                k=k,
+            )
+        )
+        return "\n".join(lines) + "\n"
+    lines.append(
+        translations.format(
+            locale,
+            COUNTED,
+            total=digest.total,
+        )
+    )
+    for table in digest.tables:
+        lines.append("")
+        lines.append(_title(table, locale, translations))
+        if table.withheld:
+            lines.append(
+                "  "
+                + translations.gettext(
+                    locale, N_("Not broken down: the numbers are too small to show safely.")
+                )
+            )
+        for cell in table.cells:
+            value = HIDDEN if cell.count is None else format_number(locale, cell.count)
+            lines.append(f"  {_label(table.dimension, cell.key, locale, translations)}: {value}")
+        total_label = translations.gettext(locale, N_("Total"))
+        lines.append(f"  {total_label}: {format_number(locale, table.total)}")
+    lines.append("")
+    lines.append(
+        translations.format(
+            locale,
+            HIDDEN_LEGEND,
+            mark=HIDDEN,
+            k=k,
+        )
+    )
+    lines.append(
+        translations.gettext(
+            locale,
+            N_(
+                "Only reports whose authors agreed to be counted are included. Months are the "
+                "finest dates and provinces the finest places shown."
+            ),
+        )
+    )
+    return "\n".join(lines) + "\n"

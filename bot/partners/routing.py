@@ -1,0 +1,94 @@
+"""Share one case with a partner organisation: with the reporter's yes, only what the team wrote.
+
+This module owns what a routed case may contain and when it may go. The reporter was asked
+"May our team share your case with them, without your name? We will ask you again before we
+do." So a case goes only when that answer is yes *and* the admin states that the reporter said
+yes again when asked (through ``amanat admin reply``); nothing here can check the second yes,
+the admin's word is recorded in the audit log instead.
+
+What goes: the report's choice answers (what happened, who, where, the month) in the partner's
+language, and a summary the team wrote and redacted itself. What never goes: the reporter's
+own words, recruiter contacts, voice notes, photos, files, the receipt code, and the answers
+about statistics and notices, which concern only the team (``docs/partner-guide.md`` §8).
+Copying the story would copy names, places and ways of speaking that identify a person; a
+summary written for the purpose does not. The text is sealed to the partner's age key by
+:mod:`bot.partners`. Pure: no storage, no files, no clock.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from bot.admin.view import MONTH, AnswersDocument, answer_lines, neutralise
+from bot.i18n.localdates import format_month
+from bot.i18n.translations import N_, Translations
+from bot.partners.months import MONTH_PATTERN
+
+NOT_SHARED: Final = frozenset({"consent_statistics", "notify_replies"})
+"""Answers that concern only the team: never in a shared case."""
+
+MAX_SUMMARY_CHARS: Final = 20_000
+
+CASE_TITLE: Final = N_("Amanat: a case shared with your organisation")
+# Translators: {case} is a case number of 10 letters and digits, e.g. 7K3M9Q2X1A.
+CASE_NUMBER: Final = N_("Case {case}")
+TEAM_SUMMARY: Final = N_("What our team wrote about it:")
+CASE_RULES: Final = N_(
+    "The person agreed that we share this with you, without their name. Do not try to find or "
+    "contact them. If you can help, tell our team, and our team will answer them."
+)
+
+
+class RoutingRefused(Exception):
+    """A case may not be shared; the message says why and names no content."""
+
+
+def check_consent(document: AnswersDocument, *, asked_again: bool) -> None:
+    """Refuse unless the reporter agreed to referral and the admin asked again."""
+    answer = document.answers.get("consent_referral")
+    if answer != "yes":
+        given = "no answer" if answer is None else f"their answer was {answer!r}"
+        raise RoutingRefused(f"the reporter did not agree to share the case ({given})")
+    if not asked_again:
+        raise RoutingRefused(
+            "ask the reporter again first (amanat admin reply ID), and when they say yes, "
+            "run this again with --asked-again"
+        )
+
+
+def check_summary(text: str) -> str:
+    """Accept the team's summary: 1 to MAX_SUMMARY_CHARS characters once trimmed."""
+    summary = text.strip()
+    if not 0 < len(summary) <= MAX_SUMMARY_CHARS:
+        raise RoutingRefused(f"the summary must have 1 to {MAX_SUMMARY_CHARS} characters")
+    return summary
+
+
+def render_case(
+    report_id: str,
+    document: AnswersDocument,
+    summary: str,
+    locale: str,
+    translations: Translations,
+) -> str:
+    """Write the case for one partner, in its language: answers, the team's summary, rules."""
+    shared = AnswersDocument(
+        locale=document.locale,
+        month=document.month,
+        answers={q: a for q, a in document.answers.items() if q not in NOT_SHARED},
+    )
+    lines = [
+        translations.gettext(locale, CASE_TITLE),
+        translations.format(locale, CASE_NUMBER, case=report_id),
+        "",
+    ]
+    month = MONTH_PATTERN.fullmatch(document.month or "")
+    if month is not None:
+        shown = format_month(locale, int(month.group(1)), int(month.group(2)))
+        lines.append(f"{translations.gettext(locale, MONTH)}: {shown}")
+    lines.extend(
+        f"{label}: {answer}" for label, answer in answer_lines(shared, locale, translations)
+    )
+    lines += ["", translations.gettext(locale, TEAM_SUMMARY), neutralise(summary), ""]
+    lines.append(translations.gettext(locale, CASE_RULES))
+    return "\n".join(lines) + "\n"

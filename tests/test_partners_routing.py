@@ -1,0 +1,151 @@
+"""Test sharing a case with a partner: consent twice, the team's words only, sealed to the partner.
+
+The partner's side is ``pyrage`` (``rage``), as a partner would use the ``age`` tool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyrage  # type: ignore[import-untyped]
+import pytest
+from typer.testing import CliRunner
+
+from bot.admin.view import AnswersDocument
+from bot.cli.common import PASSPHRASE_ENV, CliConfig
+from bot.cli.main import create_app
+from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.sealer import AdminSealer
+from bot.i18n.translations import Translations
+from bot.partners.routing import RoutingRefused, check_consent, render_case
+from bot.settings import Partner, Settings
+from storage.audit import AuditRepository
+from storage.db import create_engine, session_factory, unit_of_work
+from storage.migrate import upgrade_to_head
+from storage.records import NewReport
+from storage.repositories import ReportRepository
+from tests.test_cli import CANARIES, REPORT_A, REPORT_B, sealed_report
+
+FAST_N = 2**10
+PASSPHRASE = "correct horse battery staple"
+SUMMARY = "A man in Herat offered money to fight abroad; the reporter refused."
+
+
+@dataclass
+class Team:
+    """A database with two reports, one partner, and the admin's command line."""
+
+    settings: Settings
+    key_file: Path
+    partner: pyrage.x25519.Identity
+
+    def route(self, report_id: str, summary: Path, out: Path, *extra: str):  # type: ignore[no-untyped-def]
+        config = CliConfig(load_settings=lambda: self.settings, scrypt_n=FAST_N)
+        return CliRunner().invoke(
+            create_app(config),
+            ["admin", "route", report_id, "--partner", "herat-aid", "--summary", str(summary),
+             "--to", str(out), "--key", str(self.key_file), *extra],
+            env={PASSPHRASE_ENV: PASSPHRASE},
+        )  # fmt: skip
+
+    def audit(self) -> list[tuple[str, str]]:
+        async def go() -> list[tuple[str, str]]:
+            engine = create_engine(self.settings.database_url)
+            try:
+                async with unit_of_work(session_factory(engine)) as session:
+                    return [(e.action, e.subject) for e in await AuditRepository(session).entries()]
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(go())
+
+
+def _store(settings: Settings, *reports: NewReport) -> None:
+    async def go() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            async with unit_of_work(session_factory(engine)) as session:
+                for report in reports:
+                    await ReportRepository(session).add(report)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+
+
+@pytest.fixture
+def team(
+    tmp_path: Path, make_settings: Callable[..., Settings], admin_key: AdminPrivateKey
+) -> Team:
+    partner = pyrage.x25519.Identity.generate()
+    settings = make_settings(
+        partners=(
+            Partner(name="herat-aid", language="fa_AF", age_recipients=(str(partner.to_public()),)),
+        )
+    )
+    upgrade_to_head(settings.database_url)
+    key_file = tmp_path / "admin.key"
+    key_file.write_bytes(admin_key.to_file_bytes(PASSPHRASE, scrypt_n=FAST_N))
+    sealer = AdminSealer([admin_key.public_key()])
+    answers = {"incident": "recruit_armed", "country": "AF", "province": "herat"}
+    _store(
+        settings,
+        sealed_report(
+            REPORT_A, sealer, **answers, consent_referral="yes", notify_replies="yes",
+            consent_statistics="no",
+        ),
+        sealed_report(REPORT_B, sealer, **answers, consent_referral="no"),
+    )  # fmt: skip
+    return Team(settings, key_file, partner)
+
+
+def test_a_case_goes_only_with_two_yeses_and_holds_only_the_teams_words(
+    team: Team, tmp_path: Path
+) -> None:
+    summary = tmp_path / "summary.txt"
+    summary.write_text(SUMMARY, encoding="utf-8")
+    out = tmp_path / "outbox"
+    not_asked = team.route(REPORT_A, summary, out)
+    assert not_asked.exit_code == 1
+    assert "--asked-again" in not_asked.output
+    refused = team.route(REPORT_B, summary, out, "--asked-again")
+    assert refused.exit_code == 1
+    assert "did not agree" in refused.output
+    assert not out.exists() or list(out.iterdir()) == []
+
+    shared = team.route(REPORT_A, summary, out, "--asked-again")
+    assert shared.exit_code == 0, shared.output
+    [path] = list(out.iterdir())
+    assert path.name == f"amanat-case-herat-aid-{REPORT_A}.txt.age"
+    text = pyrage.decrypt(path.read_bytes(), [team.partner]).decode()
+    assert f"قضیهٔ \u2068{REPORT_A}\u2069" in text
+    assert "هرات" in text  # the province, in Dari
+    assert SUMMARY in text
+    for canary in CANARIES:  # the reporter's own words and the recruiter's contact stay home
+        assert canary not in text
+    assert "Wants a message when answered" not in text
+    assert ("route", f"{REPORT_A} herat-aid") in team.audit()
+
+
+def test_consent_rules_and_what_a_case_leaves_out(locales_dir: Path) -> None:
+    translations = Translations.load(locales_dir, ("en",))
+    document = AnswersDocument(
+        locale="ps",
+        month="2026-10",
+        answers={"consent_referral": "yes", "notify_replies": "yes", "incident": "false_job"},
+    )
+    with pytest.raises(RoutingRefused, match="asked-again"):
+        check_consent(document, asked_again=False)
+    check_consent(document, asked_again=True)
+    for answer in ({}, {"consent_referral": "no"}, {"consent_referral": "unsaid"}):
+        with pytest.raises(RoutingRefused, match="did not agree"):
+            check_consent(AnswersDocument("ps", "2026-10", answer), asked_again=True)
+    text = render_case("7K3M9Q2X1A", document, "line one\x1b[2J", "en", translations)
+    assert text.splitlines()[1] == "Case 7K3M9Q2X1A"  # English values need no isolation
+    assert "October 2026" in text
+    assert "Wants a message when answered" not in text
+    assert "\x1b" not in text
+    assert text.rstrip().endswith("our team will answer them.")
