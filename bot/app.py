@@ -29,8 +29,9 @@ from bot.crypto.sealer import AdminSealer
 from bot.crypto.server import ServerKeys
 from bot.i18n.translations import SUPPORTED_LOCALES, CatalogError, Translations, compile_catalogs
 from bot.intake.matching import build_label_index, make_option_matcher
+from bot.intake.memory import ConversationMemory
 from bot.intake.replies import answer_waiting_replies
-from bot.intake.service import IntakeService, flood_window
+from bot.intake.service import IntakeService
 from bot.intake.texts import COMMAND_DESCRIPTIONS
 from bot.intake.values import FlowConfig
 from bot.settings import Settings
@@ -38,7 +39,7 @@ from handlers.errors import ErrorHandler
 from handlers.groups import GroupHandlers
 from handlers.intake import IntakeHandlers
 from handlers.send import send_replies
-from storage.attachments import AttachmentRepository
+from storage.conversations import ConversationStore, MemoryConversations
 from storage.db import (
     checkpoint_wal,
     create_engine,
@@ -49,14 +50,12 @@ from storage.db import (
     vacuum_transient_tables,
 )
 from storage.migrate import upgrade_to_head_async
+from storage.redis_conversations import RedisConversations
 from storage.replies import ReplyNoticeRepository
 from storage.repositories import (
-    DraftRepository,
-    LanguageRepository,
-    RateLimitRepository,
     StatsRepository,
-    UpdateLedger,
 )
+from storage.uploads import UploadRepository
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +83,34 @@ def load_translations(settings: Settings) -> Translations:
         return Translations.load(settings.locales_dir, SUPPORTED_LOCALES)
 
 
+async def open_conversations(
+    settings: Settings, clock: Callable[[], datetime] | None = None
+) -> ConversationStore:
+    """Open the volatile memory of conversations: Redis when configured, else this process."""
+    if settings.redis_url is None:
+        return MemoryConversations(clock)
+    return await RedisConversations.connect(settings.redis_url.get_secret_value())
+
+
 @asynccontextmanager
-async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """Migrate the database, load keys and catalogs, and close the engine at the end."""
+async def open_services(
+    settings: Settings,
+    *,
+    conversations: ConversationStore | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> AsyncIterator[Services]:
+    """Migrate the database, load keys and catalogs, and close everything at the end.
+
+    ``conversations`` lets a caller (the tests, a restart simulation) hand in the volatile
+    store, which it then closes itself; by default it is opened from the settings and closed
+    here. ``clock`` replaces the wall clock, for tests that move time.
+    """
     if not settings.admin_public_keys:
         raise RuntimeError("no admin public key configured: nothing could be sealed")
     url = normalise_database_url(settings.database_url)
     await upgrade_to_head_async(url)
     engine = create_engine(url)
+    store = conversations or await open_conversations(settings, clock)
     try:
         translations = load_translations(settings)
         keys = [AdminPublicKey.from_text(text) for text in settings.admin_public_keys]
@@ -106,46 +125,64 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             match_option=matcher,
         )
         server_keys = ServerKeys(settings.server_secret_bytes())
+        memory = ConversationMemory(
+            store, server_keys, timedelta(minutes=settings.draft_ttl_minutes)
+        )
         intake = IntakeService(
             sessions=session_factory(engine),
+            memory=memory,
             server_keys=server_keys,
             sealer=AdminSealer(keys),
             config=config,
-            draft_ttl=timedelta(minutes=settings.draft_ttl_minutes),
             new_report_id=new_report_id,
             new_receipt_code=new_receipt_code,
             flood_limit=settings.flood_limit,
+            clock=clock or (lambda: datetime.now(UTC)),
             free_disk=free_disk_bytes(engine),
             min_free_disk_bytes=settings.min_free_disk_bytes,
         )
         yield Services(settings, engine, translations, intake, server_keys)
     finally:
+        if conversations is None:
+            await store.close()
         await engine.dispose()
 
 
-async def purge_expired(engine: AsyncEngine) -> tuple[int, int]:
-    """Delete expired drafts and ledger entries, and blur what the disk remembers of order.
+@dataclass(frozen=True)
+class Purged:
+    """What one run of the purge job did (counts only)."""
 
-    Statistics records are rewritten in random order under new ids (on PostgreSQL a record
-    otherwise shares its transaction id and heap position with its report), SQLite's WAL is
-    truncated, and on PostgreSQL the dead rows of drafts, flood counters and the ledger are
-    vacuumed away. Returns how many drafts and ledger entries were deleted.
+    statistics: int
+    uploads: int
+    notices: int
+
+
+async def purge_expired(services: Services) -> Purged:
+    """Forget what has expired, write held statistics in a batch, and clean the disk.
+
+    Statistics records wait in volatile memory until at least ``stats_batch`` reports went
+    by, then are written together, shuffled, in a transaction of their own: neither the
+    transaction, nor the time, nor the order pairs a record with its report. Uploads nobody
+    claimed and expired notices are deleted; SQLite's WAL is truncated and, on PostgreSQL,
+    the dead rows of the tables that had deletions are vacuumed away.
     """
     now = datetime.now(UTC)
-    async with unit_of_work(session_factory(engine)) as session:
-        drafts = await DraftRepository(session).purge_expired(now)
-        ledger = await UpdateLedger(session).purge_expired(now)
-        await AttachmentRepository(session).purge_expired(now.date())
-        await RateLimitRepository(session).purge_before(flood_window(now))
-        await ReplyNoticeRepository(session).purge_expired(now.date())
-        await LanguageRepository(session).purge_expired(now.date())
-        await StatsRepository(session).reshuffle()
-    await checkpoint_wal(engine)
+    memory = services.intake.memory
+    await memory.store.sweep()
+    records = await memory.take_stats(services.settings.stats_batch)
+    sessions = session_factory(services.engine)
+    if records:
+        async with unit_of_work(sessions) as session:
+            await StatsRepository(session).add_batch(records)
+    async with unit_of_work(sessions) as session:
+        uploads = await UploadRepository(session).purge_unclaimed(now.date())
+        notices = await ReplyNoticeRepository(session).purge_expired(now.date())
+    await checkpoint_wal(services.engine)
     try:
-        await vacuum_transient_tables(engine)
+        await vacuum_transient_tables(services.engine)
     except SQLAlchemyError as exc:  # e.g. the database user does not own the tables
         log.warning("VACUUM failed (%s): dead rows stay until autovacuum", type(exc).__name__)
-    return drafts, ledger
+    return Purged(len(records), uploads, notices)
 
 
 def build_application(services: Services, *, token: str | None = None) -> AnyApplication:
@@ -174,7 +211,7 @@ def build_application(services: Services, *, token: str | None = None) -> AnyApp
     )
     if application.job_queue is not None:
         application.job_queue.run_repeating(
-            _purge_job(services.engine), interval=timedelta(minutes=10), first=timedelta(seconds=5)
+            _purge_job(services), interval=timedelta(minutes=10), first=timedelta(seconds=5)
         )
         application.job_queue.run_repeating(
             _notice_job(services), interval=timedelta(minutes=1), first=timedelta(seconds=10)
@@ -199,7 +236,9 @@ async def deliver_reply_notices(services: Services, bot: Bot) -> int:
             if contact["transport"] == "telegram":
                 replies = answer_waiting_replies()
                 chat = int(contact["user_id"])
-                await send_replies(bot, chat, replies, locale, services.translations)
+                ids = await send_replies(bot, chat, replies, locale, services.translations)
+                # Noted for /wipe like every other message of the chat.
+                await services.intake.remember_messages("telegram", chat, ids)
                 sent += 1
         except (CryptoError, ValueError, KeyError, TelegramError) as exc:
             # Blocked bots and unreadable notices are not retried; only the type is logged.
@@ -219,12 +258,17 @@ def _notice_job(
 
 
 def _purge_job(
-    engine: AsyncEngine,
+    services: Services,
 ) -> Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
     async def purge(context: ContextTypes.DEFAULT_TYPE) -> None:
-        drafts, ledger = await purge_expired(engine)
-        if drafts or ledger:
-            log.info("purged %d expired drafts and %d ledger entries", drafts, ledger)
+        done = await purge_expired(services)
+        if done.statistics or done.uploads or done.notices:
+            log.info(
+                "wrote %d statistics records; deleted %d upload chunks and %d notices",
+                done.statistics,
+                done.uploads,
+                done.notices,
+            )
 
     return purge
 

@@ -46,6 +46,9 @@ class ConversationStore(Protocol):
     async def put_item(self, key: str, name: str, value: bytes, *, expires_at: datetime) -> None:
         """Add or replace one sealed item of the draft; items expire with the draft."""
 
+    async def get_item(self, key: str, name: str) -> bytes | None:
+        """Return one item of the draft, or None."""
+
     async def items(self, key: str) -> dict[str, bytes]:
         """Return every sealed item of the draft, by name."""
 
@@ -162,6 +165,12 @@ class MemoryConversations:
     async def put_item(self, key: str, name: str, value: bytes, *, expires_at: datetime) -> None:
         """Add or replace one item."""
         self._record(key).items[name] = _Expiring(bytes(value), expires_at)
+
+    async def get_item(self, key: str, name: str) -> bytes | None:
+        """Return one live item."""
+        record = self._live(key)
+        item = record.items.get(name) if record is not None else None
+        return None if item is None else item.value
 
     async def items(self, key: str) -> dict[str, bytes]:
         """Return the live items."""

@@ -18,14 +18,17 @@ Database URLs may hold passwords, so no error message here quotes one.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import shutil
 import sqlite3
+import stat
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -35,6 +38,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+
+log = logging.getLogger(__name__)
 
 SQLITE_SCHEME: Final = "sqlite+aiosqlite"
 POSTGRES_SCHEME: Final = "postgresql+asyncpg"
@@ -100,12 +105,32 @@ def create_engine(url: str) -> AsyncEngine:
     """Build an async engine with the durability and hygiene settings of its backend."""
     url = normalise_database_url(url)
     sqlite = url.startswith(SQLITE_SCHEME)
+    if sqlite:
+        _private_sqlite_file(url)
     # Pre-ping only where a server can restart under us; a file cannot.
     engine = create_async_engine(url, hide_parameters=True, pool_pre_ping=not sqlite)
     if sqlite:
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
     return engine
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file readable by this user only (0600) before SQLite does (0644).
+
+    SQLite gives its ``-wal`` and ``-shm`` files the main file's permissions, so they follow.
+    An existing file is tightened; a new folder is made 0700.
+    """
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(descriptor)
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(0o600)
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -174,24 +199,17 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
         yield session
 
 
-# Tables whose rows carry a pseudonym, an account or an exact time and die (drafts, flood
-# counters, the update ledger, reply notices, remembered languages). On PostgreSQL a deleted
-# row stays on disk as a dead tuple, the draft a submission replaced with the report's
-# transaction id as its xmax; VACUUM removes them.
-TRANSIENT_TABLES: Final = (
-    "drafts",
-    "rate_windows",
-    "update_ledger",
-    "reply_notices",
-    "language_prefs",
-)
+# Tables whose rows die: reply notices (the one place an account is kept, by the reporter's
+# choice) and uploads nobody claimed. On PostgreSQL a deleted row stays on disk as a dead
+# tuple until VACUUM removes it.
+TRANSIENT_TABLES: Final = ("reply_notices", "upload_chunks")
 
 
 async def vacuum_transient_tables(engine: AsyncEngine) -> None:
     """On PostgreSQL, VACUUM the short-lived tables now, so their dead rows leave the disk.
 
-    Autovacuum would get there too, but on a quiet server only after many minutes; a
-    deleted draft in the meantime links its pseudonym to the report submitted with it.
+    Autovacuum would get there too, but on a quiet server only after many minutes; an expired
+    notice in the meantime still says which account asked about which report.
     VACUUM cannot run inside a transaction, hence the autocommit connection. A no-op on
     SQLite, which overwrites deleted content at once (``secure_delete``).
     """
@@ -202,17 +220,31 @@ async def vacuum_transient_tables(engine: AsyncEngine) -> None:
         await autocommit.exec_driver_sql("VACUUM " + ", ".join(TRANSIENT_TABLES))
 
 
-async def checkpoint_wal(engine: AsyncEngine) -> None:
+CHECKPOINT_ATTEMPTS: Final = 5
+CHECKPOINT_PAUSE_SECONDS: Final = 0.2
+
+
+async def checkpoint_wal(engine: AsyncEngine) -> bool:
     """Copy committed pages from the ``-wal`` file into the database and truncate it.
 
     Until a checkpoint, the WAL keeps each commit's pages in arrival order; truncating it
-    regularly leaves a seized disk less history. A no-op on PostgreSQL.
+    regularly leaves a seized disk less history. A reader in the middle of a transaction
+    makes SQLite answer "busy" and leave the WAL as it is: then try again a few times, and
+    say so in the log if it still could not. Returns whether the WAL was truncated (always
+    True on PostgreSQL, where there is nothing to do).
     """
     if engine.dialect.name != "sqlite":
-        return
-    async with engine.connect() as connection:
-        driver = (await connection.get_raw_connection()).driver_connection
-        if driver is None:
-            raise RuntimeError("the SQLite connection is closed")
-        async with driver.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
-            await cursor.fetchone()
+        return True
+    for attempt in range(CHECKPOINT_ATTEMPTS):
+        async with engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            if driver is None:
+                raise RuntimeError("the SQLite connection is closed")
+            async with driver.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+                row = await cursor.fetchone()
+        if row is not None and row[0] == 0:
+            return True
+        if attempt + 1 < CHECKPOINT_ATTEMPTS:
+            await asyncio.sleep(CHECKPOINT_PAUSE_SECONDS)
+    log.warning("the SQLite WAL could not be truncated: a reader held it; trying next run")
+    return False

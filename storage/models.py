@@ -2,22 +2,24 @@
 
 The layout is what a seized server learns (docs/design.md §3), so it is deliberately poor:
 
-- ``drafts`` and ``language_prefs`` are keyed by the keyed pseudonym (HMAC hex), never by a
-  Telegram id, and hold nothing else but server-key ciphertext, an expiry or a locale.
+- Nothing is keyed by, or derived from, a messenger account: conversations in progress live in
+  volatile memory (:mod:`storage.conversations`), never here. The one exception is
+  ``reply_notices``, which a reporter chooses after being told what it means.
 - ``reports`` holds no Telegram id, chat id, username, phone or pseudonym, no time finer than
   the day and no autoincrement counter; its content lives sealed in ``report_items``.
-- ``stat_records`` has a random primary key, no report id, no foreign key and no timestamp.
-- ``update_ledger`` holds HMACs of transport update ids, only until they expire.
+- ``upload_chunks`` holds sealed attachment chunks under random upload ids, written while the
+  reporter is still talking; ``report_files`` claims them for a report at submission.
+- ``stat_records`` has a random primary key, no report id, no foreign key and no timestamp, and
+  is written in shuffled batches long after (and never with) the reports it counts.
 
 On SQLite every table is created ``WITHOUT ROWID``: rows are stored in primary-key order, and
 every primary key here is random or keyed, so the file keeps no insertion order (an ordinary
 table's rowid would count reports and statistics in the order they arrived and link the two).
 
-On PostgreSQL this does not hold: rows live in a heap in roughly insertion order, and each row's
-``xmin`` names the transaction that wrote it, so a report and the statistics record committed
-with it share an ``xmin``. ``StatsRepository.reshuffle`` rewrites the statistics table in one
-transaction in random order to cut that link for rows written before it runs; dead tuples stay
-on disk until ``VACUUM`` reclaims them.
+On PostgreSQL rows live in a heap in roughly insertion order and each row's ``xmin`` names the
+transaction that wrote it; this is why statistics are never written in a report's transaction
+but in shuffled batches that at least *k* reports went by
+(:meth:`storage.conversations.ConversationStore.take_stats`).
 
 This module must never gain a column that identifies a person or orders reports finer than the
 day; ``tests/test_storage.py`` inspects the migrated schema for forbidden names.
@@ -25,34 +27,30 @@ day; ``tests/test_storage.py`` inspects the migrated schema for forbidden names.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    DateTime,
-    Dialect,
     ForeignKey,
     Integer,
     LargeBinary,
     MetaData,
     String,
-    TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.records import (
     FORMER_FORCES,
-    LOCALE_MAX,
     RECEIPT_HASH_SIZE,
     REPORT_ID_MAX,
     REPORT_STATUSES,
     SHORT_TEXT_MAX,
+    UPLOAD_ID_MAX,
     URGENCIES,
 )
 
-HEX_KEY_LENGTH = 64  # HMAC-SHA256 in hex: pseudonyms and update-ledger keys
 STAT_ID_LENGTH = 32  # 16 random bytes in hex
 MONTH_LENGTH = 7  # YYYY-MM
 
@@ -73,47 +71,10 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({listed})"
 
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """Store aware datetimes as UTC and hand them back aware; refuse naive ones.
-
-    SQLite has no time zones: values are stored as UTC text of one fixed format, so comparing
-    them in SQL is comparing instants. PostgreSQL stores ``timestamp with time zone``.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Convert to UTC; a naive datetime is a bug in the caller, not something to guess."""
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("a naive datetime was given where an aware one is required")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Return an aware UTC datetime whatever the backend gave back."""
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 class Base(DeclarativeBase):
     """Declarative base with a naming convention, so migrations name constraints stably."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class DraftRow(Base):
-    """An in-progress conversation: server-key ciphertext under a pseudonym, with a TTL."""
-
-    __tablename__ = "drafts"
-    __table_args__ = (_NO_ROWID,)
-
-    owner: Mapped[str] = mapped_column(String(HEX_KEY_LENGTH), primary_key=True)
-    blob: Mapped[bytes] = mapped_column(LargeBinary)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class ReportRow(Base):
@@ -170,43 +131,34 @@ class StatRecordRow(Base):
     former_forces: Mapped[str] = mapped_column(String(16))
 
 
-class LanguagePrefRow(Base):
-    """The language a person chose, remembered under their pseudonym until ``expires_on``."""
+class UploadChunkRow(Base):
+    """One sealed chunk of an uploaded file (chunk 0 is the stream header), under a random id.
 
-    __tablename__ = "language_prefs"
-    __table_args__ = (_NO_ROWID,)
-
-    owner: Mapped[str] = mapped_column(String(HEX_KEY_LENGTH), primary_key=True)
-    locale: Mapped[str] = mapped_column(String(LOCALE_MAX))
-    expires_on: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
-
-
-class UpdateLedgerRow(Base):
-    """A transport update already handled (HMAC of its id), kept until it expires."""
-
-    __tablename__ = "update_ledger"
-    __table_args__ = (_NO_ROWID,)
-
-    key: Mapped[str] = mapped_column(String(HEX_KEY_LENGTH), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-
-
-class AttachmentChunkRow(Base):
-    """One sealed chunk of an attachment stream (chunk 0 is the stream header).
-
-    No foreign key to ``reports``: chunks arrive while the report is still a draft. Until the
-    report is submitted, ``expires_on`` (a day, never a time) lets the purge job delete the
-    chunks of drafts that were abandoned; submission clears it.
+    Files arrive while the report is still a draft in volatile memory, so their chunks are
+    stored under a random upload id that names nothing. A submitted report claims them in
+    ``report_files``; unclaimed uploads are deleted after ``expires_on`` (a day, never a time).
     """
 
-    __tablename__ = "attachment_chunks"
+    __tablename__ = "upload_chunks"
     __table_args__ = (_NO_ROWID,)
 
-    report_id: Mapped[str] = mapped_column(String(REPORT_ID_MAX), primary_key=True)
-    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    upload_id: Mapped[str] = mapped_column(String(UPLOAD_ID_MAX), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     blob: Mapped[bytes] = mapped_column(LargeBinary)
-    expires_on: Mapped[date | None] = mapped_column(Date, index=True)
+    expires_on: Mapped[date] = mapped_column(Date, index=True)
+
+
+class ReportFileRow(Base):
+    """A report's claim on one upload: attachment ``index`` of the report is that upload."""
+
+    __tablename__ = "report_files"
+    __table_args__ = (_NO_ROWID,)
+
+    report_id: Mapped[str] = mapped_column(
+        String(REPORT_ID_MAX), ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    upload_id: Mapped[str] = mapped_column(String(UPLOAD_ID_MAX), unique=True)
 
 
 class ReplyRow(Base):
@@ -242,17 +194,6 @@ class ReplyNoticeRow(Base):
     expires_on: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
 
 
-class RateWindowRow(Base):
-    """How many updates one pseudonym sent in the current window (flood protection only)."""
-
-    __tablename__ = "rate_windows"
-    __table_args__ = (_NO_ROWID,)
-
-    owner: Mapped[str] = mapped_column(String(HEX_KEY_LENGTH), primary_key=True)
-    window: Mapped[int] = mapped_column(Integer, index=True)
-    count: Mapped[int] = mapped_column(Integer)
-
-
 class AuditEntryRow(Base):
     """One admin action, chained to the one before by a hash (``amanat audit verify``)."""
 
@@ -266,3 +207,20 @@ class AuditEntryRow(Base):
     subject: Mapped[str] = mapped_column(String(SHORT_TEXT_MAX))
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary(64))
+    """Ed25519 signature of the acting admin over the entry hash; None only for entries
+    written before signatures existed (an unsigned prefix of the chain)."""
+
+
+class DigestSnapshotRow(Base):
+    """The counts of one month, taken when its first digest was issued (sealed to admins).
+
+    Every later digest of that month, to any partner, renders this snapshot: two digests of
+    one month can never differ, so they can never be subtracted from each other.
+    """
+
+    __tablename__ = "digest_snapshots"
+    __table_args__ = (_NO_ROWID,)
+
+    month: Mapped[str] = mapped_column(String(MONTH_LENGTH), primary_key=True)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)

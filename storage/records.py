@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Final
 
 from bot.crypto.values import SealedBlob
@@ -27,8 +27,17 @@ REPORT_ID_MAX: Final = 16
 RECEIPT_HASH_SIZE: Final = 32
 SHORT_TEXT_MAX: Final = 64
 LOCALE_MAX: Final = 16
+UPLOAD_ID_MAX: Final = 40
 
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+_UPLOAD_ID = re.compile(rf"[0-9A-Za-z.]{{1,{UPLOAD_ID_MAX}}}")
+
+
+def require_upload_id(value: object) -> str:
+    """Accept a random upload id (hex) or a migrated one (report id, dot, index)."""
+    if not isinstance(value, str) or not _UPLOAD_ID.fullmatch(value):
+        raise ValueError("an upload id is 1 to 40 letters, digits or dots")
+    return value
 
 
 def require_sealed(value: object) -> SealedBlob:
@@ -42,18 +51,6 @@ def _require_text(value: object, what: str, max_length: int) -> None:
     """Refuse a non-string, empty or oversized short field (the value is never quoted)."""
     if not isinstance(value, str) or not value or len(value) > max_length:
         raise ValueError(f"{what} must be a non-empty string of at most {max_length} characters")
-
-
-@dataclass(frozen=True)
-class StoredDraft:
-    """An unexpired draft as stored: server-key ciphertext and its expiry (aware, UTC)."""
-
-    blob: bytes
-    expires_at: datetime
-
-    def __repr__(self) -> str:
-        """Show only the size and expiry: ciphertext in logs helps nobody."""
-        return f"StoredDraft(<{len(self.blob)} bytes>, expires_at={self.expires_at.isoformat()})"
 
 
 @dataclass(frozen=True)
@@ -73,6 +70,20 @@ class NewItem:
 
 
 @dataclass(frozen=True)
+class NewFile:
+    """A report's claim on one uploaded file: attachment ``index`` is upload ``upload_id``."""
+
+    index: int
+    upload_id: str
+
+    def __post_init__(self) -> None:
+        """Refuse malformed claims before any SQL runs."""
+        if not isinstance(self.index, int) or isinstance(self.index, bool) or self.index < 0:
+            raise ValueError("a file index must be a non-negative int")
+        require_upload_id(self.upload_id)
+
+
+@dataclass(frozen=True)
 class NewReport:
     """A submitted report: a random id, the day only, the urgent flag and sealed items."""
 
@@ -84,6 +95,8 @@ class NewReport:
     format_version: int = 1
     reporter_key: bytes | None = None
     """Public half of the reporter's reply key (derived from the receipt code), if any."""
+    files: Sequence[NewFile] = ()
+    """The uploads this report claims, one per attachment index."""
 
     def __post_init__(self) -> None:
         """Check every field so nothing finer than a day or anything unsealed gets in."""
@@ -107,6 +120,12 @@ class NewReport:
         if len({(item.kind, item.index) for item in items}) != len(items):
             raise ValueError("two report items share a (kind, index)")
         object.__setattr__(self, "items", items)
+        files = tuple(self.files)
+        if not all(isinstance(file, NewFile) for file in files):
+            raise TypeError("report files must be NewFile values")
+        if len({file.index for file in files}) != len(files):
+            raise ValueError("two report files share an index")
+        object.__setattr__(self, "files", files)
 
 
 @dataclass(frozen=True)
@@ -129,6 +148,8 @@ class StoredReport:
     status: str
     items: tuple[StoredItem, ...]
     reporter_key: bytes | None = None
+    files: tuple[NewFile, ...] = ()
+    """Which upload holds each attachment, by index."""
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,11 @@ class RedisConversations:
             pipe.pexpireat(items, _ms(expires_at))
             await pipe.execute()
 
+    async def get_item(self, key: str, name: str) -> bytes | None:
+        """Return one item of the draft."""
+        value = await self._redis.hget(PREFIX + "i:" + key, name)
+        return None if value is None else _raw(value)
+
     async def items(self, key: str) -> dict[str, bytes]:
         """Return every item of the draft."""
         found: dict[Any, Any] = await self._redis.hgetall(PREFIX + "i:" + key)

@@ -5,6 +5,7 @@ Like every repository it takes a session, never commits, and accepts only sealed
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -68,6 +69,15 @@ class ReplyNoticeRepository:
             ReplyNoticeRow(report_id=report_id, blob=blob, pending=False, expires_on=expires_on)
         )
         await self._session.flush()
+
+    async def delete(self, report_ids: Sequence[str]) -> int:
+        """Stop the notices of these reports (the reporter wiped the chat they would go to)."""
+        if not report_ids:
+            return 0
+        result = await self._session.execute(
+            delete(ReplyNoticeRow).where(ReplyNoticeRow.report_id.in_(list(report_ids)))
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def purge_expired(self, today: date) -> int:
         """Delete notices whose day has come (and any from before expiry days existed)."""

@@ -7,149 +7,58 @@ IntegrityError, which would leave the caller's transaction unusable on PostgreSQ
 columns accept only :class:`bot.crypto.SealedBlob` and raise ``TypeError`` for anything else:
 never fall back to plaintext.
 
-Nothing here logs or puts a value (ciphertext, pseudonym, receipt hash) into an exception
-message. Pseudonyms and ledger keys must be 64-character lowercase hex (HMAC-SHA256), which also
-keeps a raw Telegram id from ever being stored by mistake.
+Nothing here logs or puts a value (ciphertext, receipt hash) into an exception message, and
+nothing here stores anything keyed by or derived from a messenger account: conversations in
+progress live in :mod:`storage.conversations`, in volatile memory.
 """
 
 from __future__ import annotations
 
 import random
-import re
 import secrets
-from datetime import UTC, date, datetime
-from typing import Final, TypeAlias
+from collections.abc import Sequence
+from typing import Final
 
-from sqlalchemy import case, delete, func, insert, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import Executable
 
 from bot.crypto.values import SealedBlob
-from storage.models import (
-    HEX_KEY_LENGTH,
-    Base,
-    DraftRow,
-    LanguagePrefRow,
-    RateWindowRow,
-    ReportItemRow,
-    ReportRow,
-    StatRecordRow,
-    UpdateLedgerRow,
-)
+from storage.models import ReportFileRow, ReportItemRow, ReportRow, StatRecordRow
 from storage.records import (
-    LOCALE_MAX,
     RECEIPT_HASH_SIZE,
     REPORT_STATUSES,
     STATUS_CLAIMED,
     STATUS_NEW,
+    NewFile,
     NewItem,
     NewReport,
     ReportSummary,
     StatRecord,
-    StoredDraft,
     StoredItem,
     StoredReport,
     require_sealed,
 )
 
 __all__ = [
-    "DraftRepository",
-    "LanguageRepository",
+    "NewFile",
     "NewItem",
     "NewReport",
     "ReportRepository",
     "ReportSummary",
     "StatRecord",
     "StatsRepository",
-    "StoredDraft",
     "StoredItem",
     "StoredReport",
-    "UpdateLedger",
 ]
 
-_HEX_KEY = re.compile(f"[0-9a-f]{{{HEX_KEY_LENGTH}}}")
 _STAT_ID_BYTES: Final = 16
 _MAX_PAGE: Final = 1000
-
-_Insert: TypeAlias = sqlite.Insert | postgresql.Insert
-
-
-def _require_hex_key(value: object, what: str) -> str:
-    """Accept only an HMAC-SHA256 hex digest, so no raw identifier can become a key."""
-    if not isinstance(value, str) or not _HEX_KEY.fullmatch(value):
-        raise ValueError(f"{what} must be a {HEX_KEY_LENGTH}-character lowercase hex HMAC")
-    return value
-
-
-def _require_aware(value: object, what: str) -> datetime:
-    """Refuse a naive or non-datetime value before it reaches SQL."""
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise ValueError(f"{what} must be a timezone-aware datetime")
-    return value
-
-
-def _insert(session: AsyncSession, model: type[Base]) -> _Insert:
-    """Return the dialect's INSERT, which knows ON CONFLICT on both supported backends."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        return sqlite.insert(model)
-    if dialect == "postgresql":
-        return postgresql.insert(model)
-    raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
 
 async def _count(session: AsyncSession, statement: Executable) -> int:
     """Execute a DML statement with RETURNING and count the rows it touched."""
     return len((await session.execute(statement)).all())
-
-
-class DraftRepository:
-    """Keep one expiring, server-key-encrypted draft per pseudonym."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        """Work inside the caller's session and transaction."""
-        self._session = session
-
-    async def get(self, owner: str, *, now: datetime | None = None) -> StoredDraft | None:
-        """Return the owner's draft, or None if there is none or it has expired (then drop it)."""
-        _require_hex_key(owner, "a draft owner")
-        now = _require_aware(now, "now") if now is not None else datetime.now(UTC)
-        row = await self._session.get(DraftRow, owner, populate_existing=True)
-        if row is None:
-            return None
-        if row.expires_at <= now:
-            await self.delete(owner)
-            return None
-        return StoredDraft(blob=row.blob, expires_at=row.expires_at)
-
-    async def put(self, owner: str, blob: bytes, expires_at: datetime) -> None:
-        """Create or replace the owner's draft."""
-        _require_hex_key(owner, "a draft owner")
-        if not isinstance(blob, bytes):
-            raise TypeError("a draft blob is server-key ciphertext bytes")
-        _require_aware(expires_at, "expires_at")
-        statement = _insert(self._session, DraftRow).values(
-            owner=owner, blob=blob, expires_at=expires_at
-        )
-        await self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[DraftRow.owner],
-                set_={"blob": statement.excluded.blob, "expires_at": statement.excluded.expires_at},
-            )
-        )
-
-    async def delete(self, owner: str) -> bool:
-        """Delete the owner's draft; tell whether there was one."""
-        _require_hex_key(owner, "a draft owner")
-        statement = delete(DraftRow).where(DraftRow.owner == owner).returning(DraftRow.owner)
-        return await _count(self._session, statement) > 0
-
-    async def purge_expired(self, now: datetime) -> int:
-        """Delete every draft that expired at or before ``now``; return how many."""
-        _require_aware(now, "now")
-        statement = delete(DraftRow).where(DraftRow.expires_at <= now).returning(DraftRow.owner)
-        return await _count(self._session, statement)
 
 
 class ReportRepository:
@@ -176,6 +85,14 @@ class ReportRepository:
                 reporter_key=report.reporter_key,
             )
         )
+        if report.files:
+            await self._session.execute(
+                insert(ReportFileRow),
+                [
+                    {"report_id": report.id, "index": file.index, "upload_id": file.upload_id}
+                    for file in report.files
+                ],
+            )
         if report.items:
             await self._session.execute(
                 insert(ReportItemRow),
@@ -236,6 +153,13 @@ class ReportRepository:
                 .order_by(ReportItemRow.kind, ReportItemRow.index)
             )
         ).all()
+        files = (
+            await self._session.execute(
+                select(ReportFileRow.index, ReportFileRow.upload_id)
+                .where(ReportFileRow.report_id == report_id)
+                .order_by(ReportFileRow.index)
+            )
+        ).all()
         return StoredReport(
             id=row.id,
             format_version=row.format_version,
@@ -247,6 +171,7 @@ class ReportRepository:
                 for item in items
             ),
             reporter_key=row.reporter_key,
+            files=tuple(NewFile(index, upload_id) for index, upload_id in files),
         )
 
     async def add_item(self, report_id: str, kind: str, index: int, blob: SealedBlob) -> None:
@@ -358,11 +283,18 @@ class StatsRepository:
         """Work inside the caller's session and transaction."""
         self._session = session
 
-    async def add(self, record: StatRecord) -> None:
-        """Insert one record under a fresh random id (never a counter, never the report id)."""
-        if not isinstance(record, StatRecord):
-            raise TypeError("add() takes a StatRecord")
-        self._session.add(_stat_row(record))
+    async def add_batch(self, records: Sequence[StatRecord]) -> None:
+        """Insert records in random order, each under a fresh random id.
+
+        Call it only with a batch released by the volatile store, never in a report's
+        transaction: on PostgreSQL rows sit in the heap in insertion order and share their
+        transaction's ``xmin``, so the order and the transaction must say nothing.
+        """
+        if not all(isinstance(record, StatRecord) for record in records):
+            raise TypeError("add_batch() takes StatRecord values")
+        shuffled = list(records)
+        random.SystemRandom().shuffle(shuffled)
+        self._session.add_all(_stat_row(record) for record in shuffled)
         await self._session.flush()
 
     async def all(self) -> list[StatRecord]:
@@ -381,24 +313,6 @@ class StatsRepository:
             for row in rows
         ]
 
-    async def reshuffle(self) -> int:
-        """Rewrite every record under a new random id, in random order; return how many.
-
-        On PostgreSQL this gives all records the same ``xmin`` and a heap order unrelated to
-        arrival, cutting the link to the report committed in the same transaction. The
-        records' content does not change. Run it periodically, then let VACUUM reclaim space.
-        """
-        if self._session.get_bind().dialect.name == "postgresql":
-            # Two workers' purge jobs may overlap: without this lock each DELETE misses the
-            # other's fresh inserts and the records double. Inserts wait a moment meanwhile.
-            await self._session.execute(text("LOCK TABLE stat_records IN SHARE ROW EXCLUSIVE MODE"))
-        records = await self.all()
-        await self._session.execute(delete(StatRecordRow))
-        random.SystemRandom().shuffle(records)
-        self._session.add_all(_stat_row(record) for record in records)
-        await self._session.flush()
-        return len(records)
-
 
 def _stat_row(record: StatRecord) -> StatRecordRow:
     """Build a row for a record under a fresh random 128-bit id."""
@@ -412,119 +326,3 @@ def _stat_row(record: StatRecord) -> StatRecordRow:
         urgency=record.urgency,
         former_forces=record.former_forces,
     )
-
-
-class LanguageRepository:
-    """Remember the language a person chose, under their pseudonym."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        """Work inside the caller's session and transaction."""
-        self._session = session
-
-    async def get(self, owner: str) -> str | None:
-        """Return the remembered locale, or None."""
-        _require_hex_key(owner, "a language owner")
-        return await self._session.scalar(
-            select(LanguagePrefRow.locale).where(LanguagePrefRow.owner == owner)
-        )
-
-    async def set(self, owner: str, locale: str, *, expires_on: date) -> None:
-        """Create or replace the remembered locale, kept until ``expires_on``."""
-        _require_hex_key(owner, "a language owner")
-        if not isinstance(locale, str) or not 0 < len(locale) <= LOCALE_MAX:
-            raise ValueError(f"a locale is a non-empty string of at most {LOCALE_MAX} characters")
-        statement = _insert(self._session, LanguagePrefRow).values(
-            owner=owner, locale=locale, expires_on=expires_on
-        )
-        await self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[LanguagePrefRow.owner],
-                set_={"locale": statement.excluded.locale, "expires_on": expires_on},
-            )
-        )
-
-    async def purge_expired(self, today: date) -> int:
-        """Forget languages whose day has come (and any from before expiry days existed)."""
-        statement = (
-            delete(LanguagePrefRow)
-            .where(or_(LanguagePrefRow.expires_on.is_(None), LanguagePrefRow.expires_on <= today))
-            .returning(LanguagePrefRow.owner)
-        )
-        return await _count(self._session, statement)
-
-    async def delete(self, owner: str) -> bool:
-        """Forget the remembered locale; tell whether there was one."""
-        _require_hex_key(owner, "a language owner")
-        statement = (
-            delete(LanguagePrefRow)
-            .where(LanguagePrefRow.owner == owner)
-            .returning(LanguagePrefRow.owner)
-        )
-        return await _count(self._session, statement) > 0
-
-
-class UpdateLedger:
-    """Remember which transport updates were handled, so a re-delivery is not acted on twice."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        """Work inside the caller's session and transaction."""
-        self._session = session
-
-    async def claim(self, key: str, expires_at: datetime) -> bool:
-        """Record the update; True the first time, False if it was already claimed.
-
-        ``INSERT ... ON CONFLICT DO NOTHING`` never raises on a duplicate, so the caller's
-        transaction stays usable on PostgreSQL. A concurrent claimer of the same key waits for
-        the first to commit or roll back, so exactly one of them gets True.
-        """
-        _require_hex_key(key, "an update-ledger key")
-        _require_aware(expires_at, "expires_at")
-        statement = (
-            _insert(self._session, UpdateLedgerRow)
-            .values(key=key, expires_at=expires_at)
-            .on_conflict_do_nothing(index_elements=[UpdateLedgerRow.key])
-            .returning(UpdateLedgerRow.key)
-        )
-        return await _count(self._session, statement) == 1
-
-    async def purge_expired(self, now: datetime) -> int:
-        """Forget every update whose entry expired at or before ``now``; return how many."""
-        _require_aware(now, "now")
-        statement = (
-            delete(UpdateLedgerRow)
-            .where(UpdateLedgerRow.expires_at <= now)
-            .returning(UpdateLedgerRow.key)
-        )
-        return await _count(self._session, statement)
-
-
-class RateLimitRepository:
-    """Count each pseudonym's updates per window, to answer floods without stalling others."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def hit(self, owner: str, window: int) -> int:
-        """Count one more update in ``window`` and return the count (1 in a new window)."""
-        _require_hex_key(owner, "a rate owner")
-        statement = _insert(self._session, RateWindowRow).values(
-            owner=owner, window=window, count=1
-        )
-        counted = statement.on_conflict_do_update(
-            index_elements=[RateWindowRow.owner],
-            set_={
-                "count": case(
-                    (RateWindowRow.window == statement.excluded.window, RateWindowRow.count + 1),
-                    else_=1,
-                ),
-                "window": statement.excluded.window,
-            },
-        ).returning(RateWindowRow.count)
-        return int((await self._session.execute(counted)).scalar_one())
-
-    async def purge_before(self, window: int) -> int:
-        """Forget counters of windows that ended: nobody's activity is kept longer."""
-        result = await self._session.execute(
-            delete(RateWindowRow).where(RateWindowRow.window < window)
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]

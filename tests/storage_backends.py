@@ -39,13 +39,17 @@ _SCRATCH_NAME = re.compile(rf"{SCRATCH_PREFIX}(\d+)_[0-9a-f]+")
 # Amanat's tables, dependants first, for the fallback that cannot drop a whole database.
 _TABLES = (
     "audit_log",
-    "rate_windows",
+    "digest_snapshots",
     "reply_notices",
     "replies",
-    "attachment_chunks",
+    "report_files",
+    "upload_chunks",
     "report_items",
     "reports",
     "stat_records",
+    # Tables of revisions before 0009, which a test database may still hold.
+    "attachment_chunks",
+    "rate_windows",
     "drafts",
     "language_prefs",
     "update_ledger",

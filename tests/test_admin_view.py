@@ -8,16 +8,14 @@ from datetime import date
 import pytest
 
 from bot.admin.view import (
-    AnswersDocument,
-    AnswersFormatError,
     OpenedItem,
     OpenedReport,
     QueueRow,
-    decode_answers,
     neutralise,
     render_queue,
     render_report,
 )
+from bot.answers import AnswersDocument, AnswersFormatError, decode_answers
 from bot.i18n.translations import Translations
 
 SECRET = "SECRET-answer-text"

@@ -55,11 +55,11 @@ def test_the_flow_takes_a_typed_province_in_arabic_letters(matcher) -> None:  # 
     draft = Draft(
         locale="fa_AF",
         position="province",
-        report_id="R1",
+        draft_id="R1",
         answers={"danger_now": "no", "incident": "other", "country": "AF"},
         seq=4,
     )
-    env = Env(today=date(2026, 11, 25), fresh_report_id="R2")
+    env = Env(today=date(2026, 11, 25), fresh_draft_id="R2")
     outcome = step(draft, Typed("كابل"), env, config)
     assert outcome.draft.answers["province"] == "kabul"
     outcome = step(

@@ -1,8 +1,10 @@
-"""Test the intake service on a real SQLite file: sealing, durability, duplicates, canaries."""
+"""Test the intake service: volatile conversations, sealing, submission, restarts, revocation.
+
+Conversations live in memory (the embedded default); reports go to a real SQLite file.
+"""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -11,15 +13,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text as sql_text
 
+from bot.admin.binding import open_answers
 from bot.app import Services, open_services, purge_expired
+from bot.crypto.errors import NotARecipient
 from bot.crypto.items import open_with_admin_key
 from bot.crypto.keyfile import AdminPrivateKey
-from bot.crypto.values import ItemRef
-from bot.intake.service import LANGUAGE_KEPT, LEDGER_TTL, Handled, Inbound, ledger_expiry
+from bot.i18n.translations import SUPPORTED_LOCALES
+from bot.intake.service import Handled, Inbound
+from bot.intake.texts import DRAFT_EXPIRED, RESTARTED
 from bot.intake.values import Button, Command, Event, Pressed, Reply, Typed
 from bot.questions import QUESTIONS, REPLY_NOTICE_DAYS
 from bot.settings import Settings
+from storage.conversations import MemoryConversations
 from storage.db import session_factory, unit_of_work
+from storage.records import StoredReport
 from storage.replies import ReplyNoticeRepository
 from storage.repositories import ReportRepository, StatsRepository
 
@@ -33,16 +40,17 @@ async def services(make_settings: Callable[..., Settings]) -> AsyncIterator[Serv
 class Person:
     """One reporter talking to the service, remembering the buttons last shown."""
 
-    def __init__(self, services: Services, user_id: int = 4242) -> None:
+    def __init__(self, services: Services, user_id: int = 4242, hint: str = "en") -> None:
         self.services = services
         self.user_id = user_id
+        self.hint = hint
         self.update_id = user_id * 10_000  # update ids are unique across a bot's users
         self.last: tuple[Reply, ...] = ()
 
     async def send(self, event: Event, update_id: int | None = None) -> Handled:
         self.update_id += 1
         handled = await self.services.intake.handle(
-            Inbound("telegram", self.user_id, event, update_id or self.update_id, "en")
+            Inbound("telegram", self.user_id, event, update_id or self.update_id, self.hint)
         )
         if handled.replies:
             self.last = handled.replies
@@ -72,6 +80,11 @@ async def fill_report(person: Person, canaries: dict[str, str]) -> Handled:
     """Answer every question; free-text answers are the given canaries."""
     await person.send(Command("start"))
     await person.press("m:report")
+    return await finish_report(person, canaries)
+
+
+async def finish_report(person: Person, canaries: dict[str, str]) -> Handled:
+    """Answer the questions from wherever the person is, then send the report."""
     for _ in range(40):
         if any(":send:" in b.data for b in person.buttons()):
             return await person.press(":send:")
@@ -80,6 +93,8 @@ async def fill_report(person: Person, canaries: dict[str, str]) -> Handled:
             await person.send(Typed(canaries[question]))
             if question == "narrative":
                 await person.press(":d:")
+        elif question in ("recruiter_contact", "narrative"):
+            await person.press(":s:")
         elif question == "offered":
             await person.press(":t:money")
             await person.press(":d:")
@@ -94,34 +109,64 @@ def canary() -> str:
     return f"CANARY-{uuid.uuid4().hex}"
 
 
+def texts(handled: Handled) -> list[str]:
+    return [p.msgid for r in handled.replies for p in r.parts]
+
+
+async def stored_reports(services: Services) -> list[StoredReport]:
+    async with unit_of_work(session_factory(services.engine)) as session:
+        reports = ReportRepository(session)
+        found = [await reports.get(summary.id) for summary in await reports.queue()]
+    return [report for report in found if report is not None]
+
+
+async def start_story(person: Person, story: str) -> None:
+    """Walk to the story question and tell part of it, without sending the report."""
+    await person.send(Command("start"))
+    await person.press("m:report")
+    for _ in range(40):
+        question = current_question(person)
+        if question == "narrative":
+            await person.send(Typed(story))
+            return
+        if question == "recruiter_contact":
+            await person.press(":s:")
+        elif question == "offered":
+            await person.press(":t:money")
+            await person.press(":d:")
+        else:
+            await person.press(person.buttons()[0].data)
+    raise AssertionError("the story question never came")
+
+
 async def test_report_is_sealed_and_admin_recovers_every_answer(
     services: Services, admin_key: AdminPrivateKey, tmp_path: Path
 ) -> None:
     canaries = {"recruiter_contact": canary(), "narrative": canary()}
     handled = await fill_report(Person(services), canaries)
-    texts = [p.msgid for r in handled.replies for p in r.parts]
-    assert "Thank you. Your report is saved and locked." in texts
+    assert "Thank you. Your report is saved and locked." in texts(handled)
 
-    async with unit_of_work(session_factory(services.engine)) as session:
-        queue = await ReportRepository(session).queue()
-        assert len(queue) == 1
-        report = await ReportRepository(session).get(queue[0].id)
-        stats = await StatsRepository(session).all()
-    assert report is not None
+    [report] = await stored_reports(services)
     assert report.urgent is True
+    assert report.format_version == 2
+    document = open_answers(report, admin_key)
     opened = {
         (item.kind, item.index): open_with_admin_key(
-            item.blob, ItemRef(report.id, item.kind, item.index), admin_key
+            item.blob, document.item_ref(report.id, item.kind, item.index), admin_key
         )
         for item in report.items
     }
     assert opened[("recruiter_contact", 0)].decode() == canaries["recruiter_contact"]
     assert opened[("narrative", 0)].decode() == canaries["narrative"]
-    answers = json.loads(opened[("answers", 0)])
-    assert answers["answers"]["danger_now"] == "yes"
-    assert answers["answers"]["offered"] == ["money"]
-    assert len(stats) == 1
-    assert stats[0].urgency == "urgent"
+    assert document.answers["danger_now"] == "yes"
+    assert document.answers["offered"] == ("money",)
+    # The reply key the database holds is the one sealed with the answers.
+    assert document.reporter_key == report.reporter_key
+    assert document.draft_id is not None
+    assert report.id not in document.draft_id
+    async with unit_of_work(session_factory(services.engine)) as session:
+        # Statistics wait in memory for a batch: never written with their report.
+        assert await StatsRepository(session).all() == []
 
     await services.engine.dispose()
     for path in list(tmp_path.rglob("*")):  # noqa: ASYNC240 - test teardown reads files
@@ -148,8 +193,7 @@ async def test_second_send_press_does_not_make_a_second_report(services: Service
     # A re-delivered press of the old Send button arrives with a new update id.
     handled = await person.send(Pressed("999:send:"))
     assert handled.replies
-    async with unit_of_work(session_factory(services.engine)) as session:
-        assert len(await ReportRepository(session).queue()) == 1
+    assert len(await stored_reports(services)) == 1
 
 
 async def test_status_finds_report_by_code_in_persian_digits(services: Services) -> None:
@@ -164,52 +208,80 @@ async def test_status_finds_report_by_code_in_persian_digits(services: Services)
     )
     persian = code.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
     found = await person.send(Command("status", persian))
-    assert "Your report of {day} is saved." in [p.msgid for r in found.replies for p in r.parts]
+    assert "Your report of {day} is saved." in texts(found)
     missing = await person.send(Command("status", "1111-2222-3333-4444-5555"))
-    assert "I could not find a report with this code. Please check the numbers." in [
-        p.msgid for r in missing.replies for p in r.parts
-    ]
+    assert "I could not find a report with this code. Please check the numbers." in texts(missing)
 
 
-async def test_purge_keeps_statistics_but_not_their_order_and_empties_the_wal(
-    services: Services, tmp_path: Path
+async def test_statistics_wait_for_a_batch_of_reports_and_empty_the_wal(
+    make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    for user_id in (1, 2, 3):
-        person = Person(services, user_id=user_id)
-        await fill_report(person, {"recruiter_contact": canary(), "narrative": canary()})
-    sessions = session_factory(services.engine)
-    async with unit_of_work(sessions) as session:
-        before = await StatsRepository(session).all()
-    wal = next(tmp_path.glob("*.db-wal"))  # noqa: ASYNC240 - a directory listing in a test
-    assert wal.stat().st_size > 0
-    await purge_expired(services.engine)
-    async with unit_of_work(sessions) as session:
-        after = await StatsRepository(session).all()
-    assert sorted(map(repr, after)) == sorted(map(repr, before))
-    assert wal.stat().st_size == 0
+    async with open_services(make_settings(stats_batch=3)) as services:
+        sessions = session_factory(services.engine)
+        for user_id in (1, 2):
+            await fill_report(Person(services, user_id), {"narrative": canary()})
+        await purge_expired(services)
+        async with unit_of_work(sessions) as session:
+            assert await StatsRepository(session).all() == []  # two reports cover nothing
+        await fill_report(Person(services, 3), {"narrative": canary()})
+        wal = next(tmp_path.glob("*.db-wal"))  # noqa: ASYNC240 - a listing in a test
+        assert wal.stat().st_size > 0
+        done = await purge_expired(services)
+        async with unit_of_work(sessions) as session:
+            records = await StatsRepository(session).all()
+        assert done.statistics == 3
+        assert len(records) == 3
+        assert wal.stat().st_size == 0
 
 
-async def test_no_statistics_record_without_consent(services: Services) -> None:
-    person = Person(services, user_id=7)
-    await person.send(Command("start"))
-    await person.press("m:report")
-    for _ in range(40):
-        if any(":send:" in b.data for b in person.buttons()):
-            await person.press(":send:")
-            break
-        question = current_question(person)
-        if question in ("recruiter_contact", "narrative"):
-            await person.press(":s:")
-        elif question == "offered":
-            await person.press(":t:money")
-            await person.press(":d:")
-        elif question == "consent_statistics":
-            await person.press(":a:no")
-        else:
-            await person.press(person.buttons()[0].data)
-    async with unit_of_work(session_factory(services.engine)) as session:
-        assert len(await ReportRepository(session).queue()) == 1
-        assert await StatsRepository(session).all() == []
+async def test_a_report_counts_in_the_month_it_was_sent(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Counting by the month a draft started would let a settled month change later."""
+    now = [datetime(2026, 11, 30, 23, 50, tzinfo=UTC)]
+    store = MemoryConversations(lambda: now[0])
+    settings = make_settings(stats_batch=3)
+    async with open_services(settings, conversations=store, clock=lambda: now[0]) as services:
+        person = Person(services, 5)
+        await start_story(person, canary())
+        now[0] = datetime(2026, 12, 1, 0, 10, tzinfo=UTC)
+        await person.press(":d:")
+        await finish_report(person, {})
+        for user_id in (6, 7):
+            await fill_report(Person(services, user_id), {"narrative": canary()})
+        await purge_expired(services)
+        async with unit_of_work(session_factory(services.engine)) as session:
+            months = {record.month for record in await StatsRepository(session).all()}
+    assert months == {"2026-12"}
+
+
+async def test_no_statistics_record_without_consent_but_the_report_covers_a_batch(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with open_services(make_settings(stats_batch=3)) as services:
+        person = Person(services, user_id=7)
+        await person.send(Command("start"))
+        await person.press("m:report")
+        for _ in range(40):
+            if any(":send:" in b.data for b in person.buttons()):
+                await person.press(":send:")
+                break
+            question = current_question(person)
+            if question in ("recruiter_contact", "narrative"):
+                await person.press(":s:")
+            elif question == "offered":
+                await person.press(":t:money")
+                await person.press(":d:")
+            elif question == "consent_statistics":
+                await person.press(":a:no")
+            else:
+                await person.press(person.buttons()[0].data)
+        for user_id in (8, 9):
+            await fill_report(Person(services, user_id), {"narrative": canary()})
+        await purge_expired(services)
+        assert len(await stored_reports(services)) == 3
+        async with unit_of_work(session_factory(services.engine)) as session:
+            assert len(await StatsRepository(session).all()) == 2
 
 
 async def test_a_flood_is_asked_to_wait_once_then_ignored(
@@ -220,7 +292,7 @@ async def test_a_flood_is_asked_to_wait_once_then_ignored(
         answered = [await person.send(Command("help")) for _ in range(10)]
         assert all(h.replies for h in answered)
         warned = await person.send(Command("help"))
-        assert [p.msgid for r in warned.replies for p in r.parts] == [
+        assert texts(warned) == [
             "You are sending very many messages. Please wait ten minutes, then go on. "
             "Your earlier answers are safe."
         ]
@@ -230,22 +302,6 @@ async def test_a_flood_is_asked_to_wait_once_then_ignored(
         # Someone else is not held up by the flood.
         other = await Person(services, user_id=100).send(Command("help"))
         assert other.replies
-
-
-@pytest.mark.parametrize(
-    ("now", "expected"),
-    [
-        (datetime(2026, 11, 25, 23, 41, 7, 123456, UTC), datetime(2026, 11, 28, tzinfo=UTC)),
-        (datetime(2026, 11, 25, 0, 0, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC)),
-        (datetime(2026, 11, 25, 0, 0, 0, 1, UTC), datetime(2026, 11, 28, tzinfo=UTC)),
-    ],
-)
-def test_ledger_entries_expire_at_midnight_never_before_two_days(
-    now: datetime, expected: datetime
-) -> None:
-    """The submitting update's entry is written with the report: it must not date it exactly."""
-    assert ledger_expiry(now) == expected
-    assert ledger_expiry(now) - now >= LEDGER_TTL
 
 
 async def test_a_reply_notice_link_lives_three_months_and_no_longer(services: Services) -> None:
@@ -267,16 +323,123 @@ async def test_a_reply_notice_link_lives_three_months_and_no_longer(services: Se
     assert "for three months at most" in question.prompt
 
 
-async def test_a_chosen_language_is_remembered_for_ninety_days(services: Services) -> None:
+async def test_wiping_the_chat_stops_the_answer_notices_it_would_receive(
+    services: Services,
+) -> None:
+    """A notice weeks later would put the bot's chat back on a phone that was wiped."""
     person = Person(services)
-    before = datetime.now(UTC).date()
+    await fill_report(person, {"narrative": canary()})
+    async with unit_of_work(session_factory(services.engine)) as session:
+        assert await session.scalar(sql_text("SELECT count(*) FROM reply_notices")) == 1
+    await services.intake.remember_messages("telegram", person.user_id, [5, 6])
+    wiped = await person.send(Command("wipe"))
+    assert wiped.wipe == (5, 6)
+    async with unit_of_work(session_factory(services.engine)) as session:
+        assert await session.scalar(sql_text("SELECT count(*) FROM reply_notices")) == 0
+
+
+async def test_a_chosen_language_is_remembered_in_memory(services: Services) -> None:
+    person = Person(services)
     await person.send(Command("language"))
     await person.press("l:ps")
-    after = datetime.now(UTC).date()  # the same day, unless the test ran across midnight
+    helped = await person.send(Command("help"))
+    assert helped.locale == "ps"
+    assert await services.intake.locale_of("telegram", person.user_id) == "ps"
     async with unit_of_work(session_factory(services.engine)) as session:
-        [(locale, expires_on)] = (
-            await session.execute(sql_text("SELECT locale, expires_on FROM language_prefs"))
-        ).all()
-    assert locale == "ps"
-    assert timedelta(days=90) == LANGUAGE_KEPT
-    assert date.fromisoformat(str(expires_on)) - LANGUAGE_KEPT in {before, after}
+        tables = await session.execute(sql_text("SELECT name FROM sqlite_master"))
+        assert "language_prefs" not in set(tables.scalars())
+
+
+async def test_after_a_restart_a_reporter_is_told_plainly_that_unsent_answers_are_gone(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    async with open_services(settings) as services:
+        person = Person(services, hint="fa_AF")
+        await start_story(person, canary())
+        old_buttons = person.buttons()
+    async with open_services(settings) as restarted:  # a new process: its memory is new
+        person.services = restarted
+        pressed = await person.send(Pressed(old_buttons[0].data))
+        assert pressed.locale == "fa_AF"
+        assert RESTARTED in texts(pressed)
+        assert any("m:report" in b.data for b in person.buttons())  # offered a new start
+        again = await person.send(Typed("hello?"))
+        assert RESTARTED not in texts(again)  # said once, not at every message
+        # Someone who only types after the restart hears it too, in their language.
+        typed = await Person(restarted, user_id=555, hint="ps").send(Typed("salam"))
+        assert typed.locale == "ps"
+        assert RESTARTED in texts(typed)
+        # A redelivered Send after the restart makes no report and still gets an answer.
+        redelivered = await Person(restarted, user_id=556).send(Pressed("12:send:"))
+        assert redelivered.replies
+        assert await stored_reports(restarted) == []
+
+
+async def test_without_a_known_language_the_restart_notice_comes_in_all_three(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with open_services(make_settings()) as services:
+        handled = await Person(services, user_id=3, hint=None).send(Pressed("4:a:AF"))  # type: ignore[arg-type]
+    notice = handled.replies[0]
+    assert [p.msgid for p in notice.parts] == [RESTARTED] * 3
+    assert [p.locale for p in notice.parts] == list(SUPPORTED_LOCALES)
+    assert any(b.data == "l:ps" for row in handled.replies[-1].keyboard for b in row)
+
+
+async def test_a_draft_dies_at_its_deadline_however_busy_its_reporter(
+    make_settings: Callable[..., Settings],
+) -> None:
+    now = [datetime(2026, 12, 2, 8, 0, tzinfo=UTC)]
+    store = MemoryConversations(lambda: now[0])
+    settings = make_settings(draft_ttl_minutes=60)
+    async with open_services(settings, conversations=store, clock=lambda: now[0]) as services:
+        person = Person(services)
+        await start_story(person, canary())
+        for minutes in (20, 40, 59):  # activity does not renew the draft's life
+            now[0] = datetime(2026, 12, 2, 8, minutes, tzinfo=UTC)
+            kept = await person.send(Typed(canary()))
+            assert DRAFT_EXPIRED not in texts(kept)
+        now[0] = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+        late = await person.send(Typed(canary()))
+        assert DRAFT_EXPIRED in texts(late)
+        assert not any(":send:" in b.data for b in person.buttons())
+        await person.press("m:report")
+        assert await stored_reports(services) == []
+
+
+async def test_a_key_revoked_before_submission_opens_nothing_of_the_report(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey
+) -> None:
+    """Items sealed while a revoked key was configured are never submitted as such."""
+    revoked = AdminPrivateKey.generate()
+    store = MemoryConversations()  # the same memory across the restart, as Redis would be
+    both = (admin_key.public_key().to_text(), revoked.public_key().to_text())
+    story = canary()
+    async with open_services(
+        make_settings(admin_public_keys=both), conversations=store
+    ) as services:
+        person = Person(services)
+        await start_story(person, story)
+    only = (admin_key.public_key().to_text(),)
+    async with open_services(
+        make_settings(admin_public_keys=only), conversations=store
+    ) as services:
+        person.services = services
+        told = await person.send(Typed("and more"))
+        assert RESTARTED in texts(told)
+        await fill_report(person, {"narrative": canary()})
+        [report] = await stored_reports(services)
+    for item in report.items:
+        with pytest.raises(NotARecipient):
+            open_with_admin_key(
+                item.blob,
+                open_answers(report, admin_key).item_ref(report.id, item.kind, item.index),
+                revoked,
+            )
+        open_with_admin_key(
+            item.blob,
+            open_answers(report, admin_key).item_ref(report.id, item.kind, item.index),
+            admin_key,
+        )
+    await store.close()

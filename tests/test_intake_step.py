@@ -38,7 +38,7 @@ from bot.intake.values import (
 )
 from bot.questions import QUESTIONS, FreeText
 
-ENV = Env(today=date(2026, 11, 25), fresh_report_id="R1", language_hint=None)
+ENV = Env(today=date(2026, 11, 25), fresh_draft_id="R1", language_hint=None)
 CONFIG = FlowConfig(max_answer_chars=100, emergency_contacts=("Hotline +93 700 000 000",))
 
 
@@ -93,7 +93,7 @@ def test_start_without_language_shows_picker_in_all_three_languages() -> None:
 
 def test_language_from_deep_link_or_hint_skips_picker() -> None:
     assert Chat().send(Command("start", "ps")).draft.locale == "ps"
-    hinted = Env(today=ENV.today, fresh_report_id="R1", language_hint="fa_AF")
+    hinted = Env(today=ENV.today, fresh_draft_id="R1", language_hint="fa_AF")
     outcome = Chat().send(Command("start"), hinted)
     assert outcome.draft.locale == "fa_AF"
     assert RememberLanguage("fa_AF") in outcome.effects
@@ -190,10 +190,10 @@ def test_help_language_and_media_mid_flow_lose_nothing() -> None:
     chat = english_chat()
     chat.press("m:report")
     chat.press(":a:no")
-    before = (dict(chat.draft.answers), chat.draft.position, chat.draft.report_id)
+    before = (dict(chat.draft.answers), chat.draft.position, chat.draft.draft_id)
     for event in (Command("help"), Command("safety"), Sent("sticker"), Sent("voice"), Edited()):
         chat.send(event)
-        assert (dict(chat.draft.answers), chat.draft.position, chat.draft.report_id) == before
+        assert (dict(chat.draft.answers), chat.draft.position, chat.draft.draft_id) == before
     chat.send(Command("language"))
     assert chat.draft.position == PICK_LANGUAGE
     chat.press("l:ps")
@@ -481,15 +481,15 @@ def test_random_events_never_crash_and_never_lose_answers(script: list[tuple[str
             isinstance(event, Command) and event.name in SAFE_COMMANDS
         ):
             assert chat.draft.answers == before.answers
-            assert chat.draft.report_id == before.report_id
+            assert chat.draft.draft_id == before.draft_id
         # Answers disappear only by an explicit cancel, restart or a changed country.
         lost = set(before.answers) - set(chat.draft.answers)
-        if lost and chat.draft.report_id == before.report_id:
+        if lost and chat.draft.draft_id == before.draft_id:
             assert lost <= {"province", "destination"}, lost
         # Sealed text is only ever produced inside a report, bound to it.
         for effect in outcome.effects:
             if isinstance(effect, SealText):
-                assert chat.draft.report_id is not None
+                assert chat.draft.draft_id is not None
 
 
 def test_the_welcome_says_honestly_that_telegram_is_not_private() -> None:

@@ -14,7 +14,7 @@ import pyrage  # type: ignore[import-untyped]
 import pytest
 from typer.testing import CliRunner
 
-from bot.admin.view import AnswersDocument
+from bot.answers import AnswersDocument
 from bot.cli.common import PASSPHRASE_ENV, CliConfig
 from bot.cli.main import create_app
 from bot.crypto.keyfile import AdminPrivateKey

@@ -28,22 +28,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.crypto.values import SealedBlob
-from storage.attachments import AttachmentRepository
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
 from storage.migrate import alembic_config, upgrade_to_head, upgrade_to_head_async
 from storage.models import NAMING_CONVENTION, Base
+from storage.records import NewFile
 from storage.replies import ReplyNoticeRepository, ReplyRepository
 from storage.repositories import (
-    DraftRepository,
-    LanguageRepository,
     NewItem,
     NewReport,
-    RateLimitRepository,
     ReportRepository,
     StatRecord,
     StatsRepository,
-    UpdateLedger,
 )
+from storage.uploads import UploadRepository
 from tests.storage_backends import (
     BACKENDS,
     PostgresUnavailable,
@@ -59,20 +56,15 @@ HEAD_REVISION = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 ALL_TABLES = {
     "audit_log",
-    "rate_windows",
+    "digest_snapshots",
     "reply_notices",
     "replies",
-    "attachment_chunks",
-    "drafts",
+    "report_files",
     "reports",
     "report_items",
     "stat_records",
-    "language_prefs",
-    "update_ledger",
+    "upload_chunks",
 }
-
-
-KEPT = date(2099, 1, 1)  # a remembered language's expiry day, far off
 
 
 # --- fixtures ------------------------------------------------------------------------------
@@ -110,9 +102,9 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return session_factory(engine)
 
 
-def owner() -> str:
-    """A fresh pseudonym-shaped key (64 lowercase hex)."""
-    return secrets.token_hex(32)
+def upload_id() -> str:
+    """A fresh random upload id, as the intake draws them."""
+    return secrets.token_hex(16)
 
 
 def report(
@@ -211,7 +203,7 @@ async def test_errors_do_not_quote_bound_parameters(
 
     async def clash() -> None:
         async with unit_of_work(sessions) as session:
-            await LanguageRepository(session).set(owner(), canary[:16], expires_on=KEPT)
+            await StatsRepository(session).add_batch([stat(province=canary[:16])])
             await ReportRepository(session).add(dataclasses.replace(first, items=[]))
 
     with pytest.raises(IntegrityError) as caught:
@@ -223,52 +215,51 @@ async def test_errors_do_not_quote_bound_parameters(
 # --- unit of work --------------------------------------------------------------------------
 
 
-async def _committed_locale(engine: AsyncEngine, who: str) -> str | None:
-    """Read what another connection sees, without queueing behind the open write transaction."""
+async def _committed(engine: AsyncEngine, report_id: str) -> bool:
+    """Tell what another connection sees, without queueing behind the open write transaction."""
     if engine.dialect.name == "sqlite":
         # A unit of work on SQLite holds the write lock from BEGIN IMMEDIATE; a plain WAL reader
         # does not need it and sees the last committed state.
         path = engine.url.database
         assert path is not None
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
-            row = connection.execute(
-                "SELECT locale FROM language_prefs WHERE owner = ?", (who,)
-            ).fetchone()
-        return None if row is None else str(row[0])
+            row = connection.execute("SELECT id FROM reports WHERE id = ?", (report_id,))
+            return row.fetchone() is not None
     async with unit_of_work(session_factory(engine)) as other:
-        return await LanguageRepository(other).get(who)
+        return await ReportRepository(other).exists(report_id)
 
 
 async def test_unit_of_work_commits_once_at_exit(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    who = owner()
+    new = report()
     async with unit_of_work(sessions) as session:
-        await LanguageRepository(session).set(who, "ps", expires_on=KEPT)
-        assert await LanguageRepository(session).get(who) == "ps"
-        assert await _committed_locale(engine, who) is None  # not yet committed
-    assert await _committed_locale(engine, who) == "ps"
+        await ReportRepository(session).add(new)
+        assert await ReportRepository(session).exists(new.id)
+        assert not await _committed(engine, new.id)  # not yet committed
+    assert await _committed(engine, new.id)
 
 
 async def test_unit_of_work_rolls_back_everything_on_an_exception(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    who, new = owner(), report()
+    new = report()
 
     class Boom(Exception):
         pass
 
     async def fail_after_writing() -> None:
         async with unit_of_work(sessions) as session:
-            await LanguageRepository(session).set(who, "ps", expires_on=KEPT)
+            await UploadRepository(session).add_chunk(upload_id(), 0, SealedBlob(b"x"), NOW.date())
             await ReportRepository(session).add(new)
-            await StatsRepository(session).add(stat())
+            await StatsRepository(session).add_batch([stat()])
             raise Boom
 
     with pytest.raises(Boom):
         await fail_after_writing()
     async with unit_of_work(sessions) as session:
-        assert await LanguageRepository(session).get(who) is None
+        count = await session.scalar(text("SELECT count(*) FROM upload_chunks"))
+        assert count == 0
         assert not await ReportRepository(session).exists(new.id)
         assert await StatsRepository(session).all() == []
 
@@ -284,83 +275,6 @@ async def test_foreign_keys_are_enforced(sessions: async_sessionmaker[AsyncSessi
 
     with pytest.raises(IntegrityError):
         await insert_orphan()
-
-
-# --- drafts --------------------------------------------------------------------------------
-
-
-async def test_drafts_put_get_replace_delete(sessions: async_sessionmaker[AsyncSession]) -> None:
-    who = owner()
-    async with unit_of_work(sessions) as session:
-        drafts = DraftRepository(session)
-        assert await drafts.get(who, now=NOW) is None
-        await drafts.put(who, b"first", LATER)
-        stored = await drafts.get(who, now=NOW)
-        assert stored is not None
-        assert (stored.blob, stored.expires_at) == (b"first", LATER)
-        await drafts.put(who, b"second", LATER + timedelta(hours=1))
-    async with unit_of_work(sessions) as session:
-        drafts = DraftRepository(session)
-        stored = await drafts.get(who, now=NOW)
-        assert stored is not None
-        assert stored.blob == b"second"
-        assert stored.expires_at == LATER + timedelta(hours=1)
-        assert stored.expires_at.tzinfo is not None
-        assert "second" not in repr(stored)
-        assert await drafts.delete(who) is True
-        assert await drafts.delete(who) is False
-        assert await drafts.get(who, now=NOW) is None
-
-
-async def test_expired_draft_is_absent_and_dropped(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    who = owner()
-    async with unit_of_work(sessions) as session:
-        await DraftRepository(session).put(who, b"old", NOW)
-    async with unit_of_work(sessions) as session:
-        drafts = DraftRepository(session)
-        assert await drafts.get(who, now=NOW - timedelta(seconds=1)) is not None
-        assert await drafts.get(who, now=NOW) is None  # expires_at is exclusive
-        assert await drafts.get(who) is None  # the real clock is long past 2025-03-14
-    async with unit_of_work(sessions) as session:
-        # get() deleted it: nothing is left for purge to find, even at the end of time.
-        assert await DraftRepository(session).purge_expired(datetime.max.replace(tzinfo=UTC)) == 0
-
-
-async def test_purge_removes_only_expired_drafts(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    old, fresh = owner(), owner()
-    # Time zones other than UTC must compare as instants, not as text.
-    kabul = datetime(
-        2025, 3, 14, 16, 30, tzinfo=datetime.fromisoformat("2025-01-01T00:00+04:30").tzinfo
-    )
-    async with unit_of_work(sessions) as session:
-        drafts = DraftRepository(session)
-        await drafts.put(old, b"a", NOW - timedelta(minutes=1))
-        await drafts.put(fresh, b"b", kabul + timedelta(minutes=1))  # 12:01 UTC
-    async with unit_of_work(sessions) as session:
-        assert await DraftRepository(session).purge_expired(NOW) == 1
-    async with unit_of_work(sessions) as session:
-        drafts = DraftRepository(session)
-        assert await drafts.get(old, now=NOW - timedelta(hours=1)) is None
-        stored = await drafts.get(fresh, now=NOW)
-        assert stored is not None
-        assert stored.expires_at == NOW + timedelta(minutes=1)
-
-
-async def test_drafts_refuse_naive_times_raw_ids_and_text(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    async with unit_of_work(sessions) as session:
-        drafts = DraftRepository(session)
-        with pytest.raises(ValueError, match="timezone-aware"):
-            await drafts.put(owner(), b"x", datetime(2025, 1, 1))
-        with pytest.raises(ValueError, match="hex HMAC"):
-            await drafts.put("123456789", b"x", LATER)  # a raw Telegram id
-        with pytest.raises(TypeError):
-            await drafts.put(owner(), "plaintext", LATER)  # type: ignore[arg-type]
 
 
 # --- reports -------------------------------------------------------------------------------
@@ -469,9 +383,7 @@ async def test_stat_records_round_trip_under_random_ids(
 ) -> None:
     records = [stat(), stat(province=None, urgency="urgent"), stat(former_forces="unsaid")]
     async with unit_of_work(sessions) as session:
-        for record in records:
-            await StatsRepository(session).add(record)
-        await StatsRepository(session).add(stat())
+        await StatsRepository(session).add_batch([*records, stat()])
     async with unit_of_work(sessions) as session:
         stored = await StatsRepository(session).all()
         ids = list((await session.execute(text("SELECT id FROM stat_records"))).scalars())
@@ -497,39 +409,24 @@ def test_stat_records_refuse_finer_or_unknown_values() -> None:
             stat(**bad)
 
 
-async def test_stat_reshuffle_keeps_content_and_renews_ids(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+async def test_a_batch_of_statistics_is_written_in_random_order(
+    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    new = report()
+    """The rows' order on disk must not be the order the reports came in."""
+    batch = [stat(province=f"p{n:02d}") for n in range(40)]
     async with unit_of_work(sessions) as session:
-        await ReportRepository(session).add(new)
-        await StatsRepository(session).add(stat(party="smuggler"))
-    async with unit_of_work(sessions) as session:
-        await StatsRepository(session).add(stat())
-    async with unit_of_work(sessions) as session:
-        before = await StatsRepository(session).all()
-        old_ids = set((await session.execute(text("SELECT id FROM stat_records"))).scalars())
-    postgres = engine.dialect.name == "postgresql"
-    if postgres:  # the leak reshuffle exists for: report and statistics share a transaction id
-        assert await _xmin(sessions, "reports") <= await _xmin(sessions, "stat_records")
-        assert len(await _xmin(sessions, "stat_records")) == 2
-    async with unit_of_work(sessions) as session:
-        assert await StatsRepository(session).reshuffle() == 2
-    async with unit_of_work(sessions) as session:
-        after = await StatsRepository(session).all()
-        new_ids = set((await session.execute(text("SELECT id FROM stat_records"))).scalars())
-    assert sorted(after, key=repr) == sorted(before, key=repr)
-    assert not old_ids & new_ids
-    if postgres:
-        rewritten = await _xmin(sessions, "stat_records")
-        assert len(rewritten) == 1
-        assert not rewritten & await _xmin(sessions, "reports")
-
-
-async def _xmin(sessions: async_sessionmaker[AsyncSession], table: str) -> set[str]:
-    async with unit_of_work(sessions) as session:
-        rows = await session.execute(text(f"SELECT xmin::text FROM {table}"))
-        return set(rows.scalars())
+        await StatsRepository(session).add_batch(batch)
+        rows = await session.execute(text("SELECT province FROM stat_records"))
+        stored = list(rows.scalars())
+    assert sorted(stored) == sorted(r.province for r in batch if r.province)
+    orders = set()
+    for _ in range(3):
+        async with unit_of_work(sessions) as session:
+            await session.execute(text("DELETE FROM stat_records"))
+            await StatsRepository(session).add_batch(batch)
+            rows = await session.execute(text("SELECT province FROM stat_records ORDER BY id"))
+            orders.add(tuple(rows.scalars()))
+    assert len(orders) > 1  # fresh random ids each time: 40! orders, so no repeat in practice
 
 
 # --- what a seized server learns from the schema -------------------------------------------
@@ -554,6 +451,8 @@ async def test_schema_holds_no_identity_no_time_and_no_link(engine: AsyncEngine)
         "telegram_id", "user_id", "chat_id", "username", "phone", "pseudonym", "owner",
         "created_at", "updated_at", "submitted_at", "timestamp", "report_id", "rowid",
     }  # fmt: skip
+    for table, described in schema.items():  # nothing anywhere is keyed by an account
+        assert not {"owner", "pseudonym", "user_id", "chat_id"} & set(described["columns"]), table
     reports = schema["reports"]["columns"]
     stats = schema["stat_records"]["columns"]
     assert not forbidden & set(reports)
@@ -572,7 +471,7 @@ async def test_schema_holds_no_identity_no_time_and_no_link(engine: AsyncEngine)
     }  # fmt: skip
     assert schema["stat_records"]["foreign_keys"] == []
     assert reports["submitted_on"] == "DATE"
-    for table in ("reports", "report_items", "stat_records", "replies", "attachment_chunks"):
+    for table in ALL_TABLES:
         for name, kind in schema[table]["columns"].items():
             assert "TIME" not in kind, f"{table}.{name} keeps a time"
 
@@ -597,136 +496,6 @@ async def test_no_table_counts_arrivals(engine: AsyncEngine) -> None:
                 text("SELECT count(*) FROM pg_class WHERE relkind = 'S'")
             )
             assert sequences.scalar_one() == 0  # no serial or identity column anywhere
-
-
-# --- languages -----------------------------------------------------------------------------
-
-
-async def test_language_is_upserted_and_forgotten(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    who, other = owner(), owner()
-    async with unit_of_work(sessions) as session:
-        languages = LanguageRepository(session)
-        await languages.set(who, "fa_AF", expires_on=KEPT)
-        await languages.set(who, "ps", expires_on=KEPT)
-        await languages.set(other, "en", expires_on=KEPT)
-    async with unit_of_work(sessions) as session:
-        languages = LanguageRepository(session)
-        assert await languages.get(who) == "ps"
-        await languages.set(who, "en", expires_on=KEPT)
-        assert await languages.get(who) == "en"
-        assert await languages.delete(who) is True
-        assert await languages.delete(who) is False
-        assert await languages.get(who) is None
-        assert await languages.get(other) == "en"
-        with pytest.raises(ValueError, match="locale"):
-            await languages.set(other, "", expires_on=KEPT)
-
-
-async def test_a_remembered_language_is_forgotten_on_its_day(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    """A language says "this account used Amanat": it is kept for a while, not for ever."""
-    who, later = owner(), owner()
-    async with unit_of_work(sessions) as session:
-        languages = LanguageRepository(session)
-        await languages.set(who, "ps", expires_on=date(2027, 2, 1))
-        await languages.set(later, "fa_AF", expires_on=date(2027, 3, 1))
-        assert await languages.purge_expired(date(2027, 1, 31)) == 0
-        assert await languages.purge_expired(date(2027, 2, 1)) == 1
-        assert await languages.get(who) is None
-        assert await languages.get(later) == "fa_AF"
-
-
-# --- update ledger -------------------------------------------------------------------------
-
-
-async def test_a_second_claim_is_refused_and_the_transaction_survives(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    key, who = owner(), owner()
-    async with unit_of_work(sessions) as session:
-        ledger = UpdateLedger(session)
-        assert await ledger.claim(key, LATER) is True
-        assert await ledger.claim(key, LATER) is False
-        await LanguageRepository(session).set(
-            who, "ps", expires_on=KEPT
-        )  # PostgreSQL would refuse if poisoned
-    async with unit_of_work(sessions) as session:
-        assert await UpdateLedger(session).claim(key, LATER) is False
-        await LanguageRepository(session).set(who, "en", expires_on=KEPT)
-    async with unit_of_work(sessions) as session:
-        assert await LanguageRepository(session).get(who) == "en"
-
-
-async def test_ledger_purge_forgets_expired_updates(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    old, fresh = owner(), owner()
-    async with unit_of_work(sessions) as session:
-        await UpdateLedger(session).claim(old, NOW)
-        await UpdateLedger(session).claim(fresh, LATER)
-    async with unit_of_work(sessions) as session:
-        assert await UpdateLedger(session).purge_expired(NOW) == 1
-    async with unit_of_work(sessions) as session:
-        assert await UpdateLedger(session).claim(old, LATER) is True
-        assert await UpdateLedger(session).claim(fresh, LATER) is False
-
-
-async def test_a_concurrent_claim_waits_for_the_first_and_loses(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    key = owner()
-    claimed, release = asyncio.Event(), asyncio.Event()
-
-    async def first() -> bool:
-        async with unit_of_work(sessions) as session:
-            won = await UpdateLedger(session).claim(key, LATER)
-            claimed.set()
-            await release.wait()
-        return won
-
-    async def second() -> bool:
-        await claimed.wait()
-        async with unit_of_work(sessions) as session:
-            return await UpdateLedger(session).claim(key, LATER)
-
-    one, two = asyncio.create_task(first()), asyncio.create_task(second())
-    await claimed.wait()
-    await asyncio.sleep(0.3)
-    assert not two.done()  # blocked behind the uncommitted first claim
-    release.set()
-    assert (await one, await two) == (True, False)
-
-
-async def test_a_rolled_back_claim_does_not_count(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    key = owner()
-
-    async def claim_then_fail() -> None:
-        async with unit_of_work(sessions) as session:
-            assert await UpdateLedger(session).claim(key, LATER) is True
-            raise RuntimeError("the handler failed before anything was acknowledged")
-
-    with pytest.raises(RuntimeError, match="handler failed"):
-        await claim_then_fail()
-    async with unit_of_work(sessions) as session:
-        assert await UpdateLedger(session).claim(key, LATER) is True
-
-
-async def test_many_simultaneous_claims_have_exactly_one_winner(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    key = owner()
-
-    async def claim() -> bool:
-        async with unit_of_work(sessions) as session:
-            return await UpdateLedger(session).claim(key, LATER)
-
-    results = await asyncio.gather(*(claim() for _ in range(6)))
-    assert sorted(results) == [False] * 5 + [True]
 
 
 # --- migrations ----------------------------------------------------------------------------
@@ -764,7 +533,7 @@ async def test_upgrade_is_idempotent_and_keeps_data(database_url: str) -> None:
     engine = create_engine(database_url)
     try:
         async with unit_of_work(session_factory(engine)) as session:
-            await StatsRepository(session).add(stat())
+            await StatsRepository(session).add_batch([stat()])
     finally:
         await engine.dispose()
     await upgrade_to_head_async(database_url)
@@ -801,17 +570,18 @@ def test_run_blocking_works_beside_a_test_loop() -> None:
     assert run_blocking(lambda: asyncio.sleep(0, result=42)) == 42
 
 
-async def test_deleted_drafts_leave_no_bytes_in_sqlite_files(tmp_path: Path) -> None:
+async def test_dropped_uploads_leave_no_bytes_in_sqlite_files(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path)
     await upgrade_to_head_async(url)
     engine = create_engine(url)
-    canary = b"DELETED-DRAFT-" + secrets.token_hex(16).encode()
+    canary = b"DROPPED-UPLOAD-" + secrets.token_hex(16).encode()
     try:
         sessions = session_factory(engine)
+        gone = upload_id()
         async with unit_of_work(sessions) as session:
-            await DraftRepository(session).put(owner(), canary * 4, LATER)
+            await UploadRepository(session).add_chunk(gone, 0, SealedBlob(canary * 4), NOW.date())
         async with unit_of_work(sessions) as session:
-            assert await DraftRepository(session).purge_expired(LATER) == 1
+            assert await UploadRepository(session).drop([gone]) == 1
     finally:
         await engine.dispose()
     database = tmp_path / "amanat.db"
@@ -823,75 +593,64 @@ async def test_deleted_drafts_leave_no_bytes_in_sqlite_files(tmp_path: Path) -> 
             assert canary not in path.read_bytes(), path.name
 
 
-# --- attachment chunks ---------------------------------------------------------------------
+async def test_the_sqlite_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "fresh")
+    await upgrade_to_head_async(url)
+    engine = create_engine(url)
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            await ReportRepository(session).add(report())
+        files = list((tmp_path / "fresh").iterdir())
+        assert {f.name for f in files} >= {"amanat.db", "amanat.db-wal"}
+        for path in files:
+            assert path.stat().st_mode & 0o077 == 0, f"{path.name} is readable by others"
+        assert (tmp_path / "fresh").stat().st_mode & 0o077 == 0
+    finally:
+        await engine.dispose()
+    loose = tmp_path / "loose.db"
+    loose.touch(mode=0o644)
+    await create_engine(sqlite_url(tmp_path).replace("amanat.db", "loose.db")).dispose()
+    assert loose.stat().st_mode & 0o077 == 0  # an existing file is tightened
 
 
-async def test_attachment_chunks_round_trip_in_order_and_are_kept_on_submit(
+async def test_uploads_round_trip_in_order_and_claimed_ones_survive_the_purge(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     today = date(2026, 11, 25)
+    kept, abandoned, other = upload_id(), upload_id(), upload_id()
     chunks = [SealedBlob(bytes([n]) * 40) for n in range(40)]
     async with unit_of_work(sessions) as session:
-        repository = AttachmentRepository(session)
+        uploads = UploadRepository(session)
         for seq, blob in enumerate(chunks):
-            await repository.add_chunk("R1", 0, seq, blob, today)
-        await repository.add_chunk("R1", 1, 0, SealedBlob(b"other"), today)
-        await repository.add_chunk("R2", 0, 0, SealedBlob(b"another report"), today)
+            await uploads.add_chunk(kept, seq, blob, today)
+        await uploads.add_chunk(abandoned, 0, SealedBlob(b"abandoned"), today)
+        await uploads.add_chunk(other, 0, SealedBlob(b"not yet due"), today + timedelta(days=3))
+    claim = dataclasses.replace(report("CLAIMFILE1"), files=[NewFile(0, kept)])
     async with unit_of_work(sessions) as session:
-        repository = AttachmentRepository(session)
-        assert [blob async for blob in repository.chunks("R1", 0)] == chunks
-        assert await repository.indexes("R1") == [0, 1]
-        await repository.keep("R1")
+        await ReportRepository(session).add(claim)
     async with unit_of_work(sessions) as session:
-        repository = AttachmentRepository(session)
-        # Abandoned drafts' chunks go once their day has passed; kept ones stay.
-        assert await repository.purge_expired(today + timedelta(days=1)) == 1
-        assert await repository.total_chunks("R1") == 41
-        assert await repository.total_chunks("R2") == 0
+        uploads = UploadRepository(session)
+        assert [blob async for blob in uploads.chunks(kept)] == chunks
+        assert await uploads.header(kept) == chunks[0]
+        stored = await ReportRepository(session).get("CLAIMFILE1")
+        assert stored is not None
+        assert stored.files == (NewFile(0, kept),)
+        # Uploads nobody claimed go once their day has passed; claimed ones stay.
+        assert await uploads.purge_unclaimed(today + timedelta(days=1)) == 1
+        assert await uploads.total_chunks(kept) == 40
+        assert await uploads.total_chunks(abandoned) == 0
+        assert await uploads.total_chunks(other) == 1
+        assert await uploads.drop([kept]) == 0  # a claimed upload is never dropped
 
 
-async def test_attachment_chunks_are_dropped_by_report_or_index(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    async with unit_of_work(sessions) as session:
-        repository = AttachmentRepository(session)
-        for index in (0, 1, 2):
-            await repository.add_chunk("R1", index, 0, SealedBlob(b"x"), None)
-        assert await repository.drop("R1", [1]) == 1
-        assert await repository.indexes("R1") == [0, 2]
-        assert await repository.drop("R1") == 2
-
-
-def test_attachment_chunks_refuse_plaintext() -> None:
-    async def add(session: AsyncSession) -> None:
-        await AttachmentRepository(session).add_chunk("R1", 0, 0, b"plain", None)  # type: ignore[arg-type]
+def test_uploads_refuse_plaintext_and_odd_ids() -> None:
+    async def add(blob: object, name: str) -> None:
+        await UploadRepository(None).add_chunk(name, 0, blob, date(2026, 1, 1))  # type: ignore[arg-type]
 
     with pytest.raises(TypeError):
-        asyncio.run(add(None))  # type: ignore[arg-type]
-
-
-async def test_overlapping_reshuffles_do_not_duplicate_records(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    record = StatRecord("recruit_armed", "broker", "IR", "tehran", "2026-03", "not_urgent", "yes")
-    async with unit_of_work(sessions) as session:
-        for _ in range(5):
-            await StatsRepository(session).add(record)
-
-    async def reshuffle() -> int:
-        async with unit_of_work(sessions) as session:
-            return await StatsRepository(session).reshuffle()
-
-    first = sessions()
-    transaction = await first.begin()
-    await StatsRepository(first).reshuffle()
-    second = asyncio.create_task(reshuffle())
-    await asyncio.sleep(0.3)  # the second job starts while the first still holds its work
-    await transaction.commit()
-    await first.close()
-    assert await second == 5
-    async with unit_of_work(sessions) as session:
-        assert len(await StatsRepository(session).all()) == 5
+        asyncio.run(add(b"plain", upload_id()))
+    with pytest.raises(ValueError, match="upload id"):
+        asyncio.run(add(SealedBlob(b"x"), "../../etc/passwd"))
 
 
 async def test_replies_are_sealed_ordered_and_dated_by_day(
@@ -929,19 +688,6 @@ async def test_reply_notices_wait_until_sent(sessions: async_sessionmaker[AsyncS
         assert await notices.purge_expired(date(2027, 2, 22)) == 0
         assert await notices.purge_expired(date(2027, 2, 23)) == 1  # the link is gone
         assert await notices.mark_pending("NOTE000001") is False
-
-
-async def test_rate_windows_count_per_owner_and_restart_each_window(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    alice_key, bob_key = owner(), owner()
-    async with unit_of_work(sessions) as session:
-        limits = RateLimitRepository(session)
-        assert [await limits.hit(alice_key, 100) for _ in range(3)] == [1, 2, 3]
-        assert await limits.hit(bob_key, 100) == 1
-        assert await limits.hit(alice_key, 101) == 1  # a new window starts again
-    async with unit_of_work(sessions) as session:
-        assert await RateLimitRepository(session).purge_before(101) == 1  # bob's old window
 
 
 async def test_claims_take_urgent_then_longest_waiting_reports_once(

@@ -68,6 +68,8 @@ async def test_items_are_added_one_by_one_and_dropped(store: ConversationStore) 
     for index in range(3):
         await store.put_item(KEY, f"story:{index}", bytes([index]) * 5, expires_at=later())
     assert await store.items(KEY) == {f"story:{i}": bytes([i]) * 5 for i in range(3)}
+    assert await store.get_item(KEY, "story:2") == bytes([2]) * 5
+    assert await store.get_item(KEY, "story:9") is None
     await store.drop_items(KEY, ["story:1"])
     assert set(await store.items(KEY)) == {"story:0", "story:2"}
     await store.drop_items(KEY)

@@ -2,29 +2,32 @@
 
 This module owns the one place where attachment plaintext is written to disk, and only on
 an admin's machine, into a folder the admin names. Each file is streamed chunk by chunk (the
-memory used does not grow with the file) and deleted again if any chunk fails to verify, so a
-truncated or altered attachment never leaves a partial file that looks complete.
+memory used does not grow with the file) and deleted again if anything stops it before the
+last chunk verified (an altered chunk, a lost connection, Ctrl-C), so a truncated or altered
+attachment never leaves a partial file that looks complete (docs/crypto.md §12.6).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.crypto.errors import CryptoError, TamperedCiphertext
+from bot.admin.binding import open_answers, stream_ref
+from bot.crypto.errors import TamperedCiphertext
 from bot.crypto.items import open_with_admin_key
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.stream import StreamOpener
 from bot.crypto.values import ItemRef
-from bot.questions import ATTACHMENT_KIND, ATTACHMENT_META_KIND
-from storage.attachments import AttachmentRepository
+from bot.questions import ATTACHMENT_META_KIND
 from storage.db import unit_of_work
 from storage.repositories import ReportRepository
+from storage.uploads import UploadRepository
 
 EXTENSIONS: Final = {
     "voice": ".ogg",
@@ -59,21 +62,29 @@ async def export_attachments(
         report = await ReportRepository(session).get(report_id)
         if report is None:
             raise ExportError("no report with this id")
+        document = open_answers(report, key)
         extensions: dict[int, str] = {}
         for item in report.items:
             if item.kind == ATTACHMENT_META_KIND:
-                ref = ItemRef(report_id, item.kind, item.index)
+                ref = document.item_ref(report_id, item.kind, item.index)
                 meta = json.loads(open_with_admin_key(item.blob, ref, key))
                 extensions[item.index] = _extension(meta)
-        attachments = AttachmentRepository(session)
-        indexes = await attachments.indexes(report_id)
+        uploads = UploadRepository(session)
         # Blocking file work is fine here: one admin, one command, nothing else on the loop.
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # noqa: ASYNC240
+        _private_folder(folder)
         written = []
-        for index in indexes:
-            path = folder / f"{report_id}-{index + 1}{extensions.get(index, '.bin')}"
-            written.append(await _write_one(attachments, report_id, index, key, path))
+        for file in report.files:
+            path = folder / f"{report_id}-{file.index + 1}{extensions.get(file.index, '.bin')}"
+            ref = stream_ref(report_id, document, file.index)
+            written.append(await _write_one(uploads, file.upload_id, ref, key, path))
     return written
+
+
+def _private_folder(folder: Path) -> None:
+    """Make the export folder, or tighten an existing one, to this user only (0700)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if stat.S_IMODE(folder.stat().st_mode) & 0o077:
+        folder.chmod(0o700)
 
 
 # Extensions of media and documents a reporter is likely to send, which open in a viewer rather
@@ -104,18 +115,18 @@ def _extension(meta: object) -> str:
 
 
 async def _write_one(
-    attachments: AttachmentRepository,
-    report_id: str,
-    index: int,
+    uploads: UploadRepository,
+    upload_id: str,
+    ref: ItemRef,
     key: AdminPrivateKey,
     path: Path,
 ) -> Exported:
     """Stream one attachment from the database to `path`, one batch of rows in memory at most."""
-    chunks = aiter(attachments.chunks(report_id, index))
+    chunks = aiter(uploads.chunks(upload_id))
     header = await anext(chunks, None)
     if header is None:
         raise ExportError("an attachment has no stored chunks")
-    opener = StreamOpener(header, ItemRef(report_id, ATTACHMENT_KIND, index), key)
+    opener = StreamOpener(header, ref, key)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     size = 0
     try:
@@ -129,7 +140,9 @@ async def _write_one(
                 handle.write(plaintext)
                 size += len(plaintext)
                 current = following
-    except (CryptoError, OSError):
+    except BaseException:
+        # Any stop before the last chunk verified (tampering, a database error, Ctrl-C,
+        # cancellation) deletes what was written: a partial file must never look complete.
         path.unlink(missing_ok=True)  # noqa: ASYNC240 - ours: created above with O_EXCL
         raise
     return Exported(path, size)

@@ -28,6 +28,8 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.admin.binding import open_answers
+from bot.answers import AnswersDocument, AnswersFormatError
 from bot.crypto.errors import CryptoError, NotARecipient, TamperedCiphertext, UnsupportedFormat
 from bot.crypto.items import rewrap_for_admins
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
@@ -35,10 +37,10 @@ from bot.crypto.sealer import AdminSealer
 from bot.crypto.stream import rewrap_stream_header
 from bot.crypto.values import ItemRef, SealedBlob
 from bot.questions import ATTACHMENT_KIND
-from storage.attachments import AttachmentRepository
 from storage.db import unit_of_work
 from storage.records import StoredReport
 from storage.repositories import ReportRepository
+from storage.uploads import UploadRepository
 
 __all__ = [
     "AfterReport",
@@ -317,14 +319,29 @@ def plan_report(
     problems: Counter[Problem] = Counter()
     sealed = [(item.kind, item.index, item.blob) for item in report.items]
     sealed += [(ATTACHMENT_KIND, index, header) for index, header in stream_headers]
+    document = _answers(report, keys)
     for kind, index, blob in sealed:
-        ref = ItemRef(report.id, kind, index)
+        ref = document.item_ref(report.id, kind, index)
         result = _rewrap_item(choose(kind), blob, ref, keys, target)
         if isinstance(result, Problem):
             problems[result] += 1
         else:
             replacements.append(Replacement(kind, index, blob, result))
     return ReportPlan(report.id, tuple(replacements), _sorted_counts(problems))
+
+
+def _answers(report: StoredReport, keys: Sequence[AdminPrivateKey]) -> AnswersDocument:
+    """Open the report's answers with the first key that can, to learn each item's binding.
+
+    A report whose answers open with none of the keys gets format 1's bindings (the report
+    id); its other items then fail like the answers did and are counted as problems.
+    """
+    for key in keys:
+        try:
+            return open_answers(report, key)
+        except (CryptoError, AnswersFormatError):
+            continue
+    return AnswersDocument(locale=None, month=None, answers={}, version=1)
 
 
 def _sorted_counts(problems: Counter[Problem]) -> tuple[tuple[Problem, int], ...]:
@@ -381,16 +398,21 @@ async def _rekey_one(
         stored = await reports.get(report_id)
         if stored is None:
             return None
-        attachments = AttachmentRepository(session)
-        headers = await attachments.headers(stored.id)
+        uploads = UploadRepository(session)
+        upload_of = {file.index: file.upload_id for file in stored.files}
+        headers = [
+            (index, header)
+            for index, upload_id in upload_of.items()
+            if (header := await uploads.header(upload_id)) is not None
+        ]
         plan = plan_report(stored, keys, target, choose=choose, stream_headers=headers)
         if not execute:
             return ReportOutcome(plan.report_id, len(plan.replacements), plan.problems)
         done, changed = 0, 0
         for replacement in plan.replacements:
             if replacement.kind == ATTACHMENT_KIND:
-                replaced = await attachments.replace_header(
-                    stored.id, replacement.index, replacement.new, expected=replacement.old
+                replaced = await uploads.replace_header(
+                    upload_of[replacement.index], replacement.new, expected=replacement.old
                 )
             else:
                 replaced = await reports.replace_item_blob(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
 
+from bot.answers import AnswersDocument
 from bot.i18n.localdates import format_date, format_month
 from bot.i18n.translations import LANGUAGE_NAMES, N_, RTL_LOCALES, Translations, format_number
 from bot.questions import (
@@ -52,22 +53,14 @@ FILE_KINDS: Final[Mapping[str, str]] = {
 }
 
 __all__ = [
-    "ANSWERS_VERSION",
-    "AnswersDocument",
-    "AnswersFormatError",
     "OpenedItem",
     "OpenedReport",
     "QueueRow",
-    "decode_answers",
     "neutralise",
     "render_queue",
     "render_report",
 ]
 
-ANSWERS_VERSION: Final = 1
-"""The ``v`` of the answers document this module reads."""
-
-_MAX_ANSWER_ID = 64
 _MONTH: Final = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
 # C0 controls but tab and newline, DEL, C1 controls, and the explicit bidi embeddings,
@@ -96,22 +89,6 @@ NO_REPORTS: Final = N_("No reports.")
 URGENT_NOTE: Final = N_("URGENT: the reporter said they were in danger")
 
 
-class AnswersFormatError(ValueError):
-    """Signal an answers document this code cannot read; the message never quotes it."""
-
-    def __init__(self) -> None:
-        """Use one generic message: the document is decrypted content."""
-        super().__init__("the decrypted answers document is not in a known format")
-
-
-@dataclass(frozen=True)
-class AnswersDocument:
-    """The choice answers of one report, as the bot sealed them (format version 1)."""
-
-    locale: str | None
-    month: str | None
-    answers: Mapping[str, str | tuple[str, ...]]
-    version: int = ANSWERS_VERSION
 
 
 @dataclass(frozen=True)
@@ -159,43 +136,6 @@ class QueueRow:
 # --- decoding ------------------------------------------------------------------------------
 
 
-def _answer_value(value: object) -> str | tuple[str, ...]:
-    """Accept an option id or a list of them; anything else is an unknown format."""
-    if isinstance(value, str) and 0 < len(value) <= _MAX_ANSWER_ID:
-        return value
-    if isinstance(value, list) and all(
-        isinstance(v, str) and 0 < len(v) <= _MAX_ANSWER_ID for v in value
-    ):
-        return tuple(value)
-    raise AnswersFormatError()
-
-
-def decode_answers(plaintext: bytes) -> AnswersDocument:
-    """Parse the decrypted ``answers`` item; raise AnswersFormatError on anything unexpected."""
-    try:
-        document = json.loads(plaintext.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise AnswersFormatError() from None
-    if not isinstance(document, dict):
-        raise AnswersFormatError()
-    version = document.get("v")
-    if isinstance(version, bool) or version != ANSWERS_VERSION:
-        raise AnswersFormatError()
-    answers = document.get("answers")
-    locale = document.get("locale")
-    month = document.get("month")
-    if not isinstance(answers, dict):
-        raise AnswersFormatError()
-    if locale is not None and not isinstance(locale, str):
-        raise AnswersFormatError()
-    if month is not None and not (isinstance(month, str) and _MONTH.fullmatch(month)):
-        raise AnswersFormatError()
-    parsed: dict[str, str | tuple[str, ...]] = {}
-    for key, value in answers.items():
-        if not 0 < len(key) <= _MAX_ANSWER_ID:
-            raise AnswersFormatError()
-        parsed[key] = _answer_value(value)
-    return AnswersDocument(locale=locale, month=month, answers=parsed)
 
 
 # --- rendering -----------------------------------------------------------------------------

@@ -6,6 +6,8 @@ every action that shows or changes a report is chained in the audit log.
 
 from __future__ import annotations
 
+import hmac
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -13,16 +15,16 @@ from typing import Annotated, Final
 
 import typer
 
+from bot.admin.binding import open_answers
 from bot.admin.export import Exported, ExportError, export_attachments
 from bot.admin.view import (
-    AnswersFormatError,
     OpenedItem,
     OpenedReport,
     QueueRow,
-    decode_answers,
     render_queue,
     render_report,
 )
+from bot.answers import AnswersFormatError
 from bot.cli.common import (
     ALTERED,
     CliConfig,
@@ -58,11 +60,20 @@ from bot.partners.outbox import write_new_file
 from bot.partners.routing import RoutingRefused, check_consent, check_summary, render_case
 from bot.questions import ANSWERS_KIND, NOTE_KIND, REPLY_KIND
 from storage.db import unit_of_work
-from storage.records import StoredItem
+from storage.records import StoredItem, StoredReport
 from storage.replies import ReplyNoticeRepository, ReplyRepository
 from storage.repositories import ReportRepository
 
 MAX_NOTE_CHARS: Final = 3500
+
+
+FromFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--from-file",
+        help="Read the text from this UTF-8 file (else from the terminal or a pipe).",
+    ),
+]
 
 
 def register(admin_app: typer.Typer, config: CliConfig) -> None:
@@ -192,29 +203,41 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
     @admin_app.command("reply")
     def admin_reply(
         report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
-        message: Annotated[
-            str | None,
-            typer.Option("--message", help="The answer (asked for when not given)."),
-        ] = None,
+        from_file: FromFileOption = None,
+        legacy_key: Annotated[
+            bool,
+            typer.Option(
+                "--legacy-key",
+                help=(
+                    "Answer a report sent before reply keys were sealed with its answers: its "
+                    "stored key cannot be checked (see docs/threat-model.md)."
+                ),
+            ),
+        ] = False,
         key: KeyOption = None,
     ) -> None:
         """Answer a reporter: only the holder of the receipt code can read it, with /status.
 
         The answer is sealed to the reporter's key (derived from their code; the server keeps
         only its public half) and a copy is sealed to the admins, like every report item.
-        Write it in the reporter's language; it is shown exactly as written.
+        Write it in the reporter's language; it is shown exactly as written. Type it when
+        asked (end with Ctrl-D), pipe it in, or give --from-file: never on the command line,
+        where shell history and the process list would keep it.
+
+        Example: amanat admin reply 7K3M9Q2XTB --from-file answer.txt
         """
         settings = load_settings(config)
         wanted = read_report_id(report_id)
-        text = message if message is not None else typer.prompt("Answer", err=True)
-        text = text.strip()
+        text = read_text("answer", from_file)
         if not text or len(text) > 3500:
             fail("an answer has 1 to 3500 characters")
         admins = configured_keys(settings)
         holder = load_key(settings, key)  # the audit log names who answered
         if not admins:  # development: the development key is what the simulator seals to
             admins = current_keys(settings, admins, key_path(settings, key), holder)
-        index, notified = run_storage(settings, _reply(wanted, text, admins, holder))
+        index, notified = run_storage(
+            settings, _reply(wanted, text, admins, holder, legacy_key=legacy_key)
+        )
         typer.echo(
             f"Answer {index + 1} stored for report {wanted}. The reporter reads it by sending "
             "/status with their code; the server cannot read it."
@@ -227,16 +250,18 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
     @admin_app.command("note")
     def admin_note(
         report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
-        message: Annotated[
-            str | None,
-            typer.Option("--message", help="The note (asked for when not given)."),
-        ] = None,
+        from_file: FromFileOption = None,
         key: KeyOption = None,
     ) -> None:
-        """Add a note for the team to a report, sealed to the admins; the reporter never sees it."""
+        """Add a note for the team to a report, sealed to the admins; the reporter never sees it.
+
+        Type it when asked (end with Ctrl-D), pipe it in, or give --from-file.
+
+        Example: amanat admin note 7K3M9Q2XTB --from-file note.txt
+        """
         settings = load_settings(config)
         wanted = read_report_id(report_id)
-        text = (message if message is not None else typer.prompt("Note", err=True)).strip()
+        text = read_text("note", from_file)
         if not text or len(text) > MAX_NOTE_CHARS:
             fail(f"a note has 1 to {MAX_NOTE_CHARS} characters")
         admins = configured_keys(settings)
@@ -300,13 +325,51 @@ async def _decrypt_row(reports: ReportRepository, row: QueueRow, key: AdminPriva
     """Open a queue row's answers; a failure marks the row instead of stopping the queue."""
     stored = await reports.get(row.report_id)
     item = None if stored is None else _find(stored.items, ANSWERS_KIND, 0)
-    if item is None:
+    if stored is None or item is None:
         return replace(row, problem="no answers item")
     try:
-        plaintext = open_with_admin_key(item.blob, ItemRef(row.report_id, ANSWERS_KIND, 0), key)
-        return replace(row, answers=decode_answers(plaintext))
+        return replace(row, answers=open_answers(stored, key))
     except (CryptoError, AnswersFormatError) as exc:
         return replace(row, problem=describe_problem(exc))
+
+
+def check_reporter_key(stored: StoredReport, key: AdminPrivateKey, *, legacy_key: bool) -> None:
+    """Refuse to answer unless the stored reply key is the one sealed in the report's answers.
+
+    The database copy of the key is what the answer is sealed to; anyone who can write the
+    database could swap it for their own, read the answer and swap it back. The copy sealed
+    to the admins at submission cannot be swapped unnoticed.
+    """
+    try:
+        document = open_answers(stored, key)
+    except (CryptoError, AnswersFormatError) as exc:
+        raise CliError(f"report {stored.id}: {describe_problem(exc)}") from None
+    if document.reporter_key is None:
+        if legacy_key:
+            return
+        raise CliError(
+            f"report {stored.id} was sent before reply keys were sealed with the answers, so "
+            "its stored key cannot be checked; add --legacy-key to answer it anyway"
+        )
+    if stored.reporter_key is None or not hmac.compare_digest(
+        document.reporter_key, stored.reporter_key
+    ):
+        raise CliError(
+            f"the reply key stored with report {stored.id} is not the one sealed in its "
+            "answers: the database was altered; nothing was sent"
+        )
+
+
+def read_text(what: str, from_file: Path | None) -> str:
+    """Read an answer or a note from a file, a pipe or the terminal; never from argv."""
+    if from_file is not None:
+        try:
+            return from_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"cannot read the {what} from {from_file}: {type(exc).__name__}")
+    if sys.stdin.isatty():
+        typer.echo(f"Type the {what}; end with Ctrl-D on an empty line:", err=True)
+    return sys.stdin.read().strip()
 
 
 def _find(items: Sequence[StoredItem], kind: str, index: int) -> StoredItem | None:
@@ -325,22 +388,26 @@ def _open_report(key: AdminPrivateKey, report_id: str) -> Work[OpenedReport]:
         if stored is None:
             raise CliError(f"no report with id {report_id}")
         # Open every item before rendering any: on a failure nothing decrypted is shown.
-        answers = None
+        if _find(stored.items, ANSWERS_KIND, 0) is None:
+            raise CliError(f"report {stored.id} has no answers item")
+        try:
+            answers = open_answers(stored, key)
+        except (CryptoError, AnswersFormatError) as exc:
+            raise CliError(
+                f"item {ANSWERS_KIND} #0 of report {stored.id}: {describe_problem(exc)}"
+            ) from None
         opened: list[OpenedItem] = []
         for item in stored.items:
-            ref = ItemRef(stored.id, item.kind, item.index)
+            if item.kind == ANSWERS_KIND and item.index == 0:
+                continue
+            ref = answers.item_ref(stored.id, item.kind, item.index)
             try:
                 plaintext = open_with_admin_key(item.blob, ref, key)
-                if item.kind == ANSWERS_KIND and item.index == 0:
-                    answers = decode_answers(plaintext)
-                else:
-                    opened.append(OpenedItem(item.kind, item.index, plaintext))
-            except (CryptoError, AnswersFormatError) as exc:
+            except CryptoError as exc:
                 raise CliError(
                     f"item {item.kind} #{item.index} of report {stored.id}: {describe_problem(exc)}"
                 ) from None
-        if answers is None:
-            raise CliError(f"report {stored.id} has no answers item")
+            opened.append(OpenedItem(item.kind, item.index, plaintext))
         return OpenedReport(
             report_id=stored.id,
             submitted_on=stored.submitted_on,
@@ -400,7 +467,7 @@ def _export(key: AdminPrivateKey, report_id: str, folder: Path) -> Work[list[Exp
             return await export_attachments(sessions, report_id, key, folder)
         except ExportError as exc:
             raise CliError(f"report {report_id}: {exc}") from None
-        except CryptoError as exc:
+        except (CryptoError, AnswersFormatError) as exc:
             raise CliError(
                 f"an attachment of report {report_id}: {describe_problem(exc)}"
             ) from None
@@ -432,7 +499,12 @@ def _note(
 
 
 def _reply(
-    report_id: str, text: str, admins: Sequence[AdminPublicKey], holder: AdminPrivateKey
+    report_id: str,
+    text: str,
+    admins: Sequence[AdminPublicKey],
+    holder: AdminPrivateKey,
+    *,
+    legacy_key: bool = False,
 ) -> Work[tuple[int, bool]]:
     """Seal an answer to the reporter and a copy to the admins, in one unit of work."""
 
@@ -444,6 +516,7 @@ def _reply(
                 raise CliError(f"no report with id {report_id}")
             if stored.reporter_key is None:
                 raise CliError(f"report {report_id} was stored before replies existed")
+            check_reporter_key(stored, holder, legacy_key=legacy_key)
             replies = ReplyRepository(session)
             index = await replies.next_index(report_id)
             ref = ItemRef(report_id, REPLY_KIND, index)

@@ -7,13 +7,19 @@ It holds no private key and cannot open what it sealed.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 
+from bot.crypto.constants import ITEM_FORMAT_VERSIONS_READ, STREAM_FORMAT_VERSION
+from bot.crypto.errors import CryptoError
 from bot.crypto.items import seal_item
 from bot.crypto.keyfile import AdminPublicKey
-from bot.crypto.recipients import recipients_of
+from bot.crypto.recipients import parse_recipients, recipients_of
 from bot.crypto.stream import StreamSealer, sealed_chunks, start_stream
 from bot.crypto.values import ItemRef, SealedBlob
+
+READABLE_TABLE_VERSIONS = tuple(sorted({*ITEM_FORMAT_VERSIONS_READ, STREAM_FORMAT_VERSION}))
+"""Version bytes a recipient table may start with: items v1 and v2, stream headers v1."""
 
 
 class AdminSealer:
@@ -28,6 +34,27 @@ class AdminSealer:
     def __repr__(self) -> str:
         """Show how many admins items are sealed to."""
         return f"AdminSealer(<{len(self._recipients)} admin keys>)"
+
+    @property
+    def fingerprint(self) -> str:
+        """Name this admin key set: SHA-256 over its sorted key ids, in hex.
+
+        A conversation remembers the fingerprint its items were sealed under; when the
+        configured set changes (an admin revoked), those items are never submitted.
+        """
+        ids = sorted(key_id for key_id, _, _ in self._recipients)
+        return hashlib.sha256(b"".join(ids)).hexdigest()
+
+    def is_current(self, blob: SealedBlob) -> bool:
+        """Tell whether an item or stream header is wrapped to exactly this admin key set.
+
+        Reads only the recipient table (key ids); a malformed blob is not current.
+        """
+        try:
+            entries, _ = parse_recipients(blob.data, READABLE_TABLE_VERSIONS)
+        except CryptoError:
+            return False
+        return set(entries) == {key_id for key_id, _, _ in self._recipients}
 
     def seal_for_admins(self, plaintext: bytes, ref: ItemRef) -> SealedBlob:
         """Seal an item so only admins can read it: fresh data key, AES-256-GCM, X25519 wraps."""

@@ -68,8 +68,13 @@ class ServerKeys:
         """Hide every subkey."""
         return "ServerKeys(<hidden>)"
 
-    def seal_draft(self, plaintext: bytes, owner: str) -> bytes:
-        """Encrypt a draft with the server draft key (ChaCha20-Poly1305), bound to its owner."""
+    def seal_volatile(self, plaintext: bytes, owner: str) -> bytes:
+        """Lock a value kept in volatile memory (ChaCha20-Poly1305, server key), bound to ``owner``.
+
+        Conversation state, sealed items and message ids in memory or Redis are all locked this
+        way, each bound to its conversation key and name, so a dump of the store is ciphertext
+        under opaque keys. The construction is format v1's draft encryption (§5), unchanged.
+        """
         if not isinstance(plaintext, bytes):
             raise TypeError("plaintext must be bytes")
         nonce = secrets.token_bytes(NONCE_SIZE)
@@ -80,10 +85,10 @@ class ServerKeys:
             + ChaCha20Poly1305(self._draft).encrypt(nonce, plaintext, aad)
         )
 
-    def open_draft(self, blob: bytes, owner: str) -> bytes:
-        """Decrypt a draft sealed for this owner; any mismatch is TamperedCiphertext."""
+    def open_volatile(self, blob: bytes, owner: str) -> bytes:
+        """Open a value locked by :meth:`seal_volatile`; any mismatch is TamperedCiphertext."""
         if not isinstance(blob, bytes):
-            raise TypeError("a draft blob is bytes")
+            raise TypeError("a volatile value is bytes")
         aad = _draft_aad(owner)
         if not blob:
             tampered()
@@ -99,7 +104,12 @@ class ServerKeys:
             raise TamperedCiphertext() from None
 
     def pseudonym(self, transport: str, user_id: int) -> str:
-        """Return a keyed pseudonym (HMAC-SHA256 hex) of an account; never store it with reports."""
+        """Return a keyed pseudonym (HMAC-SHA256 hex) of an account, for volatile memory only.
+
+        Account ids are small numbers: whoever holds the server secret reverses this by trying
+        them all. So it keys conversations in memory or Redis and is never written to
+        durable storage (docs/design.md §3.3).
+        """
         message = lp(encode_text(transport, max_bytes=MAX_REF_FIELD_BYTES), i64(user_id))
         return hmac.new(self._pseudonym, message, hashlib.sha256).hexdigest()
 

@@ -298,12 +298,11 @@ def start_report(
 ) -> tuple[Draft, tuple[Reply, ...], tuple[Effect, ...]]:
     fresh = Draft(
         locale=draft.locale,
-        report_id=env.fresh_report_id,
-        month=f"{env.today.year:04d}-{env.today.month:02d}",
+        draft_id=env.fresh_draft_id,
         seq=draft.seq,
     )
     effects: tuple[Effect, ...] = ()
-    if draft.report_id is not None:
+    if draft.draft_id is not None:
         effects = tuple(DropSealed(q.id) for q in QUESTIONS if isinstance(q, FreeText))
     question = next_question(fresh, None)
     assert question is not None  # the question set is never empty

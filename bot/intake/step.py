@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Final
 
 from bot.i18n.translations import N_, SUPPORTED_LOCALES
@@ -34,9 +35,11 @@ from bot.intake.asking import (
 from bot.intake.free_answers import on_attached, on_free_text
 from bot.intake.texts import (
     ANSWER_WITH_BUTTONS,
+    DRAFT_EXPIRED,
     EMERGENCY,
     HELP,
     OLD_BUTTON,
+    RESTARTED,
     SAFETY,
     YOUR_ANSWER,
 )
@@ -45,6 +48,7 @@ from bot.intake.values import (
     CONFIRM_RESTART,
     EDIT_MENU,
     IDLE,
+    LOST_EXPIRED,
     PICK_LANGUAGE,
     SUMMARY,
     Attached,
@@ -84,6 +88,8 @@ from bot.questions import (
 
 def step(draft: Draft, event: Event, env: Env, config: FlowConfig) -> Outcome:
     """Advance the conversation by one event; pure, total and deterministic."""
+    if env.lost is not None and not draft.in_report and not isinstance(event, Command):
+        return _after_loss(draft, event, env, config)
     if draft.locale is None:
         return _without_language(draft, event, env, config)
     if isinstance(event, Command):
@@ -111,6 +117,29 @@ def step(draft: Draft, event: Event, env: Env, config: FlowConfig) -> Outcome:
             ),
         ),
     )
+
+
+def _after_loss(draft: Draft, event: Event, env: Env, config: FlowConfig) -> Outcome:
+    """Say plainly, in the person's language, that unsent answers are gone; offer a new start.
+
+    Nothing of a conversation survives a restart of the bot's memory or the end of a draft's
+    lifetime, so someone who comes back mid-report must not be met by a silent menu or an
+    "old button" they cannot make sense of. Commands are answered as usual.
+    """
+    if env.lost == LOST_EXPIRED:
+        notice = partial(msg, DRAFT_EXPIRED, hours=max(1, config.draft_ttl_minutes // 60))
+    else:
+        notice = partial(msg, RESTARTED)
+    if isinstance(event, Pressed) and event.data.startswith("l:"):
+        chosen = step(draft, event, replace(env, lost=None), config)
+        return replace(chosen, replies=(Reply((notice(),)), *chosen.replies))
+    locale = draft.locale or env.language_hint
+    if locale not in SUPPORTED_LOCALES:
+        everyone = Reply(tuple(notice(locale=each) for each in SUPPORTED_LOCALES))
+        return Outcome(replace(draft, position=PICK_LANGUAGE), (everyone, language_picker()))
+    assert locale is not None
+    draft = replace(draft, locale=locale, position=IDLE)
+    return Outcome(draft, (Reply((notice(),)), menu(draft)), (RememberLanguage(locale),))
 
 
 def _without_language(draft: Draft, event: Event, env: Env, config: FlowConfig) -> Outcome:

@@ -74,6 +74,15 @@ TOO_LONG: Final = N_(
     "{limit} letters in one message. You can send the rest in another "
     "message. Nothing was saved from this one."
 )
+RESTARTED: Final = N_(
+    "Sorry: the bot was restarted. If you were in the middle of a report, the answers you had "
+    "not sent yet are gone. Reports you already sent are safe. You can start again."
+)
+# Translators: {hours} is a number of hours, e.g. 24.
+DRAFT_EXPIRED: Final = N_(
+    "Your answers that were not sent yet were deleted: for your safety, a report must be sent "
+    "within {hours} hours of starting it. Reports you already sent are safe. You can start again."
+)
 ANSWER_WITH_BUTTONS: Final = N_(
     "I did not understand. Please press one of the buttons, or type its number."
 )

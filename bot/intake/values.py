@@ -18,7 +18,10 @@ from bot.questions import (
     Option,
 )
 
-DRAFT_VERSION: Final = 1
+DRAFT_VERSION: Final = 2
+
+LOST_RESTART: Final = "restart"
+LOST_EXPIRED: Final = "expired"
 
 IDLE: Final = "idle"
 PICK_LANGUAGE: Final = "pick_language"
@@ -226,8 +229,12 @@ class Env:
     """What the step may know of the outside world, passed in so the step stays pure."""
 
     today: date
-    fresh_report_id: str
+    fresh_draft_id: str
     language_hint: str | None = None
+    lost: str | None = None
+    """Why nothing is remembered of this person though they may have been mid-report:
+    ``LOST_RESTART`` (the bot's memory began recently) or ``LOST_EXPIRED`` (their unsent
+    report outlived its lifetime); None when nothing was lost."""
 
 
 @dataclass(frozen=True)
@@ -245,12 +252,12 @@ class FlowConfig:
 
 @dataclass(frozen=True)
 class Draft:
-    """Everything the conversation remembers between messages (stored encrypted)."""
+    """Everything the conversation remembers between messages (volatile memory, encrypted)."""
 
     locale: str | None = None
     position: str = IDLE
-    report_id: str | None = None
-    month: str | None = None
+    draft_id: str | None = None
+    """Random id the draft's sealed items are bound to; the report id is drawn at submission."""
     answers: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
     text_counts: Mapping[str, int] = field(default_factory=dict)
     file_counts: Mapping[str, int] = field(default_factory=dict)
@@ -266,7 +273,7 @@ class Draft:
     @property
     def in_report(self) -> bool:
         """Tell whether a report is being filled in."""
-        return self.report_id is not None
+        return self.draft_id is not None
 
     @property
     def is_blank(self) -> bool:
@@ -279,8 +286,7 @@ class Draft:
             "v": DRAFT_VERSION,
             "locale": self.locale,
             "position": self.position,
-            "report_id": self.report_id,
-            "month": self.month,
+            "draft_id": self.draft_id,
             "answers": {k: list(v) if isinstance(v, tuple) else v for k, v in self.answers.items()},
             "text_counts": dict(self.text_counts),
             "file_counts": dict(self.file_counts),
@@ -303,13 +309,12 @@ class Draft:
         return cls(
             locale=data["locale"],
             position=data["position"],
-            report_id=data["report_id"],
-            month=data["month"],
+            draft_id=data["draft_id"],
             answers=answers,
             text_counts=dict(data["text_counts"]),
-            file_counts=dict(data.get("file_counts", {})),
-            file_bytes=dict(data.get("file_bytes", {})),
-            files_sent=int(data.get("files_sent", sum(data.get("file_counts", {}).values()))),
+            file_counts=dict(data["file_counts"]),
+            file_bytes=dict(data["file_bytes"]),
+            files_sent=int(data["files_sent"]),
             selection=tuple(data["selection"]),
             seq=int(data["seq"]),
             editing=bool(data["editing"]),

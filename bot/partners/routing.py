@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.admin.view import MONTH, AnswersDocument, answer_lines, neutralise
+from bot.admin.view import MONTH, answer_lines, neutralise
+from bot.answers import AnswersDocument
 from bot.i18n.localdates import format_month
 from bot.i18n.translations import N_, Translations
 from bot.partners.months import MONTH_PATTERN
