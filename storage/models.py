@@ -42,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.records import (
+    AUDIT_SUBJECT_MAX,
     FORMER_FORCES,
     RECEIPT_HASH_SIZE,
     REPORT_ID_MAX,
@@ -204,7 +205,7 @@ class AuditEntryRow(Base):
     day: Mapped[date] = mapped_column(Date)
     admin: Mapped[str] = mapped_column(String(SHORT_TEXT_MAX))
     action: Mapped[str] = mapped_column(String(SHORT_TEXT_MAX))
-    subject: Mapped[str] = mapped_column(String(SHORT_TEXT_MAX))
+    subject: Mapped[str] = mapped_column(String(AUDIT_SUBJECT_MAX))
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     signature: Mapped[bytes | None] = mapped_column(LargeBinary(64))

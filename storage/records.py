@@ -28,6 +28,7 @@ RECEIPT_HASH_SIZE: Final = 32
 SHORT_TEXT_MAX: Final = 64
 LOCALE_MAX: Final = 16
 UPLOAD_ID_MAX: Final = 40
+AUDIT_SUBJECT_MAX: Final = 128
 
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 _UPLOAD_ID = re.compile(rf"[0-9A-Za-z.]{{1,{UPLOAD_ID_MAX}}}")

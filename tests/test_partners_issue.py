@@ -1,13 +1,16 @@
 """Test partner digests end to end: one settled month, sealed to the partner's age key.
 
 The partner's side is played by ``pyrage``, the binding of ``rage``: what a partner runs as
-``age -d -i key.txt FILE``. Nothing here opens a digest with Amanat's own code.
+``age -d -i key.txt FILE``. Nothing here opens a digest with Amanat's own code. Every digest of
+a month renders the snapshot its first issue took; a database writer who deletes or replaces
+that snapshot is refused by the hash the audit chain recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,18 +19,29 @@ from pathlib import Path
 
 import pyrage  # type: ignore[import-untyped]
 import pytest
+from click.testing import Result
 from pydantic import ValidationError
+from sqlalchemy import delete, update
 from typer.testing import CliRunner
 
-from bot.cli.common import PASSPHRASE_ENV, CliConfig
+from bot.cli.common import PASSPHRASE_ENV, CliConfig, audit
 from bot.cli.main import create_app
 from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.sealer import AdminSealer
 from bot.partners.months import Month, settled_from
+from bot.partners.snapshot import (
+    PIN_HEX_DIGITS,
+    digest_subject,
+    encode_snapshot,
+    snapshot_pin,
+    snapshot_ref,
+)
 from bot.settings import Partner, Settings
 from storage.audit import AuditRepository
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head
-from storage.records import StatRecord
+from storage.models import DigestSnapshotRow
+from storage.records import AUDIT_SUBJECT_MAX, StatRecord
 from storage.repositories import StatsRepository
 
 FAST_N = 2**10
@@ -43,6 +57,8 @@ class Partners:
     key_file: Path
     kabul: pyrage.x25519.Identity
     geneva: pyrage.x25519.Identity
+    oslo: pyrage.x25519.Identity
+    admin_key: AdminPrivateKey
     today: list[date]
 
     def invoke(self, *args: str, key: bool = True):  # type: ignore[no-untyped-def]
@@ -56,16 +72,62 @@ class Partners:
         )
 
     def add(self, records: list[StatRecord]) -> None:
+        """Store a batch of records, as the intake releases them."""
+
         async def go() -> None:
             engine = create_engine(self.settings.database_url)
             try:
                 async with unit_of_work(session_factory(engine)) as session:
-                    for record in records:
-                        await StatsRepository(session).add(record)
+                    await StatsRepository(session).add_batch(records)
             finally:
                 await engine.dispose()
 
         asyncio.run(go())
+
+    def write_snapshot(self, month: str, blob: bytes | None) -> None:
+        """Play a database writer: replace a month's sealed snapshot, or delete it (None)."""
+
+        async def go() -> None:
+            engine = create_engine(self.settings.database_url)
+            try:
+                async with unit_of_work(session_factory(engine)) as session:
+                    where = DigestSnapshotRow.month == month
+                    if blob is None:
+                        await session.execute(delete(DigestSnapshotRow).where(where))
+                    else:
+                        await session.execute(
+                            update(DigestSnapshotRow).where(where).values(blob=blob)
+                        )
+            finally:
+                await engine.dispose()
+
+        asyncio.run(go())
+
+    def append_audit(self, action: str, subject: str) -> None:
+        """Chain an entry as an older version of the command line wrote it."""
+
+        async def go() -> None:
+            engine = create_engine(self.settings.database_url)
+            try:
+                async with unit_of_work(session_factory(engine)) as session:
+                    await audit(session, self.admin_key, action, subject)
+            finally:
+                await engine.dispose()
+
+        asyncio.run(go())
+
+    def issue(self, partner: str, month: str, folder: Path) -> Result:
+        """Run ``amanat digest issue`` for one partner and month into ``folder``."""
+        return self.invoke(  # type: ignore[no-any-return]
+            "digest", "issue", "--partner", partner, "--month", month, "--to", str(folder)
+        )
+
+    def opened(self, folder: Path, partner: str, month: str) -> str:
+        """Open a digest the way the partner does, with its own age identity."""
+        identity = {"kabul-ngo": self.kabul, "geneva": self.geneva, "oslo": self.oslo}[partner]
+        path = folder / f"amanat-digest-{partner}-{month}.txt.age"
+        text: str = pyrage.decrypt(path.read_bytes(), [identity]).decode()
+        return text
 
     def audit_subjects(self) -> list[tuple[str, str]]:
         async def go() -> list[tuple[str, str]]:
@@ -89,6 +151,7 @@ def partners(
     tmp_path: Path, make_settings: Callable[..., Settings], admin_key: AdminPrivateKey
 ) -> Partners:
     kabul, geneva = pyrage.x25519.Identity.generate(), pyrage.x25519.Identity.generate()
+    oslo = pyrage.x25519.Identity.generate()
     second_kabul_key = pyrage.x25519.Identity.generate()
     settings = make_settings(
         partners=(
@@ -98,12 +161,13 @@ def partners(
                 age_recipients=(str(kabul.to_public()), str(second_kabul_key.to_public())),
             ),
             Partner(name="geneva", language="en", age_recipients=(str(geneva.to_public()),)),
+            Partner(name="oslo", language="en", age_recipients=(str(oslo.to_public()),)),
         )
     )
     upgrade_to_head(settings.database_url)
     key_file = tmp_path / "admin.key"
     key_file.write_bytes(admin_key.to_file_bytes(PASSPHRASE, scrypt_n=FAST_N))
-    world = Partners(settings, key_file, kabul, geneva, [OCTOBER_SETTLED])
+    world = Partners(settings, key_file, kabul, geneva, oslo, admin_key, [OCTOBER_SETTLED])
     world.add(
         [
             *[record("recruit_armed", "kabul", "2026-10") for _ in range(9)],
@@ -138,7 +202,9 @@ def test_a_partner_opens_its_month_with_standard_age_and_nothing_else(
     assert "  Threats, searches or arrest by the Taliban: *" in text
     with pytest.raises(pyrage.DecryptError):
         pyrage.decrypt(sealed, [partners.kabul])  # another partner cannot read it
-    assert ("digest", "geneva:2026-10") in partners.audit_subjects()
+    [(action, subject)] = partners.audit_subjects()
+    assert action == "digest"
+    assert re.fullmatch(r"geneva:2026-10 [0-9a-f]{32}", subject)  # the snapshot's hash
 
 
 def test_the_digest_speaks_the_partners_language(partners: Partners, tmp_path: Path) -> None:
@@ -190,11 +256,10 @@ def test_an_existing_digest_file_is_never_overwritten(partners: Partners, tmp_pa
     assert "exists already" in again.output
 
 
-def test_settling_waits_a_week_or_the_draft_lifetime() -> None:
-    october = Month.parse("2026-10")
-    assert settled_from(october, timedelta(hours=24)) == date(2026, 11, 8)
-    assert settled_from(october, timedelta(days=7)) == date(2026, 11, 9)
-    assert settled_from(Month.parse("2026-12"), timedelta(hours=24)) == date(2027, 1, 8)
+def test_settling_waits_a_week_after_the_month_ends() -> None:
+    assert settled_from(Month.parse("2026-10")) == date(2026, 11, 8)
+    assert settled_from(Month.parse("2026-12")) == date(2027, 1, 8)
+    assert settled_from(Month.parse("2028-02")) == date(2028, 3, 8)
 
 
 def test_partner_settings_refuse_what_could_not_be_opened() -> None:
@@ -215,3 +280,159 @@ def test_preview_of_one_month_counts_what_issue_would(partners: Partners) -> Non
     assert result.exit_code == 0, result.output
     assert "Reports started in September 2026" in result.stdout
     assert "Reports counted (the reporter agreed): 40" in result.stdout
+
+
+# --- one snapshot per month -------------------------------------------------------------------
+
+LATE = record("taliban_threat", "balkh", "2026-10")
+
+
+def test_every_partner_gets_the_first_snapshot_of_a_month_whatever_arrived_since(
+    partners: Partners, tmp_path: Path
+) -> None:
+    first, second, again = tmp_path / "first", tmp_path / "second", tmp_path / "again"
+    assert partners.issue("geneva", "2026-10", first).exit_code == 0
+    partners.add([LATE])  # a batch that came in after October was first issued
+    to_oslo = partners.issue("oslo", "2026-10", second)
+    assert to_oslo.exit_code == 0, to_oslo.output
+    geneva_text = partners.opened(first, "geneva", "2026-10")
+    assert "Reports counted (the reporter agreed): 17" in geneva_text
+    oslo_text = partners.opened(second, "oslo", "2026-10")
+    assert oslo_text == geneva_text  # nothing to subtract
+    assert "1 record of 2026-10 arrived after 2026-10 was first issued" in to_oslo.stderr
+    assert "will never be published for 2026-10" in to_oslo.stderr
+    once_more = partners.issue("geneva", "2026-10", again)
+    assert once_more.exit_code == 0, once_more.output
+    assert partners.opened(again, "geneva", "2026-10") == geneva_text
+    pins = {subject.split(" ")[1] for action, subject in partners.audit_subjects()}
+    assert len(pins) == 1  # three issues, one snapshot
+
+
+def test_the_first_issue_reports_no_late_records(partners: Partners, tmp_path: Path) -> None:
+    result = partners.issue("geneva", "2026-10", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "arrived after" not in result.output
+    assert "snapshot taken now, at its first issue" in result.stdout
+
+
+def test_months_keep_their_own_snapshots(partners: Partners, tmp_path: Path) -> None:
+    assert partners.issue("geneva", "2026-10", tmp_path).exit_code == 0
+    assert partners.issue("geneva", "2026-09", tmp_path).exit_code == 0
+    september = partners.opened(tmp_path, "geneva", "2026-09")
+    assert "Reports counted (the reporter agreed): 40" in september
+
+
+def test_a_replaced_snapshot_is_refused(partners: Partners, tmp_path: Path) -> None:
+    assert partners.issue("geneva", "2026-10", tmp_path / "first").exit_code == 0
+    partners.add([LATE])
+    # Anyone who can write the database holds the admins' public keys: a well-formed snapshot
+    # of the month with the late record in it opens and reads as genuine.
+    october = Month.parse("2026-10")
+    forged = encode_snapshot(
+        october,
+        [
+            *[record("recruit_armed", "kabul", "2026-10") for _ in range(9)],
+            *[record("false_job", "herat", "2026-10") for _ in range(6)],
+            *[record("taliban_threat", "balkh", "2026-10") for _ in range(3)],
+        ],
+    )
+    sealer = AdminSealer([partners.admin_key.public_key()])
+    partners.write_snapshot("2026-10", sealer.seal_for_admins(forged, snapshot_ref(october)).data)
+    refused = partners.issue("oslo", "2026-10", tmp_path / "second")
+    assert refused.exit_code == 1
+    assert "the snapshot of 2026-10 is not the one its first digest recorded" in refused.stderr
+    assert not (tmp_path / "second").exists()
+    preview = partners.invoke("digest", "preview", "--month", "2026-10")
+    assert preview.exit_code == 1
+    assert "Reports counted" not in preview.stdout
+    assert [action for action, _ in partners.audit_subjects()] == ["digest"]
+
+
+def test_a_snapshot_that_does_not_open_is_refused(partners: Partners, tmp_path: Path) -> None:
+    assert partners.issue("geneva", "2026-10", tmp_path / "first").exit_code == 0
+    september = encode_snapshot(Month.parse("2026-09"), [])
+    sealer = AdminSealer([partners.admin_key.public_key()])
+    moved = sealer.seal_for_admins(september, snapshot_ref(Month.parse("2026-09")))
+    partners.write_snapshot("2026-10", moved.data)  # another month's snapshot, moved here
+    refused = partners.issue("oslo", "2026-10", tmp_path / "second")
+    assert refused.exit_code == 1
+    assert "the snapshot of 2026-10 cannot be opened" in refused.stderr
+    assert not (tmp_path / "second").exists()
+
+
+def test_a_deleted_snapshot_is_refused(partners: Partners, tmp_path: Path) -> None:
+    assert partners.issue("geneva", "2026-10", tmp_path / "first").exit_code == 0
+    partners.add([LATE])
+    partners.write_snapshot("2026-10", None)
+    refused = partners.issue("oslo", "2026-10", tmp_path / "second")
+    assert refused.exit_code == 1
+    assert "the snapshot of 2026-10 is missing" in refused.stderr
+    assert not (tmp_path / "second").exists()
+    preview = partners.invoke("digest", "preview", "--month", "2026-10", key=False)
+    assert preview.exit_code == 1  # the live counts are not what was issued
+    assert "Reports counted" not in preview.stdout
+
+
+def test_a_snapshot_no_digest_pins_is_refused(partners: Partners, tmp_path: Path) -> None:
+    october = Month.parse("2026-10")
+    planted = encode_snapshot(october, [record("false_job", "herat", "2026-10")] * 5)
+    sealer = AdminSealer([partners.admin_key.public_key()])
+
+    async def plant() -> None:
+        engine = create_engine(partners.settings.database_url)
+        try:
+            async with unit_of_work(session_factory(engine)) as session:
+                session.add(
+                    DigestSnapshotRow(
+                        month="2026-10",
+                        blob=sealer.seal_for_admins(planted, snapshot_ref(october)).data,
+                    )
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(plant())
+    refused = partners.issue("geneva", "2026-10", tmp_path)
+    assert refused.exit_code == 1
+    assert "no digest of 2026-10 in the audit log pins it" in refused.stderr
+    assert list(tmp_path.glob("*.age")) == []
+    assert partners.audit_subjects() == []
+
+
+def test_a_month_issued_before_snapshots_existed_is_not_issued_again(
+    partners: Partners, tmp_path: Path
+) -> None:
+    partners.append_audit("digest", "geneva:2026-10")  # what the command wrote before 0009
+    refused = partners.issue("oslo", "2026-10", tmp_path)
+    assert refused.exit_code == 1
+    assert "2026-10 was issued before digests kept a snapshot" in refused.stderr
+    assert list(tmp_path.glob("*.age")) == []
+    assert partners.issue("oslo", "2026-09", tmp_path).exit_code == 0  # other months are free
+
+
+def test_the_audit_entry_pins_the_snapshot_by_its_hash(partners: Partners, tmp_path: Path) -> None:
+    assert partners.issue("geneva", "2026-10", tmp_path).exit_code == 0
+    records = [
+        *[record("recruit_armed", "kabul", "2026-10") for _ in range(9)],
+        *[record("false_job", "herat", "2026-10") for _ in range(6)],
+        *[record("taliban_threat", "balkh", "2026-10") for _ in range(2)],
+    ]
+    expected = snapshot_pin(encode_snapshot(Month.parse("2026-10"), records))
+    assert partners.audit_subjects() == [("digest", f"geneva:2026-10 {expected}")]
+
+
+def test_preview_of_an_issued_month_shows_its_snapshot(partners: Partners, tmp_path: Path) -> None:
+    assert partners.issue("geneva", "2026-10", tmp_path).exit_code == 0
+    partners.add([LATE, LATE])
+    result = partners.invoke("digest", "preview", "--month", "2026-10")
+    assert result.exit_code == 0, result.output
+    assert "Reports counted (the reporter agreed): 17" in result.stdout
+    assert "Showing the snapshot of 2026-10 taken at its first issue" in result.stderr
+    assert "2 records of 2026-10 arrived after 2026-10 was first issued" in result.stderr
+    assert result.stdout == partners.opened(tmp_path, "geneva", "2026-10")  # as issued
+
+
+def test_the_longest_partner_name_fits_the_audit_log() -> None:
+    """A digest's audit subject names the partner, the month and the snapshot's hash."""
+    longest = digest_subject("a" * 40, Month.parse("2026-10"), "0" * PIN_HEX_DIGITS)
+    assert len(longest) <= AUDIT_SUBJECT_MAX

@@ -1,19 +1,24 @@
 """The ``amanat digest`` commands: preview counts, and issue one month's digest to a partner.
 
-Disclosure control lives in :mod:`bot.partners.digest`; periods, settling and sealing to a partner's
-age key in :mod:`bot.partners`.
+Disclosure control lives in :mod:`bot.partners.digest`; periods and settling in
+:mod:`bot.partners.months`; the one snapshot per month that every digest of it renders, and
+the audit entry that pins it, in :mod:`bot.partners.snapshot`; sealing to a partner's age key
+in :mod:`bot.crypto.partner`.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli.common import (
     CliConfig,
+    CliError,
     KeyOption,
     Lang,
     LangOption,
@@ -21,20 +26,43 @@ from bot.cli.common import (
     Work,
     admin_translations,
     audit,
+    describe_problem,
     fail,
     find_partner,
+    key_path,
     load_key,
     load_settings,
     run_storage,
 )
-from bot.crypto.keyfile import AdminPrivateKey
+from bot.cli.keys import configured_keys, current_keys
+from bot.crypto.errors import CryptoError
+from bot.crypto.items import open_with_admin_key
+from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
 from bot.crypto.partner import seal_for_partner
+from bot.crypto.sealer import AdminSealer
+from bot.crypto.values import SealedBlob
 from bot.partners.digest import MIN_K, build_digest, render_digest
 from bot.partners.months import Month, PartnerDigestError, records_of, settled_from
-from bot.partners.outbox import digest_file_name, write_new_file
+from bot.partners.outbox import check_new_file, digest_file_name, write_new_file
+from bot.partners.snapshot import (
+    DIGEST_ACTION,
+    Drift,
+    FirstIssue,
+    decode_snapshot,
+    digest_subject,
+    drift,
+    encode_snapshot,
+    first_issue,
+    require_pinned,
+    snapshot_pin,
+    snapshot_ref,
+)
+from bot.settings import Settings
+from storage.audit import AuditRepository
 from storage.db import unit_of_work
 from storage.records import StatRecord
 from storage.repositories import StatsRepository
+from storage.snapshots import DigestSnapshotRepository
 
 
 def register(digest_app: typer.Typer, config: CliConfig) -> None:
@@ -51,11 +79,14 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
             str | None,
             typer.Option("--month", help="Count one month only (YYYY-MM), as `issue` does."),
         ] = None,
+        key: KeyOption = None,
     ) -> None:
         """Show the counts a partner would receive, with small cells hidden.
 
-        Without --month it counts every record: for the team's eyes only, never to send, since
-        two such previews taken on different days can be subtracted.
+        With --month it shows what `issue` renders: the month's snapshot once it was issued
+        (opening it needs the admin key), else the records stored now. Without --month it
+        counts every record: for the team's eyes only, never to send, since two such previews
+        taken on different days can be subtracted.
         """
         settings = load_settings(config)
         smallest = k if k is not None else settings.k_anonymity
@@ -70,9 +101,10 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
         except PartnerDigestError as exc:
             fail(str(exc))
         translations = admin_translations(settings, lang)
-        records = run_storage(settings, _stat_records())
-        if month is not None:
-            records = records_of(records, month)
+        if month is None:
+            records = run_storage(settings, _stat_records())
+        else:
+            records = _month_for_preview(settings, key, month)
         try:
             digest = build_digest(records, smallest)
         except ValueError as exc:
@@ -91,43 +123,174 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
         to: Annotated[Path, typer.Option("--to", help="Folder for the encrypted digest file.")],
         key: KeyOption = None,
     ) -> None:
-        """Count one finished month for a partner and encrypt it to the partner's age key."""
+        """Encrypt one finished month's digest to a partner's age key.
+
+        The month's first issue takes a snapshot of its records, sealed to the admins, and
+        every later issue of it, to any partner, renders exactly that snapshot: two digests of
+        one month never differ, so neither can be subtracted from the other.
+        """
         settings = load_settings(config)
         partner = find_partner(settings, partner_name)
         try:
             month = Month.parse(month_text)
         except PartnerDigestError as exc:
             fail(str(exc))
-        ready = settled_from(month, timedelta(minutes=settings.draft_ttl_minutes))
+        ready = settled_from(month)
         if config.today() < ready:
             fail(
-                f"{month} can be issued from {ready.isoformat()}: reports started in a month "
-                "may still arrive for some days after it ends, and a digest issued early "
-                "could be subtracted from a later one"
+                f"{month} can be issued from {ready.isoformat()}: a month's last records "
+                "arrive in batches for some days after it ends, and its first digest fixes "
+                "its counts for good"
             )
-        holder = load_key(settings, key)  # the audit log names who issued it
+        name = digest_file_name(partner.name, month)
+        try:
+            check_new_file(to, name)
+        except PartnerDigestError as exc:
+            fail(str(exc))
+        holder = load_key(settings, key)  # opens the snapshot; the audit log names who issued
+        admins = current_keys(settings, configured_keys(settings), key_path(settings, key), holder)
         translations = admin_translations(settings, Lang(partner.language))
-        records = records_of(run_storage(settings, _stat_records()), month)
-        digest = build_digest(records, max(settings.k_anonymity, MIN_K))
+        issued = run_storage(settings, _issue(month, partner.name, holder, admins))
+        digest = build_digest(issued.records, max(settings.k_anonymity, MIN_K))
         text = render_digest(
             digest, partner.language, translations, period=(month.year, month.month)
         )
         sealed = seal_for_partner(text, partner.age_recipients)
         try:
-            path = write_new_file(to, digest_file_name(partner.name, month), sealed)
+            path = write_new_file(to, name, sealed)
         except PartnerDigestError as exc:
             fail(str(exc))
-        run_storage(settings, _audit_digest(holder, partner.name, month))
+        except OSError as exc:
+            fail(
+                f"cannot write to {to} ({type(exc).__name__}); the audit log records this issue "
+                "already, and issuing again renders the same snapshot"
+            )
         typer.echo(f"{path}  ({len(sealed)} bytes, for {partner.name})")
         typer.echo("Only the partner's age key opens it: age -d -i KEYFILE " + path.name)
+        taken = "now, at its first issue" if issued.first else "at its first issue"
+        typer.echo(f"Counts of {month}: its snapshot taken {taken} (sha256 {issued.pin}...)")
+        late = issued.drift.line(month)
+        if late is not None:
+            typer.echo(late, err=True)
 
 
-def _audit_digest(key: AdminPrivateKey, partner: str, month: Month) -> Work[None]:
-    """Chain the issue of a digest: which partner and which month, never what it counted."""
+@dataclass(frozen=True)
+class _Issued:
+    """What a digest renders: the snapshot's records, its pin, and how the month moved on."""
 
-    async def work(sessions: Sessions) -> None:
+    records: list[StatRecord]
+    pin: str
+    first: bool
+    drift: Drift
+
+
+@dataclass(frozen=True)
+class _MonthState:
+    """A month as storage holds it: its first digest entry, its snapshot, its records now."""
+
+    first: FirstIssue | None
+    snapshot: SealedBlob | None
+    stored: list[StatRecord]
+
+
+def _open_snapshot(blob: SealedBlob, month: Month, key: AdminPrivateKey) -> bytes:
+    """Open a month's snapshot with the admin's key, or say why not (never what it holds)."""
+    try:
+        return open_with_admin_key(blob, snapshot_ref(month), key)
+    except CryptoError as exc:
+        problem = describe_problem(exc)
+        raise CliError(f"the snapshot of {month} cannot be opened: {problem}") from None
+
+
+def _require_pinned(month: Month, first: FirstIssue | None, stored_pin: str | None) -> None:
+    """Refuse, as a one-line CliError, a snapshot the audit chain does not vouch for."""
+    try:
+        require_pinned(month, first, stored_pin)
+    except PartnerDigestError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _pinned(month: Month, state: _MonthState, key: AdminPrivateKey) -> tuple[str, list[StatRecord]]:
+    """Open the month's stored snapshot, check the audit chain vouches for it, read it."""
+    if state.snapshot is None:
+        raise CliError(f"{month} has no snapshot")
+    plaintext = _open_snapshot(state.snapshot, month, key)
+    pin = snapshot_pin(plaintext)
+    _require_pinned(month, state.first, pin)
+    try:
+        return pin, decode_snapshot(month, plaintext)
+    except PartnerDigestError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _month_for_preview(settings: Settings, key: Path | None, month: Month) -> list[StatRecord]:
+    """Return what ``issue`` would render for a month, saying on stderr when it is a snapshot.
+
+    The admin key is asked for only when there is a snapshot to open.
+    """
+    state = run_storage(settings, _read_month(month))
+    try:
+        if state.snapshot is None:
+            _require_pinned(month, state.first, None)
+            return state.stored
+        pin, records = _pinned(month, state, load_key(settings, key))
+    except CliError as exc:
+        fail(str(exc))
+    typer.echo(
+        f"Showing the snapshot of {month} taken at its first issue (sha256 {pin}...), which "
+        "every digest of it renders, not the records stored now.",
+        err=True,
+    )
+    late = drift(records, state.stored).line(month)
+    if late is not None:
+        typer.echo(late, err=True)
+    return records
+
+
+async def _month_state(session: AsyncSession, month: Month) -> _MonthState:
+    """Read, in the caller's transaction, a month's first digest, snapshot and records now."""
+    entries = await AuditRepository(session).entries()
+    snapshot = await DigestSnapshotRepository(session).get(str(month))
+    stored = records_of(await StatsRepository(session).all(), month)
+    return _MonthState(first_issue(entries, month), snapshot, stored)
+
+
+def _read_month(month: Month) -> Work[_MonthState]:
+    """Read a month's first digest entry, its sealed snapshot and its records stored now."""
+
+    async def work(sessions: Sessions) -> _MonthState:
         async with unit_of_work(sessions) as session:
-            await audit(session, key, "digest", f"{partner}:{month}")
+            return await _month_state(session, month)
+
+    return work
+
+
+def _issue(
+    month: Month, partner: str, key: AdminPrivateKey, admins: Sequence[AdminPublicKey]
+) -> Work[_Issued]:
+    """Take or check the month's snapshot and chain its hash in the audit log, in one unit.
+
+    The snapshot and the audit entry that pins it commit together, before any digest file is
+    written: no digest of a month can exist whose counts the database does not hold pinned.
+    """
+
+    async def work(sessions: Sessions) -> _Issued:
+        async with unit_of_work(sessions) as session:
+            state = await _month_state(session, month)
+            if state.snapshot is None:
+                _require_pinned(month, state.first, None)
+                plaintext = encode_snapshot(month, state.stored)
+                sealed = AdminSealer(admins).seal_for_admins(plaintext, snapshot_ref(month))
+                if not await DigestSnapshotRepository(session).add(str(month), sealed):
+                    raise CliError(
+                        f"another digest of {month} was issued at the same moment; "
+                        "run the command again"
+                    )
+                pin, records = snapshot_pin(plaintext), decode_snapshot(month, plaintext)
+            else:
+                pin, records = _pinned(month, state, key)
+            await audit(session, key, DIGEST_ACTION, digest_subject(partner, month, pin))
+        return _Issued(records, pin, state.snapshot is None, drift(records, state.stored))
 
     return work
 

@@ -29,8 +29,10 @@ possible values, and in a listed table it must be possibly ``k`` or more:
   published, because its cells would tie the margins together.
 - ``k`` is at least 3: with ``k = 2`` a withheld table can still say "every possible answer was
   given exactly once". The tests check all of this exhaustively on small worlds.
-- Not covered here: comparing two digests of overlapping periods (differencing). Publish
-  digests over fixed, completed periods only.
+- Not covered here: comparing two digests that count different sets of reports
+  (differencing). The periods prevent it: one calendar month per digest
+  (:mod:`bot.partners.months`), and every digest of a month rendered from the one snapshot
+  its first issue took (:mod:`bot.partners.snapshot`).
 """
 
 from __future__ import annotations

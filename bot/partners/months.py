@@ -7,9 +7,11 @@ the partner's own age key is :mod:`bot.crypto.partner`'s; writing the file is
 :mod:`bot.partners.outbox`'s.
 
 Why one month and nothing else: two digests whose periods overlap can be subtracted, and the
-difference has no small cells hidden (``docs/partner-guide.md`` §7). Distinct calendar months
-never overlap, and a settled month's records no longer change, so issuing the same month again
-gives the same counts. Quarters or "everything so far" would break that.
+difference has no small cells hidden (``docs/partner-guide.md`` §7). A record counts in the
+month its report was submitted, and distinct calendar months never overlap. Quarters or
+"everything so far" would break that. A month can still grow after it is first issued (records
+arrive late, in batches), so every digest of a month renders the snapshot taken at its first
+issue (:mod:`bot.partners.snapshot`), never the records as they are now.
 """
 
 from __future__ import annotations
@@ -59,21 +61,21 @@ class Month:
         return date(self.year, self.month + 1, 1)
 
 
-def settled_from(month: Month, draft_ttl: timedelta) -> date:
-    """Return the first day on which ``month`` may be counted.
+def settled_from(month: Month) -> date:
+    """Return the first day on which ``month`` may be counted: ``SETTLE_DAYS`` after it ends.
 
-    A report counts in the month it was started; its draft may be sent until the draft's
-    time-to-live runs out, so the month can still grow after it ends. Wait a week, or the
-    TTL and a day when that is longer.
+    A record counts in the month its report was submitted, but it reaches the database only in
+    a shuffled batch, written once at least *k* reports went by, so a month's last records can
+    arrive days after it ends. The first issue fixes the month's counts for good (its snapshot),
+    so wait until most of them are in; later ones are never published for that month.
     """
-    wait = max(timedelta(days=SETTLE_DAYS), draft_ttl + timedelta(days=1))
-    return month.first_day_after() + timedelta(days=wait.days + (1 if wait.seconds else 0))
+    return month.first_day_after() + timedelta(days=SETTLE_DAYS)
 
 
 Record = TypeVar("Record", bound="StatLike")
 
 
 def records_of(records: Sequence[Record], month: Month) -> list[Record]:
-    """Keep the records of reports started in ``month``; everything else is not counted."""
+    """Keep the records of reports submitted in ``month``; everything else is not counted."""
     wanted = str(month)
     return [record for record in records if record.month == wanted]

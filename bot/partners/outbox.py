@@ -18,6 +18,23 @@ def digest_file_name(partner: str, month: Month) -> str:
     return f"amanat-digest-{partner}-{month}.txt.age"
 
 
+def _taken(path: Path) -> PartnerDigestError:
+    """Say that a name is taken, naming the path only."""
+    return PartnerDigestError(f"{path} exists already; move it away first")
+
+
+def check_new_file(folder: Path, name: str) -> Path:
+    """Refuse a name already taken before anything is recorded for a file that cannot be written.
+
+    ``write_new_file`` still refuses atomically; this only spares the audit log an entry for a
+    digest that was never written because an old file was in the way.
+    """
+    path = folder / name
+    if path.exists() or path.is_symlink():
+        raise _taken(path)
+    return path
+
+
 def write_new_file(folder: Path, name: str, data: bytes) -> Path:
     """Write ``data`` to a new file readable by this user only; never overwrite one."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -25,7 +42,7 @@ def write_new_file(folder: Path, name: str, data: bytes) -> Path:
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise PartnerDigestError(f"{path} exists already; move it away first") from None
+        raise _taken(path) from None
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(data)
     return path

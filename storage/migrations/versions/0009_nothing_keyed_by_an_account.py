@@ -15,7 +15,8 @@ A frozen snapshot: never import storage.models here.
   before); chunks of drafts that were never sent are dropped.
 - ``audit_log`` gains each entry's Ed25519 signature (entries written before stay unsigned:
   ``amanat audit verify`` accepts them only as a prefix pinned by the first signed entry).
-- ``digest_snapshots`` keeps one sealed snapshot of counts per month.
+- ``digest_snapshots`` keeps one sealed snapshot of counts per month; ``audit_log.subject``
+  grows to 128 characters, room for a digest's partner, month and snapshot hash.
 
 Old row versions of the dropped tables stay in the write-ahead log, its archives and backups
 made before the upgrade (docs/operations.md, "Upgrading to 0009").
@@ -91,6 +92,9 @@ def upgrade() -> None:
     op.drop_table("update_ledger")
     with op.batch_alter_table("audit_log") as batch:
         batch.add_column(sa.Column("signature", sa.LargeBinary(length=64), nullable=True))
+        batch.alter_column(
+            "subject", existing_type=sa.String(length=64), type_=sa.String(length=128)
+        )
     op.create_table(
         "digest_snapshots",
         sa.Column("month", sa.String(length=7), nullable=False),
@@ -106,6 +110,9 @@ def downgrade() -> None:
     op.drop_table("digest_snapshots")
     with op.batch_alter_table("audit_log") as batch:
         batch.drop_column("signature")
+        batch.alter_column(
+            "subject", existing_type=sa.String(length=128), type_=sa.String(length=64)
+        )
     op.create_table(
         "update_ledger",
         sa.Column("key", sa.String(length=64), nullable=False),
