@@ -36,18 +36,21 @@ if str(REPO) not in sys.path:
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from bot.admin.export import export_attachments
+from bot.answers import AnswersDocument, encode_answers
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.sealer import AdminSealer, seal_stream_for_admins
 from bot.crypto.stream import open_stream_with_admin_key
 from bot.crypto.values import ItemRef
-from storage.attachments import AttachmentRepository
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head_async
-from storage.records import NewItem, NewReport
+from storage.records import NewFile, NewItem, NewReport
 from storage.repositories import ReportRepository
+from storage.uploads import UploadRepository
 
 MIB = 1024 * 1024
 REPORT = "7K3M9Q2X1A"
+DRAFT = "d7" * 16
+UPLOAD = "ab" * 16
 PIECE = 256 * 1024
 
 
@@ -66,15 +69,19 @@ async def _store(folder: Path, key: AdminPrivateKey, megabytes: int) -> None:
     sealer = AdminSealer([key.public_key()])
     engine = create_engine(url)
     pieces = (os.urandom(PIECE) for _ in range(megabytes * MIB // PIECE))
+    document = AnswersDocument("en", "2026-11", {}, draft_id=DRAFT, reporter_key=os.urandom(32))
     try:
         async with unit_of_work(session_factory(engine)) as session:
-            ref = ItemRef(REPORT, "attachment", 0)
-            repository = AttachmentRepository(session)
+            ref = ItemRef(DRAFT, "attachment", 0)
+            repository = UploadRepository(session)
             for seq, blob in enumerate(seal_stream_for_admins(sealer, ref, pieces)):
-                await repository.add_chunk(REPORT, 0, seq, blob, None)
+                await repository.add_chunk(UPLOAD, seq, blob, date(2026, 11, 27))
             meta = json.dumps({"kind": "video", "question": "narrative", "size": megabytes * MIB})
             sealed_meta = sealer.seal_for_admins(
-                meta.encode(), ItemRef(REPORT, "attachment_meta", 0)
+                meta.encode(), ItemRef(DRAFT, "attachment_meta", 0)
+            )
+            answers = sealer.seal_for_admins(
+                encode_answers(document), ItemRef(REPORT, "answers", 0)
             )
             await ReportRepository(session).add(
                 NewReport(
@@ -82,7 +89,10 @@ async def _store(folder: Path, key: AdminPrivateKey, megabytes: int) -> None:
                     date(2026, 11, 26),
                     False,
                     os.urandom(32),
-                    [NewItem("attachment_meta", 0, sealed_meta)],
+                    [NewItem("answers", 0, answers), NewItem("attachment_meta", 0, sealed_meta)],
+                    format_version=2,
+                    reporter_key=document.reporter_key,
+                    files=[NewFile(0, UPLOAD)],
                 )
             )
     finally:
@@ -100,9 +110,9 @@ async def _measure(mode: str, folder: Path, key: AdminPrivateKey) -> float:
             written.path.unlink()
         elif mode == "whole":
             async with unit_of_work(sessions) as session:
-                stored = AttachmentRepository(session)
-                chunks = [blob async for blob in stored.chunks(REPORT, 0)]
-            ref = ItemRef(REPORT, "attachment", 0)
+                stored = UploadRepository(session)
+                chunks = [blob async for blob in stored.chunks(UPLOAD)]
+            ref = ItemRef(DRAFT, "attachment", 0)
             target = folder / "whole.bin"
             with target.open("wb") as handle:
                 for plaintext in open_stream_with_admin_key(chunks[0], chunks[1:], ref, key):

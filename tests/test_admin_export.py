@@ -13,21 +13,29 @@ import pytest
 from sqlalchemy import select
 
 from bot.admin.export import ExportError, export_attachments
+from bot.answers import AnswersDocument, encode_answers
 from bot.crypto.constants import STREAM_CHUNK_SIZE
 from bot.crypto.errors import CryptoError, NotARecipient
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.sealer import AdminSealer, seal_stream_for_admins
-from bot.crypto.values import ItemRef
+from bot.crypto.stream import StreamOpener
+from bot.crypto.values import ItemRef, SealedBlob
 from bot.settings import Settings
-from storage.attachments import CHUNKS_PER_READ, AttachmentRepository
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head_async
-from storage.models import AttachmentChunkRow
-from storage.records import NewItem, NewReport
+from storage.models import UploadChunkRow
+from storage.records import NewFile, NewItem, NewReport
 from storage.repositories import ReportRepository
+from storage.uploads import CHUNKS_PER_READ, UploadRepository
 from tests.benchmark_support import run_quick
 
 REPORT = "7K3M9Q2X1A"
+DRAFT = "d7" * 16
+REPORTER_KEY = bytes(range(32))
+
+
+def upload_of(index: int) -> str:
+    return f"{index:02d}" + "ab" * 15
 
 
 async def _store(
@@ -36,18 +44,25 @@ async def _store(
     files: list[bytes],
     names: list[str] | None = None,
 ) -> None:
+    """Store a report as the intake does: files bound to the draft id, under upload ids."""
     sealer = AdminSealer([admin_key.public_key()])
     await upgrade_to_head_async(settings.database_url)
     engine = create_engine(settings.database_url)
+    document = AnswersDocument(
+        "en", "2026-11", {"danger_now": "no"}, draft_id=DRAFT, reporter_key=REPORTER_KEY
+    )
     try:
         async with unit_of_work(session_factory(engine)) as session:
+            answers_ref = ItemRef(REPORT, "answers", 0)
             items = [
-                NewItem("answers", 0, sealer.seal_for_admins(b"{}", ItemRef(REPORT, "answers", 0)))
+                NewItem("answers", 0, sealer.seal_for_admins(encode_answers(document), answers_ref))
             ]
             for index, data in enumerate(files):
-                ref = ItemRef(REPORT, "attachment", index)
+                ref = ItemRef(DRAFT, "attachment", index)
                 for seq, blob in enumerate(seal_stream_for_admins(sealer, ref, [data])):
-                    await AttachmentRepository(session).add_chunk(REPORT, index, seq, blob, None)
+                    await UploadRepository(session).add_chunk(
+                        upload_of(index), seq, blob, date(2026, 11, 26)
+                    )
                 described: dict[str, object] = {"kind": "voice", "question": "narrative"}
                 if names is not None:
                     described = {
@@ -56,14 +71,24 @@ async def _store(
                         "file_name": names[index],
                     }
                 meta = json.dumps({**described, "size": len(data)})
-                meta_ref = ItemRef(REPORT, "attachment_meta", index)
+                meta_ref = ItemRef(DRAFT, "attachment_meta", index)
                 items.append(
                     NewItem(
                         "attachment_meta", index, sealer.seal_for_admins(meta.encode(), meta_ref)
                     )
                 )
+            files_claimed = [NewFile(index, upload_of(index)) for index in range(len(files))]
             await ReportRepository(session).add(
-                NewReport(REPORT, date(2026, 11, 25), False, os.urandom(32), items)
+                NewReport(
+                    REPORT,
+                    date(2026, 11, 25),
+                    False,
+                    os.urandom(32),
+                    items,
+                    format_version=2,
+                    reporter_key=REPORTER_KEY,
+                    files=files_claimed,
+                )
             )
     finally:
         await engine.dispose()
@@ -96,7 +121,7 @@ async def test_a_tampered_chunk_leaves_no_partial_file(
     engine = create_engine(settings.database_url)
     try:
         async with unit_of_work(session_factory(engine)) as session:
-            row = await session.get(AttachmentChunkRow, (REPORT, 0, 2))
+            row = await session.get(UploadChunkRow, (upload_of(0), 2))
             assert row is not None
             row.blob = row.blob[:-1] + bytes([row.blob[-1] ^ 1])
         out = tmp_path / "out"
@@ -118,14 +143,14 @@ async def _export_after(
         async with unit_of_work(session_factory(engine)) as session:
             seqs = sorted(
                 row.seq
-                for row in (await session.scalars(select(AttachmentChunkRow))).all()
-                if row.index == 0
+                for row in (await session.scalars(select(UploadChunkRow))).all()
+                if row.upload_id == upload_of(0)
             )
             if change == "drop last chunk":
-                await session.delete(await session.get(AttachmentChunkRow, (REPORT, 0, seqs[-1])))
+                await session.delete(await session.get(UploadChunkRow, (upload_of(0), seqs[-1])))
             elif change == "keep header only":
                 for seq in seqs[1:]:
-                    await session.delete(await session.get(AttachmentChunkRow, (REPORT, 0, seq)))
+                    await session.delete(await session.get(UploadChunkRow, (upload_of(0), seq)))
         with pytest.raises(CryptoError):
             await export_attachments(session_factory(engine), REPORT, admin_key, out)
     finally:
@@ -218,3 +243,50 @@ def test_export_benchmark_runs_quick() -> None:
     for name in ("export_peak_mb", "baseline_peak_mb", "ratio", "export_mb_per_s"):
         assert isinstance(figures[name], int | float), name
     assert figures["export_mb"] == 2
+
+
+async def test_an_interrupted_export_leaves_no_partial_file(
+    make_settings: Callable[..., Settings],
+    admin_key: AdminPrivateKey,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C, a lost database or a cancelled task mid-file: the partial plaintext goes."""
+    settings = make_settings()
+    await _store(settings, admin_key, [os.urandom(STREAM_CHUNK_SIZE * 3)])
+    opened = 0
+    original = StreamOpener.open_chunk
+
+    def interrupt(self: StreamOpener, chunk: SealedBlob, *, last: bool) -> bytes:
+        nonlocal opened
+        opened += 1
+        if opened == 2:
+            raise KeyboardInterrupt
+        return original(self, chunk, last=last)
+
+    monkeypatch.setattr(StreamOpener, "open_chunk", interrupt)
+    engine = create_engine(settings.database_url)
+    out = tmp_path / "out"
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            await export_attachments(session_factory(engine), REPORT, admin_key, out)
+    finally:
+        await engine.dispose()
+    assert opened == 2  # the first chunk was written before the interruption
+    assert list(out.iterdir()) == []
+
+
+async def test_an_existing_export_folder_is_made_private(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, tmp_path: Path
+) -> None:
+    settings = make_settings()
+    await _store(settings, admin_key, [b"OggS"])
+    out = tmp_path / "shared"
+    out.mkdir(mode=0o755)
+    out.chmod(0o755)
+    engine = create_engine(settings.database_url)
+    try:
+        await export_attachments(session_factory(engine), REPORT, admin_key, out)
+    finally:
+        await engine.dispose()
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700

@@ -28,6 +28,7 @@ from bot.admin.rekey import (
     resolve_key_id,
     rewrap_stored_reports,
 )
+from bot.answers import AnswersDocument, encode_answers
 from bot.crypto.errors import NotARecipient, TamperedCiphertext
 from bot.crypto.items import open_with_admin_key, rewrap_for_admins
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
@@ -35,11 +36,11 @@ from bot.crypto.sealer import AdminSealer, seal_stream_for_admins
 from bot.crypto.stream import open_stream_with_admin_key
 from bot.crypto.values import ItemRef, SealedBlob
 from bot.questions import ATTACHMENT_KIND
-from storage.attachments import AttachmentRepository
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head_async
-from storage.records import NewItem, NewReport, StoredItem, StoredReport
+from storage.records import NewFile, NewItem, NewReport, StoredItem, StoredReport
 from storage.repositories import ReportRepository
+from storage.uploads import UploadRepository
 from tests.storage_backends import BACKENDS, PostgresUnavailable, ScratchPostgres, sqlite_url
 
 NONCE, TAG = 12, 16
@@ -445,20 +446,34 @@ async def test_the_run_reports_every_item_it_could_not_rewrap_and_does_the_rest(
 async def test_attachment_stream_headers_are_rewrapped_and_chunks_untouched(
     sessions: Sessions, alice: AdminPrivateKey, bob: AdminPrivateKey
 ) -> None:
-    report = new_report("STREAM0001", pub(alice))
-    await store(sessions, report)
+    """A format-2 report: its file is bound to the draft id its sealed answers name."""
+    draft, upload = "d1" * 16, "u1" * 16
+    sealer = AdminSealer(pub(alice))
+    document = AnswersDocument("en", "2026-11", {}, draft_id=draft, reporter_key=bytes(32))
+    answers = sealer.seal_for_admins(encode_answers(document), ItemRef("STREAM0001", "answers", 0))
+    report = NewReport(
+        id="STREAM0001",
+        submitted_on=date(2026, 11, 25),
+        urgent=False,
+        receipt_hash=secrets.token_bytes(32),
+        items=[NewItem("answers", 0, answers)],
+        format_version=2,
+        reporter_key=bytes(32),
+        files=[NewFile(0, upload)],
+    )
     data = secrets.token_bytes(150_000)
-    ref = ItemRef(report.id, ATTACHMENT_KIND, 0)
-    sealed = list(seal_stream_for_admins(AdminSealer(pub(alice)), ref, [data]))
+    ref = ItemRef(draft, ATTACHMENT_KIND, 0)
+    sealed = list(seal_stream_for_admins(sealer, ref, [data]))
     async with unit_of_work(sessions) as session:
         for seq, blob in enumerate(sealed):
-            await AttachmentRepository(session).add_chunk(report.id, 0, seq, blob, None)
+            await UploadRepository(session).add_chunk(upload, seq, blob, date(2026, 11, 26))
+    await store(sessions, report)
 
     await rewrap_stored_reports(sessions, (alice,), pub(alice, bob), execute=True)
     await rewrap_stored_reports(sessions, (alice,), pub(bob), execute=True)
 
     async with unit_of_work(sessions) as session:
-        chunks = [blob async for blob in AttachmentRepository(session).chunks(report.id, 0)]
+        chunks = [blob async for blob in UploadRepository(session).chunks(upload)]
     assert chunks[1:] == sealed[1:], "content chunks are never rewritten"
     assert b"".join(open_stream_with_admin_key(chunks[0], chunks[1:], ref, bob)) == data
     with pytest.raises(NotARecipient):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -26,8 +27,10 @@ from bot.devtools.devkeys import dev_passphrase_path, ensure_dev_keys, read_dev_
 from bot.settings import Settings
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head
-from storage.records import NewItem, NewReport, StatRecord
-from storage.repositories import DraftRepository, ReportRepository, StatsRepository, UpdateLedger
+from storage.records import NewFile, NewItem, NewReport, StatRecord
+from storage.replies import ReplyNoticeRepository
+from storage.repositories import ReportRepository, StatsRepository
+from storage.uploads import UploadRepository
 
 FAST_N = 2**10
 TEST_PASSPHRASE = "correct horse battery staple"
@@ -438,8 +441,7 @@ def test_admin_queue_in_pashto_uses_pashto_digits_and_calendar(
 
 def add_stats(world: World, records: list[StatRecord]) -> None:
     async def add(session) -> None:  # type: ignore[no-untyped-def]
-        for record in records:
-            await StatsRepository(session).add(record)
+        await StatsRepository(session).add_batch(records)
 
     world.run(add)
 
@@ -484,38 +486,50 @@ def test_digest_preview_refuses_a_k_below_the_configured_one(world: World) -> No
 # --- purge ---------------------------------------------------------------------------------
 
 
-def test_purge_counts_by_default_and_deletes_only_with_execute(world: World) -> None:
-    past = datetime.now(UTC) - timedelta(minutes=1)
-    future = datetime.now(UTC) + timedelta(days=1)
+def test_purge_counts_by_default_and_deletes_only_with_execute(
+    world: World, admin_key: AdminPrivateKey
+) -> None:
+    today = datetime.now(UTC).date()
+    past, future = today - timedelta(days=1), today + timedelta(days=1)
+    claimed = "c1" * 16
+    store(
+        world,
+        dataclasses.replace(
+            sealed_report(REPORT_A, AdminSealer([admin_key.public_key()])),
+            files=[NewFile(0, claimed)],
+        ),
+    )
 
     async def seed(session) -> None:  # type: ignore[no-untyped-def]
-        drafts = DraftRepository(session)
-        await drafts.put("a" * 64, b"x", past)
-        await drafts.put("b" * 64, b"x", past)
-        await drafts.put("c" * 64, b"x", future)
-        await UpdateLedger(session).claim("d" * 64, past)
-        await UpdateLedger(session).claim("e" * 64, future)
+        uploads = UploadRepository(session)
+        await uploads.add_chunk("a1" * 16, 0, SealedBlob(b"abandoned"), past)
+        await uploads.add_chunk("a1" * 16, 1, SealedBlob(b"abandoned"), past)
+        await uploads.add_chunk("f1" * 16, 0, SealedBlob(b"in a draft still"), future)
+        await uploads.add_chunk(claimed, 0, SealedBlob(b"a report's file"), past)
+        await ReplyNoticeRepository(session).add(REPORT_A, b"locked", past)
 
     world.run(seed)
     for _ in range(2):
         dry = world.invoke("purge")
         assert dry.exit_code == 0, dry.output
-        assert "would delete 2 expired drafts, 1 expired ledger entries and 0 chunks" in dry.stdout
-    done = world.invoke("purge", "--execute")
+        assert "would delete 2 chunks of files no report claimed and 1 expired" in dry.stdout
+    key = ("--key", str(world.key_file))
+    done = world.invoke("purge", "--execute", *key, input=f"{TEST_PASSPHRASE}\n")
     assert done.exit_code == 0, done.output
-    assert "deleted 2 expired drafts, 1 expired ledger entries" in done.stdout
-    assert "would delete 0 expired drafts, 0" in world.invoke("purge").stdout
+    assert "deleted 2 chunks of files no report claimed and 1 expired" in done.stdout
+    assert "would delete 0 chunks" in world.invoke("purge").stdout
 
-    async def remaining(session) -> bool:  # type: ignore[no-untyped-def]
-        return await DraftRepository(session).get("c" * 64) is not None
+    async def remaining(session) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+        uploads = UploadRepository(session)
+        return await uploads.total_chunks("f1" * 16), await uploads.total_chunks(claimed)
 
-    assert world.run(remaining) is True
+    assert world.run(remaining) == (1, 1)
     listed = world.invoke("audit", "list")
     assert listed.exit_code == 0, listed.output
     [line] = listed.stdout.splitlines()  # the dry runs changed nothing, so they are not logged
-    assert "operator" in line
+    assert admin_key.public_key().key_id in line
     assert "purge" in line
-    assert "2 drafts, 1 ledger entries, 0 chunks" in line
+    assert "2 chunks, 1 notices" in line
 
 
 def test_a_decrypted_queue_page_is_logged_and_a_bare_one_is_not(
@@ -584,9 +598,12 @@ def test_team_notes_are_sealed_shown_to_admins_and_logged(
     store(world, sealed_report(REPORT_A, AdminSealer([admin_key.public_key()])))
     key = ("--key", str(world.key_file))
     note = "CANARY-note: called the partner, waiting"
+    note_file = world.key_file.parent / "note.txt"
+    note_file.write_text(note + "\n", encoding="utf-8")
     added = world.invoke(
-        "admin", "note", REPORT_A, "--message", note, *key, input=f"{TEST_PASSPHRASE}\n"
-    )
+        "admin", "note", REPORT_A, "--from-file", str(note_file), *key,
+        input=f"{TEST_PASSPHRASE}\n",
+    )  # fmt: skip
     assert added.exit_code == 0, added.output
     assert f"Note 1 added to report {REPORT_A}" in added.stdout
     assert note not in added.stdout
@@ -600,8 +617,14 @@ def test_team_notes_are_sealed_shown_to_admins_and_logged(
                          input=f"{TEST_PASSPHRASE}\n")  # fmt: skip
     assert "د ټیم یادښتونه (راپور ورکوونکی یې هېڅکله نه ویني):" in shown.stdout
     assert note in shown.stdout
-    too_long = world.invoke("admin", "note", REPORT_A, "--message", "x" * 3501, *key)
+    too_long = world.invoke(
+        "admin", "note", REPORT_A, *key, input=f"{TEST_PASSPHRASE}\n" + "x" * 3501
+    )
     assert too_long.exit_code == 1
+    assert "a note has 1 to" in too_long.output
+    typed = world.invoke("admin", "note", REPORT_A, *key, input=f"{TEST_PASSPHRASE}\nby hand\n")
+    assert typed.exit_code == 0, typed.output
+    assert f"Note 2 added to report {REPORT_A}" in typed.stdout
     assert f"note     {REPORT_A}" in world.invoke("audit", "list").stdout
 
 
@@ -680,6 +703,9 @@ def test_admin_actions_are_chained_and_an_edit_is_caught(
     verified = world.invoke("audit", "verify")
     assert verified.exit_code == 0, verified.output
     assert "2 entries, chain intact." in verified.stdout
+    assert "Signed: 2 of 2" in verified.stdout  # by the admin key, checked against the setting
+    head = next(line for line in verified.stdout.splitlines() if line.startswith("Head: "))
+    assert world.invoke("audit", "verify", "--expect-head", head[6:]).exit_code == 0
 
     async def tamper(session) -> None:  # type: ignore[no-untyped-def]
         await session.execute(text("UPDATE audit_log SET subject = 'OTHER' WHERE seq = 1"))
@@ -687,4 +713,5 @@ def test_admin_actions_are_chained_and_an_edit_is_caught(
     world.run(tamper)
     broken = world.invoke("audit", "verify")
     assert broken.exit_code == 1
-    assert "entry 1 was changed" in broken.output
+    assert "the audit log does not verify: entry 1 was changed" in broken.output
+    # More attacks, each with every hash recomputed: tests/test_cli_audit.py.

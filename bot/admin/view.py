@@ -89,8 +89,6 @@ NO_REPORTS: Final = N_("No reports.")
 URGENT_NOTE: Final = N_("URGENT: the reporter said they were in danger")
 
 
-
-
 @dataclass(frozen=True)
 class OpenedItem:
     """One decrypted item other than the answers: its kind, index and bytes."""
@@ -134,8 +132,6 @@ class QueueRow:
 
 
 # --- decoding ------------------------------------------------------------------------------
-
-
 
 
 # --- rendering -----------------------------------------------------------------------------

@@ -228,11 +228,11 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         """
         settings = load_settings(config)
         wanted = read_report_id(report_id)
+        holder = load_key(settings, key)  # the audit log names who answered
         text = read_text("answer", from_file)
         if not text or len(text) > 3500:
             fail("an answer has 1 to 3500 characters")
         admins = configured_keys(settings)
-        holder = load_key(settings, key)  # the audit log names who answered
         if not admins:  # development: the development key is what the simulator seals to
             admins = current_keys(settings, admins, key_path(settings, key), holder)
         index, notified = run_storage(
@@ -261,11 +261,11 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         """
         settings = load_settings(config)
         wanted = read_report_id(report_id)
+        holder = load_key(settings, key)  # the audit log names who wrote it
         text = read_text("note", from_file)
         if not text or len(text) > MAX_NOTE_CHARS:
             fail(f"a note has 1 to {MAX_NOTE_CHARS} characters")
         admins = configured_keys(settings)
-        holder = load_key(settings, key)  # the audit log names who wrote it
         if not admins:  # development: the development key is what the simulator seals to
             admins = current_keys(settings, admins, key_path(settings, key), holder)
         number = run_storage(settings, _note(wanted, text, admins, holder))
