@@ -114,17 +114,43 @@ class Settings(BaseSettings):
     )
     admin_public_keys: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
-        description="Admin public keys (amanat-admin-pk-v1:...), comma separated.",
+        description="Admin public keys (amanat-admin-pk-v2:..., or v1), comma separated.",
+    )
+    former_admin_public_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description=(
+            "Public keys of revoked admins, comma separated: only to verify their audit "
+            "entries, never sealed to."
+        ),
     )
     server_secret: SecretStr | None = Field(
         default=None,
-        description="32 random bytes, base64: drafts, pseudonyms and receipt hashes.",
+        description="32 random bytes, base64: conversation memory, receipt hashes, notices.",
     )
     draft_ttl_minutes: int = Field(
         default=24 * 60,
         ge=10,
         le=7 * 24 * 60,
-        description="Unsent drafts are purged after this many minutes.",
+        description=(
+            "A report must be sent within this many minutes of starting it; after that its "
+            "unsent answers are deleted (the clock is not reset by activity)."
+        ),
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "redis://... for conversations in progress shared by several workers (persistence "
+            "must be off); without it they live in this process's memory."
+        ),
+    )
+    stats_batch: int = Field(
+        default=5,
+        ge=3,
+        le=1000,
+        description=(
+            "Statistics records are written only in shuffled batches that at least this many "
+            "reports went by, so none can be paired with its report."
+        ),
     )
     k_anonymity: int = Field(
         default=5, ge=3, le=100, description="Smallest count a digest may show."
@@ -174,7 +200,9 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("admin_public_keys", "emergency_contacts", mode="before")
+    @field_validator(
+        "admin_public_keys", "former_admin_public_keys", "emergency_contacts", mode="before"
+    )
     @classmethod
     def _split(cls, value: object) -> object:
         return _split_list(value)
@@ -190,6 +218,15 @@ class Settings(BaseSettings):
             raise ValueError("server_secret must be base64") from None
         if len(raw) != 32:
             raise ValueError("server_secret must decode to exactly 32 bytes")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("AMANAT_REDIS_URL must start with redis://, rediss:// or unix://")
         return value
 
     @field_validator("telegram_api_base_url", "telegram_file_base_url")

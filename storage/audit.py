@@ -1,7 +1,9 @@
-"""Append to and read the admins' hash-chained audit log; all its SQL lives here.
+"""Append to and read the admins' hash-chained, signed audit log; all its SQL lives here.
 
 Appends are serialised (SQLite's write lock; a table lock on PostgreSQL) so two admins never
-fork the chain. Like every repository it takes a session and never commits.
+fork the chain, and each is signed by the acting admin's key (``docs/crypto.md`` §14): this
+module only stores what the signer returns, it never holds a key. Like every repository it
+takes a session and never commits.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from datetime import date
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.crypto.audit import GENESIS, AuditEntry, entry_hash
+from bot.crypto.audit import GENESIS, SIGNATURE_SIZE, AuditEntry, Signer, entry_hash
 from storage.models import AuditEntryRow
 
 
@@ -21,8 +23,13 @@ class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def append(self, day: date, admin: str, action: str, subject: str) -> AuditEntry:
-        """Add one entry after the current head."""
+    async def append(
+        self, day: date, admin: str, action: str, subject: str, *, signer: Signer
+    ) -> AuditEntry:
+        """Add one entry after the current head, signed by ``signer`` (the admin it names).
+
+        ``signer`` is the acting admin key's ``sign_audit_entry``: it signs the entry hash.
+        """
         if self._session.get_bind().dialect.name == "postgresql":
             await self._session.execute(text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
         last = await self._session.scalar(
@@ -31,6 +38,9 @@ class AuditRepository:
         seq = 1 if last is None else last.seq + 1
         prev = GENESIS if last is None else last.hash
         digest = entry_hash(prev, seq, day, admin, action, subject)
+        signature = signer(digest)
+        if not isinstance(signature, bytes) or len(signature) != SIGNATURE_SIZE:
+            raise ValueError("an audit signature is 64 bytes")
         row = AuditEntryRow(
             seq=seq,
             day=day,
@@ -39,15 +49,16 @@ class AuditRepository:
             subject=subject,
             prev_hash=prev,
             hash=digest,
+            signature=signature,
         )
         self._session.add(row)
         await self._session.flush()
-        return AuditEntry(seq, day, admin, action, subject, prev, digest)
+        return AuditEntry(seq, day, admin, action, subject, prev, digest, signature)
 
     async def entries(self) -> list[AuditEntry]:
-        """Return every entry in sequence order."""
+        """Return every entry in sequence order, each with its signature (None if unsigned)."""
         rows = await self._session.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq))
         return [
-            AuditEntry(r.seq, r.day, r.admin, r.action, r.subject, r.prev_hash, r.hash)
+            AuditEntry(r.seq, r.day, r.admin, r.action, r.subject, r.prev_hash, r.hash, r.signature)
             for r in rows
         ]

@@ -271,14 +271,23 @@ def test_rewrap_refuses_tampered_content(alice: AdminPrivateKey, bob: AdminPriva
 def test_public_key_text_round_trip_and_key_id(alice: AdminPrivateKey) -> None:
     public = alice.public_key()
     text = public.to_text()
-    assert re.fullmatch(r"amanat-admin-pk-v1:[A-Za-z0-9_-]{43}", text)
-    assert AdminPublicKey.from_text(text) == public
-    assert public.key_id == hashlib.sha256(public.raw).hexdigest()[:16]
+    assert re.fullmatch(r"amanat-admin-pk-v2:[A-Za-z0-9_-]{86}", text)
+    parsed = AdminPublicKey.from_text(text)
+    assert parsed == public
+    assert (parsed.raw, parsed.signing) == (public.raw, public.signing)
+    assert public.signing is not None
+    assert len(public.signing) == 32
+    v1 = AdminPublicKey(public.raw)
+    assert re.fullmatch(r"amanat-admin-pk-v1:[A-Za-z0-9_-]{43}", v1.to_text())
+    assert AdminPublicKey.from_text(v1.to_text()).signing is None
+    assert v1 == public  # one recipient, whichever line names it
+    assert hash(v1) == hash(public)
+    assert v1.key_id == public.key_id == hashlib.sha256(public.raw).hexdigest()[:16]
     assert re.fullmatch(r"[0-9a-f]{16}", public.key_id)
 
 
 def test_public_key_parsing_is_strict(alice: AdminPrivateKey) -> None:
-    text = alice.public_key().to_text()
+    text = AdminPublicKey(alice.public_key().raw).to_text()
     body = text.split(":", 1)[1]
     last = body[-1]
     sibling = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -299,11 +308,25 @@ def test_public_key_parsing_is_strict(alice: AdminPrivateKey) -> None:
         "amanat-admin-pk-v1:/" + body[1:],
         "amanat-admin-pk-v1:" + "A" * 43,  # the all-zero point cannot be sealed to
     ]
+    v2 = alice.public_key().to_text()
+    both = v2.split(":", 1)[1]
+    bad += [
+        "amanat-admin-pk-v1:" + both,  # a v2 body under the v1 prefix
+        "amanat-admin-pk-v3:" + both,
+        "AMANAT-ADMIN-PK-V2:" + both,
+        v2 + "=",
+        v2 + "\n",
+        v2[:-1],
+        v2 + "A",
+        "amanat-admin-pk-v2:" + "A" * 43 + both[43:],  # a v2 line whose X25519 key is 0
+    ]
     for candidate in bad:
         with pytest.raises(CryptoError):
             AdminPublicKey.from_text(candidate)
     with pytest.raises(CryptoError):
         AdminPublicKey(b"\x01" * 31)
+    with pytest.raises(CryptoError):
+        AdminPublicKey(alice.public_key().raw, b"\x01" * 31)
 
 
 def test_private_key_never_prints_or_pickles(alice: AdminPrivateKey) -> None:
@@ -323,7 +346,8 @@ def test_key_file_round_trip(alice: AdminPrivateKey) -> None:
     assert doc["format"] == "amanat-admin-key"
     assert doc["version"] == 1
     assert doc["kdf"] == {"name": "scrypt", "n": FAST_N, "r": 8, "p": 1, "salt": doc["kdf"]["salt"]}
-    assert doc["public_key"] == alice.public_key().to_text()
+    # The file keeps the v1 line (§3.1): the signing key is derived, never stored.
+    assert doc["public_key"] == AdminPublicKey(alice.public_key().raw).to_text()
     assert doc["key_id"] == alice.public_key().key_id
     raw = alice._key.private_bytes_raw()
     assert raw.hex() not in data.decode()
@@ -464,30 +488,30 @@ def test_server_keys_hide_in_repr() -> None:
 
 
 def test_draft_round_trip_and_binding(server: ServerKeys) -> None:
-    blob = server.seal_draft(CANARY, "owner-a")
+    blob = server.seal_volatile(CANARY, "owner-a")
     assert CANARY not in blob
     assert blob[0] == FORMAT_VERSION
     assert len(blob) == 1 + 12 + len(CANARY) + 16
-    assert server.open_draft(blob, "owner-a") == CANARY
-    assert server.seal_draft(CANARY, "owner-a") != blob
+    assert server.open_volatile(blob, "owner-a") == CANARY
+    assert server.seal_volatile(CANARY, "owner-a") != blob
     with pytest.raises(TamperedCiphertext) as caught:
-        server.open_draft(blob, "owner-b")
+        server.open_volatile(blob, "owner-b")
     assert_no_secret(caught.value, CANARY)
     with pytest.raises(TamperedCiphertext):
-        ServerKeys(generate_server_secret()).open_draft(blob, "owner-a")
+        ServerKeys(generate_server_secret()).open_volatile(blob, "owner-a")
 
 
 def test_draft_tampering(server: ServerKeys) -> None:
-    blob = server.seal_draft(CANARY, "owner-a")
+    blob = server.seal_volatile(CANARY, "owner-a")
     for position in range(len(blob)):
         expected = UnsupportedFormat if position == 0 else TamperedCiphertext
         with pytest.raises(expected) as caught:
-            server.open_draft(flip(blob, position), "owner-a")
+            server.open_volatile(flip(blob, position), "owner-a")
         assert_no_secret(caught.value, CANARY)
         assert_not_chained(caught.value)
     for length in range(len(blob)):
         with pytest.raises(TamperedCiphertext):
-            server.open_draft(blob[:length], "owner-a")
+            server.open_volatile(blob[:length], "owner-a")
 
 
 def test_pseudonym_and_update_key() -> None:
@@ -626,7 +650,8 @@ def _admin_keys(vectors: dict[str, Any]) -> dict[str, AdminPrivateKey]:
 def test_vectors_public_keys(vectors: dict[str, Any]) -> None:
     for name, key in _admin_keys(vectors).items():
         row = next(row for row in vectors["admins"] if row["name"] == name)
-        assert key.public_key().to_text() == row["public_key"]
+        assert AdminPublicKey(key.public_key().raw).to_text() == row["public_key"]
+        assert key.public_key().to_text() == row["public_key_v2"]
         assert key.public_key().key_id == row["key_id"]
 
 
@@ -674,7 +699,7 @@ def test_vectors_server_side(vectors: dict[str, Any]) -> None:
     keys = ServerKeys(bytes.fromhex(server["secret_hex"]))
     for draft in server["drafts"]:
         blob = bytes.fromhex(draft["blob_hex"])
-        assert keys.open_draft(blob, draft["owner"]).hex() == draft["plaintext_hex"]
+        assert keys.open_volatile(blob, draft["owner"]).hex() == draft["plaintext_hex"]
     for case in server["pseudonyms"]:
         assert keys.pseudonym(case["transport"], case["user_id"]) == case["expected"]
     for case in server["update_keys"]:
@@ -703,7 +728,7 @@ def test_reference_implementation_opens_what_the_code_seals(
     assert reference.open_item(blob.data, ref, rows["alice"]) == CANARY
     assert reference.open_item(blob.data, ref, rows["bob"]) == CANARY
     server = ServerKeys(bytes.fromhex(vectors["server"]["secret_hex"]))
-    draft = server.seal_draft(CANARY, "owner")
+    draft = server.seal_volatile(CANARY, "owner")
     expected = reference.seal_draft(
         bytes.fromhex(vectors["server"]["secret_hex"]), "owner", CANARY, draft[1:13]
     )

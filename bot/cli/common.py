@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin.rekey import AfterReport
-from bot.admin.view import AnswersFormatError
+from bot.answers import AnswersFormatError
 from bot.crypto.codes import normalise_report_id
 from bot.crypto.errors import (
     CryptoError,
@@ -258,8 +258,14 @@ OPERATOR: Final = "operator"
 
 
 async def audit(session: AsyncSession, key: AdminPrivateKey, action: str, subject: str) -> None:
-    """Chain one admin action onto the audit log (who by key id, what, on what, which day)."""
-    await AuditRepository(session).append(today_utc(), key.public_key().key_id, action, subject)
+    """Chain one admin action onto the audit log, signed by the acting admin's key.
+
+    The entry names who (key id), what, on what and which day; without ``key`` nobody can add
+    an entry in its name, or rechain the log after an edit.
+    """
+    await AuditRepository(session).append(
+        today_utc(), key.public_key().key_id, action, subject, signer=key.sign_audit_entry
+    )
 
 
 def today_utc() -> date:

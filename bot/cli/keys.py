@@ -1,4 +1,5 @@
-"""The ``amanat keys`` commands: make admin key pairs, add, revoke and rotate admin keys.
+"""The ``amanat keys`` commands: make admin key pairs, print a key's public line, add, revoke
+and rotate admin keys.
 
 They take the current set from ``AMANAT_ADMIN_PUBLIC_KEYS`` (what the server seals new reports
 to) and print the new value; they never change the server's configuration
@@ -38,6 +39,7 @@ from bot.cli.common import (
     audit,
     fail,
     key_path,
+    load_key,
     load_key_file,
     load_settings,
     require_database,
@@ -171,6 +173,41 @@ def _print_config(change: KeyChange, execute: bool) -> None:
     typer.echo(f"AMANAT_ADMIN_PUBLIC_KEYS={change.config_value}")
 
 
+def _print_former(
+    settings: Settings, change: KeyChange, holders: Sequence[AdminPrivateKey]
+) -> None:
+    """Print the revoked admins' setting: their lines keep verifying the entries they signed."""
+    kept = {key.key_id for key in change.target}
+    own = {holder.public_key().key_id: holder.public_key() for holder in holders}
+    removed = [own.get(key.key_id, key) for key in change.current if key.key_id not in kept]
+    if not removed:
+        return
+    lines = {_key_id_of(text): text for text in settings.former_admin_public_keys}
+    for key in removed:  # one line per key, the v2 line if either is one
+        if key.signing is not None or key.key_id not in lines:
+            lines[key.key_id] = key.to_text()
+    typer.echo(
+        "Keep the removed key's public line in AMANAT_FORMER_ADMIN_PUBLIC_KEYS (in every "
+        "admin's settings; nothing is sealed to it), so `amanat audit verify` still checks the "
+        "entries it signed:"
+    )
+    typer.echo(f"AMANAT_FORMER_ADMIN_PUBLIC_KEYS={','.join(lines.values())}")
+    for key in removed:
+        if key.signing is None:
+            typer.echo(
+                f"note: key {key.key_id} is configured as a v1 line, which cannot check "
+                "signatures: its holder prints the v2 line with `amanat keys public`"
+            )
+
+
+def _key_id_of(text: str) -> str:
+    """Name a configured line by its key id; a malformed line stays itself (verify refuses it)."""
+    try:
+        return AdminPublicKey.from_text(text).key_id
+    except CryptoError:
+        return text
+
+
 _SAME_COMMAND: Final = "an admin whose key opens them must run the same command"
 
 
@@ -243,12 +280,25 @@ def register(keys_app: typer.Typer, config: CliConfig) -> None:
         )
         typer.echo(f"  AMANAT_ADMIN_PUBLIC_KEYS={public.to_text()}")
 
+    @keys_app.command("public")
+    def keys_public(key: KeyOption = None) -> None:
+        """Print your key's public line (v2, with its audit signing key) for the configuration."""
+        settings = load_settings(config)
+        public = load_key(settings, key).public_key()
+        typer.echo(public.to_text())
+        typer.echo(
+            f"Key id: {public.key_id} (unchanged). Put this line in place of the key's "
+            "amanat-admin-pk-v1 line in AMANAT_ADMIN_PUBLIC_KEYS, on the server and in every "
+            "admin's settings, so `amanat audit verify` can check the entries you sign.",
+            err=True,
+        )
+
     @keys_app.command("add-admin")
     def keys_add_admin(
         public_key: Annotated[
             str,
             typer.Argument(
-                metavar="PUBLIC_KEY", help="The new admin's public key (amanat-admin-pk-v1:…)."
+                metavar="PUBLIC_KEY", help="The new admin's public key (amanat-admin-pk-v2:…)."
             ),
         ],
         key: KeyOption = None,
@@ -259,7 +309,7 @@ def register(keys_app: typer.Typer, config: CliConfig) -> None:
         try:
             new = AdminPublicKey.from_text(public_key.strip())
         except CryptoError:
-            fail("PUBLIC_KEY is not an Amanat admin public key (amanat-admin-pk-v1:…)")
+            fail("PUBLIC_KEY is not an Amanat admin public key (amanat-admin-pk-v2:…)")
         holder, current = _holder_and_current_set(settings, key)
         change = _plan(lambda: plan_add(current, new, holder=holder.public_key()))
         summary = _rekey(settings, (holder,), change, execute, config.after_report)
@@ -290,6 +340,7 @@ def register(keys_app: typer.Typer, config: CliConfig) -> None:
         summary = _rekey(settings, (holder,), change, execute, config.after_report)
         _print_outcome(summary, change, execute)
         _print_config(change, execute)
+        _print_former(settings, change, (holder,))
         typer.echo(
             "The revocation applies to NEW reports only once the server's "
             "AMANAT_ADMIN_PUBLIC_KEYS is changed and the bot restarted: until then the bot "
@@ -363,6 +414,7 @@ def register(keys_app: typer.Typer, config: CliConfig) -> None:
         typer.echo(f"New key id: {new.public_key().key_id}")
         typer.echo(f"New public key: {new.public_key().to_text()}")
         _print_config(change, execute)
+        _print_former(settings, change, (old, new))
         typer.echo(
             "Keep the old key file until the server has the new value and was restarted: "
             "reports that arrive before then are sealed to the old key. Then run "

@@ -18,6 +18,9 @@ path, and destructive commands only count unless ``--execute`` is given.
 from __future__ import annotations
 
 import asyncio
+import hmac
+import re
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Final
@@ -27,32 +30,31 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.admin import register as register_admin
 from bot.cli.common import (
-    OPERATOR,
     PASSPHRASE_ENV,
     CliConfig,
+    KeyOption,
     Sessions,
     Work,
+    audit,
     database_failure,
     fail,
+    load_key,
     load_settings,
     run_storage,
 )
 from bot.cli.keys import register as register_keys
 from bot.cli.partners import register as register_digest
 from bot.crypto.audit import AuditEntry, Verdict, verify
+from bot.crypto.errors import CryptoError
+from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
 from bot.i18n.translations import CatalogError, compile_catalogs
 from bot.logs import configure_logging
 from bot.settings import PACKAGE_LOCALES_DIR, Settings
-from storage.attachments import AttachmentRepository
 from storage.audit import AuditRepository
 from storage.db import unit_of_work
 from storage.migrate import upgrade_to_head
 from storage.replies import ReplyNoticeRepository
-from storage.repositories import (
-    DraftRepository,
-    LanguageRepository,
-    UpdateLedger,
-)
+from storage.uploads import UploadRepository
 
 __all__ = ["PASSPHRASE_ENV", "CliConfig", "app", "create_app", "main"]
 
@@ -70,7 +72,9 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
     keys_app = typer.Typer(help="Admin key pairs.", no_args_is_help=True)
     admin_app = typer.Typer(help="Read sealed reports on this machine.", no_args_is_help=True)
     digest_app = typer.Typer(help="Anonymized counts for partners.", no_args_is_help=True)
-    audit_app = typer.Typer(help="The hash-chained log of admin actions.", no_args_is_help=True)
+    audit_app = typer.Typer(
+        help="The hash-chained, signed log of admin actions.", no_args_is_help=True
+    )
     db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
     i18n_app = typer.Typer(help="Translations.", no_args_is_help=True)
     root.add_typer(keys_app, name="keys")
@@ -125,42 +129,55 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
     def audit_list(
         last: Annotated[int, typer.Option("--last", min=1, help="How many entries.")] = 50,
     ) -> None:
-        """Show the newest admin actions: day, who (key id), what, on what."""
+        """Show the newest admin actions: day, who (key id), signed or not, what, on what."""
         settings = load_settings(config)
         entries = run_storage(settings, _audit_entries())
         for entry in entries[-last:]:
+            signed = "unsigned" if entry.signature is None else "signed"
             typer.echo(
-                f"{entry.seq:>6}  {entry.day.isoformat()}  {entry.admin:<16}  "
+                f"{entry.seq:>6}  {entry.day.isoformat()}  {entry.admin:<16}  {signed:<8}  "
                 f"{entry.action:<7}  {entry.subject}"
             )
         if not entries:
             typer.echo("No admin actions logged yet.")
 
     @audit_app.command("verify")
-    def audit_verify() -> None:
-        """Check the hash chain of admin actions; print its head to keep somewhere else."""
+    def audit_verify(
+        expect_head: Annotated[
+            str | None,
+            typer.Option(
+                "--expect-head",
+                metavar="HEX",
+                help="A head printed by an earlier verify and kept off the server: fail unless "
+                "the chain still holds it (catches removed newest entries and rewrites).",
+            ),
+        ] = None,
+    ) -> None:
+        """Check the hash chain and every admin's signature; print its head to keep elsewhere."""
         settings = load_settings(config)
-        verdict = run_storage(settings, _audit_verdict())
+        expected = None if expect_head is None else _read_head(expect_head)
+        keys = _signing_keys(settings)
+        verdict = run_storage(settings, _audit_verdict(keys, expected))
         if verdict.problem is not None:
-            fail(f"the audit log was altered: {verdict.problem}")
-        typer.echo(f"{verdict.entries} entries, chain intact.")
-        typer.echo(f"Head: {verdict.head.hex()}")
-        typer.echo("Keep this head outside the server: a chain rewritten from scratch only")
-        typer.echo("shows against a head kept elsewhere.")
+            fail(f"the audit log does not verify: {verdict.problem}")
+        _print_verdict(verdict)
 
     @root.command("purge")
     def purge(
         execute: Annotated[
             bool, typer.Option("--execute", help="Really delete (default: only count).")
         ] = False,
+        key: KeyOption = None,
     ) -> None:
-        """Delete expired drafts, ledger entries and abandoned files (dry run by default)."""
+        """Delete files no report claimed and expired answer notices (dry run by default).
+
+        Deleting is an admin action: with --execute it needs your key, for the audit log.
+        The bot's own purge job does the same every ten minutes.
+        """
         settings = load_settings(config)
-        drafts, ledger, chunks = run_storage(settings, _purge(execute))
-        counts = (
-            f"{drafts} expired drafts, {ledger} expired ledger entries and {chunks} chunks "
-            "of files from abandoned drafts"
-        )
+        holder = load_key(settings, key) if execute else None
+        chunks, notices = run_storage(settings, _purge(holder))
+        counts = f"{chunks} chunks of files no report claimed and {notices} expired answer notices"
         if execute:
             typer.echo(f"deleted {counts}")
         else:
@@ -182,41 +199,126 @@ def _audit_entries() -> Work[list[AuditEntry]]:
     return work
 
 
-def _audit_verdict() -> Work[Verdict]:
-    """Read the whole chain and check it."""
+def _audit_verdict(signing_keys: Mapping[str, bytes], expect_head: bytes | None) -> Work[Verdict]:
+    """Read the whole chain and check it: hashes, signatures and the head kept elsewhere."""
 
     async def work(sessions: Sessions) -> Verdict:
         async with unit_of_work(sessions) as session:
-            return verify(await AuditRepository(session).entries())
+            entries = await AuditRepository(session).entries()
+        return verify(entries, signing_keys, expect_head)
 
     return work
 
 
-def _purge(execute: bool) -> Work[tuple[int, int, int]]:
-    """Delete expired drafts, ledger entries and abandoned chunks, or count and roll back."""
+_HEAD_HEX: Final = re.compile(r"[0-9a-f]{64}")
+_ADMIN_KEYS_ENV: Final = "AMANAT_ADMIN_PUBLIC_KEYS"
+_FORMER_KEYS_ENV: Final = "AMANAT_FORMER_ADMIN_PUBLIC_KEYS"
 
-    async def work(sessions: Sessions) -> tuple[int, int, int]:
-        now = datetime.now(UTC)
+
+def _read_head(text: str) -> bytes:
+    """Read a head as `amanat audit verify` printed it (64 hex digits), or exit 2."""
+    cleaned = text.strip().lower()
+    if not _HEAD_HEX.fullmatch(cleaned):
+        fail("--expect-head takes the 64 hex digits of a head `amanat audit verify` printed", 2)
+    return bytes.fromhex(cleaned)
+
+
+def _parse_public_keys(setting: str, texts: Sequence[str]) -> list[AdminPublicKey]:
+    """Parse one setting's public key lines, naming a bad one by position only (exit 2)."""
+    keys = []
+    for position, text in enumerate(texts, start=1):
+        try:
+            keys.append(AdminPublicKey.from_text(text))
+        except CryptoError:
+            fail(
+                f"invalid configuration: entry {position} of {setting} is not an Amanat admin "
+                "public key",
+                2,
+            )
+    return keys
+
+
+def _signing_keys(settings: Settings) -> dict[str, bytes]:
+    """Map every admin's key id to their signing key: current admins, then revoked ones.
+
+    A key listed only as a v1 line has no signing key: its entries cannot verify, and a note
+    says how to get its v2 line.
+    """
+    keys: dict[str, bytes] = {}
+    unsigned_ids: list[str] = []
+    for setting, texts in (
+        (_ADMIN_KEYS_ENV, settings.admin_public_keys),
+        (_FORMER_KEYS_ENV, settings.former_admin_public_keys),
+    ):
+        for key in _parse_public_keys(setting, texts):
+            if key.signing is None:
+                unsigned_ids.append(key.key_id)
+                continue
+            known = keys.setdefault(key.key_id, key.signing)
+            if not hmac.compare_digest(known, key.signing):
+                fail(
+                    f"invalid configuration: key {key.key_id} is listed twice, with two "
+                    "different signing keys",
+                    2,
+                )
+    if not settings.admin_public_keys and not settings.former_admin_public_keys:
+        typer.echo(
+            f"note: {_ADMIN_KEYS_ENV} is empty here, so no signed entry can be checked; "
+            "`amanat keys public` prints a key file's line (also the development key's)",
+            err=True,
+        )
+    for key_id in dict.fromkeys(unsigned_ids):
+        if key_id not in keys:
+            typer.echo(
+                f"note: key {key_id} is configured as a v1 line, without its signing key; its "
+                "holder prints the v2 line with `amanat keys public`",
+                err=True,
+            )
+    return keys
+
+
+def _print_verdict(verdict: Verdict) -> None:
+    """Say what was checked: entries, signatures, the unsigned prefix, the heads."""
+    typer.echo(f"{verdict.entries} entries, chain intact.")
+    typer.echo(f"Signed: {verdict.signed} of {verdict.entries}, each by the admin it names.")
+    if verdict.unsigned:
+        typer.echo(
+            f"Unsigned prefix: entries 1 to {verdict.unsigned}, written before entries were "
+            "signed. Keep this number with the head: it must never grow."
+        )
+    else:
+        typer.echo("No unsigned prefix.")
+    if verdict.expected_at is not None:
+        added = verdict.entries - verdict.expected_at
+        typer.echo(
+            f"The expected head is entry {verdict.expected_at}; {added} entries came after it."
+        )
+    typer.echo(f"Head: {verdict.head.hex()}")
+    typer.echo("Keep this head outside the server, and pass it as --expect-head next time:")
+    typer.echo("removed newest entries, or a chain rewritten from the start, only show that way.")
+
+
+def _purge(key: AdminPrivateKey | None) -> Work[tuple[int, int]]:
+    """Delete unclaimed uploads and expired notices (audited), or count and roll back."""
+
+    async def work(sessions: Sessions) -> tuple[int, int]:
+        today = datetime.now(UTC).date()
         async with sessions() as session:
             transaction = await session.begin()
             try:
-                drafts = await DraftRepository(session).purge_expired(now)
-                ledger = await UpdateLedger(session).purge_expired(now)
-                chunks = await AttachmentRepository(session).purge_expired(now.date())
-                await ReplyNoticeRepository(session).purge_expired(now.date())
-                await LanguageRepository(session).purge_expired(now.date())
-                if execute:  # deleting by hand is an admin action; it needs no key
-                    subject = f"{drafts} drafts, {ledger} ledger entries, {chunks} chunks"
-                    await AuditRepository(session).append(now.date(), OPERATOR, "purge", subject)
+                chunks = await UploadRepository(session).purge_unclaimed(today)
+                notices = await ReplyNoticeRepository(session).purge_expired(today)
+                if key is not None:
+                    await audit(session, key, "purge", f"{chunks} chunks, {notices} notices")
             except BaseException:
                 await transaction.rollback()
                 raise
-            if execute:
+            if key is not None:
                 await transaction.commit()
             else:
                 # The dry run counts with the real statements, then undoes them.
                 await transaction.rollback()
-        return drafts, ledger, chunks
+        return chunks, notices
 
     return work
 

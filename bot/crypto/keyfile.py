@@ -1,10 +1,11 @@
 """Hold admin keys: the public key the server seals to, the private key file on a laptop.
 
-Format: ``docs/crypto.md`` §3 (public key text form and key id) and §3.1 (the key file:
-scrypt, then ChaCha20-Poly1305 over the raw X25519 private key, its header bound as associated
-data).
+Format: ``docs/crypto.md`` §3 (public key text forms, key id and the audit signing key) and
+§3.1 (the key file: scrypt, then ChaCha20-Poly1305 over the raw X25519 private key, its header
+bound as associated data).
 A private key exists only on an admin's machine, never on the server, and refuses to be
-pickled or printed.
+pickled or printed. The admin's Ed25519 audit signing key is derived from it (HKDF-SHA256), so
+existing key files sign too; the public key's v2 text carries that signing key's public half.
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ import hmac
 import json
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeGuard
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from bot.crypto.audit import signed_message
 from bot.crypto.constants import FORMAT_VERSION, KEY_ID_SIZE, KEY_SIZE, NONCE_SIZE, TAG_SIZE
 from bot.crypto.encoding import b64decode, b64encode, i64, lp
 from bot.crypto.errors import CryptoError, TamperedCiphertext, UnsupportedFormat, WrongPassphrase
@@ -30,6 +35,8 @@ _KEY_FILE_MAGIC = b"AMANAT-ADMIN-KEY"
 _KEY_FILE_FORMAT = "amanat-admin-key"
 _KEY_FILE_CIPHER = "chacha20-poly1305"
 _PUBLIC_KEY_PREFIX = "amanat-admin-pk-v1:"
+_PUBLIC_KEY_V2_PREFIX = "amanat-admin-pk-v2:"
+_AUDIT_SIGNING_INFO = b"amanat/v1/admin/audit-signing-key"
 _MAX_KEY_FILE_BYTES = 64 * 1024
 
 _SCRYPT_DEFAULT_N = 2**17
@@ -45,9 +52,15 @@ _KEY_FILE_SALT_SIZE = 32
 
 @dataclass(frozen=True)
 class AdminPublicKey:
-    """Hold an admin's X25519 public key: what the bot seals to."""
+    """Hold an admin's X25519 public key (what the bot seals to) and, if known, their signing key.
+
+    ``signing`` is the raw Ed25519 public key that checks the admin's audit signatures; a v1
+    text line does not carry it. Equality and hashing follow the X25519 key alone, like the
+    key id: the two forms of one admin's line name the same recipient.
+    """
 
     raw: bytes
+    signing: bytes | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         """Refuse keys HPKE cannot use (wrong size, or a low-order point) at load time."""
@@ -57,6 +70,10 @@ class AdminPublicKey:
             X25519PrivateKey.generate().exchange(X25519PublicKey.from_public_bytes(self.raw))
         except ValueError:
             raise CryptoError("not a usable X25519 public key") from None
+        if self.signing is not None and (
+            not isinstance(self.signing, bytes) or len(self.signing) != KEY_SIZE
+        ):
+            raise CryptoError("an admin signing key is 32 bytes")
 
     @property
     def key_id(self) -> str:
@@ -69,21 +86,35 @@ class AdminPublicKey:
         return hashlib.sha256(self.raw).digest()[:KEY_ID_SIZE]
 
     def to_text(self) -> str:
-        """Render the key for configuration files: a prefix plus unpadded URL-safe base64."""
-        return _PUBLIC_KEY_PREFIX + b64encode(self.raw)
+        """Render the key for configuration files: v2 when the signing key is known, else v1.
+
+        v2 is the prefix plus unpadded URL-safe base64 of both raw keys (X25519, then
+        Ed25519); v1 holds the X25519 key alone.
+        """
+        if self.signing is None:
+            return _PUBLIC_KEY_PREFIX + b64encode(self.raw)
+        return _PUBLIC_KEY_V2_PREFIX + b64encode(self.raw + self.signing)
 
     @classmethod
     def from_text(cls, text: str) -> AdminPublicKey:
-        """Parse the exact form `to_text` writes; anything else is a CryptoError."""
-        if not isinstance(text, str) or not text.startswith(_PUBLIC_KEY_PREFIX):
+        """Parse exactly what `to_text` writes (v1 or v2); anything else is a CryptoError."""
+        if not isinstance(text, str):
             raise CryptoError("not an Amanat admin public key")
-        return cls(b64decode(text[len(_PUBLIC_KEY_PREFIX) :], size=KEY_SIZE))
+        if text.startswith(_PUBLIC_KEY_V2_PREFIX):
+            both = b64decode(text[len(_PUBLIC_KEY_V2_PREFIX) :], size=2 * KEY_SIZE)
+            return cls(both[:KEY_SIZE], both[KEY_SIZE:])
+        if text.startswith(_PUBLIC_KEY_PREFIX):
+            return cls(b64decode(text[len(_PUBLIC_KEY_PREFIX) :], size=KEY_SIZE))
+        raise CryptoError("not an Amanat admin public key")
 
 
 class AdminPrivateKey:
-    """Hold an admin's X25519 private key; it lives only on an admin's machine."""
+    """Hold an admin's X25519 private key and the audit signing key derived from it.
 
-    __slots__ = ("_key", "_key_id", "_public_raw")
+    It lives only on an admin's machine.
+    """
+
+    __slots__ = ("_key", "_key_id", "_public_raw", "_signing", "_signing_public_raw")
 
     def __init__(self, key: X25519PrivateKey) -> None:
         """Wrap an X25519 private key (use `generate` or `from_file_bytes` normally)."""
@@ -93,6 +124,8 @@ class AdminPrivateKey:
         # Computed once: opening thousands of items must not redo a scalar multiplication each.
         self._public_raw = key.public_key().public_bytes_raw()
         self._key_id = hashlib.sha256(self._public_raw).digest()[:KEY_ID_SIZE]
+        self._signing = _audit_signing_key(key)
+        self._signing_public_raw = self._signing.public_key().public_bytes_raw()
 
     @classmethod
     def generate(cls) -> AdminPrivateKey:
@@ -100,8 +133,15 @@ class AdminPrivateKey:
         return cls(X25519PrivateKey.generate())
 
     def public_key(self) -> AdminPublicKey:
-        """Return the public half, which goes into the bot's configuration."""
-        return AdminPublicKey(self._key.public_key().public_bytes_raw())
+        """Return the public half with its signing key: the v2 line for the configuration."""
+        return AdminPublicKey(self._public_raw, self._signing_public_raw)
+
+    def sign_audit_entry(self, entry_hash: bytes) -> bytes:
+        """Sign one audit entry's hash, so a database writer cannot forge or rechain entries.
+
+        Ed25519 over ``AMANAT-AUDIT-SIG-1 || entry_hash`` (docs/crypto.md §14); 64 bytes.
+        """
+        return self._signing.sign(signed_message(entry_hash))
 
     def __repr__(self) -> str:
         """Name the key by its public id only, so a stray print or log never leaks it."""
@@ -121,7 +161,7 @@ class AdminPrivateKey:
         if not secret and not allow_empty:
             raise CryptoError("refusing to protect an admin key with an empty passphrase")
         _check_scrypt_params(scrypt_n, _SCRYPT_R, _SCRYPT_P)
-        public = self.public_key()
+        public = AdminPublicKey(self._public_raw)  # the file records the v1 line (§3.1)
         salt = secrets.token_bytes(_KEY_FILE_SALT_SIZE)
         nonce = secrets.token_bytes(NONCE_SIZE)
         wrapping_key = Scrypt(
@@ -173,9 +213,28 @@ class AdminPrivateKey:
         except InvalidTag:
             raise WrongPassphrase() from None
         key = cls(X25519PrivateKey.from_private_bytes(raw))
-        if not hmac.compare_digest(key.public_key().raw, public.raw):
+        if not _same_public_key(key.public_key(), public):
             raise TamperedCiphertext("the key file's private and public keys do not match")
         return key
+
+
+def _audit_signing_key(key: X25519PrivateKey) -> Ed25519PrivateKey:
+    """Derive the admin's Ed25519 audit signing key from their X25519 private key (§3).
+
+    Derived, not stored: every existing key file signs without being rewritten.
+    """
+    seed = HKDF(hashes.SHA256(), KEY_SIZE, salt=None, info=_AUDIT_SIGNING_INFO).derive(
+        key.private_bytes_raw()
+    )
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def _same_public_key(derived: AdminPublicKey, recorded: AdminPublicKey) -> bool:
+    """Compare in constant time; a recorded v2 line's signing key must match too."""
+    same = hmac.compare_digest(derived.raw, recorded.raw)
+    if recorded.signing is not None:
+        same = hmac.compare_digest(derived.signing or b"", recorded.signing) and same
+    return same
 
 
 def _passphrase_bytes(passphrase: str) -> bytes:

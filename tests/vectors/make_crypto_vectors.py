@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
@@ -350,6 +351,81 @@ def key_file(
     return (json.dumps(doc, indent=2) + "\n").encode()
 
 
+# --- docs/crypto.md: the audit signing key and the audit chain ---------------------------
+
+AUDIT_SIGNING_LABEL = b"amanat/v1/admin/audit-signing-key"
+
+
+def audit_signing_seed(sk: bytes) -> bytes:
+    """Derive an admin's Ed25519 seed: HKDF-SHA256(ikm = X25519 private key, no salt, label)."""
+    return HKDF(hashes.SHA256(), 32, salt=None, info=AUDIT_SIGNING_LABEL).derive(sk)
+
+
+def audit_signing_public(sk: bytes) -> bytes:
+    """Return the raw Ed25519 public key of an admin's audit signing key."""
+    seed = audit_signing_seed(sk)
+    return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+
+
+def public_text_v2(sk: bytes) -> str:
+    """Render the v2 public key line: prefix, then b64u(X25519 public || Ed25519 public)."""
+    return "amanat-admin-pk-v2:" + b64(public_of(sk) + audit_signing_public(sk))
+
+
+def audit_hash(prev: bytes, seq: int, day: str, admin: str, action: str, subject: str) -> bytes:
+    """SHA-256("AMANAT-AUDIT-1" || LP(prev_hash, i64(seq), day, admin, action, subject))."""
+    fields = lp(prev, i64(seq), day.encode(), admin.encode(), action.encode(), subject.encode())
+    return hashlib.sha256(b"AMANAT-AUDIT-1" + fields).digest()
+
+
+def audit_signed_message(entry_hash: bytes) -> bytes:
+    """Return what an admin signs for an entry: "AMANAT-AUDIT-SIG-1" || entry_hash."""
+    return b"AMANAT-AUDIT-SIG-1" + entry_hash
+
+
+def audit_signature(sk: bytes, entry_hash: bytes) -> bytes:
+    """Sign an entry hash with the admin's derived Ed25519 key (deterministic, RFC 8032)."""
+    key = Ed25519PrivateKey.from_private_bytes(audit_signing_seed(sk))
+    return key.sign(audit_signed_message(entry_hash))
+
+
+# signer (None: written before signatures), day, admin (None: the signer's key id), action,
+# subject
+AUDIT_SPECS: list[tuple[str | None, str, str | None, str, str]] = [
+    (None, "2026-11-02", "operator", "purge", "2 drafts, 1 ledger entries, 0 chunks"),
+    ("alice", "2026-11-25", None, "show", "7K3M9Q2XZA"),
+    ("bob", "2026-11-26", None, "route", "7K3M9Q2XZA kabul-ngo"),
+]
+
+
+def audit_rows(admins: dict[str, bytes]) -> list[dict[str, Any]]:
+    """Build a chain: one unsigned entry (the prefix), then entries signed by their admins."""
+    rows: list[dict[str, Any]] = []
+    prev = bytes(32)
+    for seq, (signer, day, admin, action, subject) in enumerate(AUDIT_SPECS, start=1):
+        if admin is None:
+            assert signer is not None
+            admin = key_id(public_of(admins[signer])).hex()
+        digest = audit_hash(prev, seq, day, admin, action, subject)
+        signature = None if signer is None else audit_signature(admins[signer], digest)
+        rows.append(
+            {
+                "seq": seq,
+                "day": day,
+                "admin": admin,
+                "action": action,
+                "subject": subject,
+                "signer": signer,
+                "prev_hash_hex": prev.hex(),
+                "entry_hash_hex": digest.hex(),
+                "signed_message_hex": audit_signed_message(digest).hex(),
+                "signature_hex": None if signature is None else signature.hex(),
+            }
+        )
+        prev = digest
+    return rows
+
+
 # --- docs/crypto.md: server subkeys --------------------------------------------------------
 
 LABELS = {
@@ -487,6 +563,9 @@ def build_vectors() -> dict[str, Any]:
             "private_key_hex": sk.hex(),
             "public_key": "amanat-admin-pk-v1:" + b64(public_of(sk)),
             "key_id": key_id(public_of(sk)).hex(),
+            "audit_signing_seed_hex": audit_signing_seed(sk).hex(),
+            "audit_signing_public_key_hex": audit_signing_public(sk).hex(),
+            "public_key_v2": public_text_v2(sk),
         }
         for name, sk in admins.items()
     ]
@@ -579,6 +658,7 @@ def build_vectors() -> dict[str, Any]:
                 for code in codes
             ],
         },
+        "audit_chain": audit_rows(admins),
     }
 
 
