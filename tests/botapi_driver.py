@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -173,16 +174,22 @@ class RunningAmanat:
 
 @asynccontextmanager
 async def running_amanat(
-    make_settings: Callable[..., Settings], **overrides: object
+    make_settings: Callable[..., Settings],
+    *,
+    clock: Callable[[], datetime] | None = None,
+    **overrides: object,
 ) -> AsyncIterator[RunningAmanat]:
-    """Build Amanat from settings aimed at a fresh fake Bot API and run it by long polling."""
+    """Build Amanat from settings aimed at a fresh fake Bot API and run it by long polling.
+
+    ``clock`` replaces the wall clock of the conversations, for tests that move time.
+    """
     async with strict_fake_api() as server:
         settings = make_settings(
             telegram_api_base_url=server.base_url,
             telegram_file_base_url=server.base_file_url,
             **overrides,
         )
-        async with open_services(settings) as services:
+        async with open_services(settings, clock=clock) as services:
             application = build_application(services, token=server.token)
             async with running_bot(application, server) as driver:
                 yield RunningAmanat(server, driver, settings, services)

@@ -38,7 +38,7 @@ def report(answers: dict[str, str | tuple[str, ...]], *items: OpenedItem) -> Ope
     )
 
 
-def test_decode_reads_the_format_the_bot_writes() -> None:
+def test_decode_reads_the_format_the_bot_wrote_before() -> None:
     decoded = decode_answers(
         document(answers={"incident": "false_job", "offered": ["money", "job"]})
     )
@@ -46,7 +46,9 @@ def test_decode_reads_the_format_the_bot_writes() -> None:
         locale="ps",
         month="2026-11",
         answers={"incident": "false_job", "offered": ("money", "job")},
+        version=1,
     )
+    assert decoded.item_ref("7K3M9Q2X1A", "narrative", 0).report_id == "7K3M9Q2X1A"
 
 
 @pytest.mark.parametrize(

@@ -32,8 +32,9 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import select
 from sqlalchemy import text as sql_text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.admin.binding import open_answers, stream_ref
 from bot.app import purge_expired
 from bot.crypto.constants import STREAM_CHUNK_SIZE
 from bot.crypto.items import open_with_admin_key
@@ -43,14 +44,14 @@ from bot.crypto.stream import open_stream_with_admin_key
 from bot.crypto.values import ItemRef
 from bot.devtools.fakeapi import ChatMessage, FakeBotApi, FakeUser
 from bot.devtools.fakeapi.users import ForwardOrigin
-from bot.intake.service import _Payload
+from bot.intake.memory import ConversationMemory
 from bot.questions import ATTACHMENT_KIND, QUESTIONS, FreeText
 from bot.settings import Settings
 from handlers.intake import TRANSPORT
-from storage.attachments import AttachmentRepository
 from storage.db import checkpoint_wal, session_factory, unit_of_work
 from storage.models import StatRecordRow
-from storage.repositories import DraftRepository, ReportRepository
+from storage.repositories import ReportRepository
+from storage.uploads import UploadRepository
 from tests.botapi_driver import RunningAmanat, running_amanat
 from tests.canary_support import (
     Leak,
@@ -236,13 +237,18 @@ class Opened:
         return b"\n".join([*self.items.values(), *self.attachments.values()])
 
 
-async def _open_attachments(
-    attachments: AttachmentRepository, report_id: str, key: AdminPrivateKey
+async def _open_files(
+    session: AsyncSession,
+    files: Mapping[int, str],
+    binding: Callable[[int], ItemRef],
+    key: AdminPrivateKey,
 ) -> dict[int, bytes]:
+    """Open uploaded files (index → upload id) with the admin key."""
+    uploads = UploadRepository(session)
     opened: dict[int, bytes] = {}
-    for index in await attachments.indexes(report_id):
-        chunks = [blob async for blob in attachments.chunks(report_id, index)]
-        ref = ItemRef(report_id, ATTACHMENT_KIND, index)
+    for index, upload_id in files.items():
+        chunks = [blob async for blob in uploads.chunks(upload_id)]
+        ref = binding(index)
         opened[index] = b"".join(open_stream_with_admin_key(chunks[0], chunks[1:], ref, key))
     return opened
 
@@ -255,67 +261,77 @@ async def open_reports(engine: AsyncEngine, key: AdminPrivateKey) -> list[Opened
         for summary in await reports.queue():
             report = await reports.get(summary.id)
             assert report is not None
+            document = open_answers(report, key)
             opened = Opened(report.id)
             for item in report.items:
-                ref = ItemRef(report.id, item.kind, item.index)
+                ref = document.item_ref(report.id, item.kind, item.index)
                 opened.items[(item.kind, item.index)] = open_with_admin_key(item.blob, ref, key)
-            opened.attachments = await _open_attachments(
-                AttachmentRepository(session), report.id, key
+            files = {file.index: file.upload_id for file in report.files}
+            opened.attachments = await _open_files(
+                session, files, lambda i, r=report.id, d=document: stream_ref(r, d, i), key
             )
             result.append(opened)
     return result
 
 
-def owner_of(settings: Settings, user_id: int) -> str:
-    """The pseudonym a person's draft is stored under."""
-    return ServerKeys(settings.server_secret_bytes()).pseudonym(TRANSPORT, user_id)
+def memory_of(bot: Bot) -> ConversationMemory:
+    return bot.services.intake.memory
 
 
 async def readable_draft(bot: Bot, user: FakeUser) -> bytes:
-    """A person's draft as someone holding the server (and so the server secret) reads it."""
-    owner = owner_of(bot.settings, user.user_id)
-    async with unit_of_work(session_factory(bot.engine)) as session:
-        stored = await DraftRepository(session).get(owner)
-    if stored is None:
-        return b""
-    return ServerKeys(bot.settings.server_secret_bytes()).open_draft(stored.blob, owner)
+    """What memory holds of a person, opened with the server key: what a memory image of the
+    running server gives whoever also holds the server secret (sealed items stay sealed)."""
+    memory = memory_of(bot)
+    key = memory.key(TRANSPORT, user.user_id)
+    server = ServerKeys(bot.settings.server_secret_bytes())
+    found = [
+        ("persona", await memory.store.load_state(key)),
+        ("draft", await memory.store.get_item(key, "draft")),
+    ]
+    return b"\n".join(
+        server.open_volatile(blob, f"{key}/{name}") for name, blob in found if blob is not None
+    )
 
 
 async def open_draft(bot: Bot, user: FakeUser, key: AdminPrivateKey) -> Opened | None:
-    """Open a draft in progress: the server key opens the draft, the admin key what it holds."""
-    readable = await readable_draft(bot, user)
-    if not readable:
+    """Open a draft in progress: the server key opens its records, the admin key its items."""
+    memory = memory_of(bot)
+    conversation = memory.key(TRANSPORT, user.user_id)
+    remembered = await memory.load(
+        conversation, datetime.now(UTC), bot.services.intake.sealer_fingerprint
+    )
+    draft_id = remembered.draft.draft_id
+    if draft_id is None:
+        # Outside a report memory keeps the language and message ids: nothing sealed.
+        assert not remembered.uploads
+        assert not remembered.draft.answers
         return None
-    payload = _Payload.from_bytes(readable)
-    report_id = payload.draft.report_id
-    if report_id is None:
-        # Outside a report the draft keeps only message ids, for /wipe: nothing sealed.
-        assert not payload.sealed
-        assert not payload.attachments
-        assert not payload.draft.answers
-        return None
-    opened = Opened(report_id)
-    for (kind, index), blob in payload.sealed.items():
-        ref = ItemRef(report_id, kind, index)
-        opened.items[(kind, index)] = open_with_admin_key(blob, ref, key)
+    opened = Opened(draft_id)
+    for (kind, index), blob in (await memory.sealed_items(conversation)).items():
+        opened.items[(kind, index)] = open_with_admin_key(blob, ItemRef(draft_id, kind, index), key)
+    files = {index: upload.upload_id for index, upload in remembered.uploads.items()}
     async with unit_of_work(session_factory(bot.engine)) as session:
-        opened.attachments = await _open_attachments(AttachmentRepository(session), report_id, key)
+        opened.attachments = await _open_files(
+            session, files, lambda i: ItemRef(draft_id, ATTACHMENT_KIND, i), key
+        )
     return opened
 
 
-async def stored_ciphertext(engine: AsyncEngine, owner: str, report_id: str) -> list[Needle]:
-    """Slices of a draft's stored ciphertext, to prove they are gone from disk later."""
+async def stored_uploads(bot: Bot, user: FakeUser) -> tuple[list[str], list[Needle]]:
+    """A draft's upload ids, and slices of their stored ciphertext to prove them gone later."""
+    memory = memory_of(bot)
+    conversation = memory.key(TRANSPORT, user.user_id)
+    remembered = await memory.load(
+        conversation, datetime.now(UTC), bot.services.intake.sealer_fingerprint
+    )
+    ids = [upload.upload_id for upload in remembered.uploads.values()]
     needles: list[Needle] = []
-    async with unit_of_work(session_factory(engine)) as session:
-        stored = await DraftRepository(session).get(owner)
-        if stored is not None:
-            needles.append(Needle.binary("draft ciphertext", stored.blob[40:104]))
-        attachments = AttachmentRepository(session)
-        for index in await attachments.indexes(report_id):
-            async for chunk in attachments.chunks(report_id, index):
-                label = f"attachment {index} chunk {len(needles)}"
-                needles.append(Needle.binary(label, chunk.data[40:104]))
-    return needles
+    async with unit_of_work(session_factory(bot.engine)) as session:
+        uploads = UploadRepository(session)
+        for upload_id in ids:
+            async for chunk in uploads.chunks(upload_id):
+                needles.append(Needle.binary(f"upload chunk {len(needles)}", chunk.data[40:104]))
+    return ids, needles
 
 
 # --------------------------------------------------------------------------- the checks
@@ -478,8 +494,10 @@ async def test_every_kept_file_kind_exists_only_sealed(
         await assert_no_leak(scene, needles, bot, users=[user], stage="submitted, bot running")
         [report] = await open_reports(bot.engine, admin_key)
         async with unit_of_work(session_factory(bot.engine)) as session:
-            stored = AttachmentRepository(session)
-            voice_chunks = len([c async for c in stored.chunks(report.report_id, 1)])
+            stored = await ReportRepository(session).get(report.report_id)
+            assert stored is not None
+            voice = next(f.upload_id for f in stored.files if f.index == 1)
+            voice_chunks = len([c async for c in UploadRepository(session).chunks(voice)])
         assert voice_chunks == 1 + len(files["voice"][1]) // STREAM_CHUNK_SIZE + 1, voice_chunks
         assert not bot.driver.errors, bot.driver.errors
     await assert_no_leak(scene, needles, stage="bot stopped")
@@ -504,7 +522,8 @@ async def test_an_unsent_draft_exists_only_sealed_and_is_gone_after(
         "voice note": new_canary("voice"),
     }
     voice = b"OggS" + canaries["voice note"].encode() * 50
-    async with running(make_settings, draft_ttl_minutes=10) as bot:
+    now = [datetime.now(UTC)]
+    async with running(make_settings, clock=lambda: now[0], draft_ttl_minutes=10) as bot:
         user = reporter(bot)
         needles = needles_for(canaries, user.user_id)
         await start_report(bot, user)
@@ -520,26 +539,22 @@ async def test_an_unsent_draft_exists_only_sealed_and_is_gone_after(
         draft = await open_draft(bot, user, admin_key)
         assert draft is not None
         contains_all(draft.everything(), canaries.values())
-        owner = owner_of(bot.settings, user.user_id)
-        ciphertext = await stored_ciphertext(bot.engine, owner, draft.report_id)
-        assert len(ciphertext) >= 2, "a draft blob and a voice note chunk were stored"
+        uploads, ciphertext = await stored_uploads(bot, user)
+        assert len(ciphertext) >= 2, "the voice note's header and chunk were stored"
 
         if ending == "cancel":
             await bot.driver.command(user, "cancel")
             gone = await press(bot, user, ":x:yes")
             assert any("deleted" in (m.text or "") for m in gone), gone
         else:
-            later = datetime.now(UTC) + timedelta(minutes=11)
-            async with unit_of_work(session_factory(bot.engine)) as session:
-                assert await DraftRepository(session).purge_expired(later) == 1
-                assert await AttachmentRepository(session).purge_expired(
-                    later.date() + timedelta(days=2)
-                )
+            now[0] += timedelta(minutes=11)
+            told = await bot.driver.say(user, "hello?")
+            assert any("within" in (m.text or "") for m in told), [m.text for m in told]
         await checkpoint_wal(bot.engine)
         assert await open_draft(bot, user, admin_key) is None
         async with unit_of_work(session_factory(bot.engine)) as session:
-            chunks = await AttachmentRepository(session).total_chunks(draft.report_id)
-        assert chunks == 0, "the voice note's chunks are deleted with the draft"
+            chunks = [await UploadRepository(session).total_chunks(u) for u in uploads]
+        assert chunks == [0], "the voice note's chunks are deleted with the draft"
         assert await open_reports(bot.engine, admin_key) == []
         await assert_no_leak(scene, needles, bot, users=[user], stage=f"after {ending}")
         # Deleted means gone from the disk too: not even the ciphertext lingers.
@@ -564,7 +579,7 @@ async def test_failures_with_content_in_flight_log_and_answer_nothing_of_it(
     canaries = {
         "contact, stored": new_canary("contact"),
         "story, stored": new_canary("story"),
-        "story, draft write failed": new_canary("lost-draft"),
+        "voice note, upload failed": new_canary("lost-voice"),
         "story, resent": new_canary("resent"),
         "story, reply blocked": new_canary("blocked"),
     }
@@ -578,19 +593,16 @@ async def test_failures_with_content_in_flight_log_and_answer_nothing_of_it(
         await answer_until(bot, user, "narrative")
         await d.say(user, canaries["story, stored"])
 
-        # The answer is sealed, then writing the draft fails: rolled back, apologised for.
+        # A voice note is sealed, then storing its chunks fails: nothing kept, apologised for.
         await _sqlite(
             bot.engine,
-            "CREATE TRIGGER fail_draft_insert BEFORE INSERT ON drafts "
-            "BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
-            "CREATE TRIGGER fail_draft_update BEFORE UPDATE ON drafts "
+            "CREATE TRIGGER fail_upload BEFORE INSERT ON upload_chunks "
             "BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
         )
-        failed = await d.say(user, canaries["story, draft write failed"])
+        lost = b"OggS" + canaries["voice note, upload failed"].encode() * 30
+        failed = await d.run(user, user.send_voice(content=lost))
         assert "something went wrong" in (failed[-1].text or ""), failed
-        await _sqlite(
-            bot.engine, "DROP TRIGGER fail_draft_insert", "DROP TRIGGER fail_draft_update"
-        )
+        await _sqlite(bot.engine, "DROP TRIGGER fail_upload")
         await d.say(user, canaries["story, resent"])
 
         # The bot is blocked while it answers: the handler raises into PTB's error handlers.
@@ -622,7 +634,7 @@ async def test_failures_with_content_in_flight_log_and_answer_nothing_of_it(
     assert "failed: Forbidden" in log, "the error handler logged the failure (type only)"
     kept = [v for k, v in canaries.items() if "failed" not in k]
     contains_all(report.everything(), kept)
-    contains_none(report.everything(), [canaries["story, draft write failed"]])
+    contains_none(report.everything(), [canaries["voice note, upload failed"]])
 
 
 # --------------------------------------------------------------------------- 5. odd inputs
@@ -838,67 +850,6 @@ async def test_postgresql_holds_no_plaintext(
     assert list(report.attachments.values()) == [voice]
 
 
-async def _draft_versions_sharing_the_report_xid(
-    database: ScratchPostgres, pseudonym: bytes
-) -> int:
-    """Count versions of the account's draft row, live or dead, written or deleted together
-    with the report (their xmin or xmax is the report's xmin).
-
-    Reads the heap pages themselves (``pageinspect``), since a deleted or replaced row is
-    invisible to SELECT but stays on disk until VACUUM: exactly what a seized disk shows.
-    """
-    connection = await asyncpg.connect(
-        f"postgresql://postgres@127.0.0.1:5432/{database.database}", timeout=5
-    )
-    try:
-        try:
-            await connection.execute("CREATE EXTENSION IF NOT EXISTS pageinspect")
-        except asyncpg.PostgresError as exc:
-            pytest.skip(f"pageinspect cannot be installed here: {type(exc).__name__}")
-        [report_xid] = [
-            int(xid) for (xid,) in await connection.fetch("SELECT xmin::text FROM reports")
-        ]
-        blocks = await connection.fetchval(
-            "SELECT pg_relation_size('drafts') / current_setting('block_size')::int"
-        )
-        found = 0
-        for block in range(blocks):
-            rows = await connection.fetch(
-                "SELECT t_xmin::text, t_xmax::text, t_data"
-                " FROM heap_page_items(get_raw_page('drafts', $1::int))",
-                block,
-            )
-            for xmin, xmax, data in rows:
-                if data is None or pseudonym not in bytes(data):
-                    continue
-                found += report_xid in (int(xmin), int(xmax))
-        return found
-    finally:
-        await connection.close()
-
-
-async def test_postgresql_forgets_which_account_submitted_a_report(
-    make_settings: Callable[..., Settings], scratch_database: ScratchPostgres
-) -> None:
-    """The draft row version replaced by a submission must not outlive the purge job.
-
-    That dead version holds the account's pseudonym and has the report's xmin as its xmax:
-    anyone holding the server secret could compute a known account's pseudonym and find
-    the report it sent. Autovacuum waits for 50 dead rows, which a quiet server may take days
-    to reach; the purge job vacuums every 10 minutes.
-    """
-    async with running(make_settings, database_url=scratch_database.url) as bot:
-        user = reporter(bot)
-        await start_report(bot, user)
-        await submit(bot, user)
-        pseudonym = owner_of(bot.settings, user.user_id).encode()
-        before = await _draft_versions_sharing_the_report_xid(scratch_database, pseudonym)
-        assert before >= 1, "precondition: the submission's draft version is still on disk"
-        await purge_expired(bot.engine)
-        assert await _draft_versions_sharing_the_report_xid(scratch_database, pseudonym) == 0
-        assert not bot.driver.errors, bot.driver.errors
-
-
 # --------------------------------------------------------------------------- linkage in logs
 
 
@@ -910,15 +861,21 @@ async def test_the_debug_log_links_no_report_to_its_reporter_or_statistics(
         await start_report(bot, user)
         await submit(bot, user)
         [report] = await open_reports(bot.engine, admin_key)
+        for _ in range(bot.settings.stats_batch - 1):  # enough reports to release a batch
+            other = reporter(bot)
+            await start_report(bot, other)
+            await submit(bot, other)
+        await purge_expired(bot.services)
         async with unit_of_work(session_factory(bot.engine)) as session:
-            [stat_id] = (await session.scalars(select(StatRecordRow.id))).all()
-        owner = owner_of(bot.settings, user.user_id)
+            stat_ids = (await session.scalars(select(StatRecordRow.id))).all()
+        assert len(stat_ids) == bot.settings.stats_batch
+        owner = memory_of(bot).key(TRANSPORT, user.user_id)
         assert not bot.driver.errors, bot.driver.errors
     assert_logged_something(scene)
     needles = [
         Needle.text("the reporter's pseudonym", owner),
         Needle.text("the report id", report.report_id),
-        Needle.text("the statistics record id", stat_id),
+        *(Needle.text("a statistics record id", stat_id) for stat_id in stat_ids),
     ]
     leaks = find_in_files([scene.log_file], needles)
     assert not leaks, "; ".join(map(str, leaks))

@@ -20,21 +20,20 @@ import pytest
 from sqlalchemy import text as sql_text
 from typer.testing import CliRunner
 
+from bot.admin.binding import open_answers, stream_ref
 from bot.app import deliver_reply_notices
 from bot.cli.common import PASSPHRASE_ENV, CliConfig
 from bot.cli.main import create_app
 from bot.crypto.items import open_with_admin_key
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.stream import open_stream_with_admin_key as open_with_stream
-from bot.crypto.values import ItemRef
 from bot.devtools.fakeapi import ChatMessage, FakeUser
 from bot.i18n.translations import Translations
 from bot.logs import configure_logging
-from bot.questions import ATTACHMENT_KIND
 from bot.settings import Settings
-from storage.attachments import AttachmentRepository
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
 from storage.repositories import ReportRepository
+from storage.uploads import UploadRepository
 from tests.botapi_driver import RunningAmanat, running_amanat
 
 Harness = RunningAmanat
@@ -126,16 +125,19 @@ async def stored_reports(
             reports = [await repo.get(s.id) for s in await repo.queue()]
     finally:
         await engine.dispose()
-    return [
-        {
-            (i.kind, i.index): open_with_admin_key(
-                i.blob, ItemRef(r.id, i.kind, i.index), admin_key
-            )
-            for i in r.items
-        }
-        for r in reports
-        if r is not None
-    ]
+    opened = []
+    for report in reports:
+        assert report is not None
+        document = open_answers(report, admin_key)
+        opened.append(
+            {
+                (i.kind, i.index): open_with_admin_key(
+                    i.blob, document.item_ref(report.id, i.kind, i.index), admin_key
+                )
+                for i in report.items
+            }
+        )
+    return opened
 
 
 async def test_english_report_end_to_end(harness: Harness, admin_key: AdminPrivateKey) -> None:
@@ -342,13 +344,17 @@ async def test_voice_notes_and_photos_are_sealed_as_streams(
     try:
         async with unit_of_work(session_factory(engine)) as session:
             [summary] = await ReportRepository(session).queue()
-            attachments = AttachmentRepository(session)
-            indexes = await attachments.indexes(summary.id)
+            report = await ReportRepository(session).get(summary.id)
+            assert report is not None
+            document = open_answers(report, admin_key)
+            uploads = UploadRepository(session)
             opened = {}
-            for index in indexes:
-                chunks = [blob async for blob in attachments.chunks(summary.id, index)]
-                ref = ItemRef(summary.id, ATTACHMENT_KIND, index)
-                opened[index] = b"".join(open_with_stream(chunks[0], chunks[1:], ref, admin_key))
+            for file in report.files:
+                chunks = [blob async for blob in uploads.chunks(file.upload_id)]
+                ref = stream_ref(report.id, document, file.index)
+                opened[file.index] = b"".join(
+                    open_with_stream(chunks[0], chunks[1:], ref, admin_key)
+                )
     finally:
         await engine.dispose()
     assert opened == {0: photo, 1: voice}
@@ -397,7 +403,8 @@ async def test_admin_answer_reaches_only_the_holder_of_the_code(
     result = await asyncio.to_thread(
         CliRunner().invoke,
         app,
-        ["admin", "reply", report_id, "--message", answer, "--key", str(key_file)],
+        ["admin", "reply", report_id, "--key", str(key_file)],
+        input=answer,
         env={PASSPHRASE_ENV: "admin passphrase 1"},
     )
     assert result.exit_code == 0, result.output
@@ -499,7 +506,7 @@ async def _attachment_count(settings: Settings) -> int:
     try:
         async with unit_of_work(session_factory(engine)) as session:
             return int(
-                (await session.execute(sql_text("SELECT count(*) FROM attachment_chunks"))).scalar()
+                (await session.execute(sql_text("SELECT count(*) FROM upload_chunks"))).scalar()
                 or 0
             )
     finally:

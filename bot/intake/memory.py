@@ -2,10 +2,10 @@
 
 This module owns the layout of one conversation in the volatile store
 (:mod:`storage.conversations`): a small *persona* record (language, the idle conversation state,
-reports whose answer notice the person asked for) kept while the person is active, a *draft*
-record (the report in progress: its state, when it began, which admin key set its items are
-sealed to, which uploads it holds) that dies at the draft's hard deadline, the draft's sealed
-items one by one, and the ids of chat messages for /wipe.
+the draft's deadline and upload ids, reports whose answer notice the person asked for) kept
+while the person is active, a *draft* record (the report in progress: its state, when it
+began, which admin key set its items are sealed to) that dies at the draft's hard deadline,
+the draft's sealed items one by one, and the ids of chat messages for /wipe.
 
 Per update only the two small records are read and written; sealed items are added one at a
 time and read only at submission, so a reporter who sent three thousand messages costs each
@@ -137,28 +137,29 @@ class ConversationMemory:
         remembered = Remembered()
         if persona is not None:
             remembered = _with_persona(remembered, persona)
+        uploads = _uploads(persona) if persona is not None else {}
+        gone = tuple(upload.upload_id for upload in uploads.values())
         if record is not None:
             started = datetime.fromisoformat(str(record["started"]))
             if started + self._ttl <= now or record.get("keys") != key_set:
                 lost = LOST_EXPIRED if started + self._ttl <= now else LOST_RESTART
-                uploads = _uploads(record)
                 await self._store.drop_items(key)
                 return replace(
                     remembered,
                     draft=Draft(locale=remembered.draft.locale),
                     lost=lost,
-                    discarded=tuple(u.upload_id for u in uploads.values()),
+                    discarded=gone,
                 )
             return replace(
                 remembered,
                 draft=Draft.from_json(json.dumps(record["draft"]).encode()),
                 started=started,
                 keys=str(record["keys"]),
-                uploads=_uploads(record),
+                uploads=uploads,
             )
         if persona is not None and persona.get("deadline") is not None:
             # A report was in progress and its record is gone: its lifetime ran out.
-            return replace(remembered, lost=LOST_EXPIRED)
+            return replace(remembered, lost=LOST_EXPIRED, discarded=gone)
         if persona is None and now - await self._store.started_at() < self._ttl:
             return replace(remembered, lost=LOST_RESTART)
         return remembered
@@ -187,6 +188,14 @@ class ConversationMemory:
             "idle": None if draft.in_report else json.loads(draft.to_json()),
             "deadline": deadline.isoformat() if deadline is not None else None,
             "notices": list(remembered.notices),
+            # Upload ids live here, not with the draft: when the draft dies at its deadline,
+            # the next update still knows which uploads to delete at once.
+            "uploads": [
+                [index, upload.question, upload.upload_id]
+                for index, upload in sorted(remembered.uploads.items())
+            ]
+            if draft.in_report
+            else [],
         }
         persona_blob = self._lock(key, "persona", _dump(persona))
         await self._store.save_state(key, persona_blob, expires_at=now + IDLE_KEPT)
@@ -198,10 +207,6 @@ class ConversationMemory:
             "draft": json.loads(draft.to_json()),
             "started": remembered.started.isoformat() if remembered.started else None,
             "keys": remembered.keys,
-            "uploads": [
-                [index, upload.question, upload.upload_id]
-                for index, upload in sorted(remembered.uploads.items())
-            ],
         }
         blob = self._lock(key, _DRAFT_ITEM, _dump(record))
         await self._store.put_item(key, _DRAFT_ITEM, blob, expires_at=deadline)
@@ -314,7 +319,7 @@ def _with_persona(remembered: Remembered, persona: Mapping[str, object]) -> Reme
 
 
 def _uploads(record: Mapping[str, object]) -> dict[int, Upload]:
-    """Read the draft record's uploads."""
+    """Read the uploads a persona record lists."""
     listed = record.get("uploads")
     if not isinstance(listed, list):
         return {}

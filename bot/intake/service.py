@@ -168,6 +168,11 @@ class IntakeService:
         """The volatile memory of conversations (the purge and notice jobs use it)."""
         return self._memory
 
+    @property
+    def sealer_fingerprint(self) -> str:
+        """Name the admin key set new items are sealed to (drafts under another are dropped)."""
+        return self._sealer.fingerprint
+
     async def handle(self, inbound: Inbound) -> Handled:
         """Process one event; answer only what was kept (and, for a report, committed)."""
         key = self._memory.key(inbound.transport, inbound.user_id)
