@@ -194,7 +194,7 @@ def test_a_partner_opens_its_month_with_standard_age_and_nothing_else(
     assert sealed.startswith(b"-----BEGIN AGE ENCRYPTED FILE-----")
     assert b"Reports" not in sealed
     text = pyrage.decrypt(sealed, [partners.geneva]).decode()
-    assert "Reports started in October 2026" in text
+    assert "Reports sent in October 2026" in text
     assert "Reports counted (the reporter agreed): 17" in text  # October only
     assert "  Kabul: 9" in text
     assert "  Balkh: *" in text  # 2 is below k = 5 ...
@@ -278,7 +278,7 @@ def test_partner_settings_refuse_what_could_not_be_opened() -> None:
 def test_preview_of_one_month_counts_what_issue_would(partners: Partners) -> None:
     result = partners.invoke("digest", "preview", "--month", "2026-09", key=False)
     assert result.exit_code == 0, result.output
-    assert "Reports started in September 2026" in result.stdout
+    assert "Reports sent in September 2026" in result.stdout
     assert "Reports counted (the reporter agreed): 40" in result.stdout
 
 

@@ -75,7 +75,7 @@ TOO_LONG: Final = N_(
     "message. Nothing was saved from this one."
 )
 RESTARTED: Final = N_(
-    "Sorry: the bot was restarted. If you were in the middle of a report, the answers you had "
+    "Sorry: our system was restarted. If you were in the middle of a report, the answers you had "
     "not sent yet are gone. Reports you already sent are safe. You can start again."
 )
 # Translators: {hours} is a number of hours, e.g. 24.

@@ -62,7 +62,7 @@ TOO_FEW: Final = N_("Fewer than {k} reports may be counted, so nothing can be sh
 
 # Translators: {month} is a month, e.g. "October 2026" (in Dari and Pashto the solar months
 # it spans, e.g. "میزان–عقرب ۱۴۰۵").
-PERIOD: Final = N_("Reports started in {month}")
+PERIOD: Final = N_("Reports sent in {month}")
 
 # Translators: {total} is a number of reports.
 COUNTED: Final = N_("Reports counted (the reporter agreed): {total}")
