@@ -213,7 +213,7 @@ def test_the_digest_speaks_the_partners_language(partners: Partners, tmp_path: P
     assert result.exit_code == 0, result.output
     [path] = list(tmp_path.glob("*.age"))
     text = pyrage.decrypt(path.read_bytes(), [partners.kabul]).decode()
-    assert "گزارش‌هایی که در \u2068میزان–عقرب ۱۴۰۵\u2069 شروع شده‌اند" in text
+    assert "گزارش‌هایی که در \u2068میزان–عقرب ۱۴۰۵\u2069 فرستاده شده‌اند" in text
     assert "۱۷" in text
     assert "17" not in text
 
