@@ -110,7 +110,9 @@ async def open_services(
     url = normalise_database_url(settings.database_url)
     await upgrade_to_head_async(url)
     engine = create_engine(url)
-    store = conversations or await open_conversations(settings, clock)
+    store = (
+        conversations if conversations is not None else await open_conversations(settings, clock)
+    )
     try:
         translations = load_translations(settings)
         keys = [AdminPublicKey.from_text(text) for text in settings.admin_public_keys]
