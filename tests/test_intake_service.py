@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import text as sql_text
 
 from bot.admin.binding import open_answers
@@ -29,6 +30,7 @@ from storage.db import session_factory, unit_of_work
 from storage.records import StoredReport
 from storage.replies import ReplyNoticeRepository
 from storage.repositories import ReportRepository, StatsRepository
+from tests.test_storage_conversations import REDIS_URL, redis_or_skip
 
 
 @pytest.fixture
@@ -443,3 +445,55 @@ async def test_a_key_revoked_before_submission_opens_nothing_of_the_report(
             admin_key,
         )
     await store.close()
+
+
+async def test_with_redis_a_draft_survives_a_worker_restart_and_leaves_no_readable_trace(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey
+) -> None:
+    """Several workers share conversations through Redis; a deploy loses no half-told report."""
+    client = await redis_or_skip()
+    await client.aclose()
+    settings = make_settings(redis_url=REDIS_URL)
+    story = canary()
+    async with open_services(settings) as services:
+        person = Person(services, user_id=424_242)
+        await start_story(person, story)
+        key = services.intake.memory.key("telegram", person.user_id)
+    dumped = await redis_dump()
+    assert story.encode() not in dumped  # sealed to the admins, then locked
+    assert b"424242" not in dumped  # no account id
+    assert key.encode() in dumped  # keys are keyed hashes of accounts, values ciphertext
+    async with open_services(settings) as restarted:  # another worker, the same Redis
+        person.services = restarted
+        more = await person.send(Typed("and then they came back"))
+        assert RESTARTED not in texts(more)
+        await person.press(":d:")
+        await finish_report(person, {})
+        [report] = await stored_reports(restarted)
+    document = open_answers(report, admin_key)
+    narrative = open_with_admin_key(
+        next(i.blob for i in report.items if (i.kind, i.index) == ("narrative", 0)),
+        document.item_ref(report.id, "narrative", 0),
+        admin_key,
+    )
+    assert narrative.decode() == story
+
+
+async def redis_dump() -> bytes:
+    """Every key and value of the test database, as a memory image of Redis would show."""
+    client = Redis.from_url(REDIS_URL)
+    parts: list[bytes] = []
+    try:
+        for name in await client.keys("*"):
+            parts.append(name)
+            kind = (await client.type(name)).decode()
+            if kind == "string":
+                parts.append(await client.get(name) or b"")
+            elif kind == "hash":
+                for field, value in (await client.hgetall(name)).items():
+                    parts += [field, value]
+            elif kind == "list":
+                parts += await client.lrange(name, 0, -1)
+    finally:
+        await client.aclose()
+    return b"\n".join(parts)
