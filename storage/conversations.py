@@ -136,19 +136,30 @@ class MemoryConversations:
         return self._started
 
     def _live(self, key: str) -> _Conversation | None:
-        """Return the key's record with expired parts dropped; None when nothing is left."""
+        """Return the key's record, its state dropped if expired; None when nothing is left.
+
+        Items and message ids are checked when read and by :meth:`sweep`, not here: a long
+        story must not make every update walk all of its items.
+        """
         record = self._conversations.get(key)
         if record is None:
             return None
-        now = self._clock()
-        if record.state is not None and record.state.expires_at <= now:
+        if record.state is not None and record.state.expires_at <= self._clock():
             record.state = None
-        record.items = {k: v for k, v in record.items.items() if v.expires_at > now}
-        record.messages = [m for m in record.messages if m.expires_at > now]
         if record.empty():
             del self._conversations[key]
             return None
         return record
+
+    def _prune(self, key: str) -> _Conversation | None:
+        """Drop every expired part of the key's record (reads of whole lists, and sweeps)."""
+        record = self._live(key)
+        if record is None:
+            return None
+        now = self._clock()
+        record.items = {k: v for k, v in record.items.items() if v.expires_at > now}
+        record.messages = [m for m in record.messages if m.expires_at > now]
+        return self._live(key)
 
     def _record(self, key: str) -> _Conversation:
         return self._live(key) or self._conversations.setdefault(key, _Conversation())
@@ -170,11 +181,13 @@ class MemoryConversations:
         """Return one live item."""
         record = self._live(key)
         item = record.items.get(name) if record is not None else None
-        return None if item is None else item.value
+        if item is None or item.expires_at <= self._clock():
+            return None
+        return item.value
 
     async def items(self, key: str) -> dict[str, bytes]:
         """Return the live items."""
-        record = self._live(key)
+        record = self._prune(key)
         return {} if record is None else {k: v.value for k, v in record.items.items()}
 
     async def drop_items(self, key: str, names: Iterable[str] | None = None) -> None:
@@ -197,7 +210,7 @@ class MemoryConversations:
 
     async def take_messages(self, key: str) -> list[bytes]:
         """Return and forget the message ids."""
-        record = self._live(key)
+        record = self._prune(key)
         if record is None:
             return []
         taken = [m.value for m in record.messages]
@@ -245,7 +258,7 @@ class MemoryConversations:
         """Drop everything expired now, so abandoned conversations leave memory on time."""
         now = self._clock()
         for key in list(self._conversations):
-            self._live(key)
+            self._prune(key)
         self._floods = {k: v for k, v in self._floods.items() if v.expires_at > now}
         self._deliveries = {k: v for k, v in self._deliveries.items() if v > now}
 

@@ -30,6 +30,7 @@ from storage.db import session_factory, unit_of_work
 from storage.records import StoredReport
 from storage.replies import ReplyNoticeRepository
 from storage.repositories import ReportRepository, StatsRepository
+from tests.benchmark_support import run_quick
 from tests.test_storage_conversations import REDIS_URL, redis_or_skip
 
 
@@ -497,3 +498,11 @@ async def redis_dump() -> bytes:
     finally:
         await client.aclose()
     return b"\n".join(parts)
+
+
+def test_the_conversation_benchmark_runs_quick() -> None:
+    """The benchmark runs end to end and ends with one JSON object (nothing timed)."""
+    figures = run_quick("conversation.py")
+    for name in ("story_3_median_ms", "story_300_median_ms", "ratio"):
+        assert isinstance(figures[name], int | float), name
+    assert (figures["short"], figures["long"]) == (3, 300)
