@@ -1,12 +1,20 @@
-"""Test the answers document: format 2 round trips, binds items and names the reply key."""
+"""Test the answers document: format 2 round trips, binds items, names the reply key; vectors."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from bot.answers import AnswersDocument, AnswersFormatError, decode_answers, encode_answers
+from bot.crypto.errors import TamperedCiphertext
+from bot.crypto.items import open_with_admin_key
+from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.values import ItemRef, SealedBlob
 
 KEY = bytes(range(32))
 DRAFT = "5f" * 16
@@ -69,3 +77,60 @@ def test_only_complete_format_two_documents_are_written() -> None:
 
 def test_the_repr_shows_no_answer() -> None:
     assert "recruit" not in repr(current())
+
+
+# --------------------------------------------------------------------------- vectors
+
+
+VECTORS = Path(__file__).parent / "vectors"
+
+
+@pytest.fixture(scope="module")
+def answers_v2() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((VECTORS / "answers_v2.json").read_text("utf-8"))
+    return data
+
+
+@pytest.fixture(scope="module")
+def alice() -> AdminPrivateKey:
+    rows = json.loads((VECTORS / "crypto_v1.json").read_text("utf-8"))["admins"]
+    raw = next(bytes.fromhex(r["private_key_hex"]) for r in rows if r["name"] == "alice")
+    return AdminPrivateKey(X25519PrivateKey.from_private_bytes(raw))
+
+
+def test_the_code_writes_each_vector_document_byte_for_byte(answers_v2: dict[str, Any]) -> None:
+    assert len(answers_v2["documents"]) >= 3
+    for row in answers_v2["documents"]:
+        document = AnswersDocument(
+            locale=row["locale"],
+            month=row["month"],
+            answers={k: tuple(v) if isinstance(v, list) else v for k, v in row["answers"].items()},
+            draft_id=row["draft"],
+            reporter_key=bytes.fromhex(row["reporter_key_hex"]),
+        )
+        assert encode_answers(document).hex() == row["document_hex"], row["name"]
+        assert decode_answers(bytes.fromhex(row["document_hex"])) == document, row["name"]
+
+
+def test_each_sealed_vector_opens_to_its_document_for_the_report_it_names(
+    answers_v2: dict[str, Any], alice: AdminPrivateKey
+) -> None:
+    for row in answers_v2["documents"]:
+        blob = SealedBlob(bytes.fromhex(row["blob_hex"]))
+        opened = open_with_admin_key(blob, ItemRef(**row["ref"]), alice)
+        assert opened.hex() == row["document_hex"], row["name"]
+        moved = ItemRef("ANOTHER001", "answers", 0)
+        with pytest.raises(TamperedCiphertext):
+            open_with_admin_key(blob, moved, alice)
+
+
+def test_the_vector_file_matches_its_generator() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "make_vectors", VECTORS / "make_crypto_vectors.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    committed = (VECTORS / "answers_v2.json").read_text("utf-8")
+    assert generator.render(generator.build_answers_v2_vectors()) == committed

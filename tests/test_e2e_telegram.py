@@ -426,6 +426,55 @@ async def test_admin_answer_reaches_only_the_holder_of_the_code(
     for path in list(tmp_path.rglob("*")):  # noqa: ASYNC240 - test teardown reads files
         if path.is_file() and path.suffix != ".key":
             assert answer.encode() not in path.read_bytes(), path.name
+    # The notice is part of the chat: /wipe deletes it with everything else.
+    notice_id = notice[0].message_id
+    await harness.driver.command(user, "wipe")
+    assert notice_id not in [m.message_id for m in user.chat_messages()]
+
+
+async def test_a_swapped_reply_key_makes_admin_reply_refuse(
+    harness: Harness, admin_key: AdminPrivateKey, tmp_path: Path
+) -> None:
+    """Whoever writes the database swaps the reply key to read the team's answer: refused."""
+    user = harness.server.user(language_code="en")
+    await harness.start(user)
+    receipt_code(await walk_report(harness, user, {"narrative": "what happened"}))
+    settings = harness.settings
+    [report_id] = await _report_ids(settings)
+    attacker = AdminPrivateKey.generate().public_key().raw  # any X25519 key of theirs
+    engine = create_engine(normalise_database_url(settings.database_url))
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            await session.execute(
+                sql_text("UPDATE reports SET reporter_key = :key WHERE id = :id"),
+                {"key": attacker, "id": report_id},
+            )
+    finally:
+        await engine.dispose()
+    key_file = tmp_path / "admin.key"
+    key_file.write_bytes(admin_key.to_file_bytes("admin passphrase 1", scrypt_n=2**10))
+    app = create_app(CliConfig(load_settings=lambda: settings, scrypt_n=2**10))
+    secret = f"CANARY-{uuid.uuid4().hex}"
+    refused = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["admin", "reply", report_id, "--key", str(key_file)],
+        input=secret,
+        env={PASSPHRASE_ENV: "admin passphrase 1"},
+    )
+    assert refused.exit_code == 1
+    assert "is not the one sealed in its answers" in refused.output
+    engine = create_engine(normalise_database_url(settings.database_url))
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            stored = await session.scalar(sql_text("SELECT count(*) FROM replies"))
+    finally:
+        await engine.dispose()
+    assert stored == 0, "nothing was sealed to the swapped key"
+    argv = await asyncio.to_thread(
+        CliRunner().invoke, app, ["admin", "reply", report_id, "--message", secret]
+    )
+    assert argv.exit_code == 2  # the answer never goes on the command line
 
 
 async def _report_ids(settings: Settings) -> list[str]:

@@ -28,7 +28,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.crypto.values import SealedBlob
-from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
+from storage.db import (
+    checkpoint_wal,
+    create_engine,
+    normalise_database_url,
+    session_factory,
+    unit_of_work,
+)
 from storage.migrate import alembic_config, upgrade_to_head, upgrade_to_head_async
 from storage.models import NAMING_CONVENTION, Base
 from storage.records import NewFile
@@ -739,3 +745,30 @@ async def _claim_concurrently(sessions: async_sessionmaker[AsyncSession]) -> Non
         mine = await ReportRepository(first).claim_next()
         theirs = await asyncio.wait_for(ReportRepository(second).claim_next(), timeout=5)
     assert {mine, theirs} == {"CONCUR0001", "CONCUR0002"}
+
+
+async def test_a_checkpoint_a_reader_blocks_is_retried_and_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long reader keeps old pages in the WAL; that must be said, not silently ignored."""
+    monkeypatch.setattr("storage.db.CHECKPOINT_PAUSE_SECONDS", 0.01)
+    url = sqlite_url(tmp_path)
+    await upgrade_to_head_async(url)
+    engine = create_engine(url)
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            await ReportRepository(session).add(report())
+        reader = sqlite3.connect(tmp_path / "amanat.db")
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM reports").fetchone()  # holds a WAL snapshot
+        async with unit_of_work(session_factory(engine)) as session:
+            await ReportRepository(session).add(report())  # a frame the reader may not lose
+        with caplog.at_level("WARNING", logger="storage.db"):
+            assert await checkpoint_wal(engine) is False
+        assert "could not be truncated" in caplog.text
+        reader.rollback()
+        reader.close()
+        assert await checkpoint_wal(engine) is True
+        assert (tmp_path / "amanat.db-wal").stat().st_size == 0
+    finally:
+        await engine.dispose()

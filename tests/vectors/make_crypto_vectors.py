@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 VECTORS_PATH = Path(__file__).with_name("crypto_v1.json")
 STREAM_VECTORS_PATH = Path(__file__).with_name("stream_v1.json")
 ITEMS_V2_PATH = Path(__file__).with_name("items_v2.json")
+ANSWERS_V2_PATH = Path(__file__).with_name("answers_v2.json")
 VERSION = 1
 ITEM_V2 = 2
 STREAM_VERSION = 1
@@ -694,6 +695,76 @@ def build_items_v2_vectors() -> dict[str, Any]:
     }
 
 
+def answers_document_v2(
+    locale: str | None,
+    month: str | None,
+    answers: dict[str, Any],
+    draft: str,
+    reporter_key: bytes,
+) -> bytes:
+    """Encode an answers document, format 2, as docs/crypto.md §16 specifies.
+
+    JSON object with exactly the keys v, locale, month, answers, draft and reporter_key;
+    keys sorted, no whitespace, UTF-8 (no escapes for non-ASCII), the reply key in standard
+    base64 with padding.
+    """
+    document = {
+        "v": 2,
+        "locale": locale,
+        "month": month,
+        "answers": answers,
+        "draft": draft,
+        "reporter_key": base64.b64encode(reporter_key).decode("ascii"),
+    }
+    return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+ANSWERS_SPECS: list[tuple[str, str | None, str | None, dict[str, Any]]] = [
+    ("English, one multiple choice", "en", "2026-12", {"incident": "recruit_armed",
+     "offered": ["money", "papers"], "danger_now": "no"}),
+    ("Dari, province and consent", "fa_AF", "2026-11", {"country": "AF", "province": "herat",
+     "consent_statistics": "yes", "notify_replies": "no"}),
+    ("no language, nothing answered", None, None, {}),
+]  # fmt: skip
+
+
+def build_answers_v2_vectors() -> dict[str, Any]:
+    """Return the answers document v2 vectors: encoded documents and their sealed items."""
+    admins = {name: fixed(f"admin/{name}", 32) for name in ("alice", "bob", "carol")}
+    rows = []
+    for number, (name, locale, month, answers) in enumerate(ANSWERS_SPECS):
+        draft = fixed(f"answers-v2/{number}/draft", 16).hex()
+        reporter_key = public_of(fixed(f"answers-v2/{number}/reporter", 32))
+        document = answers_document_v2(locale, month, answers, draft, reporter_key)
+        ref = {"report_id": f"ANSWRS00{number}X", "kind": "answers", "index": 0}
+        data_key = fixed(f"answers-v2/{number}/data_key", 32)
+        nonce = fixed(f"answers-v2/{number}/nonce", 12)
+        ephemeral = fixed(f"answers-v2/{number}/ephemeral/alice", 32)
+        blob = seal_item_v2(
+            [public_of(admins["alice"])], ref, document, data_key, nonce, [ephemeral]
+        )
+        rows.append(
+            {
+                "name": name,
+                "locale": locale,
+                "month": month,
+                "answers": answers,
+                "draft": draft,
+                "reporter_key_hex": reporter_key.hex(),
+                "document_hex": document.hex(),
+                "sealed_to": "alice",
+                "ref": ref,
+                "blob_hex": blob.hex(),
+            }
+        )
+    return {
+        "description": "Amanat answers document v2 test vectors; see docs/crypto.md §16.",
+        "generator": "tests/vectors/make_crypto_vectors.py (deterministic; do not edit by hand)",
+        "admins": "the admins of crypto_v1.json (same names and private keys)",
+        "documents": rows,
+    }
+
+
 def build_stream_vectors() -> dict[str, Any]:
     """Return the attachment stream vector document; deterministic."""
     admins = {name: fixed(f"admin/{name}", 32) for name in ("alice", "bob", "carol")}
@@ -862,6 +933,8 @@ def main() -> None:
     print(f"wrote {STREAM_VECTORS_PATH}")
     ITEMS_V2_PATH.write_text(render(build_items_v2_vectors()), encoding="utf-8")
     print(f"wrote {ITEMS_V2_PATH}")
+    ANSWERS_V2_PATH.write_text(render(build_answers_v2_vectors()), encoding="utf-8")
+    print(f"wrote {ANSWERS_V2_PATH}")
 
 
 if __name__ == "__main__":
