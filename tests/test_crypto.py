@@ -527,6 +527,9 @@ def test_pseudonym_and_update_key() -> None:
     update = keys.update_key("telegram", 123456789)
     assert re.fullmatch(r"[0-9a-f]{64}", update)
     assert update != pseudonym  # a separate subkey
+    conversation = keys.conversation_key("telegram", 123456789)
+    assert re.fullmatch(r"[0-9a-f]{64}", conversation)
+    assert conversation != pseudonym  # memory is keyed by neither the id nor the pseudonym
     assert hmac.compare_digest(update, same.update_key("telegram", 123456789))
     with pytest.raises(ValueError, match=r"."):
         keys.pseudonym("", 1)
@@ -702,6 +705,10 @@ def test_vectors_server_side(vectors: dict[str, Any]) -> None:
         assert keys.open_volatile(blob, draft["owner"]).hex() == draft["plaintext_hex"]
     for case in server["pseudonyms"]:
         assert keys.pseudonym(case["transport"], case["user_id"]) == case["expected"]
+    assert len(server["conversation_keys"]) == len(server["pseudonyms"])
+    for case in server["conversation_keys"]:
+        assert keys.conversation_key(case["transport"], case["user_id"]) == case["expected"]
+        assert case["expected"] != keys.pseudonym(case["transport"], case["user_id"])
     for case in server["update_keys"]:
         assert keys.update_key(case["transport"], case["update_id"]) == case["expected"]
     for case in server["receipt_hashes"]:

@@ -174,14 +174,16 @@ async def test_a_seized_postgresql_server_names_no_account(
         person = Person(services, user_id=user_id)
         await converse(person)
         key = memory.key("telegram", user_id)
+        pseudonym = services.server_keys.pseudonym("telegram", user_id)
         state = await memory.store.load_state(key)
         draft = await memory.store.get_item(key, "draft")
         assert state is not None
         assert draft is not None
         needles += [
             Needle.integer(f"Telegram id {user_id}", user_id),
-            Needle.text(f"pseudonym of {user_id}", key),
-            Needle.binary(f"pseudonym bytes of {user_id}", bytes.fromhex(key)),
+            Needle.text(f"pseudonym of {user_id}", pseudonym),
+            Needle.binary(f"pseudonym bytes of {user_id}", bytes.fromhex(pseudonym)),
+            Needle.text(f"conversation key of {user_id}", key),
             Needle.binary(f"conversation state of {user_id}", state[13:61]),
             Needle.binary(f"draft record of {user_id}", draft[13:61]),
         ]

@@ -34,6 +34,7 @@ _LABEL_UPDATE = b"amanat/v1/server/update-ledger-key"
 _LABEL_RECEIPT = b"amanat/v1/server/receipt-pepper"
 _LABEL_REPORTER = b"amanat/v1/server/reporter-key-pepper"
 _LABEL_NOTICE = b"amanat/v1/server/reply-notice-key"
+_LABEL_CONVERSATION = b"amanat/v1/server/conversation-key"
 _NOTICE_MAGIC = b"AMANAT-NOTICE"
 _RECEIPT_SCRYPT_N = 2**14
 
@@ -45,6 +46,7 @@ class ServerKeys:
     """
 
     __slots__ = (
+        "_conversation",
         "_draft",
         "_notice",
         "_pseudonym",
@@ -63,6 +65,7 @@ class ServerKeys:
         self._receipt_pepper = _hkdf(server_secret, _LABEL_RECEIPT)
         self._reporter_pepper = _hkdf(server_secret, _LABEL_REPORTER)
         self._notice = _hkdf(server_secret, _LABEL_NOTICE)
+        self._conversation = _hkdf(server_secret, _LABEL_CONVERSATION)
 
     def __repr__(self) -> str:
         """Hide every subkey."""
@@ -112,6 +115,15 @@ class ServerKeys:
         """
         message = lp(encode_text(transport, max_bytes=MAX_REF_FIELD_BYTES), i64(user_id))
         return hmac.new(self._pseudonym, message, hashlib.sha256).hexdigest()
+
+    def conversation_key(self, transport: str, user_id: int) -> str:
+        """Return the key of an account's conversation in volatile memory (HMAC-SHA256 hex).
+
+        A keyed hash of the pseudonym under a subkey of its own, so that the keys in memory
+        or Redis are not the pseudonym itself; like it, never written to durable storage.
+        """
+        pseudonym = bytes.fromhex(self.pseudonym(transport, user_id))
+        return hmac.new(self._conversation, pseudonym, hashlib.sha256).hexdigest()
 
     def update_key(self, transport: str, update_id: int) -> str:
         """Return the duplicate-update ledger key (HMAC-SHA256 hex) under its own subkey."""

@@ -106,7 +106,7 @@ class ConversationMemory:
 
     def key(self, transport: str, user_id: int) -> str:
         """Return the opaque key of an account's conversation (a keyed hash, memory only)."""
-        return self._keys.pseudonym(transport, user_id)
+        return self._keys.conversation_key(transport, user_id)
 
     def _lock(self, key: str, name: str, data: bytes) -> bytes:
         return self._keys.seal_volatile(data, f"{key}/{name}")

@@ -433,6 +433,7 @@ LABELS = {
     "draft": b"amanat/v1/server/draft-key",
     "pseudonym": b"amanat/v1/server/pseudonym-key",
     "update_ledger": b"amanat/v1/server/update-ledger-key",
+    "conversation": b"amanat/v1/server/conversation-key",
     "receipt_pepper": b"amanat/v1/server/receipt-pepper",
 }
 
@@ -453,6 +454,12 @@ def account_mac(secret: bytes, purpose: str, transport: str, number: int) -> str
     """HMAC-SHA256 hex over lp(transport, i64(number)) under a subkey."""
     message = lp(transport.encode(), i64(number))
     return hmac.new(subkey(secret, purpose), message, hashlib.sha256).hexdigest()
+
+
+def conversation_key(secret: bytes, transport: str, user_id: int) -> str:
+    """HMAC-SHA256 hex of the raw pseudonym under the conversation subkey."""
+    pseudonym = bytes.fromhex(account_mac(secret, "pseudonym", transport, user_id))
+    return hmac.new(subkey(secret, "conversation"), pseudonym, hashlib.sha256).hexdigest()
 
 
 def receipt_hash(secret: bytes, digits: str) -> bytes:
@@ -640,6 +647,10 @@ def build_vectors() -> dict[str, Any]:
             "drafts": drafts,
             "pseudonyms": [
                 {"transport": t, "user_id": u, "expected": account_mac(secret, "pseudonym", t, u)}
+                for t, u in accounts
+            ],
+            "conversation_keys": [
+                {"transport": t, "user_id": u, "expected": conversation_key(secret, t, u)}
                 for t, u in accounts
             ],
             "update_keys": [
