@@ -259,6 +259,21 @@ def test_an_unsigned_entry_after_signed_ones_fails(world: World) -> None:
     assert "entry 2 is not signed, but an entry before it is" in result.output
 
 
+def test_stripping_every_signature_fails_against_the_kept_unsigned_count(world: World) -> None:
+    """With no signature left the whole chain looks like a legacy prefix: the count shows it."""
+    world.mark("alice", "claimed")
+    world.mark("bob", "closed")
+    kept = world.verify()
+    assert "No unsigned prefix." in kept.stdout
+    world.sql("UPDATE audit_log SET signature = NULL")
+    stripped = world.verify()
+    assert stripped.exit_code == 0, stripped.output  # alone, it cannot tell
+    assert "Unsigned prefix: entries 1 to 2" in stripped.stdout
+    caught = world.verify("--expect-head", head_of(kept), "--expect-unsigned", "0")
+    assert caught.exit_code == 1
+    assert "2 entries are unsigned where 0 were: signatures were removed" in caught.output
+
+
 def test_an_unsigned_prefix_then_signed_entries_verifies(
     world: World, alice: AdminPrivateKey
 ) -> None:

@@ -152,12 +152,22 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
                 "the chain still holds it (catches removed newest entries and rewrites).",
             ),
         ] = None,
+        expect_unsigned: Annotated[
+            int | None,
+            typer.Option(
+                "--expect-unsigned",
+                metavar="N",
+                min=0,
+                help="The unsigned prefix's length printed by an earlier verify: fail if it "
+                "grew (catches signatures stripped by a database writer).",
+            ),
+        ] = None,
     ) -> None:
         """Check the hash chain and every admin's signature; print its head to keep elsewhere."""
         settings = load_settings(config)
         expected = None if expect_head is None else _read_head(expect_head)
         keys = _signing_keys(settings)
-        verdict = run_storage(settings, _audit_verdict(keys, expected))
+        verdict = run_storage(settings, _audit_verdict(keys, expected, expect_unsigned))
         if verdict.problem is not None:
             fail(f"the audit log does not verify: {verdict.problem}")
         _print_verdict(verdict)
@@ -199,13 +209,15 @@ def _audit_entries() -> Work[list[AuditEntry]]:
     return work
 
 
-def _audit_verdict(signing_keys: Mapping[str, bytes], expect_head: bytes | None) -> Work[Verdict]:
+def _audit_verdict(
+    signing_keys: Mapping[str, bytes], expect_head: bytes | None, expect_unsigned: int | None
+) -> Work[Verdict]:
     """Read the whole chain and check it: hashes, signatures and the head kept elsewhere."""
 
     async def work(sessions: Sessions) -> Verdict:
         async with unit_of_work(sessions) as session:
             entries = await AuditRepository(session).entries()
-        return verify(entries, signing_keys, expect_head)
+        return verify(entries, signing_keys, expect_head, expect_unsigned)
 
     return work
 
@@ -284,7 +296,8 @@ def _print_verdict(verdict: Verdict) -> None:
     if verdict.unsigned:
         typer.echo(
             f"Unsigned prefix: entries 1 to {verdict.unsigned}, written before entries were "
-            "signed. Keep this number with the head: it must never grow."
+            "signed. Keep this number with the head and pass it as --expect-unsigned: it must "
+            "never grow."
         )
     else:
         typer.echo("No unsigned prefix.")

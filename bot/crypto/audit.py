@@ -116,12 +116,16 @@ def verify(
     entries: Iterable[AuditEntry],
     signing_keys: Mapping[str, bytes],
     expect_head: bytes | None = None,
+    expect_unsigned: int | None = None,
 ) -> Verdict:
     """Check the chain in sequence order, and every signature; report the first problem.
 
     ``signing_keys`` maps an admin's key id to their Ed25519 public key (32 raw bytes).
     Unsigned entries are accepted only before the first signed one. With ``expect_head`` (a
-    head kept off the server) the chain must contain an entry with that hash.
+    head kept off the server) the chain must contain an entry with that hash. With
+    ``expect_unsigned`` (the unsigned prefix's length kept with it) the prefix must not have
+    grown: a database writer who strips every signature turns the whole chain into such a
+    prefix, and only this number shows it.
     """
     walk = _Walk()
     if expect_head is not None and hmac.compare_digest(expect_head, GENESIS):
@@ -140,6 +144,11 @@ def verify(
         walk.head = entry.hash
         if expect_head is not None and hmac.compare_digest(entry.hash, expect_head):
             walk.expected_at = entry.seq
+    if expect_unsigned is not None and walk.unsigned > expect_unsigned:
+        return walk.verdict(
+            f"{walk.unsigned} entries are unsigned where {expect_unsigned} were: "
+            "signatures were removed"
+        )
     if expect_head is not None and walk.expected_at is None:
         return walk.verdict(
             "the expected head is not in the chain: its newest entries were removed, "
