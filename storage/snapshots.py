@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,3 +61,22 @@ class DigestSnapshotRepository:
         else:
             raise RuntimeError("unsupported database dialect")
         return result.first() is not None
+
+    async def months(self) -> list[str]:
+        """Return every month that has a snapshot, oldest first."""
+        rows = await self._session.scalars(
+            select(DigestSnapshotRow.month).order_by(DigestSnapshotRow.month)
+        )
+        return list(rows.all())
+
+    async def replace(self, month: str, blob: SealedBlob, *, expected: SealedBlob) -> bool:
+        """Swap a snapshot's sealing (re-wrapped to new admin keys) only if it is unchanged."""
+        result = await self._session.execute(
+            update(DigestSnapshotRow)
+            .where(
+                DigestSnapshotRow.month == _require_month(month),
+                DigestSnapshotRow.blob == require_sealed(expected).data,
+            )
+            .values(blob=require_sealed(blob).data)
+        )
+        return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.sealer import AdminSealer
 from bot.crypto.values import ItemRef
 from bot.partners.months import Month, PartnerDigestError
+from bot.partners.rekey import rewrap_snapshots
 from bot.partners.snapshot import (
     FirstIssue,
     decode_snapshot,
@@ -25,7 +27,10 @@ from bot.partners.snapshot import (
     snapshot_pin,
     snapshot_ref,
 )
+from storage.db import create_engine, session_factory, unit_of_work
+from storage.migrate import upgrade_to_head_async
 from storage.records import StatRecord
+from storage.snapshots import DigestSnapshotRepository
 
 OCTOBER = Month.parse("2026-10")
 
@@ -158,3 +163,34 @@ def test_drift_counts_late_and_missing_records_as_multisets() -> None:
     assert line is not None
     assert line.startswith("note: 1 record of 2026-10 arrived after 2026-10 was first issued")
     assert "1 record in the snapshot is no longer stored" in line
+
+
+async def test_a_key_change_rewraps_every_snapshot_and_keeps_its_pin(tmp_path: Path) -> None:
+    """An admin added later can issue an old month again; the pin in the chain still holds."""
+    alice, bob, carol = (AdminPrivateKey.generate() for _ in range(3))
+    url = f"sqlite+aiosqlite:///{tmp_path / 'amanat.db'}"
+    await upgrade_to_head_async(url)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    month = Month.parse("2026-10")
+    plaintext = encode_snapshot(month, [record("recruit_armed")])
+    sealed = AdminSealer([alice.public_key()]).seal_for_admins(plaintext, snapshot_ref(month))
+    foreign = AdminSealer([carol.public_key()]).seal_for_admins(
+        encode_snapshot(Month.parse("2026-09"), []), snapshot_ref(Month.parse("2026-09"))
+    )
+    try:
+        async with unit_of_work(sessions) as session:
+            assert await DigestSnapshotRepository(session).add("2026-10", sealed)
+            assert await DigestSnapshotRepository(session).add("2026-09", foreign)
+        target = [alice.public_key(), bob.public_key()]
+        assert await rewrap_snapshots(sessions, [alice], target, execute=False) == (1, ["2026-09"])
+        async with unit_of_work(sessions) as session:
+            assert await DigestSnapshotRepository(session).get("2026-10") == sealed  # dry run
+        assert await rewrap_snapshots(sessions, [alice], target, execute=True) == (1, ["2026-09"])
+        async with unit_of_work(sessions) as session:
+            stored = await DigestSnapshotRepository(session).get("2026-10")
+    finally:
+        await engine.dispose()
+    assert stored is not None
+    opened = open_with_admin_key(stored, snapshot_ref(month), bob)
+    assert snapshot_pin(opened) == snapshot_pin(plaintext)

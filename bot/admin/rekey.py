@@ -279,7 +279,7 @@ def _classify(exc: CryptoError) -> Problem:
     return Problem.UNREADABLE
 
 
-def _rewrap_item(
+def rewrap_item(
     rewrap: ItemRewrapper,
     blob: SealedBlob,
     ref: ItemRef,
@@ -322,7 +322,7 @@ def plan_report(
     document = _answers(report, keys)
     for kind, index, blob in sealed:
         ref = document.item_ref(report.id, kind, index)
-        result = _rewrap_item(choose(kind), blob, ref, keys, target)
+        result = rewrap_item(choose(kind), blob, ref, keys, target)
         if isinstance(result, Problem):
             problems[result] += 1
         else:

@@ -48,6 +48,7 @@ from bot.cli.common import (
 from bot.crypto.errors import CryptoError
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
 from bot.devtools.devkeys import is_dev_key
+from bot.partners.rekey import rewrap_snapshots
 from bot.settings import Settings
 from storage.db import unit_of_work
 
@@ -136,6 +137,14 @@ def _rekey(
         summary = await rewrap_stored_reports(
             sessions, keys, change.target, execute=execute, after_report=after_report
         )
+        months, left = await rewrap_snapshots(sessions, keys, change.target, execute=execute)
+        if months or left:
+            verb = "re-wrapped" if execute else "would re-wrap"
+            typer.echo(f"Digest snapshots: {verb} {months} of {months + len(left)} months.")
+        for month in left:
+            typer.echo(
+                f"digest snapshot {month}: left as it is (no key of yours opens it)", err=True
+            )
         if execute:
             # One entry per run: which admin changed the set, and a fingerprint of the set
             # it now seals to (sha256 of the sorted key ids, joined by commas).
