@@ -5,16 +5,25 @@ from __future__ import annotations
 import base64
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.server import generate_server_secret
 from bot.i18n.translations import Translations, compile_catalogs
 from bot.settings import Settings
+from storage.db import create_engine, session_factory
+from storage.migrate import upgrade_to_head_async
+from tests.storage_backends import (
+    BACKENDS,
+    PostgresUnavailable,
+    ScratchPostgres,
+    sqlite_url,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 LOCALES = REPO / "locales"
@@ -87,3 +96,56 @@ def reference() -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+# --------------------------------------------------------------------------- databases
+
+
+@pytest.fixture(scope="session")
+def scratch_postgres() -> Iterator[ScratchPostgres]:
+    """One PostgreSQL database for the whole run, emptied by each test that uses it."""
+    try:
+        database = ScratchPostgres.create()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    yield database
+    database.drop()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each storage test runs twice: on a SQLite file, and on the scratch PostgreSQL."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path)
+    database: ScratchPostgres = request.getfixturevalue("scratch_postgres")
+    database.reset()
+    return database.url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a schema the real migrations built."""
+    await upgrade_to_head_async(database_url)
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return session_factory(engine)
+
+
+@pytest.fixture
+def scratch_database() -> Iterator[ScratchPostgres]:
+    """A PostgreSQL database of this test's own, for tests that read the server's files."""
+    try:
+        database = ScratchPostgres.create()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    if not database.owned:
+        pytest.skip("no right to create a scratch database; the shared one is not touched")
+    try:
+        yield database
+    finally:
+        database.drop()

@@ -10,7 +10,7 @@ before each test. A test is skipped only when no server answers on 127.0.0.1:543
 Everything here is synchronous on purpose: fixtures may call it while pytest-asyncio's loop is
 not running, and each call runs its coroutine on a private thread with its own event loop.
 
-The fixtures that use it are defined in ``tests/test_storage.py``.
+The fixtures that use it are defined in ``tests/conftest.py``.
 """
 
 from __future__ import annotations

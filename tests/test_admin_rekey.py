@@ -7,12 +7,11 @@ database on 127.0.0.1:5432, skipped only when no server answers), like ``test_st
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin.rekey import (
     ItemRewrapper,
@@ -36,12 +35,10 @@ from bot.crypto.sealer import AdminSealer, seal_stream_for_admins
 from bot.crypto.stream import open_stream_with_admin_key
 from bot.crypto.values import ItemRef, SealedBlob
 from bot.questions import ATTACHMENT_KIND
-from storage.db import create_engine, session_factory, unit_of_work
-from storage.migrate import upgrade_to_head_async
+from storage.db import unit_of_work
 from storage.records import NewFile, NewItem, NewReport, StoredItem, StoredReport
 from storage.repositories import ReportRepository
 from storage.uploads import UploadRepository
-from tests.storage_backends import BACKENDS, PostgresUnavailable, ScratchPostgres, sqlite_url
 
 NONCE, TAG = 12, 16
 Sessions = async_sessionmaker[AsyncSession]
@@ -283,30 +280,6 @@ def test_the_rewrapper_is_chosen_per_item_kind(
 
 
 # --- storage, on both backends -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def scratch_postgres() -> Iterator[ScratchPostgres]:
-    try:
-        database = ScratchPostgres.create()
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    yield database
-    database.drop()
-
-
-@pytest.fixture(params=BACKENDS)
-async def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Sessions]:
-    if request.param == "sqlite":
-        url = sqlite_url(tmp_path)
-    else:
-        database: ScratchPostgres = request.getfixturevalue("scratch_postgres")
-        database.reset()
-        url = database.url
-    await upgrade_to_head_async(url)
-    engine: AsyncEngine = create_engine(url)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 async def store(sessions: Sessions, *reports: NewReport) -> None:

@@ -64,7 +64,7 @@ from tests.canary_support import (
     new_canary,
     open_files,
 )
-from tests.storage_backends import PostgresUnavailable, ScratchPostgres
+from tests.storage_backends import ScratchPostgres
 
 REPO = Path(__file__).resolve().parent.parent
 FREE_TEXT_PROMPTS = {q.id: q.prompt[:40] for q in QUESTIONS if isinstance(q, FreeText)}
@@ -734,20 +734,6 @@ async def test_refused_and_odd_inputs_leave_nothing(
 
 
 # --------------------------------------------------------------------------- 6. PostgreSQL
-
-
-@pytest.fixture
-def scratch_database() -> Iterator[ScratchPostgres]:
-    try:
-        database = ScratchPostgres.create()
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    if not database.owned:
-        pytest.skip("no right to create a scratch database; the shared one is not touched")
-    try:
-        yield database
-    finally:
-        database.drop()
 
 
 async def _database_dump(database: ScratchPostgres, since: float) -> tuple[bytes, list[Path]]:

@@ -12,7 +12,6 @@ import dataclasses
 import secrets
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -48,8 +47,6 @@ from storage.repositories import (
 )
 from storage.uploads import UploadRepository
 from tests.storage_backends import (
-    BACKENDS,
-    PostgresUnavailable,
     ScratchPostgres,
     run_blocking,
     sqlite_url,
@@ -74,38 +71,6 @@ ALL_TABLES = {
 
 
 # --- fixtures ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def scratch_postgres() -> Iterator[ScratchPostgres]:
-    try:
-        database = ScratchPostgres.create()
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    yield database
-    database.drop()
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path)
-    database: ScratchPostgres = request.getfixturevalue("scratch_postgres")
-    database.reset()
-    return database.url
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await upgrade_to_head_async(database_url)
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
 
 
 def upload_id() -> str:

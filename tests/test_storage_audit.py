@@ -8,59 +8,25 @@ newest entries, fail it against a head kept elsewhere).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.crypto.audit import GENESIS, Verdict, entry_hash, verify
 from bot.crypto.keyfile import AdminPrivateKey
 from storage.audit import AuditRepository
 from storage.db import create_engine, ensure_wal, session_factory, unit_of_work
 from storage.migrate import alembic_config, upgrade_to_head_async
-from tests.storage_backends import BACKENDS, PostgresUnavailable, ScratchPostgres, sqlite_url
 
 DAY = date(2026, 11, 25)
 Sessions = async_sessionmaker[AsyncSession]
 Row = tuple[date, str, str, str, bytes | None]  # day, admin, action, subject, signature
-
-
-@pytest.fixture(scope="module")
-def scratch_postgres() -> Iterator[ScratchPostgres]:
-    try:
-        database = ScratchPostgres.create()
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    yield database
-    database.drop()
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path)
-    database: ScratchPostgres = request.getfixturevalue("scratch_postgres")
-    database.reset()
-    return database.url
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await upgrade_to_head_async(database_url)
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> Sessions:
-    return session_factory(engine)
 
 
 def keys_of(*admins: AdminPrivateKey) -> dict[str, bytes]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from bot.settings import Settings
 from storage.conversations import MemoryConversations
 from tests.canary_support import Needle, files_written_since, find_in_files, new_canary
 from tests.pg_forensics import Forensics, WalRecord, connect
-from tests.storage_backends import PostgresUnavailable, ScratchPostgres
+from tests.storage_backends import ScratchPostgres
 from tests.test_intake_service import Person, finish_report, start_story
 
 REPORT_TABLES = frozenset({"reports", "report_items", "report_files", "reply_notices"})
@@ -89,25 +89,11 @@ async def test_a_conversation_leaves_the_sqlite_files_byte_for_byte_as_they_were
 
 
 @pytest.fixture
-def scratch() -> Iterator[ScratchPostgres]:
-    try:
-        database = ScratchPostgres.create()
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    if not database.owned:
-        pytest.skip("no right to create a scratch database; the shared one is not touched")
-    try:
-        yield database
-    finally:
-        database.drop()
-
-
-@pytest.fixture
 async def on_postgres(
-    make_settings: Callable[..., Settings], scratch: ScratchPostgres
+    make_settings: Callable[..., Settings], scratch_database: ScratchPostgres
 ) -> AsyncIterator[tuple[Services, Forensics]]:
-    forensics = await Forensics.open(scratch)
-    settings = make_settings(database_url=scratch.url, stats_batch=3)
+    forensics = await Forensics.open(scratch_database)
+    settings = make_settings(database_url=scratch_database.url, stats_batch=3)
     async with open_services(settings) as services:
         yield services, forensics
 
