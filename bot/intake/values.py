@@ -124,7 +124,7 @@ class Submit:
 
 @dataclass(frozen=True)
 class RememberLanguage:
-    """Remember the reporter's language under their pseudonym."""
+    """The reporter chose a language: it is kept with the conversation, in memory only."""
 
     locale: str
 
