@@ -8,9 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.crypto.values import SealedBlob
 from storage.db import unit_of_work
 from storage.snapshots import DigestSnapshotRepository
-from tests.test_storage import database_url, engine, scratch_postgres, sessions
-
-__all__ = ["database_url", "engine", "scratch_postgres", "sessions"]  # the shared fixtures
 
 
 async def test_a_month_keeps_its_first_snapshot(
