@@ -4,22 +4,34 @@ This is the only place that creates engines, keys, translations and the intake s
 wires them into handlers; every other module receives its collaborators. It must never create
 module-level state, and it refuses to start without admin public keys (never a plaintext
 fallback) or without compiled catalogs for every language.
+
+Every reason not to start (a malformed key, a missing catalog, a database, Redis or Bot API
+that cannot be reached) is raised as :class:`StartupError`, whose problems each name the
+variable to fix and never a value, so that the command line prints them as lines instead of a
+traceback. :func:`run_polling` stops on SIGTERM or SIGINT the way a deploy needs: updates in
+flight are finished, polling ends, the SQLite WAL is checkpointed, one line is logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+import os
+import signal
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.crypto.codes import new_receipt_code, new_report_id
@@ -34,13 +46,14 @@ from bot.intake.replies import answer_waiting_replies
 from bot.intake.service import IntakeService
 from bot.intake.texts import COMMAND_DESCRIPTIONS
 from bot.intake.values import FlowConfig
-from bot.settings import Settings
+from bot.settings import Problem, Settings, environment_name
 from handlers.errors import ErrorHandler
 from handlers.groups import GroupHandlers
 from handlers.intake import IntakeHandlers
 from handlers.send import send_replies
 from storage.conversations import ConversationStore, MemoryConversations
 from storage.db import (
+    DatabaseUnavailable,
     checkpoint_wal,
     create_engine,
     free_disk_bytes,
@@ -50,7 +63,7 @@ from storage.db import (
     vacuum_transient_tables,
 )
 from storage.migrate import upgrade_to_head_async
-from storage.redis_conversations import RedisConversations
+from storage.redis_conversations import PersistentRedis, RedisConversations, RedisUnavailable
 from storage.replies import ReplyNoticeRepository
 from storage.repositories import (
     StatsRepository,
@@ -73,6 +86,108 @@ class Services:
     server_keys: ServerKeys
 
 
+DATABASE_VARIABLE = environment_name("database_url")
+TOKEN_VARIABLE = environment_name("telegram_bot_token")
+
+
+class StartupError(Exception):
+    """Amanat cannot start; each problem names the variable to fix, never its value.
+
+    ``exit_code`` is 2 for a configuration that can never work as it is (the convention of
+    the command line's invalid settings) and 1 for something outside that may come back (a
+    database, Redis or the Bot API that cannot be reached).
+    """
+
+    def __init__(self, problems: Sequence[Problem], *, exit_code: int = 1) -> None:
+        super().__init__("; ".join(str(problem) for problem in problems))
+        self.problems = tuple(problems)
+        self.exit_code = exit_code
+
+
+def check_startup(settings: Settings) -> list[Problem]:
+    """Find every problem of the configuration that shows before anything is opened.
+
+    All at once, so that an operator fixes them in one go: malformed or duplicated admin
+    keys, catalogs that cannot be loaded, an SQLite folder that cannot be made.
+    """
+    return [
+        *_admin_key_problems(settings.admin_public_keys),
+        *_catalog_problems(settings),
+        *_sqlite_folder_problems(settings.database_url),
+    ]
+
+
+def _admin_key_problems(texts: Sequence[str]) -> list[Problem]:
+    """Name each malformed entry by position (the entries are public, but long), then the set."""
+    variable = environment_name("admin_public_keys")
+    problems: list[Problem] = []
+    keys: list[AdminPublicKey] = []
+    for position, text in enumerate(texts, start=1):
+        try:
+            keys.append(AdminPublicKey.from_text(text))
+        except CryptoError:
+            problems.append(
+                Problem(
+                    variable,
+                    f"entry {position} is not an Amanat admin public key (amanat-admin-pk-v2:…, "
+                    "as `amanat keys init` prints it)",
+                )
+            )
+    ids = [key.key_id for key in keys]
+    for key_id in sorted({key_id for key_id in ids if ids.count(key_id) > 1}):
+        problems.append(Problem(variable, f"lists key {key_id} twice"))
+    if keys and not problems:
+        try:
+            AdminSealer(keys)
+        except CryptoError as exc:
+            problems.append(Problem(variable, str(exc)))
+    return problems
+
+
+def _catalog_problems(settings: Settings) -> list[Problem]:
+    """Refuse to start without every language: a reporter must never get untranslated text."""
+    variable = environment_name("locales_dir")
+    if not settings.locales_dir.is_dir():
+        return [Problem(variable, f"the folder {settings.locales_dir} does not exist")]
+    try:
+        load_translations(settings)
+    except (CatalogError, OSError) as exc:
+        detail = str(exc) if isinstance(exc, CatalogError) else type(exc).__name__
+        return [
+            Problem(
+                variable,
+                f"the catalogs cannot be loaded: {detail} "
+                f"(compile them with `amanat i18n compile {settings.locales_dir}`)",
+            )
+        ]
+    return []
+
+
+def _sqlite_folder_problems(url: str) -> list[Problem]:
+    """See, without creating anything, whether the SQLite file's folder can be made."""
+    try:
+        parsed = make_url(normalise_database_url(url))
+    except (ValueError, TypeError):
+        return [Problem(DATABASE_VARIABLE, "is not a supported database URL")]
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return []
+    if parsed.database == ":memory:" or parsed.database.startswith("file:"):
+        return []
+    folder = Path(parsed.database).parent
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        reason = f"{existing} is not a folder"
+    elif not os.access(existing, os.W_OK | os.X_OK) and not folder.exists():
+        reason = f"{existing} is not writable"
+    else:
+        return []
+    return [
+        Problem(DATABASE_VARIABLE, f"cannot make the folder {folder} for the SQLite file: {reason}")
+    ]
+
+
 def load_translations(settings: Settings) -> Translations:
     """Load every catalog, compiling a checkout's .po files first when their .mo is missing
     or stale (what the install step does); fail loudly when a catalog cannot be had."""
@@ -89,7 +204,10 @@ async def open_conversations(
     """Open the volatile memory of conversations: Redis when configured, else this process."""
     if settings.redis_url is None:
         return MemoryConversations(clock)
-    return await RedisConversations.connect(settings.redis_url.get_secret_value())
+    try:
+        return await RedisConversations.connect(settings.redis_url.get_secret_value())
+    except (RedisUnavailable, PersistentRedis) as exc:
+        raise StartupError([Problem(environment_name("redis_url"), str(exc))]) from None
 
 
 @asynccontextmanager
@@ -107,8 +225,19 @@ async def open_services(
     """
     if not settings.admin_public_keys:
         raise RuntimeError("no admin public key configured: nothing could be sealed")
+    problems = check_startup(settings)
+    if problems:
+        raise StartupError(problems, exit_code=2)
     url = normalise_database_url(settings.database_url)
-    await upgrade_to_head_async(url)
+    try:
+        await upgrade_to_head_async(url)
+    except DatabaseUnavailable as exc:
+        raise StartupError([Problem(DATABASE_VARIABLE, str(exc))]) from None
+    except SQLAlchemyError as exc:
+        reason = (
+            f"migrating the database failed ({type(exc).__name__}): may its user create tables?"
+        )
+        raise StartupError([Problem(DATABASE_VARIABLE, reason)]) from None
     engine = create_engine(url)
     store = (
         conversations if conversations is not None else await open_conversations(settings, clock)
@@ -209,7 +338,11 @@ def build_application(services: Services, *, token: str | None = None) -> AnyApp
     for handler in IntakeHandlers(services.intake, services.translations).handlers():
         application.add_handler(handler)
     application.add_error_handler(
-        ErrorHandler(services.translations, services.intake.remember_messages)
+        ErrorHandler(
+            services.translations,
+            services.intake.remember_messages,
+            services.intake.locale_of,
+        )
     )
     if application.job_queue is not None:
         application.job_queue.run_repeating(
@@ -291,22 +424,100 @@ def _post_init(services: Services) -> Callable[[AnyApplication], Coroutine[Any, 
 
 
 async def run_polling(settings: Settings) -> None:
-    """Run the bot against Telegram (or the configured Bot API) with long polling."""
-    async with open_services(settings) as services:
+    """Run the bot against Telegram (or the configured Bot API) with long polling.
+
+    Returns after SIGTERM or SIGINT once the stop is clean: updates already fetched are
+    finished (PTB's ``Application.stop`` drains its queue and waits for jobs), polling ends
+    and confirms what was handled, then a last checkpoint empties the SQLite WAL, so a deploy
+    leaves neither half-handled updates nor a WAL full of recent commits behind. A Bot API
+    that cannot be reached or refuses the token at start is a :class:`StartupError`.
+    """
+    async with _stop_signals() as stopped, open_services(settings) as services:
         application = build_application(services)
-        async with application:
-            await application.start()
-            assert application.updater is not None
-            await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        async with _telegram_reachable(settings):
+            await application.initialize()
+        try:
+            async with _telegram_reachable(settings):
+                # PTB calls post_init only from its own run_polling; this loop is ours.
+                if application.post_init is not None:
+                    await application.post_init(application)
+                await application.start()
+                assert application.updater is not None
+                await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
             log.info("Amanat is polling")
-            try:
-                await _wait_forever()
-            finally:
+            reason = await stopped
+        finally:
+            if application.updater is not None and application.updater.running:
                 await application.updater.stop()
+            if application.running:
                 await application.stop()
+            await application.shutdown()
+        wal = await _last_checkpoint(services.engine)
+        log.info("Amanat stopped on %s: updates in flight finished, polling ended%s", reason, wal)
 
 
-async def _wait_forever() -> None:
-    import asyncio
+async def _last_checkpoint(engine: AsyncEngine) -> str:
+    """Empty the SQLite WAL once nothing writes any more; say how it went, for the log line."""
+    truncated = await checkpoint_wal(engine)
+    if engine.dialect.name != "sqlite":
+        return ""
+    return (
+        ", SQLite WAL truncated" if truncated else ", SQLite WAL NOT truncated (a reader held it)"
+    )
 
-    await asyncio.Event().wait()
+
+@asynccontextmanager
+async def _stop_signals() -> AsyncIterator[asyncio.Future[str]]:
+    """Turn SIGTERM and SIGINT into a future naming the signal, instead of a killed process.
+
+    Outside the main thread (or where the loop cannot handle signals) nothing is installed
+    and the future never completes: the caller is then stopped by cancellation.
+    """
+    loop = asyncio.get_running_loop()
+    received: asyncio.Future[str] = loop.create_future()
+
+    def on_signal(name: str) -> None:
+        if not received.done():
+            received.set_result(name)
+
+    installed: list[signal.Signals] = []
+    for number in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(number, on_signal, number.name)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue
+        installed.append(number)
+    try:
+        yield received
+    finally:
+        for number in installed:
+            loop.remove_signal_handler(number)
+        received.cancel()
+
+
+@asynccontextmanager
+async def _telegram_reachable(settings: Settings) -> AsyncIterator[None]:
+    """Turn the Bot API's refusals at start into one problem naming the variable to check."""
+    try:
+        yield
+    except InvalidToken:
+        raise StartupError(
+            [
+                Problem(
+                    TOKEN_VARIABLE,
+                    "the Bot API refused this token (revoked, or mistyped): copy it again "
+                    "from @BotFather",
+                )
+            ]
+        ) from None
+    except NetworkError as exc:
+        host = urlsplit(settings.telegram_api_base_url).hostname or "the Bot API"
+        raise StartupError(
+            [
+                Problem(
+                    environment_name("telegram_api_base_url"),
+                    f"cannot reach the Bot API at {host} ({type(exc).__name__}): check this "
+                    "machine's network, or this setting",
+                )
+            ]
+        ) from None

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Final, Literal
 
 import pyrage  # type: ignore[import-untyped]
 from pydantic import (
@@ -22,13 +25,35 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path(".amanat")
 PACKAGE_LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DEFAULT_DATABASE_FILE: Final = "amanat.db"
+DATABASE_SCHEMES: Final = frozenset(
+    {"sqlite", "sqlite+aiosqlite", "postgresql", "postgres", "postgresql+asyncpg"}
+)
+"""The URL schemes ``storage.db`` can open; checked here so every mistake shows at once."""
+_BOT_TOKEN: Final = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,200}")
+_URL_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,39}")  # quoted only when it is one
+
+
+def default_database_url(data_dir: Path) -> str:
+    """The embedded default: an SQLite file in the data folder, beside the development keys.
+
+    It follows ``AMANAT_DATA_DIR``: a new data folder holds a new server secret, which must
+    never meet an old database (receipt codes would no longer match their reports).
+    """
+    return f"sqlite:///{data_dir / DEFAULT_DATABASE_FILE}"
+
+
+def _database_url_default(data: dict[str, Any]) -> str:
+    """Default DATABASE_URL from the validated data folder (declared before it)."""
+    return default_database_url(data["data_dir"])
 
 
 def _split_list(value: object) -> object:
@@ -99,14 +124,17 @@ class Settings(BaseSettings):
         default="https://api.telegram.org/file/bot",
         description="Bot API file download base URL.",
     )
-    database_url: str = Field(
-        default=f"sqlite:///{DEFAULT_DATA_DIR}/amanat.db",
-        validation_alias=AliasChoices("DATABASE_URL", "AMANAT_DATABASE_URL"),
-        description="SQLAlchemy URL: sqlite:///path (embedded default) or postgresql://...",
-    )
     data_dir: Path = Field(
         default=DEFAULT_DATA_DIR,
-        description="Where development keys and the SQLite file live.",
+        description="Where development keys and the default SQLite file live.",
+    )
+    database_url: str = Field(
+        default_factory=_database_url_default,
+        validation_alias=AliasChoices("DATABASE_URL", "AMANAT_DATABASE_URL"),
+        description=(
+            "SQLAlchemy URL: sqlite:///path or postgresql://...; by default amanat.db in the "
+            "data folder."
+        ),
     )
     locales_dir: Path = Field(
         default=PACKAGE_LOCALES_DIR,
@@ -114,6 +142,7 @@ class Settings(BaseSettings):
     )
     admin_public_keys: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
+        validate_default=True,  # so that a token without keys is refused
         description="Admin public keys (amanat-admin-pk-v2:..., or v1), comma separated.",
     )
     former_admin_public_keys: Annotated[tuple[str, ...], NoDecode] = Field(
@@ -125,6 +154,7 @@ class Settings(BaseSettings):
     )
     server_secret: SecretStr | None = Field(
         default=None,
+        validate_default=True,  # so that a token without a secret is refused
         description="32 random bytes, base64: conversation memory, receipt hashes, notices.",
     )
     draft_ttl_minutes: int = Field(
@@ -188,7 +218,7 @@ class Settings(BaseSettings):
         default=(),
         description="Emergency contact lines shown to people in danger, comma separated.",
     )
-    partners: tuple[Partner, ...] = Field(
+    partners: Annotated[tuple[Partner, ...], NoDecode] = Field(
         default=(),
         description=(
             "Partner organisations, as JSON: "
@@ -207,17 +237,72 @@ class Settings(BaseSettings):
     def _split(cls, value: object) -> object:
         return _split_list(value)
 
-    @field_validator("server_secret")
+    @field_validator("partners", mode="before")
     @classmethod
-    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+    def _read_partners(cls, value: object) -> object:
+        """Parse the JSON here, not in the settings source, so a typo is one problem among
+        the others instead of an exception that hides them."""
+        if not isinstance(value, str | bytes):
+            return value
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"is not valid JSON (line {exc.lineno}, column {exc.colno}); see the README"
+            ) from None
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """Catch a token copied with quotes, spaces or half missing, without quoting it."""
+        if value is not None and not _BOT_TOKEN.fullmatch(value.get_secret_value()):
+            reason = "is empty" if not value.get_secret_value() else "does not look like a token"
+            raise ValueError(
+                f"{reason}: @BotFather gives digits, a colon, then letters, digits, - and _"
+            )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        """Refuse what no driver we ship can open; only the scheme is ever quoted."""
+        scheme, separator, _ = value.partition("://")
+        if not separator:
+            raise ValueError("is not a URL: write sqlite:///path/to/file.db or postgresql://...")
+        if scheme.lower() not in DATABASE_SCHEMES:
+            shown = scheme if _URL_SCHEME.fullmatch(scheme) else "this scheme"
+            raise ValueError(
+                f"{shown!r} is not supported: write sqlite:///path/to/file.db or postgresql://..."
+            )
+        return value
+
+    @field_validator("admin_public_keys", mode="after")
+    @classmethod
+    def _keys_with_token(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        """A token means real reports: they must be sealed to admin keys, never in plaintext."""
+        if not value and info.data.get("telegram_bot_token") is not None:
+            raise ValueError(
+                "is required with a Telegram token: run `amanat keys init` on an admin's "
+                "machine and put the public key line it prints here"
+            )
+        return value
+
+    @field_validator("server_secret", mode="after")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is None:
+            if info.data.get("telegram_bot_token") is not None:
+                raise ValueError(
+                    "is required with a Telegram token: 32 random bytes in base64 (README, "
+                    '"Running it for real"), backed up apart from the database'
+                )
             return None
         try:
             raw = base64.b64decode(value.get_secret_value(), validate=True)
         except (binascii.Error, ValueError):
-            raise ValueError("server_secret must be base64") from None
+            raise ValueError("must be base64 (of 32 random bytes)") from None
         if len(raw) != 32:
-            raise ValueError("server_secret must decode to exactly 32 bytes")
+            raise ValueError("must decode to exactly 32 bytes")
         return value
 
     @field_validator("redis_url")
@@ -226,7 +311,7 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().startswith(
             ("redis://", "rediss://", "unix://")
         ):
-            raise ValueError("AMANAT_REDIS_URL must start with redis://, rediss:// or unix://")
+            raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
     @field_validator("telegram_api_base_url", "telegram_file_base_url")
@@ -244,17 +329,6 @@ class Settings(BaseSettings):
             raise ValueError("two partners have the same name")
         return value
 
-    @model_validator(mode="after")
-    def _production_needs_keys(self) -> Settings:
-        if self.telegram_bot_token is not None and not self.admin_public_keys:
-            raise ValueError(
-                "a Telegram token is set but no admin public keys: run `amanat keys init` "
-                "on an admin's machine and set AMANAT_ADMIN_PUBLIC_KEYS"
-            )
-        if self.telegram_bot_token is not None and self.server_secret is None:
-            raise ValueError("a Telegram token is set but AMANAT_SERVER_SECRET is missing")
-        return self
-
     @property
     def is_simulator(self) -> bool:
         """Run the local simulator when no token is configured."""
@@ -269,3 +343,67 @@ class Settings(BaseSettings):
         if self.server_secret is None:
             raise RuntimeError("server secret is not configured")
         return base64.b64decode(self.server_secret.get_secret_value())
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason Amanat cannot start, named by the variable an operator sets, never its value."""
+
+    variable: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.variable}: {self.reason}"
+
+
+def environment_name(field: str) -> str:
+    """Name the environment variable that sets a field: what operators write, not our names.
+
+    Fields with aliases are named by their first alias (``DATABASE_URL``,
+    ``TELEGRAM_BOT_TOKEN``), the others by the prefix (``flood_limit`` is
+    ``AMANAT_FLOOD_LIMIT``).
+    """
+    info = Settings.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, AliasChoices):
+        first = info.validation_alias.choices[0]
+        if isinstance(first, str):
+            return first
+    return f"AMANAT_{field.upper()}"
+
+
+def _variable_of(name: str) -> str | None:
+    """Map a location pydantic reports (field name or alias, any case) to its variable."""
+    for field, info in Settings.model_fields.items():
+        names = {field}
+        if isinstance(info.validation_alias, AliasChoices):
+            names.update(c for c in info.validation_alias.choices if isinstance(c, str))
+        if name.lower() in {n.lower() for n in names} or name.lower() == f"amanat_{field}":
+            return environment_name(field)
+    return None
+
+
+def describe_invalid_settings(error: ValidationError) -> list[Problem]:
+    """Turn every validation error into a problem naming its variable; never quote a value.
+
+    Pydantic is asked for messages without the input, so a mistyped secret is never echoed;
+    our own validators word their messages to follow the variable's name.
+    """
+    problems: list[Problem] = []
+    for detail in error.errors(include_input=False, include_url=False, include_context=False):
+        if detail["type"] == "default_factory_not_called":
+            continue  # the default depends on a field that already has its own problem
+        location = [str(part) for part in detail["loc"]]
+        head = location[0] if location else ""
+        variable = _variable_of(head)
+        if detail["type"] == "extra_forbidden":
+            problems.append(
+                Problem(head.upper(), "is not an Amanat setting (in .env?): check its spelling")
+            )
+            continue
+        reason = detail["msg"].removeprefix("Value error, ")
+        reason = reason[:1].lower() + reason[1:]
+        if variable == environment_name("partners") and len(location) > 1:
+            where = f"partner {int(location[1]) + 1}" if location[1].isdigit() else location[1]
+            reason = f"{', '.join([where, *location[2:]])}: {reason}"
+        problems.append(Problem(variable or (head.upper() or "settings"), reason))
+    return problems

@@ -12,7 +12,9 @@ brand-new file that several processes open at once (``storage.migrate`` calls it
 
 This module must never log, never echo SQL, and never let bound parameters (ciphertext,
 pseudonyms) reach an exception message: engines are built with ``hide_parameters=True``.
-Database URLs may hold passwords, so no error message here quotes one.
+Database URLs may hold passwords, so no error message here quotes one. A database that cannot
+be reached or opened raises :class:`DatabaseUnavailable`, whose message is a fixed phrase (an
+SQLite file's path at most), so that every caller can print it as one line.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import asyncio
 import logging
 import os
 import shutil
+import socket
 import sqlite3
 import stat
 from collections.abc import AsyncIterator, Callable
@@ -29,7 +32,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import event, make_url
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -72,6 +76,63 @@ _SQLITE_PRAGMAS: Final = (
 )
 
 
+class DatabaseUnavailable(SQLAlchemyError):
+    """The database could not be reached or opened; the message quotes no URL or password.
+
+    An ``SQLAlchemyError``, so that code catching database errors around a unit of work keeps
+    catching a connection lost while the bot runs.
+    """
+
+
+# Class names of the asyncpg errors a login can end with; matched by name so that this module
+# does not import a driver for a backend that may not be in use.
+_LOGIN_REFUSED: Final = frozenset(
+    {"InvalidPasswordError", "InvalidAuthorizationSpecificationError"}
+)
+_NO_SUCH_DATABASE: Final = frozenset({"InvalidCatalogNameError"})
+
+
+def _why_unavailable(exc: BaseException, sqlite_path: str | None) -> str:
+    """Say in a fixed phrase why a connection failed: by exception type, never its message."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    names = {type(item).__name__ for item in chain}
+    if names & _LOGIN_REFUSED:
+        return "the database server refused the login (user name or password)"
+    if names & _NO_SUCH_DATABASE:
+        return "the database server has no such database: create it first"
+    for item in chain:
+        if isinstance(item, socket.gaierror):
+            return "cannot connect to the database: its host name was not found"
+        if isinstance(item, ConnectionRefusedError):
+            return (
+                "cannot connect to the database: connection refused (is the server running, "
+                "on that host and port?)"
+            )
+        if isinstance(item, TimeoutError):
+            return "cannot connect to the database: the connection timed out"
+        if isinstance(item, sqlite3.Error):
+            return f"cannot open the SQLite file {sqlite_path} ({type(item).__name__})"
+        if isinstance(item, OSError):
+            return f"cannot connect to the database ({type(item).__name__})"
+    return f"cannot connect to the database ({type(exc).__name__})"
+
+
+def _connect_or_explain(sqlite_path: str | None) -> Callable[..., Any]:
+    """Open each new driver connection, turning a failure into :class:`DatabaseUnavailable`."""
+
+    def connect(dialect: Dialect, _record: ConnectionPoolEntry, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            raise DatabaseUnavailable(_why_unavailable(exc, sqlite_path)) from None
+
+    return connect
+
+
 def normalise_database_url(url: str) -> str:
     """Map the URL forms operators write onto the one async driver per backend we ship.
 
@@ -105,10 +166,12 @@ def create_engine(url: str) -> AsyncEngine:
     """Build an async engine with the durability and hygiene settings of its backend."""
     url = normalise_database_url(url)
     sqlite = url.startswith(SQLITE_SCHEME)
+    sqlite_path = make_url(url).database if sqlite else None
     if sqlite:
         _private_sqlite_file(url)
     # Pre-ping only where a server can restart under us; a file cannot.
     engine = create_async_engine(url, hide_parameters=True, pool_pre_ping=not sqlite)
+    event.listen(engine.sync_engine, "do_connect", _connect_or_explain(sqlite_path))
     if sqlite:
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
@@ -119,18 +182,34 @@ def _private_sqlite_file(url: str) -> None:
     """Create the SQLite file readable by this user only (0600) before SQLite does (0644).
 
     SQLite gives its ``-wal`` and ``-shm`` files the main file's permissions, so they follow.
-    An existing file is tightened; a new folder is made 0700.
+    An existing file is tightened; a new folder is made 0700. A folder or file that cannot be
+    made raises :class:`DatabaseUnavailable` naming the path and the reason.
     """
     database = make_url(url).database
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True)
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(descriptor)
-    if stat.S_IMODE(path.stat().st_mode) & 0o077:
-        path.chmod(0o600)
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True)
+    except OSError as exc:
+        raise DatabaseUnavailable(
+            f"cannot create the folder {path.parent} for the SQLite file ({_os_reason(exc)})"
+        ) from None
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(descriptor)
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            path.chmod(0o600)
+    except OSError as exc:
+        raise DatabaseUnavailable(
+            f"cannot open the SQLite file {path} ({_os_reason(exc)})"
+        ) from None
+
+
+def _os_reason(exc: OSError) -> str:
+    """The operating system's reason (e.g. "Permission denied"), or the exception's type."""
+    return exc.strerror or type(exc).__name__
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -15,7 +15,18 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
+    RedisError,
+    ResponseError,
+)
+from redis.exceptions import (
+    ConnectionError as RedisConnectionError,
+)
+from redis.exceptions import (
+    TimeoutError as RedisTimeoutError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +51,21 @@ class PersistentRedis(RuntimeError):
     """Redis would write conversations to disk; Amanat refuses to use it."""
 
 
+class RedisUnavailable(RuntimeError):
+    """Redis could not be reached or refused us; the message is a fixed phrase, no URL."""
+
+
+def _why_unavailable(exc: BaseException) -> str:
+    """Say why connecting failed by exception type only: messages may quote host or user."""
+    if isinstance(exc, AuthenticationError | AuthorizationError):
+        return "Redis refused the login (user name or password in the URL)"
+    if isinstance(exc, RedisTimeoutError | TimeoutError):
+        return "the connection to Redis timed out"
+    if isinstance(exc, RedisConnectionError | OSError):
+        return "cannot connect to Redis: is it running, on that host and port?"
+    return f"Redis failed ({type(exc).__name__})"
+
+
 def _ms(moment: datetime) -> int:
     """Return a moment as Unix milliseconds (what PEXPIREAT takes)."""
     return int(moment.timestamp() * 1000)
@@ -58,11 +84,22 @@ class RedisConversations:
 
     @classmethod
     async def connect(cls, url: str) -> RedisConversations:
-        """Connect, refuse a server that persists, and note when this memory began."""
-        client: Redis = Redis.from_url(url, decode_responses=False)
+        """Connect, refuse a server that persists, and note when this memory began.
+
+        A server that cannot be reached raises :class:`RedisUnavailable` (one line for the
+        operator, never the URL, which may hold a password); one that persists,
+        :class:`PersistentRedis`.
+        """
+        try:
+            client: Redis = Redis.from_url(url, decode_responses=False)
+        except ValueError:
+            raise RedisUnavailable("is not a Redis URL the client can read") from None
         try:
             await check_not_persistent(client)
             await client.set(_GENERATION, datetime.now(UTC).isoformat().encode(), nx=True)
+        except (RedisError, OSError) as exc:
+            await client.aclose()
+            raise RedisUnavailable(_why_unavailable(exc)) from None
         except BaseException:
             await client.aclose()
             raise

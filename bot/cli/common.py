@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -19,6 +19,7 @@ from typing import Annotated, Final, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,9 +37,14 @@ from bot.crypto.errors import (
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.devtools.devkeys import dev_key_path, dev_passphrase_path, is_dev_key
 from bot.i18n.translations import CatalogError, Translations
-from bot.settings import Partner, Settings
+from bot.settings import Partner, Problem, Settings, describe_invalid_settings
 from storage.audit import AuditRepository
-from storage.db import create_engine, normalise_database_url, session_factory
+from storage.db import (
+    DatabaseUnavailable,
+    create_engine,
+    normalise_database_url,
+    session_factory,
+)
 
 PASSPHRASE_ENV: Final = "AMANAT_ADMIN_PASSPHRASE"  # noqa: S105 (the variable's name)
 MIN_PASSPHRASE_LENGTH: Final = 12
@@ -105,20 +111,29 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def fail_with(problems: Sequence[Problem], code: int) -> NoReturn:
+    """Print every problem as its own line, each naming its variable, and exit."""
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    raise typer.Exit(code)
+
+
 # --- shared steps --------------------------------------------------------------------------
 
 
 def load_settings(config: CliConfig) -> Settings:
-    """Load settings, reporting invalid ones by field and reason only (exit 2)."""
+    """Load settings, reporting every invalid one at once by variable and reason (exit 2).
+
+    Never the value: pydantic is asked for messages without their input, so a mistyped
+    token or secret is not echoed to a terminal or a service log.
+    """
     try:
         return config.load_settings()
     except ValidationError as exc:
-        # Field and reason only: pydantic would otherwise quote the offending value.
-        details = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)
-        )
-        fail(f"invalid configuration: {details}", 2)
+        fail_with(describe_invalid_settings(exc), 2)
+    except SettingsError:
+        # pydantic-settings could not read a source (its message may quote a value).
+        fail("invalid configuration: the environment or .env could not be read as settings", 2)
 
 
 def read_report_id(text: str) -> str:
@@ -217,7 +232,12 @@ async def with_storage(settings: Settings, work: Callable[[Sessions], Awaitable[
 
 
 def database_failure(exc: Exception) -> NoReturn:
-    """Name the failure by type only: driver messages can quote URLs and parameters."""
+    """Name the failure by type only: driver messages can quote URLs and parameters.
+
+    A database that cannot be reached says why in a fixed phrase (storage.db words it).
+    """
+    if isinstance(exc, DatabaseUnavailable):
+        fail(f"DATABASE_URL: {exc}")
     fail(f"database error ({type(exc).__name__}); check DATABASE_URL and run `amanat db upgrade`")
 
 

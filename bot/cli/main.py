@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +39,7 @@ from bot.cli.common import (
     audit,
     database_failure,
     fail,
+    fail_with,
     load_key,
     load_settings,
     run_storage,
@@ -48,7 +50,7 @@ from bot.crypto.audit import AuditEntry, Verdict, verify
 from bot.crypto.errors import CryptoError
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
 from bot.i18n.translations import CatalogError, compile_catalogs
-from bot.logs import configure_logging
+from bot.logs import configure_logging, logging_to_file
 from bot.settings import PACKAGE_LOCALES_DIR, Settings
 from storage.audit import AuditRepository
 from storage.db import unit_of_work
@@ -85,15 +87,34 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
     root.add_typer(i18n_app, name="i18n")
 
     @root.command("run")
-    def run_command() -> None:
-        """Run the bot: the local simulator without a token, else long polling."""
+    def run_command(
+        simulator: Annotated[
+            bool,
+            typer.Option(
+                "--simulator",
+                help="Run the local simulator even though stdin is not a terminal (input piped "
+                "in). Without a token and without a terminal, `run` refuses instead.",
+            ),
+        ] = False,
+    ) -> None:
+        """Run the bot: long polling with TELEGRAM_BOT_TOKEN, else the local simulator.
+
+        SIGTERM or Ctrl-C stop the bot cleanly (exit 0); every start-up problem is one line
+        naming the setting to fix, and a non-zero exit.
+        """
         settings = load_settings(config)
-        # Before anything else logs: httpx would print the token in request URLs at INFO.
-        configure_logging(settings.log_level)
-        try:
-            asyncio.run(_run_bot(settings))
-        except KeyboardInterrupt:
-            typer.echo("stopped", err=True)
+        if simulator and not settings.is_simulator:
+            fail("--simulator runs without a token: unset TELEGRAM_BOT_TOKEN, or drop it", 2)
+        if settings.is_simulator and not simulator and not sys.stdin.isatty():
+            # A server whose token variable is misspelled would otherwise "chat" with
+            # /dev/null, print "Bye." and exit 0, looking like a clean stop.
+            fail(
+                "TELEGRAM_BOT_TOKEN: is not set, so `amanat run` would start the local "
+                "simulator, but stdin is not a terminal: set the token (check the variable's "
+                "name) to run the bot, or pass --simulator to pipe input in",
+                2,
+            )
+        _run(settings)
 
     @db_app.command("upgrade")
     def db_upgrade() -> None:
@@ -345,18 +366,41 @@ def main() -> None:
     app()
 
 
-async def _run_bot(settings: Settings) -> None:
-    """Run the local simulator without a token, else the bot itself.
+def _run(settings: Settings) -> None:
+    """Run the bot or the simulator; turn every start-up failure into lines and an exit code.
 
     Imported here, not at the top: every other command works without the bot's dependencies
     loaded, and the bot itself never imports the development tools.
     """
-    from bot.app import run_polling
-    from bot.devtools.devkeys import ensure_dev_keys
+    from bot.app import StartupError, run_polling
 
-    if settings.is_simulator:
-        from bot.devtools.simulator import run_simulator
+    # Before anything else logs: httpx would print the token in request URLs at INFO.
+    configure_logging(settings.log_level, to_terminal=not settings.is_simulator)
+    try:
+        if settings.is_simulator:
+            _run_simulator(settings)
+        else:
+            asyncio.run(run_polling(settings))
+    except StartupError as exc:
+        fail_with(exc.problems, exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("stopped", err=True)
 
-        await run_simulator(ensure_dev_keys(settings))
-        return
-    await run_polling(settings)
+
+def _run_simulator(settings: Settings) -> None:
+    """Fill development keys, then chat on this terminal with log records in a file."""
+    from bot.devtools.devkeys import DevKeysError
+    from bot.devtools.simulator import prepare_simulator, run_simulator, simulator_log_path
+
+    try:
+        prepared = prepare_simulator(settings)
+    except DevKeysError as exc:
+        fail(f"AMANAT_DATA_DIR: {exc}", 2)
+    except OSError as exc:
+        fail(
+            f"AMANAT_DATA_DIR: cannot write development keys in {settings.data_dir} "
+            f"({exc.strerror or type(exc).__name__})",
+            2,
+        )
+    with logging_to_file(simulator_log_path(settings)):
+        asyncio.run(run_simulator(prepared.settings, intro=prepared.intro))

@@ -312,6 +312,10 @@ class FakeUser:
         """The bot's visible messages in this chat, oldest first."""
         return [message for message in self.chat_messages() if message.sender == "bot"]
 
+    def deleted_count(self) -> int:
+        """How many messages of this chat were deleted so far, by either side."""
+        return sum(1 for stored in self._state.messages.values() if stored.deleted)
+
     def last_bot_message(self) -> ChatMessage | None:
         """The bot's newest visible message in this chat."""
         messages = self.bot_messages()

@@ -1,0 +1,102 @@
+"""SIGTERM and SIGINT stop ``amanat run`` cleanly: exit 0, one log line, an empty WAL (issue 12).
+
+The bot runs as a real process against the project's fake Bot API (``AMANAT_TELEGRAM_API_BASE_URL``
+points it there), the way a service manager runs it; the test then stops it with a signal
+while an update is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.server import generate_server_secret
+from tests.botapi_driver import strict_fake_api
+
+REPO = Path(__file__).resolve().parent.parent
+PROGRAM = "from bot.cli.main import main; main()"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_signal_finishes_in_flight_work_checkpoints_the_wal_and_exits_0(
+    tmp_path: Path, locales_dir: Path, admin_key: AdminPrivateKey, stop: signal.Signals
+) -> None:
+    database = tmp_path / "amanat.db"
+    async with strict_fake_api() as server:
+        environment = {
+            **{
+                name: value
+                for name, value in os.environ.items()
+                if not name.startswith(("AMANAT_", "TELEGRAM_", "DATABASE_URL"))
+            },
+            "PYTHONPATH": str(REPO),
+            "TELEGRAM_BOT_TOKEN": server.token,
+            "AMANAT_TELEGRAM_API_BASE_URL": server.base_url,
+            "AMANAT_TELEGRAM_FILE_BASE_URL": server.base_file_url,
+            "AMANAT_ADMIN_PUBLIC_KEYS": admin_key.public_key().to_text(),
+            "AMANAT_SERVER_SECRET": base64.b64encode(generate_server_secret()).decode(),
+            "DATABASE_URL": f"sqlite:///{database}",
+            "AMANAT_DATA_DIR": str(tmp_path / "data"),
+            "AMANAT_LOCALES_DIR": str(locales_dir),
+            "AMANAT_LOG_LEVEL": "INFO",
+        }
+        bot = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            PROGRAM,
+            "run",
+            cwd=tmp_path,
+            env=environment,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await server.wait_for(lambda: server.waiting_polls > 0, timeout=60)
+            # Another connection writes, and stays open: closing the bot's own connections
+            # then does not checkpoint by itself, only the bot's last checkpoint can.
+            other = sqlite3.connect(database)
+            try:
+                other.execute("PRAGMA wal_autocheckpoint=0")
+                other.execute("CREATE TABLE scratch (filler BLOB)")
+                other.executemany(
+                    "INSERT INTO scratch VALUES (?)", [(os.urandom(512),) for _ in range(500)]
+                )
+                other.commit()
+                wal = database.with_name(database.name + "-wal")
+                assert wal.stat().st_size > 100_000
+
+                user = server.user()
+                update_id = await user.send_command("start")
+                await server.wait_until_fetched(update_id, timeout=30)
+                bot.send_signal(stop)  # while /start is being handled
+                stdout, stderr = await asyncio.wait_for(bot.communicate(), timeout=60)
+
+                assert not wal.exists() or wal.stat().st_size == 0
+            finally:
+                other.close()
+        finally:
+            if bot.returncode is None:
+                bot.kill()
+                await bot.wait()
+    log = stderr.decode()
+    assert bot.returncode == 0, log
+    assert "Traceback" not in log
+    stopped = [line for line in log.splitlines() if "Amanat stopped" in line]
+    assert len(stopped) == 1, log
+    assert stopped[0].endswith(
+        f"Amanat stopped on {stop.name}: updates in flight finished, polling ended, "
+        "SQLite WAL truncated"
+    )
+    assert stdout == b""
+    # The update fetched before the signal was answered, not dropped.
+    assert [call for call in server.calls_to("sendMessage") if call.ok]
+    assert user.bot_messages()
