@@ -24,10 +24,19 @@ Answers = Mapping[str, "str | tuple[str, ...]"]
 
 @dataclass(frozen=True)
 class Option:
-    """One button: a stable id for data, a msgid for people."""
+    """One button: a stable id for data, a msgid for people.
+
+    ``typed`` holds other words a reporter may type for it, in any language and script (the
+    everyday name of a place, "بله" for a button that reads "بلی، …"): many reporters type
+    instead of pressing, and a word the label lacks must not get "I did not understand".
+    They are only matched, never shown. ``digest_label`` names the option in a partner
+    digest when ``label`` is the reporter's own first-person words ("I do not know").
+    """
 
     id: str
     label: str
+    typed: tuple[str, ...] = ()
+    digest_label: str = ""
 
 
 def _always(_: Answers) -> bool:
@@ -88,13 +97,27 @@ class Confirm:
 
     def all_options(self) -> tuple[Option, ...]:
         """Return yes and no, yes first."""
-        return (Option("yes", N_("Yes")), Option("no", N_("No")))
+        return (YES, NO)
 
 
 Question = Choice | MultiChoice | FreeText | Confirm
 
+YES_WORDS: Final = ("yes", "بلی", "بله", "آری", "هو", "هاو", "ها")
+"""What people type for "yes" in Dari, Pashto and English; the first word of every yes button."""
+NO_WORDS: Final = ("no", "نه", "نخیر")
+"""What people type for "no" in Dari, Pashto and English."""
+YES: Final = Option("yes", N_("Yes"), typed=YES_WORDS)
+NO: Final = Option("no", N_("No"), typed=NO_WORDS)
+
+RUSSIA_WORDS: Final = ("روس",)
+"""Russia as people say it in Dari and Pashto (the label says روسیه)."""
+
 INCIDENTS: Final = (
-    Option("recruit_armed", N_("Asked to fight abroad or join an armed group")),
+    Option(
+        "recruit_armed",
+        N_("Asked to fight abroad or join an armed group"),
+        digest_label=N_("Approached to fight abroad or join an armed group"),
+    ),
     Option("false_job", N_("A job offer abroad that looked false")),
     Option("taliban_threat", N_("Threats, searches or arrest by the Taliban")),
     Option("exploitation", N_("Documents or wages taken, debt, or being held")),
@@ -106,7 +129,7 @@ COUNTRIES: Final = (
     Option("IR", N_("Iran")),
     Option("PK", N_("Pakistan")),
     Option("TR", N_("Turkey")),
-    Option("RU", N_("Russia")),
+    Option("RU", N_("Russia"), typed=RUSSIA_WORDS),
     Option("other", N_("Another country")),
 )
 
@@ -142,8 +165,8 @@ AFGHAN_PROVINCES: Final = (
     Option("samangan", N_("Samangan")),
     Option("sar_e_pol", N_("Sar-e Pol")),
     Option("takhar", N_("Takhar")),
-    Option("uruzgan", N_("Uruzgan")),
-    Option("wardak", N_("Wardak")),
+    Option("uruzgan", N_("Uruzgan"), typed=("اروزگان", "اروزګان", "Oruzgan", "Urozgan")),
+    Option("wardak", N_("Wardak"), typed=("وردک", "وردګ", "Maidan Wardak")),
     Option("zabul", N_("Zabul")),
 )
 
@@ -157,7 +180,7 @@ IRANIAN_PROVINCES: Final = (
     Option("qom", N_("Qom")),
     Option("yazd", N_("Yazd")),
     Option("alborz", N_("Alborz (Karaj)")),
-    Option("sistan_baluchestan", N_("Sistan and Baluchestan")),
+    Option("sistan_baluchestan", N_("Sistan and Baluchestan"), typed=("زاهدان", "Zahedan")),
     Option("semnan", N_("Semnan")),
     Option("markazi", N_("Markazi (Arak)")),
     Option("golestan", N_("Golestan")),
@@ -176,7 +199,7 @@ PARTIES: Final = (
     Option("armed_group", N_("An armed group")),
     Option("taliban", N_("The Taliban")),
     Option("broker", N_("A smuggler or broker")),
-    Option("unknown", N_("I do not know")),
+    Option("unknown", N_("I do not know"), digest_label=N_("Not known to the reporter")),
 )
 
 CHANNELS: Final = (
@@ -199,7 +222,7 @@ OFFERS: Final = (
 )
 
 DESTINATIONS: Final = (
-    Option("russia_ukraine", N_("Russia or the war in Ukraine")),
+    Option("russia_ukraine", N_("Russia or the war in Ukraine"), typed=RUSSIA_WORDS),
     Option("syria", N_("Syria")),
     Option("iran_group", N_("An armed group in Iran")),
     Option("job_abroad", N_("A job in another country")),
@@ -230,7 +253,7 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         "danger_now",
         N_("First: are you in danger right now?"),
         N_("In danger now"),
-        (Option("yes", N_("Yes, I am in danger")), Option("no", N_("No"))),
+        (Option("yes", N_("Yes, I am in danger"), typed=YES_WORDS), NO),
     ),
     Choice(
         "incident",
@@ -281,7 +304,7 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         "former_forces",
         N_("Did you serve in the former Afghan army or police?"),
         N_("Former Afghan forces"),
-        (Option("yes", N_("Yes")), Option("no", N_("No"))),
+        (YES, NO),
     ),
     FreeText(
         "narrative",
@@ -313,10 +336,9 @@ QUESTIONS: Final[tuple[Question, ...]] = (
     Confirm(
         "notify_replies",
         N_(
-            "Our team may answer you. You can always read answers with /status and your "
-            "code. Do you also want a short message here when an answer comes? Then we must "
-            "keep a locked link between this Telegram account and your report, for three "
-            "months at most. If you are in danger, choose No."
+            "Do you want us to tell you here when an answer comes? To do this, we keep a "
+            "locked note that this report is from this Telegram account, for three months at "
+            "most. If you are in danger, press No."
         ),
         N_("Wants a message when answered"),
     ),
@@ -337,6 +359,14 @@ REPLY_KIND: Final = "reply"
 """Item kind of an admin's answer: sealed to the reporter in ``replies``, and a copy for admins."""
 NOTE_KIND: Final = "note"
 """Item kind of a team note on a report: sealed to the admins only, never shown to the reporter."""
+FOLLOWUP_KIND: Final = "followup"
+"""Item kind of what a reporter writes to the team after the report (opened with the code)."""
+FOLLOWUP_META_KIND: Final = "followup_meta"
+"""Item kind of the sealed JSON that describes a file a reporter sent after the report."""
+FOLLOWUP_FILE_KIND: Final = "followup_file"
+"""Item kind a file sent after the report is bound to (its chunks are an upload)."""
+CONSENT_KIND: Final = "referral_consent"
+"""Item kind of a reporter's answer when the team asked to share the case with a partner."""
 
 
 def find_question(question_id: str) -> Question | None:
@@ -354,12 +384,26 @@ def options_for(question: Question, answers: Answers) -> tuple[Option, ...]:
     return question.all_options()
 
 
-def option_label(question_id: str, option_id: str) -> str:
-    """Return the msgid of an option's label, or the id itself when it is unknown."""
+def _find_option(question_id: str, option_id: str) -> Option | None:
     question = find_question(question_id)
     if question is None or isinstance(question, FreeText):
+        return None
+    return next((option for option in question.all_options() if option.id == option_id), None)
+
+
+def option_label(question_id: str, option_id: str) -> str:
+    """Return the msgid of an option's label, or the id itself when it is unknown."""
+    option = _find_option(question_id, option_id)
+    return option_id if option is None else option.label
+
+
+def digest_label(question_id: str, option_id: str) -> str:
+    """Return the msgid a partner digest names an option with, or the id when it is unknown.
+
+    A digest row speaks about reporters, so an option worded as the reporter's own answer
+    ("I do not know", Dari «خواستند … بجنگم») has neutral words of its own.
+    """
+    option = _find_option(question_id, option_id)
+    if option is None:
         return option_id
-    for option in question.all_options():
-        if option.id == option_id:
-            return option.label
-    return option_id
+    return option.digest_label or option.label

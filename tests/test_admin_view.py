@@ -118,7 +118,7 @@ def test_pashto_rendering_uses_pashto_labels_separators_and_calendar(
     translations: Translations,
 ) -> None:
     text = render_report(report({"offered": ("money", "job")}), "ps", translations)
-    assert "۱ وری ۱۴۰۵" in text  # 21 March 2026, Nowruz
+    assert "۱ وری (حمل) ۱۴۰۵" in text  # 21 March 2026, Nowruz
     assert "، " in text
     assert "Money" not in text
 

@@ -433,7 +433,7 @@ def test_admin_queue_in_pashto_uses_pashto_digits_and_calendar(
         "admin", "queue", "--key", str(world.key_file), "--lang", "ps", input=f"{TEST_PASSPHRASE}\n"
     )
     assert result.exit_code == 0, result.output
-    assert "۴ لیندۍ ۱۴۰۵" in result.stdout
+    assert "۴ لیندۍ (قوس) ۱۴۰۵" in result.stdout
 
 
 # --- digest preview ------------------------------------------------------------------------
@@ -466,7 +466,7 @@ def test_digest_preview_hides_small_cells_with_their_complements(world: World) -
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Reports counted (the reporter agreed): 27" in out
-    assert "  Asked to fight abroad or join an armed group: 12" in out
+    assert "  Approached to fight abroad or join an armed group: 12" in out
     assert "  A job offer abroad that looked false: *" in out
     assert "  Threats, searches or arrest by the Taliban: *" in out
     assert "  Iran: *" in out

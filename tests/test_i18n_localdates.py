@@ -86,20 +86,32 @@ def test_month_names_use_persian_yeh_and_kaf_and_pashto_gaf() -> None:
 @pytest.mark.parametrize(
     ("day", "solar", "fa_AF", "ps"),
     [
-        (date(2026, 3, 21), (1405, 1, 1), "۱ حمل ۱۴۰۵", "۱ وری ۱۴۰۵"),  # Nowruz 1405
-        (date(2021, 8, 15), (1400, 5, 24), "۲۴ اسد ۱۴۰۰", "۲۴ زمری ۱۴۰۰"),  # fall of Kabul
-        (date(2026, 11, 25), (1405, 9, 4), "۴ قوس ۱۴۰۵", "۴ لیندۍ ۱۴۰۵"),
-        (date(2025, 8, 19), (1404, 5, 28), "۲۸ اسد ۱۴۰۴", "۲۸ زمری ۱۴۰۴"),  # Independence Day
-        (date(2025, 4, 28), (1404, 2, 8), "۸ ثور ۱۴۰۴", "۸ غویی ۱۴۰۴"),
-        (date(2024, 3, 20), (1403, 1, 1), "۱ حمل ۱۴۰۳", "۱ وری ۱۴۰۳"),  # Nowruz in a leap year
-        (date(2025, 3, 20), (1403, 12, 30), "۳۰ حوت ۱۴۰۳", "۳۰ کب ۱۴۰۳"),  # 30 Hut, leap
-        (date(2026, 3, 20), (1404, 12, 29), "۲۹ حوت ۱۴۰۴", "۲۹ کب ۱۴۰۴"),
+        (date(2026, 3, 21), (1405, 1, 1), "۱ حمل ۱۴۰۵", "۱ وری (حمل) ۱۴۰۵"),  # Nowruz 1405
+        (date(2021, 8, 15), (1400, 5, 24), "۲۴ اسد ۱۴۰۰", "۲۴ زمری (اسد) ۱۴۰۰"),  # fall of Kabul
+        (date(2026, 11, 25), (1405, 9, 4), "۴ قوس ۱۴۰۵", "۴ لیندۍ (قوس) ۱۴۰۵"),
+        (date(2025, 8, 19), (1404, 5, 28), "۲۸ اسد ۱۴۰۴", "۲۸ زمری (اسد) ۱۴۰۴"),  # Independence Day
+        (date(2025, 4, 28), (1404, 2, 8), "۸ ثور ۱۴۰۴", "۸ غویی (ثور) ۱۴۰۴"),
+        (
+            date(2024, 3, 20),
+            (1403, 1, 1),
+            "۱ حمل ۱۴۰۳",
+            "۱ وری (حمل) ۱۴۰۳",
+        ),  # Nowruz in a leap year
+        (date(2025, 3, 20), (1403, 12, 30), "۳۰ حوت ۱۴۰۳", "۳۰ کب (حوت) ۱۴۰۳"),  # 30 Hut, leap
+        (date(2026, 3, 20), (1404, 12, 29), "۲۹ حوت ۱۴۰۴", "۲۹ کب (حوت) ۱۴۰۴"),
     ],
 )
 def test_known_conversions(day: date, solar: tuple[int, int, int], fa_AF: str, ps: str) -> None:
     assert solar_date(day) == solar
     assert format_date("fa_AF", day) == fa_AF
     assert format_date("ps", day) == ps
+
+
+def test_pashto_dates_add_the_dari_month_in_brackets() -> None:
+    """Many Pashto speakers who read little name the months in Dari (حمل، اسد)."""
+    assert format_date("ps", date(2026, 12, 2)) == "۱۱ لیندۍ (قوس) ۱۴۰۵"
+    assert format_date("fa_AF", date(2026, 12, 2)) == "۱۱ قوس ۱۴۰۵"
+    assert format_date("ps", date(2021, 8, 15)) == "۲۴ زمری (اسد) ۱۴۰۰"
 
 
 def test_english_dates_are_gregorian_day_month_year() -> None:

@@ -184,10 +184,18 @@ def test_locale_from_telegram(code: str | None, expected: str | None) -> None:
     ("locale", "n", "expected"),
     [
         ("fa_AF", 0, "۰"),
-        ("fa_AF", 1405, "۱٬۴۰۵"),
+        ("fa_AF", 1405, "۱۴۰۵"),
         ("fa_AF", 1234567, "۱٬۲۳۴٬۵۶۷"),
         ("ps", 4, "۴"),
         ("ps", 1234567, "۱٬۲۳۴٬۵۶۷"),
+        # Afghans group only from 10,000 on: ۳۰۰۰ حرف, but ۱۲٬۰۰۰.
+        ("fa_AF", 3000, "۳۰۰۰"),
+        ("ps", 9999, "۹۹۹۹"),
+        ("ps", 10000, "۱۰٬۰۰۰"),
+        ("fa_AF", 12345, "۱۲٬۳۴۵"),
+        ("fa_AF", -9999, "\u200e\u2212۹۹۹۹"),
+        ("ps", -10000, "\u200e\u2212۱۰٬۰۰۰"),
+        ("en", 3000, "3,000"),
         ("fa_AF", -25, "\u200e\u2212۲۵"),
         ("en", 1234567, "1,234,567"),
         ("en", -25, "-25"),
@@ -316,7 +324,7 @@ def test_format_keeps_a_hyphenated_code_in_one_isolated_run(translations: Transl
 
 
 def test_format_renders_ints_in_locale_digits(translations: Translations) -> None:
-    assert translations.format("fa_AF", "Hello {name}", name=1405) == "سلام ۱٬۴۰۵"
+    assert translations.format("fa_AF", "Hello {name}", name=1405) == "سلام ۱۴۰۵"
     assert translations.format("en", "Hello {name}", name=1405) == "Hello 1,405"
 
 

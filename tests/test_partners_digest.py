@@ -382,7 +382,7 @@ def test_english_rendering_has_labels_hidden_marks_totals_and_a_legend(
     text = render_digest(sample_digest(), "en", translations)
     assert "Reports counted (the reporter agreed): 27" in text
     assert "By kind of event" in text
-    assert "  Asked to fight abroad or join an armed group: 12" in text
+    assert "  Approached to fight abroad or join an armed group: 12" in text
     assert f"  A job offer abroad that looked false: {HIDDEN}" in text
     assert f"  Threats, searches or arrest by the Taliban: {HIDDEN}" in text
     assert "By province in Afghanistan" in text
@@ -402,6 +402,36 @@ def test_dari_rendering_uses_dari_digits_and_the_solar_calendar(
     assert "۱۲" in text
     assert "عقرب–قوس ۱۴۰۵" in text  # November 2026
     assert "کابل" in text
+
+
+@pytest.mark.parametrize(
+    ("locale", "row", "reporters", "first_person"),
+    [
+        ("en", "Approached to fight abroad or join an armed group: 12", "", "Asked to fight"),
+        ("fa_AF", "دعوت به جنگ در خارج یا شامل شدن به یک گروه مسلح: ۱۲", "گزارش\u200cدهندگان",
+         "بجنگم"),
+        ("ps", "په بهر کې جګړې یا له وسله والې ډلې سره یوځای کېدو ته بلنه: ۱۲", "راپور ورکوونکو",
+         "وجنګېږم"),
+    ],
+)  # fmt: skip
+def test_digest_rows_speak_about_reporters_not_in_their_words(
+    translations: Translations, locale: str, row: str, reporters: str, first_person: str
+) -> None:
+    """A partner reads about reporters: rows never repeat a reporter's first-person answer."""
+    text = render_digest(sample_digest(), locale, translations)
+    assert f"  {row}" in text
+    assert first_person not in text
+    assert reporters in text
+    assert "نویسندگان" not in text
+    assert "لیکوالانو" not in text
+
+
+def test_an_unknown_party_is_not_known_to_the_reporter(translations: Translations) -> None:
+    digest = build_digest(recs(6, party="unknown"), k=5)
+    assert "  Not known to the reporter: 6" in render_digest(digest, "en", translations)
+    assert "برای گزارش\u200cدهنده معلوم نیست: ۶" in render_digest(digest, "fa_AF", translations)
+    assert "نمی\u200cدانم" not in render_digest(digest, "fa_AF", translations)
+    assert "راپور ورکوونکي ته معلوم نه دی: ۶" in render_digest(digest, "ps", translations)
 
 
 def test_rendering_too_few_reports_says_so_without_a_count(translations: Translations) -> None:

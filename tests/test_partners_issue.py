@@ -216,6 +216,8 @@ def test_the_digest_speaks_the_partners_language(partners: Partners, tmp_path: P
     assert "گزارش‌هایی که در \u2068میزان–عقرب ۱۴۰۵\u2069 فرستاده شده‌اند" in text
     assert "۱۷" in text
     assert "17" not in text
+    assert "  دعوت به جنگ در خارج یا شامل شدن به یک گروه مسلح: ۹" in text  # not «… بجنگم»
+    assert "گزارش\u200cدهندگان آن\u200cها اجازهٔ شمارش داده\u200cاند" in text
 
 
 def test_a_month_is_issued_only_once_settled(partners: Partners, tmp_path: Path) -> None:

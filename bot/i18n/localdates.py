@@ -66,6 +66,11 @@ AFGHAN_SOLAR_MONTHS_PS: Final[tuple[str, ...]] = (
 _MONTHS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {"fa_AF": AFGHAN_SOLAR_MONTHS_FA, "ps": AFGHAN_SOLAR_MONTHS_PS}
 )
+_MONTHS_IN_BRACKETS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {"ps": AFGHAN_SOLAR_MONTHS_FA}
+)
+"""Month names a date adds in brackets: many Pashto speakers, above all those who read
+little, name the months in Dari (حمل، اسد), so «۱۱ لیندۍ (قوس) ۱۴۰۵» reaches them all."""
 EN_DASH: Final = "\u2013"
 
 
@@ -85,13 +90,17 @@ def format_date(locale: str, day: date) -> str:
 
     English: Babel's long form in day-month-year order ("25 November 2026"), which reads the
     same for readers of British, American and South Asian English. Dari and Pashto: Solar Hijri
-    with the Afghan month names and the locale's digits ("۴ قوس ۱۴۰۵", "۴ لیندۍ ۱۴۰۵").
+    with the Afghan month names and the locale's digits ("۴ قوس ۱۴۰۵"); Pashto adds the Dari
+    name in brackets ("۴ لیندۍ (قوس) ۱۴۰۵", see :data:`_MONTHS_IN_BRACKETS`).
     """
     _require_supported(locale)
     if locale not in RTL_LOCALES:
         return babel_format_date(day, "d MMMM y", locale=locale)
     year, month, day_of_month = solar_date(day)
     name = _MONTHS[locale][month - 1]
+    also = _MONTHS_IN_BRACKETS.get(locale)
+    if also is not None:
+        name = f"{name} ({also[month - 1]})"
     return to_locale_digits(locale, f"{day_of_month} {name} {year}")
 
 

@@ -42,6 +42,7 @@ from babel.numbers import format_decimal
 from bot.settings import PACKAGE_LOCALES_DIR
 
 __all__ = [
+    "GROUPED_FROM",
     "LANGUAGE_NAMES",
     "N_",
     "RTL_LOCALES",
@@ -89,6 +90,13 @@ _EXPLICIT_BIDI: Final = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _DROP_EXPLICIT_BIDI: Final[Mapping[int, None]] = MappingProxyType(
     dict.fromkeys(map(ord, _EXPLICIT_BIDI))
 )
+
+GROUPED_FROM: Final[Mapping[str, int]] = MappingProxyType({"fa_AF": 10_000, "ps": 10_000})
+"""The smallest number written with a thousands separator, per locale (others: from 1,000).
+
+CLDR calls this minimum grouping digits 2; its Dari and Pashto data say 1, which is not how
+numbers are written in Afghanistan («۳۰۰۰ حرف», but «۱۲٬۰۰۰»).
+"""
 
 _ASCII_DIGITS: Final = "0123456789"
 _PERSIAN_DIGITS: Final = "۰۱۲۳۴۵۶۷۸۹"  # U+06F0..U+06F9, EXTENDED ARABIC-INDIC
@@ -189,13 +197,16 @@ def format_number(locale: str, n: int) -> str:
 
     Babel formats with the locale's default numbering system (for Dari and Pashto ``arabext``:
     thousands separator ٬ U+066C) but ASCII digits, so the digits are converted afterwards.
+    Dari and Pashto group only from :data:`GROUPED_FROM` on: Afghans write ۳۰۰۰, and a
+    separator inside a four-digit number looks like a stray mark to many readers.
     A negative sign in a right-to-left locale becomes LRM + U+2212 MINUS SIGN, as CLDR's
     ``arabext`` symbols have it, so the sign stays in front of the number inside RTL text.
     """
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError("format_number takes an int")
     _require_supported(locale)
-    text = format_decimal(n, locale=locale, numbering_system="default")
+    grouped = abs(n) >= GROUPED_FROM.get(locale, 0)
+    text = format_decimal(n, locale=locale, numbering_system="default", group_separator=grouped)
     if locale in RTL_LOCALES and text.startswith("-"):
         text = "\u200e\u2212" + text[1:]
     return to_locale_digits(locale, text)

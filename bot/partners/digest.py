@@ -54,7 +54,7 @@ from bot.questions import (
     PARTIES,
     UNSAID,
     Option,
-    option_label,
+    digest_label,
 )
 
 # Translators: {k} is the smallest count a digest may show, e.g. 5.
@@ -320,7 +320,12 @@ _QUESTION_OF: Final[Mapping[str, str]] = {
 
 
 def _label(dimension: str, key: str, locale: str, translations: Translations) -> str:
-    """Translate a cell's key: option labels from the questionnaire, months in the calendar."""
+    """Translate a cell's key: the options' digest labels, months in the calendar.
+
+    Rows use each option's neutral digest label, not the button the reporter pressed: a
+    partner reads about reporters, and «خواستند در خارج بجنگم» ("they asked me to fight")
+    or "I do not know" would put the reporter's voice in the organisation's mouth.
+    """
     if key == UNSAID:
         return translations.gettext(locale, NOT_SAID)
     if dimension == "month":
@@ -330,7 +335,7 @@ def _label(dimension: str, key: str, locale: str, translations: Translations) ->
         return format_month(locale, int(year), int(month))
     if dimension == "urgency":
         return translations.gettext(locale, URGENCY_LABELS.get(key, key))
-    return translations.gettext(locale, option_label(_QUESTION_OF[dimension], key))
+    return translations.gettext(locale, digest_label(_QUESTION_OF[dimension], key))
 
 
 def _title(table: Table, locale: str, translations: Translations) -> str:
