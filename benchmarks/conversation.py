@@ -65,6 +65,7 @@ class Reporter:
 
     async def reach_the_story(self) -> None:
         await self.send(Command("start"))
+        await self.send(self.press("l:en"))  # every first contact picks a language
         await self.send(self.press("m:report"))
         for _ in range(40):
             if STORY_PROMPT in self.shown:

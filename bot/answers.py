@@ -26,14 +26,33 @@ from dataclasses import dataclass
 from typing import Final
 
 from bot.crypto.values import ItemRef
-from bot.questions import ANSWERS_KIND, NOTE_KIND, REPLY_KIND
+from bot.questions import (
+    ANSWERS_KIND,
+    CONSENT_KIND,
+    FOLLOWUP_FILE_KIND,
+    FOLLOWUP_KIND,
+    FOLLOWUP_META_KIND,
+    NOTE_KIND,
+    REPLY_KIND,
+)
 
 ANSWERS_VERSION: Final = 2
 """The format written; 1 and 2 are read."""
 VERSIONS_READ: Final = (1, 2)
 
-TEAM_KINDS: Final = frozenset({ANSWERS_KIND, NOTE_KIND, REPLY_KIND})
-"""Items written at or after submission, bound to the report id in every format."""
+TEAM_KINDS: Final = frozenset(
+    {
+        ANSWERS_KIND,
+        NOTE_KIND,
+        REPLY_KIND,
+        FOLLOWUP_KIND,
+        FOLLOWUP_META_KIND,
+        FOLLOWUP_FILE_KIND,
+        CONSENT_KIND,
+    }
+)
+"""Items written at or after submission (by the team, or by the reporter with their code),
+bound to the report id in every format."""
 
 _MAX_ANSWER_ID = 64
 _MAX_DRAFT_ID = 64
@@ -159,3 +178,31 @@ def decode_answers(plaintext: bytes) -> AnswersDocument:
         draft_id=draft,
         reporter_key=_reporter_key(document["reporter_key"]),
     )
+
+
+CONSENT_VERSION: Final = 1
+"""Format of a sealed consent answer (``docs/crypto.md`` §17)."""
+
+
+def encode_consent(agreed: bool) -> bytes:
+    """Write a reporter's answer to "may we share your case?".
+
+    ``{"agreed": 1, "v": 1}`` or ``{"agreed": 0, "v": 1}``: a digit, not true or false, so
+    that a yes and a no seal to the same length and the database cannot tell them apart.
+    """
+    return json.dumps({"v": CONSENT_VERSION, "agreed": int(agreed)}, sort_keys=True).encode()
+
+
+def decode_consent(plaintext: bytes) -> bool:
+    """Read a consent answer back; anything else is an AnswersFormatError."""
+    try:
+        document = json.loads(plaintext)
+    except (UnicodeDecodeError, ValueError):
+        raise AnswersFormatError() from None
+    if not isinstance(document, dict) or set(document) != {"v", "agreed"}:
+        raise AnswersFormatError()
+    if document["v"] != CONSENT_VERSION or document["agreed"] not in (0, 1):
+        raise AnswersFormatError()
+    if isinstance(document["agreed"], bool):
+        raise AnswersFormatError()
+    return bool(document["agreed"] == 1)

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 RememberMessages = Callable[[str, int, list[int]], Awaitable[None]]
 """Note message ids for /wipe: (transport, user id, ids); `IntakeService.remember_messages`."""
 
+LocaleOf = Callable[[str, int], Awaitable[str | None]]
+"""The language a person chose, if remembered: (transport, user id); `IntakeService.locale_of`."""
+
 
 @dataclass(frozen=True)
 class ErrorHandler:
@@ -36,6 +39,7 @@ class ErrorHandler:
 
     translations: Translations
     remember: RememberMessages | None = None
+    locale_of: LocaleOf | None = None
 
     async def __call__(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the update id and exception type, then apologise in a private chat."""
@@ -48,7 +52,14 @@ class ErrorHandler:
         user = update.effective_user
         if chat is None or chat.type != "private":
             return
-        locale = locale_from_telegram(user.language_code if user else None) or "en"
+        chosen = None
+        if self.locale_of is not None and user is not None:
+            try:
+                chosen = await self.locale_of(TRANSPORT, user.id)
+            except Exception as exc:  # the apology must go out even if memory fails
+                log.error("no language for update %s: %s", update_id, type(exc).__name__)
+        hint = locale_from_telegram(user.language_code if user else None)
+        locale = chosen or hint or "en"
         sent: list[int] = []
         try:
             sent = await send_replies(

@@ -15,11 +15,14 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.i18n.translations import Translations, locale_from_telegram, use_locale
+from bot.intake.replies import wipe_failed_replies
 from bot.intake.service import FileFetcher, Inbound, IntakeService
 from handlers.events import event_from_update
-from handlers.send import delete_messages, send_replies
+from handlers.send import delete_messages, retire_buttons, show_replies
 
 TRANSPORT = "telegram"
+LIVE_BUTTONS = "live_buttons"
+"""Key in PTB's per-chat memory: the messages whose buttons can still be pressed (ids only)."""
 
 
 def _fetcher(context: ContextTypes.DEFAULT_TYPE) -> FileFetcher:
@@ -64,13 +67,27 @@ class IntakeHandlers:
         if handled.duplicate:
             return
         pressed = query.message.message_id if query is not None and query.message else None
-        if handled.wipe:
-            await delete_messages(context.bot, chat.id, handled.wipe)
-            return
+        replies = handled.replies
+        if handled.wiping:
+            kept = await delete_messages(context.bot, chat.id, handled.wipe)
+            if kept:  # Telegram failed: keep them for the next /wipe, and say so
+                await self.service.remember_messages(TRANSPORT, user.id, kept)
+                replies = wipe_failed_replies()
+            if context.chat_data is not None:
+                context.chat_data.pop(LIVE_BUTTONS, None)
+            if not replies:
+                return  # an empty chat is the answer
+            pressed = None  # the pressed message is gone
         with use_locale(handled.locale):
-            sent = await send_replies(
-                context.bot, chat.id, handled.replies, handled.locale, self.translations, pressed
+            shown = await show_replies(
+                context.bot, chat.id, replies, handled.locale, self.translations, pressed
             )
+        sent = shown.sent
+        if shown.with_buttons and context.chat_data is not None:
+            live = context.chat_data.get(LIVE_BUTTONS, [])
+            old = [i for i in live if i not in shown.with_buttons]
+            context.chat_data[LIVE_BUTTONS] = shown.with_buttons
+            await retire_buttons(context.bot, chat.id, old)
         message = update.message
         if handled.delete_user_message and message is not None:
             with suppress(BadRequest, Forbidden):  # already gone or too old

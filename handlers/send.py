@@ -8,10 +8,11 @@ must never log message text.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import MessageLimit
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 
 from bot.i18n.translations import Translations
 from bot.intake.render import render_label, render_text
@@ -49,6 +50,16 @@ def _chunks(text: str) -> list[str]:
     return chunks
 
 
+@dataclass
+class Shown:
+    """What showing replies left in the chat: new message ids, and which messages have buttons."""
+
+    sent: list[int] = field(default_factory=list)
+    """Messages sent (not edited): /wipe deletes them later."""
+    with_buttons: list[int] = field(default_factory=list)
+    """Messages, sent or edited, that now carry buttons."""
+
+
 async def send_replies(
     bot: Bot,
     chat_id: int,
@@ -57,11 +68,21 @@ async def send_replies(
     translations: Translations,
     pressed_message_id: int | None = None,
 ) -> list[int]:
-    """Show replies in order; a reply marked ``edit_pressed`` replaces the pressed message.
+    """Show replies in order; return the ids of the messages sent, for /wipe."""
+    shown = await show_replies(bot, chat_id, replies, locale, translations, pressed_message_id)
+    return shown.sent
 
-    Returns the ids of the messages sent, so that /wipe can delete them later.
-    """
-    sent: list[int] = []
+
+async def show_replies(
+    bot: Bot,
+    chat_id: int,
+    replies: tuple[Reply, ...],
+    locale: str,
+    translations: Translations,
+    pressed_message_id: int | None = None,
+) -> Shown:
+    """Show replies in order; a reply marked ``edit_pressed`` replaces the pressed message."""
+    shown = Shown()
     for reply in replies:
         text = render_text(reply, locale, translations)
         markup = keyboard(reply, locale, translations)
@@ -70,29 +91,55 @@ async def send_replies(
                 await bot.edit_message_text(
                     text, chat_id=chat_id, message_id=pressed_message_id, reply_markup=markup
                 )
-                continue
             except BadRequest as exc:
-                if "not modified" in str(exc).lower():
-                    continue
-                log.info("edit refused (%s); sending instead", type(exc).__name__)
+                if "not modified" not in str(exc).lower():
+                    log.info("edit refused (%s); sending instead", type(exc).__name__)
+                    pressed_message_id = None
+            if pressed_message_id is not None:
+                if markup is not None:
+                    shown.with_buttons.append(pressed_message_id)
+                continue
         chunks = _chunks(text)
         for number, chunk in enumerate(chunks, start=1):
+            last = number == len(chunks)
             message = await bot.send_message(
-                chat_id,
-                chunk,
-                reply_markup=markup if number == len(chunks) else None,
-                protect_content=True,
+                chat_id, chunk, reply_markup=markup if last else None, protect_content=True
             )
-            sent.append(message.message_id)
-    return sent
+            shown.sent.append(message.message_id)
+            if last and markup is not None:
+                shown.with_buttons.append(message.message_id)
+    return shown
 
 
-async def delete_messages(bot: Bot, chat_id: int, message_ids: tuple[int, ...]) -> None:
-    """Delete messages, both sides, 100 at a time; ones already gone or too old are skipped."""
+async def retire_buttons(bot: Bot, chat_id: int, message_ids: list[int]) -> None:
+    """Take the buttons off older messages, so only the newest ones can be pressed.
+
+    A person on a slow phone scrolls back and presses "Done" under an old message; the flow
+    copes with stale buttons, but buttons that are gone confuse nobody. Failures (the message
+    was deleted, or is too old) change nothing.
+    """
+    for message_id in message_ids:
+        try:
+            await bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+        except TelegramError as exc:
+            log.info("old buttons left in place (%s)", type(exc).__name__)
+
+
+async def delete_messages(bot: Bot, chat_id: int, message_ids: tuple[int, ...]) -> list[int]:
+    """Delete messages, both sides, 100 at a time; return the ids to try again later.
+
+    Ones already gone or too old are skipped (Telegram refuses a batch none of which can be
+    deleted). A batch Telegram failed to handle (a network error, a 5xx, a 429) is returned,
+    so a failed wipe never forgets what it still has to delete.
+    """
+    kept: list[int] = []
     for start in range(0, len(message_ids), 100):
         batch = message_ids[start : start + 100]
         try:
             await bot.delete_messages(chat_id, batch)
         except BadRequest as exc:
-            # Telegram refuses the batch when none of it can be deleted (older than 48 hours).
             log.info("some messages could not be deleted (%s)", type(exc).__name__)
+        except TelegramError as exc:
+            log.warning("deleting messages failed (%s); kept for the next wipe", type(exc).__name__)
+            kept.extend(batch)
+    return kept

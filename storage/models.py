@@ -225,3 +225,19 @@ class DigestSnapshotRow(Base):
 
     month: Mapped[str] = mapped_column(String(MONTH_LENGTH), primary_key=True)
     blob: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ConsentRequestRow(Base):
+    """A question waiting for a reporter: may the team share this case with a partner?
+
+    Only that a question waits, and since which day; the answer is sealed to the admins as an
+    item of the report, and the row deleted.
+    """
+
+    __tablename__ = "consent_requests"
+    __table_args__ = (_NO_ROWID,)
+
+    report_id: Mapped[str] = mapped_column(
+        String(REPORT_ID_MAX), ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    asked_on: Mapped[date] = mapped_column(Date)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 import secrets
 from collections.abc import Sequence
+from datetime import date
 from typing import Final
 
 from sqlalchemy import func, insert, select, update
@@ -183,6 +184,32 @@ class ReportRepository:
             )
         )
 
+    async def next_index(self, report_id: str, kind: str) -> int:
+        """Return the index the report's next item of ``kind`` takes (0 for the first)."""
+        highest = await self._session.scalar(
+            select(func.max(ReportItemRow.index)).where(
+                ReportItemRow.report_id == report_id, ReportItemRow.kind == kind
+            )
+        )
+        return 0 if highest is None else int(highest) + 1
+
+    async def next_file_index(self, report_id: str) -> int:
+        """Return the attachment index the report's next file takes."""
+        highest = await self._session.scalar(
+            select(func.max(ReportFileRow.index)).where(ReportFileRow.report_id == report_id)
+        )
+        return 0 if highest is None else int(highest) + 1
+
+    async def add_file(self, report_id: str, file: NewFile) -> None:
+        """Claim one more upload for a stored report (a file the reporter sent afterwards)."""
+        if not isinstance(file, NewFile):
+            raise TypeError("add_file() takes a NewFile")
+        await self._session.execute(
+            insert(ReportFileRow).values(
+                report_id=report_id, index=file.index, upload_id=file.upload_id
+            )
+        )
+
     async def set_status(self, report_id: str, status: str) -> bool:
         """Move a report to another status; False when there is no such report."""
         if status not in REPORT_STATUSES:
@@ -214,6 +241,14 @@ class ReportRepository:
             update(ReportRow).where(ReportRow.id == report_id).values(status=STATUS_CLAIMED)
         )
         return str(report_id)
+
+    async def submitted_on(self, report_id: str) -> date | None:
+        """Return the day a report was stored, or None when there is no such report."""
+        if not isinstance(report_id, str):
+            raise TypeError("a report id is a string")
+        return await self._session.scalar(
+            select(ReportRow.submitted_on).where(ReportRow.id == report_id)
+        )
 
     async def exists(self, report_id: str) -> bool:
         """Tell whether a report with this id was stored (ids are random; collisions are bugs)."""

@@ -24,6 +24,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 
 from bot.app import Services, build_application, open_services
 from bot.devtools.fakeapi import ChatMessage, FakeBotApi, FakeUser
+from bot.i18n.translations import locale_from_telegram
 from bot.settings import Settings
 
 SETTLE_GROUP = 10**6
@@ -168,8 +169,17 @@ class RunningAmanat:
         return self.services.engine
 
     async def start(self, user: FakeUser) -> list[ChatMessage]:
-        """The user sends /start; return the bot's new visible messages."""
-        return await self.driver.command(user, "start")
+        """The user sends /start and picks a language; return the bot's new visible messages.
+
+        Every first contact shows the language picker; this reporter chooses the language
+        their Telegram setting suggests (``fa`` → Dari, ``ps`` → Pashto), or English.
+        """
+        shown = await self.driver.command(user, "start")
+        picker = next((m for m in reversed(shown) if m.buttons), None)
+        if picker is None or not any(d.startswith("l:") for d in picker.callback_data):
+            return shown
+        locale = locale_from_telegram(user.user.get("language_code")) or "en"
+        return await self.driver.press(user, f"l:{locale}", picker)
 
 
 @asynccontextmanager

@@ -12,6 +12,7 @@ from types import ModuleType
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.app import Services, open_services
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.server import generate_server_secret
 from bot.i18n.translations import Translations, compile_catalogs
@@ -149,3 +150,10 @@ def scratch_database() -> Iterator[ScratchPostgres]:
         yield database
     finally:
         database.drop()
+
+
+@pytest.fixture
+async def services(make_settings: Callable[..., Settings]) -> AsyncIterator[Services]:
+    """The bot's services on a fresh SQLite file, conversations in memory."""
+    async with open_services(make_settings()) as opened:
+        yield opened

@@ -39,6 +39,7 @@ _SCRATCH_NAME = re.compile(rf"{SCRATCH_PREFIX}(\d+)_[0-9a-f]+")
 # Amanat's tables, dependants first, for the fallback that cannot drop a whole database.
 _TABLES = (
     "audit_log",
+    "consent_requests",
     "digest_snapshots",
     "reply_notices",
     "replies",

@@ -28,6 +28,7 @@ from storage.records import NewFile, NewItem, NewReport
 from storage.repositories import ReportRepository
 from storage.uploads import CHUNKS_PER_READ, UploadRepository
 from tests.benchmark_support import run_quick
+from tests.test_admin_metadata import jpeg_with
 
 REPORT = "7K3M9Q2X1A"
 DRAFT = "d7" * 16
@@ -290,3 +291,28 @@ async def test_an_existing_export_folder_is_made_private(
     finally:
         await engine.dispose()
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
+
+
+async def test_photos_are_exported_without_hidden_details_unless_the_original_is_asked(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, tmp_path: Path
+) -> None:
+    hidden = f"CANARY-{os.urandom(8).hex()}".encode()
+    photo, _ = jpeg_with(hidden)
+    voice = b"OggS" + hidden
+    settings = make_settings()
+    await _store(settings, admin_key, [photo, voice], ["IMG_0001.jpg", "voice.ogg"])
+    engine = create_engine(settings.database_url)
+    try:
+        cleaned = await export_attachments(
+            session_factory(engine), REPORT, admin_key, tmp_path / "seen"
+        )
+        untouched = await export_attachments(
+            session_factory(engine), REPORT, admin_key, tmp_path / "originals", original=True
+        )
+    finally:
+        await engine.dispose()
+    assert hidden not in cleaned[0].path.read_bytes()
+    assert cleaned[0].note.startswith("cleaned")
+    assert cleaned[1].note.startswith("NOT CLEANED")  # said plainly, never silently
+    assert [u.path.read_bytes() for u in untouched] == [photo, voice]
+    assert {u.note for u in untouched} == {"original, untouched"}

@@ -177,7 +177,7 @@ async def answer_until(bot: Bot, user: FakeUser, stop: str, *, notify: bool = Fa
 
 
 async def start_report(bot: Bot, user: FakeUser) -> None:
-    await bot.driver.command(user, "start")
+    await bot.start(user)
     await press(bot, user, "m:report")
 
 
@@ -268,7 +268,7 @@ async def open_reports(engine: AsyncEngine, key: AdminPrivateKey) -> list[Opened
                 opened.items[(item.kind, item.index)] = open_with_admin_key(item.blob, ref, key)
             files = {file.index: file.upload_id for file in report.files}
             opened.attachments = await _open_files(
-                session, files, lambda i, r=report.id, d=document: stream_ref(r, d, i), key
+                session, files, lambda i, r=report, d=document: stream_ref(r, d, i), key
             )
             result.append(opened)
     return result
@@ -688,6 +688,7 @@ async def test_refused_and_odd_inputs_leave_nothing(
         assert "private chat" in (group.bot_messages()[-1].text or "")
 
         await d.command(user, "start", refused["/start payload"])
+        await press(bot, user, "l:en")
         await d.say(user, refused["text while idle"])
         await press(bot, user, "m:report")
         # At a button question, every kind of stray input.

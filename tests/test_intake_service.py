@@ -6,7 +6,7 @@ Conversations live in memory (the embedded default); reports go to a real SQLite
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -34,12 +34,6 @@ from tests.benchmark_support import run_quick
 from tests.test_storage_conversations import REDIS_URL, redis_or_skip
 
 
-@pytest.fixture
-async def services(make_settings: Callable[..., Settings]) -> AsyncIterator[Services]:
-    async with open_services(make_settings()) as opened:
-        yield opened
-
-
 class Person:
     """One reporter talking to the service, remembering the buttons last shown."""
 
@@ -58,6 +52,13 @@ class Person:
         if handled.replies:
             self.last = handled.replies
         return handled
+
+    async def begin(self) -> Handled:
+        """Send /start and, at a first contact, choose a language as a reporter would."""
+        started = await self.send(Command("start"))
+        if any(b.data.startswith("l:") for b in self.buttons()):
+            return await self.send(Pressed(f"l:{self.hint or 'en'}"))
+        return started
 
     def buttons(self) -> list[Button]:
         return [b for r in self.last for row in r.keyboard for b in row]
@@ -81,7 +82,7 @@ def current_question(person: Person) -> str | None:
 
 async def fill_report(person: Person, canaries: dict[str, str]) -> Handled:
     """Answer every question; free-text answers are the given canaries."""
-    await person.send(Command("start"))
+    await person.begin()
     await person.press("m:report")
     return await finish_report(person, canaries)
 
@@ -125,7 +126,7 @@ async def stored_reports(services: Services) -> list[StoredReport]:
 
 async def start_story(person: Person, story: str) -> None:
     """Walk to the story question and tell part of it, without sending the report."""
-    await person.send(Command("start"))
+    await person.begin()
     await person.press("m:report")
     for _ in range(40):
         question = current_question(person)
@@ -263,7 +264,7 @@ async def test_no_statistics_record_without_consent_but_the_report_covers_a_batc
 ) -> None:
     async with open_services(make_settings(stats_batch=3)) as services:
         person = Person(services, user_id=7)
-        await person.send(Command("start"))
+        await person.begin()
         await person.press("m:report")
         for _ in range(40):
             if any(":send:" in b.data for b in person.buttons()):
@@ -364,14 +365,15 @@ async def test_after_a_restart_a_reporter_is_told_plainly_that_unsent_answers_ar
     async with open_services(settings) as restarted:  # a new process: its memory is new
         person.services = restarted
         pressed = await person.send(Pressed(old_buttons[0].data))
-        assert pressed.locale == "fa_AF"
-        assert RESTARTED in texts(pressed)
+        # The language went with the memory: the notice comes in all three, then the picker.
+        assert texts(pressed).count(RESTARTED) == 3
+        chosen = await person.send(Pressed("l:fa_AF"))
+        assert chosen.locale == "fa_AF"
         assert any("m:report" in b.data for b in person.buttons())  # offered a new start
         again = await person.send(Typed("hello?"))
         assert RESTARTED not in texts(again)  # said once, not at every message
-        # Someone who only types after the restart hears it too, in their language.
+        # Someone who only types after the restart hears it too.
         typed = await Person(restarted, user_id=555, hint="ps").send(Typed("salam"))
-        assert typed.locale == "ps"
         assert RESTARTED in texts(typed)
         # A redelivered Send after the restart makes no report and still gets an answer.
         redelivered = await Person(restarted, user_id=556).send(Pressed("12:send:"))
@@ -506,3 +508,45 @@ def test_the_conversation_benchmark_runs_quick() -> None:
     for name in ("story_3_median_ms", "story_300_median_ms", "ratio"):
         assert isinstance(figures[name], int | float), name
     assert (figures["short"], figures["long"]) == (3, 300)
+
+
+async def test_forget_confirms_in_the_language_it_forgets(services: Services) -> None:
+    person = Person(services, hint="en")
+    await person.begin()
+    await person.send(Command("language"))
+    await person.press("l:ps")
+    forgotten = await person.send(Command("forget"))
+    assert forgotten.locale == "ps"
+    assert await services.intake.locale_of("telegram", person.user_id) is None
+
+
+async def test_wipe_says_plainly_what_is_too_old_to_delete(
+    make_settings: Callable[..., Settings],
+) -> None:
+    now = [datetime(2026, 12, 1, 9, 0, tzinfo=UTC)]
+    store = MemoryConversations(lambda: now[0])
+    async with open_services(make_settings(), conversations=store, clock=lambda: now[0]) as svc:
+        person = Person(svc)
+        await person.begin()
+        await svc.intake.remember_messages("telegram", person.user_id, [1, 2, 3])
+        now[0] += timedelta(hours=47)
+        await svc.intake.remember_messages("telegram", person.user_id, [4])
+        now[0] += timedelta(hours=2)  # 1, 2 and 3 are now beyond Telegram's 48 hours
+        wiped = await person.send(Command("wipe"))
+    assert wiped.wiping
+    assert wiped.wipe == (4,)
+    [notice] = wiped.replies
+    assert notice.parts[0].msgid.startswith("I deleted what I could. Some older messages")
+
+
+async def test_wipe_works_even_while_the_flood_limit_applies(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with open_services(make_settings(flood_limit=10)) as services:
+        person = Person(services, user_id=98)
+        for _ in range(12):
+            await person.send(Command("help"))
+        await services.intake.remember_messages("telegram", person.user_id, [7, 8])
+        wiped = await person.send(Command("wipe"))
+    assert wiped.wiping
+    assert wiped.wipe == (7, 8)

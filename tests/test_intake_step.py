@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -10,31 +11,40 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.intake.asking import answers_for_storage
+from bot.intake.followup import CONSENT_QUESTION, NEED_CODE, WRITING_DONE
 from bot.intake.step import step
-from bot.intake.texts import REPORT_FULL
+from bot.intake.texts import ANSWER_WITH_BUTTONS, REPORT_FULL
 from bot.intake.values import (
+    ANSWER_CONSENT,
     CONFIRM_CANCEL,
+    EDIT_MENU,
     PICK_LANGUAGE,
     SUMMARY,
+    WRITING,
+    AnswerConsent,
     Attached,
     Button,
     Command,
+    DeleteUserMessage,
     Draft,
     DropSealed,
     Edited,
     Env,
     Event,
+    FileToTeam,
     FlowConfig,
+    LookUpReceipt,
     Msg,
     Outcome,
     Pressed,
-    RememberLanguage,
     Reply,
     SealAttachment,
     SealText,
     Sent,
     Submit,
     Typed,
+    WipeChat,
+    WriteToTeam,
 )
 from bot.questions import QUESTIONS, FreeText
 
@@ -91,12 +101,34 @@ def test_start_without_language_shows_picker_in_all_three_languages() -> None:
     assert [b.data for b in chat.buttons()] == ["l:fa_AF", "l:ps", "l:en"]
 
 
-def test_language_from_deep_link_or_hint_skips_picker() -> None:
+def test_a_deep_link_skips_the_picker_but_telegrams_language_does_not() -> None:
+    """Telegram's apps have no Dari or Pashto: its language code is no choice."""
     assert Chat().send(Command("start", "ps")).draft.locale == "ps"
     hinted = Env(today=ENV.today, fresh_draft_id="R1", language_hint="fa_AF")
     outcome = Chat().send(Command("start"), hinted)
-    assert outcome.draft.locale == "fa_AF"
-    assert RememberLanguage("fa_AF") in outcome.effects
+    assert outcome.draft.locale is None
+    assert outcome.draft.position == PICK_LANGUAGE
+    assert [b.data for b in outcome.replies[-1].keyboard[0]] == ["l:fa_AF"]
+    typed = Chat().send(Typed("salam"), hinted)
+    assert typed.draft.locale is None
+
+
+@pytest.mark.parametrize("name", ["status", "cancel", "help", "safety"])
+def test_a_first_command_is_carried_out_then_the_picker_follows(name: str) -> None:
+    hinted = Env(today=ENV.today, fresh_draft_id="R1", language_hint="ps")
+    argument = "1234-5678-9012-3456-7890" if name == "status" else ""
+    outcome = Chat().send(Command(name, argument), hinted)
+    assert outcome.draft.position == PICK_LANGUAGE
+    assert any(b.data.startswith("l:") for row in outcome.replies[-1].keyboard for b in row)
+    if name == "status":
+        assert LookUpReceipt("1234-5678-9012-3456-7890") in outcome.effects
+    else:
+        assert len(outcome.replies) >= 2  # the command's own answer, then the picker
+
+
+def test_wipe_as_the_first_message_wipes_at_once() -> None:
+    outcome = Chat().send(Command("wipe"))
+    assert WipeChat() in outcome.effects
 
 
 def answer_everything(chat: Chat) -> None:
@@ -496,3 +528,113 @@ def test_the_welcome_says_honestly_that_telegram_is_not_private() -> None:
     outcome = Chat().send(Command("start", "en"))
     shown = [part.msgid for reply in outcome.replies for part in reply.parts]
     assert any("Telegram itself is not fully private" in msgid for msgid in shown)
+
+
+UNLOCKED = replace(ENV, unlocked=True)
+
+
+def test_writing_to_the_team_sends_each_message_on_and_ends_with_done() -> None:
+    chat = english_chat()
+    assert chat.send(Pressed("m:write")).replies[0].parts[0].msgid == NEED_CODE
+    chat.send(Pressed("m:write"), UNLOCKED)
+    assert chat.draft.position == WRITING
+    sent = chat.send(Typed("  more I remember  "), UNLOCKED)
+    assert sent.effects == (WriteToTeam("more I remember"),)
+    assert sent.replies == ()  # the service confirms only once it is stored
+    too_long = chat.send(Typed("x" * 101), UNLOCKED)
+    assert too_long.effects == ()
+    voice = chat.send(Attached("voice", "f1", 10, caption=" it "), UNLOCKED)
+    assert voice.effects == (FileToTeam("voice", "f1", 10, caption="it"),)
+    placed = chat.send(Sent("location"), UNLOCKED)
+    assert placed.effects == (DeleteUserMessage(),)
+    expired = chat.send(Typed("after the hour"), ENV)  # the hour ran out meanwhile
+    assert expired.effects == ()
+    assert chat.msgids() == [NEED_CODE]
+    assert chat.draft.position != WRITING
+
+
+def test_cancel_or_done_stop_writing_and_nothing_more_is_sent() -> None:
+    for stop in (Command("cancel"), Pressed("w:done")):
+        chat = english_chat()
+        chat.send(Pressed("m:write"), UNLOCKED)
+        chat.send(stop, UNLOCKED)
+        assert chat.msgids()[0] == WRITING_DONE
+        assert chat.send(Typed("hello"), UNLOCKED).effects == ()
+
+
+def test_the_answer_to_sharing_is_a_button_or_a_word_and_needs_the_code() -> None:
+    chat = english_chat()
+    assert chat.send(Pressed("c:yes"), ENV).effects == ()
+    assert chat.send(Pressed("c:no"), UNLOCKED).effects == (AnswerConsent(False),)
+    chat.draft = replace(chat.draft, position=ANSWER_CONSENT)
+    unclear = chat.send(Typed("perhaps"), UNLOCKED)
+    assert unclear.effects == ()
+    assert chat.msgids() == [ANSWER_WITH_BUTTONS, CONSENT_QUESTION]
+    matching = replace(CONFIG, match_option=lambda options, text: "yes" if text == "Yes" else None)
+    chat.config = matching
+    assert chat.send(Typed("Yes"), UNLOCKED).effects == (AnswerConsent(True),)
+    assert chat.draft.position != ANSWER_CONSENT
+
+
+def progress(chat: Chat) -> tuple[int, int]:
+    """Read "Question N of M" from the question on screen."""
+    part = next(p for r in chat.last for p in r.parts if p.msgid == "Question {number} of {total}")
+    params = dict(part.params)
+    return int(params["number"]), int(params["total"])  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("country", ["AF", "other"])
+def test_question_numbers_count_up_by_one_and_the_total_never_grows(country: str) -> None:
+    chat = english_chat()
+    chat.press("m:report")
+    seen: list[tuple[int, int]] = []
+    while chat.draft.position != SUMMARY:
+        seen.append(progress(chat))
+        question = next(q for q in QUESTIONS if q.id == chat.draft.position)
+        if isinstance(question, FreeText):
+            chat.press(":s:")
+        elif question.id == "offered":
+            chat.press(":t:money")
+            chat.press(":d:")
+        elif question.id == "country":
+            chat.press(f":a:{country}")
+        else:
+            chat.press(chat.buttons()[0].data)
+    numbers = [number for number, _ in seen]
+    totals = [total for _, total in seen]
+    assert numbers == list(range(1, len(seen) + 1))
+    assert all(later <= earlier for earlier, later in itertools.pairwise(totals))
+    assert totals[-1] == len(seen)  # the last question is "N of N"
+
+
+def test_a_question_reached_from_change_an_answer_has_back_and_back_changes_nothing() -> None:
+    chat = english_chat()
+    answer_everything(chat)
+    when = chat.draft.answers["when"]
+    chat.press(":edit:")
+    chat.press(":e:when")
+    assert any(b.data.endswith(":b:") for b in chat.buttons())
+    chat.press(":b:")
+    assert chat.draft.position == EDIT_MENU
+    assert chat.draft.answers["when"] == when
+    chat.press(":e:offered")
+    chat.press(":t:money")  # untick, then go back: the answer stays as it was
+    chat.press(":b:")
+    assert chat.draft.answers["offered"] == ("money", "papers")
+
+
+def test_the_story_shows_done_from_the_start_and_done_alone_skips() -> None:
+    chat = _at_the_story(CONFIG)
+    assert any(b.data.endswith(":d:") for b in chat.buttons())
+    chat.press(":d:")
+    assert chat.draft.answers["narrative"] == "skipped"
+
+
+def test_cancel_twice_then_continue_returns_to_the_question() -> None:
+    chat = english_chat()
+    answer_until(chat, "party")
+    chat.send(Command("cancel"))
+    chat.send(Command("cancel"))
+    chat.press(":no")
+    assert chat.draft.position == "party"
+    assert progress(chat)[0] > 1

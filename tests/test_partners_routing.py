@@ -1,4 +1,4 @@
-"""Test sharing a case with a partner: consent twice, the team's words only, sealed to the partner.
+"""Test sharing a case with a partner: the reporter's recorded yes, the team's words only.
 
 The partner's side is ``pyrage`` (``rage``), as a partner would use the ``age`` tool.
 """
@@ -20,7 +20,9 @@ from bot.cli.main import create_app
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.sealer import AdminSealer
 from bot.i18n.translations import Translations
+from bot.intake.followup_store import FollowupStore, Stored
 from bot.partners.routing import RoutingRefused, check_consent, render_case
+from bot.questions import CONSENT_KIND
 from bot.settings import Partner, Settings
 from storage.audit import AuditRepository
 from storage.db import create_engine, session_factory, unit_of_work
@@ -42,14 +44,34 @@ class Team:
     key_file: Path
     partner: pyrage.x25519.Identity
 
+    sealer: AdminSealer
+
     def route(self, report_id: str, summary: Path, out: Path, *extra: str):  # type: ignore[no-untyped-def]
+        return self.admin(
+            "route", report_id, "--partner", "herat-aid", "--summary", str(summary),
+            "--to", str(out), *extra,
+        )  # fmt: skip
+
+    def admin(self, *args: str):  # type: ignore[no-untyped-def]
         config = CliConfig(load_settings=lambda: self.settings, scrypt_n=FAST_N)
         return CliRunner().invoke(
             create_app(config),
-            ["admin", "route", report_id, "--partner", "herat-aid", "--summary", str(summary),
-             "--to", str(out), "--key", str(self.key_file), *extra],
+            ["admin", *args, "--key", str(self.key_file)],
             env={PASSPHRASE_ENV: PASSPHRASE},
-        )  # fmt: skip
+        )
+
+    def reporter_answers(self, report_id: str, agreed: bool) -> Stored:
+        """Answer as the intake does once the reporter pressed yes or no with their code."""
+
+        async def go() -> Stored:
+            engine = create_engine(self.settings.database_url)
+            try:
+                store = FollowupStore(session_factory(engine), self.sealer)
+                return await store.answer_consent(report_id, agreed)
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(go())
 
     def audit(self) -> list[tuple[str, str]]:
         async def go() -> list[tuple[str, str]]:
@@ -99,10 +121,10 @@ def team(
         ),
         sealed_report(REPORT_B, sealer, **answers, consent_referral="no"),
     )  # fmt: skip
-    return Team(settings, key_file, partner)
+    return Team(settings, key_file, partner, sealer)
 
 
-def test_a_case_goes_only_with_two_yeses_and_holds_only_the_teams_words(
+def test_a_case_goes_only_after_the_reporters_recorded_yes_and_holds_only_the_teams_words(
     team: Team, tmp_path: Path
 ) -> None:
     summary = tmp_path / "summary.txt"
@@ -110,13 +132,28 @@ def test_a_case_goes_only_with_two_yeses_and_holds_only_the_teams_words(
     out = tmp_path / "outbox"
     not_asked = team.route(REPORT_A, summary, out)
     assert not_asked.exit_code == 1
-    assert "--asked-again" in not_asked.output
-    refused = team.route(REPORT_B, summary, out, "--asked-again")
-    assert refused.exit_code == 1
-    assert "did not agree" in refused.output
-    assert not out.exists() or list(out.iterdir()) == []
+    assert "ask-consent" in not_asked.output
+    assert team.reporter_answers(REPORT_A, True) is Stored.NO_QUESTION  # nobody asked
 
-    shared = team.route(REPORT_A, summary, out, "--asked-again")
+    asked = team.admin("ask-consent", REPORT_A)
+    assert asked.exit_code == 0, asked.output
+    again = team.admin("ask-consent", REPORT_A)
+    assert "already waiting" in again.output
+    waiting = team.route(REPORT_A, summary, out)
+    assert waiting.exit_code == 1
+    assert "still waiting" in waiting.output
+
+    assert team.admin("ask-consent", REPORT_B).exit_code == 0
+    assert team.reporter_answers(REPORT_B, False) is Stored.STORED
+    refused = team.route(REPORT_B, summary, out)
+    assert refused.exit_code == 1
+    assert "said no" in refused.output
+    assert not out.exists() or list(out.iterdir()) == []
+    shown = team.admin("show", REPORT_B)
+    assert "No, do not share the case" in shown.output
+
+    assert team.reporter_answers(REPORT_A, True) is Stored.STORED
+    shared = team.route(REPORT_A, summary, out)
     assert shared.exit_code == 0, shared.output
     [path] = list(out.iterdir())
     assert path.name == f"amanat-case-herat-aid-{REPORT_A}.txt.age"
@@ -128,6 +165,40 @@ def test_a_case_goes_only_with_two_yeses_and_holds_only_the_teams_words(
         assert canary not in text
     assert "Wants a message when answered" not in text
     assert ("route", f"{REPORT_A} herat-aid") in team.audit()
+    assert ("ask-consent", REPORT_A) in team.audit()
+
+
+def test_the_latest_answer_counts(team: Team, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.txt"
+    summary.write_text(SUMMARY, encoding="utf-8")
+    out = tmp_path / "outbox"
+    for agreed in (True, False):
+        assert team.admin("ask-consent", REPORT_A).exit_code == 0
+        assert team.reporter_answers(REPORT_A, agreed) is Stored.STORED
+    changed_mind = team.route(REPORT_A, summary, out)
+    assert changed_mind.exit_code == 1
+    assert "said no" in changed_mind.output
+
+
+def test_a_yes_and_a_no_look_the_same_to_the_database(
+    team: Team, admin_key: AdminPrivateKey
+) -> None:
+    for report_id, agreed in ((REPORT_A, True), (REPORT_B, False)):
+        assert team.admin("ask-consent", report_id).exit_code == 0
+        assert team.reporter_answers(report_id, agreed) is Stored.STORED
+
+    async def sealed_lengths() -> list[int]:
+        engine = create_engine(team.settings.database_url)
+        try:
+            async with unit_of_work(session_factory(engine)) as session:
+                reports = ReportRepository(session)
+                found = [await reports.get(r) for r in (REPORT_A, REPORT_B)]
+        finally:
+            await engine.dispose()
+        return [len(i.blob.data) for r in found if r for i in r.items if i.kind == CONSENT_KIND]
+
+    yes_length, no_length = asyncio.run(sealed_lengths())
+    assert yes_length == no_length
 
 
 def test_consent_rules_and_what_a_case_leaves_out(locales_dir: Path) -> None:
@@ -137,12 +208,14 @@ def test_consent_rules_and_what_a_case_leaves_out(locales_dir: Path) -> None:
         month="2026-10",
         answers={"consent_referral": "yes", "notify_replies": "yes", "incident": "false_job"},
     )
-    with pytest.raises(RoutingRefused, match="asked-again"):
-        check_consent(document, asked_again=False)
-    check_consent(document, asked_again=True)
-    for answer in ({}, {"consent_referral": "no"}, {"consent_referral": "unsaid"}):
-        with pytest.raises(RoutingRefused, match="did not agree"):
-            check_consent(AnswersDocument("ps", "2026-10", answer), asked_again=True)
+    check_consent([True], question_waiting=False)
+    check_consent([False, True], question_waiting=False)
+    with pytest.raises(RoutingRefused, match="ask-consent"):
+        check_consent([], question_waiting=False)
+    with pytest.raises(RoutingRefused, match="said no"):
+        check_consent([True, False], question_waiting=False)
+    with pytest.raises(RoutingRefused, match="still waiting"):
+        check_consent([True], question_waiting=True)
     text = render_case("7K3M9Q2X1A", document, "line one\x1b[2J", "en", translations)
     assert text.splitlines()[1] == "Case 7K3M9Q2X1A"  # English values need no isolation
     assert "October 2026" in text

@@ -59,6 +59,7 @@ HEAD_REVISION = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 ALL_TABLES = {
     "audit_log",
+    "consent_requests",
     "digest_snapshots",
     "reply_notices",
     "replies",

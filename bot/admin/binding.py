@@ -12,7 +12,7 @@ from bot.answers import AnswersDocument, AnswersFormatError, decode_answers
 from bot.crypto.items import open_with_admin_key
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.values import ItemRef
-from bot.questions import ANSWERS_KIND, ATTACHMENT_KIND
+from bot.questions import ANSWERS_KIND, ATTACHMENT_KIND, FOLLOWUP_FILE_KIND, FOLLOWUP_META_KIND
 from storage.records import StoredReport
 
 
@@ -29,6 +29,16 @@ def open_answers(report: StoredReport, key: AdminPrivateKey) -> AnswersDocument:
     return decode_answers(plaintext)
 
 
-def stream_ref(report_id: str, document: AnswersDocument, index: int) -> ItemRef:
-    """Return the binding of attachment ``index``'s stream."""
-    return document.item_ref(report_id, ATTACHMENT_KIND, index)
+def stream_kind(report: StoredReport, index: int) -> str:
+    """Say what file ``index`` of a report was sealed as: sent during the report, or after.
+
+    A file sent after the report has a ``followup_meta`` item at its index. Removing or adding
+    one changes nothing but the binding tried, and the stream then fails authentication.
+    """
+    later = any(i.kind == FOLLOWUP_META_KIND and i.index == index for i in report.items)
+    return FOLLOWUP_FILE_KIND if later else ATTACHMENT_KIND
+
+
+def stream_ref(report: StoredReport, document: AnswersDocument, index: int) -> ItemRef:
+    """Return the binding of file ``index``'s stream."""
+    return document.item_ref(report.id, stream_kind(report, index), index)

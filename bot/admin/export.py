@@ -1,10 +1,13 @@
 """Write a report's sealed attachments, decrypted, to a folder on the admin's own machine.
 
 This module owns the one place where attachment plaintext is written to disk, and only on
-an admin's machine, into a folder the admin names. Each file is streamed chunk by chunk (the
-memory used does not grow with the file) and deleted again if anything stops it before the
-last chunk verified (an altered chunk, a lost connection, Ctrl-C), so a truncated or altered
-attachment never leaves a partial file that looks complete (docs/crypto.md §12.6).
+an admin's machine, into a folder the admin names. By default photos and Office files are
+opened in memory and written without their hidden details (place, device, author:
+:mod:`bot.admin.metadata`); every other file, and every file with ``original=True``, is
+streamed chunk by chunk (the memory used does not grow with the file). A file is deleted
+again if anything stops it before the last chunk verified (an altered chunk, a lost
+connection, Ctrl-C), so a truncated or altered attachment never leaves a partial file that
+looks complete (docs/crypto.md §12.6).
 """
 
 from __future__ import annotations
@@ -12,19 +15,20 @@ from __future__ import annotations
 import json
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin.binding import open_answers, stream_ref
+from bot.admin.metadata import clean_metadata
 from bot.crypto.errors import TamperedCiphertext
 from bot.crypto.items import open_with_admin_key
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.stream import StreamOpener
 from bot.crypto.values import ItemRef
-from bot.questions import ATTACHMENT_META_KIND
+from bot.questions import ATTACHMENT_META_KIND, FOLLOWUP_META_KIND
 from storage.db import unit_of_work
 from storage.repositories import ReportRepository
 from storage.uploads import UploadRepository
@@ -43,12 +47,21 @@ class ExportError(Exception):
     """An attachment could not be exported; the message names no content."""
 
 
+CLEANED_IN_MEMORY: Final = frozenset({".jpg", ".jpeg", ".png", ".docx", ".xlsx", ".pptx", ".pdf"})
+"""Extensions :mod:`bot.admin.metadata` looks at (it cleans all but PDF, and says so)."""
+ORIGINAL: Final = "original, untouched"
+STREAMED: Final = (
+    "NOT CLEANED (a voice note, video or other file: place or device details may remain)"
+)
+
+
 @dataclass(frozen=True)
 class Exported:
-    """One file written: its path and size."""
+    """One file written: its path and size, and what became of its hidden details."""
 
     path: Path
     size: int
+    note: str = ORIGINAL
 
 
 async def export_attachments(
@@ -56,8 +69,13 @@ async def export_attachments(
     report_id: str,
     key: AdminPrivateKey,
     folder: Path,
+    *,
+    original: bool = False,
 ) -> list[Exported]:
-    """Decrypt every attachment of a report into ``folder`` (created 0700, files 0600)."""
+    """Decrypt every attachment of a report into ``folder`` (created 0700, files 0600).
+
+    Photos and Office files lose their hidden details unless ``original`` is set.
+    """
     async with unit_of_work(sessions) as session:
         report = await ReportRepository(session).get(report_id)
         if report is None:
@@ -65,7 +83,7 @@ async def export_attachments(
         document = open_answers(report, key)
         extensions: dict[int, str] = {}
         for item in report.items:
-            if item.kind == ATTACHMENT_META_KIND:
+            if item.kind in (ATTACHMENT_META_KIND, FOLLOWUP_META_KIND):
                 ref = document.item_ref(report_id, item.kind, item.index)
                 meta = json.loads(open_with_admin_key(item.blob, ref, key))
                 extensions[item.index] = _extension(meta)
@@ -74,10 +92,50 @@ async def export_attachments(
         _private_folder(folder)
         written = []
         for file in report.files:
-            path = folder / f"{report_id}-{file.index + 1}{extensions.get(file.index, '.bin')}"
-            ref = stream_ref(report_id, document, file.index)
-            written.append(await _write_one(uploads, file.upload_id, ref, key, path))
+            extension = extensions.get(file.index, ".bin")
+            path = folder / f"{report_id}-{file.index + 1}{extension}"
+            ref = stream_ref(report, document, file.index)
+            if not original and extension in CLEANED_IN_MEMORY:
+                data = await _open_in_memory(uploads, file.upload_id, ref, key)
+                cleaned = clean_metadata(data, extension)
+                del data
+                written.append(_write_bytes(path, cleaned.data, cleaned.note))
+                continue
+            exported = await _write_one(uploads, file.upload_id, ref, key, path)
+            written.append(exported if original else replace(exported, note=STREAMED))
     return written
+
+
+async def _open_in_memory(
+    uploads: UploadRepository, upload_id: str, ref: ItemRef, key: AdminPrivateKey
+) -> bytes:
+    """Open a whole attachment into memory (photos and documents: 20 MB at most)."""
+    chunks = aiter(uploads.chunks(upload_id))
+    header = await anext(chunks, None)
+    if header is None:
+        raise ExportError("an attachment has no stored chunks")
+    opener = StreamOpener(header, ref, key)
+    current = await anext(chunks, None)
+    if current is None:
+        raise TamperedCiphertext()  # a header alone: even an empty file has a chunk
+    data = bytearray()
+    while current is not None:  # one ahead, so the last chunk is opened as last
+        following = await anext(chunks, None)
+        data += opener.open_chunk(current, last=following is None)
+        current = following
+    return bytes(data)
+
+
+def _write_bytes(path: Path, data: bytes, note: str) -> Exported:
+    """Write a verified, cleaned file: new (never over another), readable by this user only."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return Exported(path, len(data), note)
 
 
 def _private_folder(folder: Path) -> None:

@@ -28,7 +28,7 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.admin.binding import open_answers
+from bot.admin.binding import open_answers, stream_kind
 from bot.answers import AnswersDocument, AnswersFormatError
 from bot.crypto.errors import CryptoError, NotARecipient, TamperedCiphertext, UnsupportedFormat
 from bot.crypto.items import rewrap_for_admins
@@ -36,7 +36,7 @@ from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
 from bot.crypto.sealer import AdminSealer
 from bot.crypto.stream import rewrap_stream_header
 from bot.crypto.values import ItemRef, SealedBlob
-from bot.questions import ATTACHMENT_KIND
+from bot.questions import ATTACHMENT_KIND, FOLLOWUP_FILE_KIND
 from storage.db import unit_of_work
 from storage.records import StoredReport
 from storage.repositories import ReportRepository
@@ -64,6 +64,8 @@ __all__ = [
 ]
 
 PAGE_SIZE: Final = 200
+STREAM_KINDS: Final = frozenset({ATTACHMENT_KIND, FOLLOWUP_FILE_KIND})
+"""Kinds whose blob is a stream header (chunk 0 of an upload), re-wrapped through it."""
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
 
 ItemRewrapper = Callable[
@@ -263,7 +265,7 @@ def rewrapper_for(kind: str) -> ItemRewrapper:
     Report items are plain sealed items (docs/crypto.md §4); an attachment stream is
     re-wrapped through its header (chunk 0), its chunks stay as they are.
     """
-    if kind == ATTACHMENT_KIND:
+    if kind in STREAM_KINDS:
         return rewrap_stream_header
     return rewrap_for_admins
 
@@ -318,7 +320,7 @@ def plan_report(
     replacements: list[Replacement] = []
     problems: Counter[Problem] = Counter()
     sealed = [(item.kind, item.index, item.blob) for item in report.items]
-    sealed += [(ATTACHMENT_KIND, index, header) for index, header in stream_headers]
+    sealed += [(stream_kind(report, index), index, header) for index, header in stream_headers]
     document = _answers(report, keys)
     for kind, index, blob in sealed:
         ref = document.item_ref(report.id, kind, index)
@@ -410,7 +412,7 @@ async def _rekey_one(
             return ReportOutcome(plan.report_id, len(plan.replacements), plan.problems)
         done, changed = 0, 0
         for replacement in plan.replacements:
-            if replacement.kind == ATTACHMENT_KIND:
+            if replacement.kind in STREAM_KINDS:
                 replaced = await uploads.replace_header(
                     upload_of[replacement.index], replacement.new, expected=replacement.old
                 )

@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
 
-from bot.answers import AnswersDocument
+from bot.answers import AnswersDocument, AnswersFormatError, decode_consent
 from bot.i18n.localdates import format_date, format_month
 from bot.i18n.translations import LANGUAGE_NAMES, N_, RTL_LOCALES, Translations, format_number
 from bot.questions import (
     ANSWERS_KIND,
     ATTACHMENT_META_KIND,
+    CONSENT_KIND,
+    FOLLOWUP_KIND,
+    FOLLOWUP_META_KIND,
     NOT_SAID,
     NOTE_KIND,
     QUESTIONS,
@@ -39,6 +42,9 @@ FILES: Final = N_("Voice notes, photos and files (save them with `amanat admin e
 # Translators: one attached file: {number} its number, {kind} e.g. "Voice note", {size} kB,
 # {question} the question it answers, e.g. "Story".
 FILE_LINE: Final = N_("[{number}] {kind}, {size} kB, answering “{question}”")
+# Translators: one file the reporter sent after the report, with their code: {number} its
+# number, {kind} e.g. "Voice note", {size} kB.
+LATER_FILE_LINE: Final = N_("[{number}] {kind}, {size} kB, sent after the report")
 # Translators: the name a file was sent with, e.g. "contract.pdf".
 FILE_NAME_LINE: Final = N_("File name: {name}")
 # Translators: a label; the words the reporter wrote with a photo or file follow it.
@@ -76,7 +82,11 @@ STATUS_LABELS: Final[Mapping[str, str]] = {
 TEAM_ITEM_LABELS: Final[Mapping[str, str]] = {
     REPLY_KIND: N_("Answers from our team"),
     NOTE_KIND: N_("Team notes (the reporter never sees these)"),
+    FOLLOWUP_KIND: N_("Written by the reporter after the report"),
+    CONSENT_KIND: N_("The reporter's answers: may we share the case with a partner?"),
 }
+CONSENT_YES: Final = N_("Yes, the case may be shared")
+CONSENT_NO: Final = N_("No, do not share the case")
 URGENT: Final = N_("URGENT")
 REPORT: Final = N_("Report id")
 SUBMITTED: Final = N_("Submitted")
@@ -229,26 +239,35 @@ def _text_of(item: OpenedItem, locale: str, translations: Translations) -> str:
 
 
 def _file_line(item: OpenedItem, locale: str, translations: Translations) -> str:
-    """Describe one attached file from its sealed metadata; its content is exported apart."""
+    """Describe one attached file from its sealed metadata; its content is exported apart.
+
+    A file sent during the report answers a question; one sent afterwards says so.
+    """
     try:
         meta = json.loads(item.data)
         kind = FILE_KINDS.get(str(meta["kind"]), FILE_KINDS["document"])
         size = int(meta.get("size") or 0)
-        question = str(meta["question"])
+        question = None if item.kind == FOLLOWUP_META_KIND else str(meta["question"])
         name = str(meta.get("file_name") or "")
         caption = str(meta.get("caption") or "")
     except (ValueError, KeyError, TypeError, AttributeError):
         return _text_of(item, locale, translations)
-    lines = [
-        translations.format(
+    kilobytes = max(1, -(-size // 1024))
+    label = translations.gettext(locale, kind)
+    if question is None:
+        line = translations.format(
+            locale, LATER_FILE_LINE, number=item.index + 1, kind=label, size=kilobytes
+        )
+    else:
+        line = translations.format(
             locale,
             FILE_LINE,
             number=item.index + 1,
-            kind=translations.gettext(locale, kind),
-            size=max(1, -(-size // 1024)),
+            kind=label,
+            size=kilobytes,
             question=_question_label(question, locale, translations),
         )
-    ]
+    lines = [line]
     if name:
         lines.append("    " + translations.format(locale, FILE_NAME_LINE, name=neutralise(name)))
     if caption:
@@ -281,13 +300,14 @@ def render_report(report: OpenedReport, locale: str, translations: Translations)
         lines.append(f"{label}: {answer}")
     text_kinds = [q.id for q in QUESTIONS if isinstance(q, FreeText)]
     files = sorted(
-        (i for i in report.items if i.kind == ATTACHMENT_META_KIND), key=lambda i: i.index
+        (i for i in report.items if i.kind in (ATTACHMENT_META_KIND, FOLLOWUP_META_KIND)),
+        key=lambda i: i.index,
     )
     if files:
         lines.append("")
         lines.append(f"{t(FILES)}:")
         lines.extend("  " + _file_line(item, locale, translations) for item in files)
-    shown = {*text_kinds, ANSWERS_KIND, ATTACHMENT_META_KIND}
+    shown = {*text_kinds, ANSWERS_KIND, ATTACHMENT_META_KIND, FOLLOWUP_META_KIND}
     others = sorted({i.kind for i in report.items} - shown)
     for kind in [*text_kinds, *others]:
         items = sorted((i for i in report.items if i.kind == kind), key=lambda i: i.index)
@@ -299,8 +319,20 @@ def render_report(report: OpenedReport, locale: str, translations: Translations)
             prefix = f"  [{format_number(locale, number)}]" if len(items) > 1 else ""
             if prefix:
                 lines.append(prefix)
-            lines.append(_indent(_text_of(item, locale, translations)))
+            if kind == CONSENT_KIND:
+                lines.append(_indent(_consent_of(item, locale, translations)))
+            else:
+                lines.append(_indent(_text_of(item, locale, translations)))
     return "\n".join(lines) + "\n"
+
+
+def _consent_of(item: OpenedItem, locale: str, translations: Translations) -> str:
+    """Show a recorded yes or no to sharing the case; an unreadable one as its size."""
+    try:
+        agreed = decode_consent(item.data)
+    except AnswersFormatError:
+        return translations.format(locale, FILE_NOT_SHOWN, size=len(item.data))
+    return translations.gettext(locale, CONSENT_YES if agreed else CONSENT_NO)
 
 
 def _place(document: AnswersDocument, locale: str, translations: Translations) -> str:

@@ -24,7 +24,7 @@ from bot.admin.view import (
     render_queue,
     render_report,
 )
-from bot.answers import AnswersFormatError
+from bot.answers import AnswersFormatError, decode_consent
 from bot.cli.common import (
     ALTERED,
     CliConfig,
@@ -58,7 +58,8 @@ from bot.crypto.values import ItemRef
 from bot.partners.months import PartnerDigestError
 from bot.partners.outbox import write_new_file
 from bot.partners.routing import RoutingRefused, check_consent, check_summary, render_case
-from bot.questions import ANSWERS_KIND, NOTE_KIND, REPLY_KIND
+from bot.questions import ANSWERS_KIND, CONSENT_KIND, NOTE_KIND, REPLY_KIND
+from storage.consent import ConsentRepository
 from storage.db import unit_of_work
 from storage.records import StoredItem, StoredReport
 from storage.replies import ReplyNoticeRepository, ReplyRepository
@@ -145,18 +146,13 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
             ),
         ],
         to: Annotated[Path, typer.Option("--to", help="Folder for the encrypted case file.")],
-        asked_again: Annotated[
-            bool,
-            typer.Option(
-                "--asked-again", help="The reporter said yes again when you asked (admin reply)."
-            ),
-        ] = False,
         key: KeyOption = None,
     ) -> None:
         """Share a case with a partner, encrypted to its key: only with the reporter's yes.
 
-        The case holds the report's choice answers and your summary, never the reporter's own
-        words, contacts or files (docs/partner-guide.md §8).
+        The reporter must have said yes when asked with `amanat admin ask-consent` (their
+        latest answer counts). The case holds the report's choice answers and your summary,
+        never the reporter's own words, contacts or files (docs/partner-guide.md §8).
         """
         settings = load_settings(config)
         partner = find_partner(settings, partner_name)
@@ -169,8 +165,9 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
             fail(str(exc))
         holder = load_key(settings, key)
         report = run_storage(settings, _open_report(holder, wanted))
+        waiting = run_storage(settings, _question_waiting(wanted))
         try:
-            check_consent(report.answers, asked_again=asked_again)
+            check_consent(recorded_consent(report), question_waiting=waiting)
         except RoutingRefused as exc:
             fail(str(exc))
         translations = admin_translations(settings, Lang(partner.language))
@@ -182,6 +179,33 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
             fail(str(exc))
         run_storage(settings, _audit_route(holder, wanted, partner.name))
         typer.echo(f"{path}  ({len(sealed)} bytes, for {partner.name})")
+
+    @admin_app.command("ask-consent")
+    def admin_ask_consent(
+        report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
+        key: KeyOption = None,
+    ) -> None:
+        """Ask the reporter whether their case may be shared with a partner organisation.
+
+        They see the question, with yes and no buttons, the next time they check with their
+        code (and get a short notice first if they asked for one). Their answer is sealed to
+        the admins on the report; `amanat admin route` goes ahead only after a yes.
+        """
+        settings = load_settings(config)
+        wanted = read_report_id(report_id)
+        holder = load_key(settings, key)  # the audit log names who asked
+        asked, notified = run_storage(settings, _ask_consent(wanted, holder))
+        if not asked:
+            typer.echo(f"A question to the reporter of {wanted} is already waiting for an answer.")
+            return
+        typer.echo(
+            f"Question stored for report {wanted}. The reporter answers yes or no the next "
+            "time they send /status with their code."
+        )
+        if notified:
+            typer.echo(
+                "The reporter asked to be told: the bot sends a short notice within a minute."
+            )
 
     @admin_app.command("mark")
     def admin_mark(
@@ -277,17 +301,29 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         to: Annotated[
             Path, typer.Option("--to", help="Folder on this machine for the decrypted files.")
         ],
+        original: Annotated[
+            bool,
+            typer.Option(
+                "--original",
+                help="Write the untouched files, with their hidden place, device and author.",
+            ),
+        ] = False,
         key: KeyOption = None,
     ) -> None:
-        """Decrypt a report's voice notes, photos and files into a folder on this machine."""
+        """Decrypt a report's voice notes, photos and files into a folder on this machine.
+
+        Photos and Office files are written without their hidden details (GPS position,
+        phone, author); each line says what was removed, or that a file could not be cleaned.
+        The untouched originals stay sealed; --original writes them, and the audit log says so.
+        """
         settings = load_settings(config)
         wanted = read_report_id(report_id)
         private_key = load_key(settings, key)
-        written = run_storage(settings, _export(private_key, wanted, to))
+        written = run_storage(settings, _export(private_key, wanted, to, original=original))
         if not written:
             typer.echo("This report has no voice notes, photos or files.")
         for exported in written:
-            typer.echo(f"{exported.path}  ({exported.size} bytes)")
+            typer.echo(f"{exported.path}  ({exported.size} bytes; {exported.note})")
 
 
 # --- storage work ----------------------------------------------------------------------------
@@ -420,8 +456,45 @@ def _open_report(key: AdminPrivateKey, report_id: str) -> Work[OpenedReport]:
     return work
 
 
+def recorded_consent(report: OpenedReport) -> list[bool]:
+    """Read the reporter's answers about sharing the case, oldest first."""
+    answers = sorted((i for i in report.items if i.kind == CONSENT_KIND), key=lambda i: i.index)
+    try:
+        return [decode_consent(item.data) for item in answers]
+    except AnswersFormatError:
+        raise CliError(
+            f"a consent answer of report {report.report_id} is not in a known format"
+        ) from None
+
+
+def _question_waiting(report_id: str) -> Work[bool]:
+    """Tell whether the team's question to this report's reporter is still unanswered."""
+
+    async def work(sessions: Sessions) -> bool:
+        async with unit_of_work(sessions) as session:
+            return await ConsentRepository(session).pending(report_id) is not None
+
+    return work
+
+
+def _ask_consent(report_id: str, holder: AdminPrivateKey) -> Work[tuple[bool, bool]]:
+    """Store the question (one at a time per report), mark the notice, chain who asked."""
+
+    async def work(sessions: Sessions) -> tuple[bool, bool]:
+        async with unit_of_work(sessions) as session:
+            if not await ReportRepository(session).exists(report_id):
+                raise CliError(f"no report with id {report_id}")
+            if not await ConsentRepository(session).ask(report_id, today_utc()):
+                return False, False
+            notified = await ReplyNoticeRepository(session).mark_pending(report_id)
+            await audit(session, holder, "ask-consent", report_id)
+        return True, notified
+
+    return work
+
+
 def _audit_route(key: AdminPrivateKey, report_id: str, partner: str) -> Work[None]:
-    """Chain that a case went to a partner (and that the admin said the reporter agreed)."""
+    """Chain that a case went to a partner, after the reporter's recorded yes."""
 
     async def work(sessions: Sessions) -> None:
         async with unit_of_work(sessions) as session:
@@ -456,15 +529,18 @@ def _mark(report_id: str, status: str, key: AdminPrivateKey) -> Work[bool]:
     return work
 
 
-def _export(key: AdminPrivateKey, report_id: str, folder: Path) -> Work[list[Exported]]:
+def _export(
+    key: AdminPrivateKey, report_id: str, folder: Path, *, original: bool
+) -> Work[list[Exported]]:
     """Export one report's attachments; a failure names the problem, never the content."""
 
     async def work(sessions: Sessions) -> list[Exported]:
         async with unit_of_work(sessions) as session:
             if await ReportRepository(session).exists(report_id):
-                await audit(session, key, "export", report_id)
+                action = "export-original" if original else "export"
+                await audit(session, key, action, report_id)
         try:
-            return await export_attachments(sessions, report_id, key, folder)
+            return await export_attachments(sessions, report_id, key, folder, original=original)
         except ExportError as exc:
             raise CliError(f"report {report_id}: {exc}") from None
         except (CryptoError, AnswersFormatError) as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Final
 
 from bot.i18n.translations import N_, SUPPORTED_LOCALES
 from bot.intake.texts import HONESTY, PICK_LANGUAGE_TEXT, WELCOME
@@ -105,8 +106,25 @@ def _rows(buttons: Sequence[Button], columns: int) -> tuple[tuple[Button, ...], 
     return tuple(tuple(buttons[i : i + columns]) for i in range(0, len(buttons), columns))
 
 
+_DECIDED_BY: Final[Mapping[str, str]] = {"province": "country", "destination": "incident"}
+"""The answer that decides whether a conditional question is asked at all."""
+
+
+def _counted(answers: Mapping[str, str | tuple[str, ...]]) -> list[Question]:
+    """The questions "Question N of M" counts: those asked, and those not yet decided.
+
+    A question whose deciding answer is not given yet counts as asked, so the total never
+    grows as answers come in; it only shrinks when an answer makes a question unnecessary.
+    """
+    return [
+        q
+        for q in QUESTIONS
+        if q.ask_if(answers) or (q.id in _DECIDED_BY and _DECIDED_BY[q.id] not in answers)
+    ]
+
+
 def _progress(draft: Draft, question: Question) -> Msg:
-    questions = _applicable(draft.answers)
+    questions = _counted(draft.answers)
     number = [q.id for q in questions].index(question.id) + 1
     # Translators: shown above each question, e.g. "Question 3 of 12".
     return msg(N_("Question {number} of {total}"), number=number, total=len(questions))
@@ -176,10 +194,11 @@ def question_reply(draft: Draft, question: Question, config: FlowConfig) -> Repl
                 limit=config.max_answer_chars,
             )
         )
-        if question.many and given_count(draft, question.id):
+        if question.many:  # the prompt names Done: it is there from the start
             nav.append(Button(msg(N_("Done ✔")), callback_data(draft, "d")))
         nav.append(Button(msg(N_("Skip")), callback_data(draft, "s")))
-    if previous_question(draft, question.id) is not None and not draft.editing:
+    if draft.editing or previous_question(draft, question.id) is not None:
+        # While changing one answer, Back returns to the list of answers unchanged.
         nav.insert(0, Button(msg(N_("⬅ Back")), callback_data(draft, "b")))
     keyboard = _rows(buttons, columns)
     if nav:

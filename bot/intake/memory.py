@@ -2,10 +2,11 @@
 
 This module owns the layout of one conversation in the volatile store
 (:mod:`storage.conversations`): a small *persona* record (language, the idle conversation state,
-the draft's deadline and upload ids, reports whose answer notice the person asked for) kept
-while the person is active, a *draft* record (the report in progress: its state, when it
-began, which admin key set its items are sealed to) that dies at the draft's hard deadline,
-the draft's sealed items one by one, and the ids of chat messages for /wipe.
+the draft's deadline and upload ids, reports whose answer notice the person asked for, the
+report they opened with its code in the last hour) kept while the person is active, a *draft*
+record (the report in progress: its state, when it began, which admin key set its items are
+sealed to) that dies at the draft's hard deadline, the draft's sealed items one by one, and
+the ids of chat messages for /wipe.
 
 Per update only the two small records are read and written; sealed items are added one at a
 time and read only at submission, so a reporter who sent three thousand messages costs each
@@ -20,7 +21,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from bot.crypto.errors import CryptoError
@@ -33,11 +34,15 @@ from storage.records import StatRecord
 log = logging.getLogger(__name__)
 
 IDLE_KEPT: Final = timedelta(hours=48)
-"""How long a person's language and message ids are kept after their last update: Telegram
-lets a bot delete messages for 48 hours, so /wipe can reach everything it still can."""
+"""How long a person's language is kept after their last update."""
+MESSAGES_KEPT: Final = timedelta(days=7)
+"""How long chat message ids (no content) are kept: beyond Telegram's 48 hours of deletion,
+so that /wipe can still tell the person how many messages they must delete themselves."""
 UPDATES_KEPT: Final = timedelta(days=2)
 """How long an update id is remembered, against Telegram delivering it twice."""
 FLOOD_WINDOW: Final = timedelta(minutes=10)
+UNLOCKED_FOR: Final = timedelta(hours=1)
+"""How long a report opened with its code stays open for writing to the team."""
 
 _PERSONA_VERSION: Final = 1
 _DRAFT_RECORD_VERSION: Final = 1
@@ -73,6 +78,14 @@ class Remembered:
     """LOST_RESTART or LOST_EXPIRED when a report in progress may have been lost."""
     discarded: tuple[str, ...] = ()
     """Uploads of a draft discarded on load (expired, or sealed to revoked keys)."""
+    unlocked: tuple[str, datetime] | None = None
+    """The report this person opened with its code, and until when they may write to it."""
+
+    def unlocked_report(self, now: datetime) -> str | None:
+        """Return the report opened with the code, while it is still open."""
+        if self.unlocked is None or self.unlocked[1] <= now:
+            return None
+        return self.unlocked[0]
 
 
 def item_name(kind: str, index: int) -> str:
@@ -124,6 +137,12 @@ class ConversationMemory:
         window = flood_window(now)
         ends = datetime.fromtimestamp((window + 1) * FLOOD_WINDOW.total_seconds(), tz=now.tzinfo)
         return await self._store.count_update(key, window, expires_at=ends)
+
+    async def count_code_try(self, key: str, now: datetime) -> int:
+        """Count a typed receipt code in the person's ten-minute window (against guessing)."""
+        window = flood_window(now)
+        ends = datetime.fromtimestamp((window + 1) * FLOOD_WINDOW.total_seconds(), tz=now.tzinfo)
+        return await self._store.count_update(f"{key}/codes", window, expires_at=ends)
 
     async def load(self, key: str, now: datetime, key_set: str) -> Remembered:
         """Read what is remembered; discard a draft past its deadline or sealed to old keys.
@@ -182,12 +201,14 @@ class ConversationMemory:
         """Write the persona and, while a report is in progress, the draft record."""
         draft = remembered.draft
         deadline = self.deadline(remembered)
+        opened = remembered.unlocked if remembered.unlocked_report(now) else None
         persona: dict[str, object] = {
             "v": _PERSONA_VERSION,
             "locale": draft.locale,
             "idle": None if draft.in_report else json.loads(draft.to_json()),
             "deadline": deadline.isoformat() if deadline is not None else None,
             "notices": list(remembered.notices),
+            "unlocked": None if opened is None else [opened[0], opened[1].isoformat()],
             # Upload ids live here, not with the draft: when the draft dies at its deadline,
             # the next update still knows which uploads to delete at once.
             "uploads": [
@@ -243,19 +264,25 @@ class ConversationMemory:
         return found
 
     async def remember_messages(self, key: str, ids: list[int], now: datetime) -> None:
-        """Note chat message ids (both sides) so /wipe can delete them."""
-        locked = [self._lock(key, "message", str(message_id).encode()) for message_id in ids]
-        await self._store.add_messages(key, locked, expires_at=now + IDLE_KEPT)
+        """Note chat message ids (both sides), and when, so /wipe can delete them.
 
-    async def take_messages(self, key: str) -> list[int]:
-        """Return and forget the message ids; unreadable ones are skipped."""
-        ids: list[int] = []
+        The time says which ones Telegram still lets a bot delete (48 hours), so /wipe can
+        tell the person plainly what it could not.
+        """
+        at = int(now.timestamp())
+        locked = [self._lock(key, "message", f"{message_id}:{at}".encode()) for message_id in ids]
+        await self._store.add_messages(key, locked, expires_at=now + MESSAGES_KEPT)
+
+    async def take_messages(self, key: str) -> list[tuple[int, datetime]]:
+        """Return and forget the message ids with when each was noted; skip unreadable ones."""
+        taken: list[tuple[int, datetime]] = []
         for blob in await self._store.take_messages(key):
             try:
-                ids.append(int(self._open(key, "message", blob)))
+                message_id, _, at = self._open(key, "message", blob).decode().partition(":")
+                taken.append((int(message_id), datetime.fromtimestamp(int(at), tz=UTC)))
             except (CryptoError, ValueError):
                 log.warning("an unreadable message id was skipped")
-        return ids
+        return taken
 
     async def forget(self, key: str, now: datetime) -> None:
         """Forget the conversation, but not the message ids /wipe still needs."""
@@ -263,7 +290,7 @@ class ConversationMemory:
         await self._store.forget(key)
         if messages:
             # Put them back as they were (still locked): /forget is not /wipe.
-            await self._store.add_messages(key, messages, expires_at=now + IDLE_KEPT)
+            await self._store.add_messages(key, messages, expires_at=now + MESSAGES_KEPT)
 
     async def locale_of(self, key: str) -> str | None:
         """Return the remembered language, if any (for answers outside a step)."""
@@ -315,7 +342,11 @@ def _with_persona(remembered: Remembered, persona: Mapping[str, object]) -> Reme
         draft = replace(draft, locale=locale)
     notices = persona.get("notices")
     listed = tuple(str(n) for n in notices) if isinstance(notices, list) else ()
-    return replace(remembered, draft=draft, notices=listed)
+    opened = persona.get("unlocked")
+    unlocked = None
+    if isinstance(opened, list) and len(opened) == 2:
+        unlocked = (str(opened[0]), datetime.fromisoformat(str(opened[1])))
+    return replace(remembered, draft=draft, notices=listed, unlocked=unlocked)
 
 
 def _uploads(record: Mapping[str, object]) -> dict[int, Upload]:

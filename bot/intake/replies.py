@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from bot.i18n.translations import N_
+from bot.intake.followup import CONSENT_QUESTION, consent_buttons, done_button, write_button
 from bot.intake.texts import TEAM_ANSWER
 from bot.intake.values import Button, Code, Reply, msg
 
@@ -32,7 +33,8 @@ def receipt_replies(code: str) -> tuple[Reply, ...]:
                 msg(
                     N_(
                         "When you have written down the code, press the button below. I will "
-                        "delete this whole chat from your phone, your messages and mine."
+                        "delete this whole chat from your phone, your messages and mine. I can "
+                        "do this for 48 hours; after that, delete the chat yourself."
                     )
                 ),
             ),
@@ -46,8 +48,14 @@ def status_replies(
     submitted_on: date | None,
     status: str | None,
     answers: Sequence[tuple[date, str]] = (),
+    *,
+    question_waiting: bool = False,
 ) -> tuple[Reply, ...]:
-    """Answer /status: found or not, what the team has done, and the team's answers."""
+    """Answer /status: found or not, what the team has done, the team's answers and question.
+
+    A found report is open for an hour: the last message carries "Write to our team", and a
+    question the team asked comes last, with yes and no.
+    """
     if not found or submitted_on is None:
         return (
             Reply(
@@ -69,7 +77,48 @@ def status_replies(
         replies.append(
             Reply((msg(N_("For your safety, delete these messages when you have read them.")),))
         )
+    last = replies[-1]
+    replies[-1] = Reply(last.parts, (write_button(),))
+    if question_waiting:
+        replies.append(Reply((msg(CONSENT_QUESTION),), consent_buttons()))
     return tuple(replies)
+
+
+def followup_saved_replies() -> tuple[Reply, ...]:
+    """Confirm a message to the team only once it is stored; more may follow."""
+    return (
+        Reply(
+            (msg(N_("Sent to our team and locked. You can send more, or press Done.")),),
+            done_button(),
+        ),
+    )
+
+
+def consent_answered_replies(agreed: bool) -> tuple[Reply, ...]:
+    """Confirm the reporter's answer about sharing their case, once it is stored."""
+    if agreed:
+        return _say(N_("Thank you. Our team may now share your case, without your name."))
+    return _say(N_("Understood. We will not share your case. You can still write to us."))
+
+
+def no_question_replies() -> tuple[Reply, ...]:
+    """Say there is nothing to answer (the question was answered already, or withdrawn)."""
+    return _say(N_("There is no question from our team waiting for your answer."))
+
+
+def code_tries_replies() -> tuple[Reply, ...]:
+    """Refuse more codes for a while: codes must not be guessed by trying many."""
+    return _say(
+        N_(
+            "You have tried many codes. Please wait ten minutes, then try again. Check the "
+            "numbers on your paper."
+        )
+    )
+
+
+def report_gone_replies() -> tuple[Reply, ...]:
+    """Say that the report opened with the code is not there any more."""
+    return _say(N_("I could not find a report with this code. Please check the numbers."))
 
 
 def flood_replies() -> tuple[Reply, ...]:
@@ -83,8 +132,14 @@ def flood_replies() -> tuple[Reply, ...]:
 
 
 def answer_waiting_replies() -> tuple[Reply, ...]:
-    """Tell an opted-in reporter that an answer waits, without saying anything of it."""
-    return _say(N_("Our team has answered your report. Send /status and your code to read it."))
+    """Tell an opted-in reporter that the team wrote (an answer or a question), nothing more.
+
+    No buttons: the code stays the only key to a report, so the notice only sends the person
+    to /status.
+    """
+    return _say(
+        N_("Our team has written to you about your report. Send /status and your code to read it.")
+    )
 
 
 def _say(text: str) -> tuple[Reply, ...]:
@@ -138,5 +193,27 @@ def error_replies() -> tuple[Reply, ...]:
         N_(
             "Sorry, something went wrong. Your earlier answers are safe. "
             "Please try again, or send /start."
+        )
+    )
+
+
+def wipe_too_old_replies() -> tuple[Reply, ...]:
+    """Say plainly that /wipe could not delete everything, and how the person clears the rest."""
+    # Translators: "Delete chat" is Telegram's own menu item: use the words Telegram shows in
+    # this language, or describe it plainly.
+    text = N_(
+        "I deleted what I could. Some older messages could not be deleted: Telegram "
+        "lets me delete messages only for 48 hours. Please delete this chat yourself: "
+        "press and hold it in your list of chats, then choose “Delete chat”."
+    )
+    return (Reply((msg(text),)),)
+
+
+def wipe_failed_replies() -> tuple[Reply, ...]:
+    """Say that Telegram refused the wipe just now; nothing was forgotten, try again."""
+    return _say(
+        N_(
+            "Sorry, I could not delete the chat just now. Please send /wipe again in a "
+            "minute. I still know which messages to delete."
         )
     )

@@ -26,36 +26,54 @@ from bot.crypto.errors import CryptoError
 from bot.crypto.sealer import AdminSealer, seal_stream_for_admins
 from bot.crypto.server import ServerKeys
 from bot.crypto.values import ItemRef, SealedBlob
-from bot.intake.memory import ConversationMemory, Remembered, Upload
+from bot.intake.followup import NEED_CODE
+from bot.intake.followup_store import FileSent, FollowupStore, Stored
+from bot.intake.memory import UNLOCKED_FOR, ConversationMemory, Remembered, Upload
 from bot.intake.replies import (
     attachment_failed_replies,
+    code_tries_replies,
+    consent_answered_replies,
     error_replies,
     flood_replies,
+    followup_saved_replies,
+    no_question_replies,
     no_room_for_files_replies,
     receipt_replies,
+    report_gone_replies,
     status_replies,
     submit_failed_replies,
+    wipe_too_old_replies,
 )
 from bot.intake.step import step
 from bot.intake.submission import KeysChanged, Submission, Submitter
 from bot.intake.values import (
+    ANSWER_CONSENT,
+    IDLE,
     LOST_RESTART,
+    WRITING,
+    AnswerConsent,
+    Command,
     Draft,
     DropSealed,
     Effect,
     Env,
     Event,
+    FileToTeam,
     FlowConfig,
     ForgetMe,
     LookUpReceipt,
+    Pressed,
     RememberLanguage,
     Reply,
     SealAttachment,
     SealText,
     Submit,
     WipeChat,
+    WriteToTeam,
+    msg,
 )
 from bot.questions import ATTACHMENT_KIND, ATTACHMENT_META_KIND, REPLY_KIND
+from storage.consent import ConsentRepository
 from storage.db import unit_of_work
 from storage.replies import ReplyNoticeRepository, ReplyRepository
 from storage.repositories import ReportRepository
@@ -64,7 +82,11 @@ from storage.uploads import UploadRepository
 log = logging.getLogger(__name__)
 
 FileFetcher = Callable[[str], Awaitable[bytes]]
+DELETABLE_FOR = timedelta(hours=48) - timedelta(minutes=5)
+"""How long Telegram lets a bot delete a message, less a margin for clocks and queues."""
 UPLOAD_ID_BYTES = 16
+CODE_TRIES = 5
+"""Receipt codes one person may type in a ten-minute window: against guessing by trying."""
 
 
 class AttachmentUnavailable(Exception):
@@ -106,6 +128,8 @@ class Handled:
     duplicate: bool = False
     wipe: tuple[int, ...] = ()
     """Message ids to delete now, both sides (the reporter asked to wipe the chat)."""
+    wiping: bool = False
+    """The reporter asked to wipe the chat: delete ``wipe``, then show only ``replies``."""
 
 
 @dataclass
@@ -122,6 +146,7 @@ class _Work:
     replies: list[Reply] = field(default_factory=list)
     delete_input: bool = False
     wipe: tuple[int, ...] = ()
+    wiping: bool = False
     submitting: bool = False
     forget: bool = False
 
@@ -144,6 +169,7 @@ class IntakeService:
         flood_limit: int = 120,
         free_disk: Callable[[], int] | None = None,
         min_free_disk_bytes: int = 0,
+        code_tries: int = CODE_TRIES,
     ) -> None:
         """Take every collaborator; nothing here is global."""
         self._sessions = sessions
@@ -162,6 +188,8 @@ class IntakeService:
         self._flood_limit = flood_limit
         self._free_disk = free_disk
         self._min_free_disk = min_free_disk_bytes
+        self._code_tries = code_tries
+        self._followups = FollowupStore(sessions, sealer)
 
     @property
     def memory(self) -> ConversationMemory:
@@ -182,9 +210,10 @@ class IntakeService:
             inbound.transport, inbound.update_id, now
         ):
             return Handled((), "en", duplicate=True)
-        flooded = await self._flood_answer(key, now, hint)
-        if flooded is not None:
-            return flooded
+        if not _is_wipe(inbound.event):  # a wipe always works, flood or not
+            flooded = await self._flood_answer(key, now, hint)
+            if flooded is not None:
+                return flooded
         remembered = await self._memory.load(key, now, self._sealer.fingerprint)
         if remembered.discarded:
             await self._drop_uploads(remembered.discarded)
@@ -193,6 +222,7 @@ class IntakeService:
             fresh_draft_id=self._new_draft_id(),
             language_hint=hint,
             lost=remembered.lost,
+            unlocked=remembered.unlocked_report(now) is not None,
         )
         outcome = step(remembered.draft, inbound.event, env, self._config)
         after = replace(remembered, draft=outcome.draft, lost=None, discarded=())
@@ -220,8 +250,12 @@ class IntakeService:
             failed = submit_failed_replies() if work.submitting else error_replies()
             return Handled(failed, self._locale(remembered.draft, hint))
         await self._keep(work)
-        locale = self._locale(work.after.draft, hint)
-        return Handled(tuple(work.replies), locale, work.delete_input, wipe=work.wipe)
+        # /forget clears the language: its confirmation still comes in the one just used.
+        spoken = work.before.draft if work.forget else work.after.draft
+        locale = self._locale(spoken, hint)
+        return Handled(
+            tuple(work.replies), locale, work.delete_input, wipe=work.wipe, wiping=work.wiping
+        )
 
     @staticmethod
     def _locale(draft: Draft, hint: str | None) -> str:
@@ -270,7 +304,9 @@ class IntakeService:
         elif isinstance(effect, WipeChat):
             await self._wipe(work)
         elif isinstance(effect, LookUpReceipt):
-            work.replies.extend(await self._look_up(effect.code))
+            await self._look_up(work, effect.code)
+        elif isinstance(effect, WriteToTeam | FileToTeam | AnswerConsent):
+            await self._to_team(work, effect)
         elif isinstance(effect, Submit):
             await self._submit(work)
         else:
@@ -341,15 +377,28 @@ class IntakeService:
         work.after = replace(work.after, uploads=kept, discarded=(*work.after.discarded, *gone))
 
     async def _wipe(self, work: _Work) -> None:
-        """Collect every message id for deletion, and stop answer notices to this chat."""
-        ids = await self._memory.take_messages(work.key)
+        """Collect every message id for deletion, and stop answer notices to this chat.
+
+        Telegram lets a bot delete messages for 48 hours only: older ones are not asked for,
+        and the person is told plainly that some are left and how to clear the chat.
+        """
+        work.wiping = True
+        noted = await self._memory.take_messages(work.key)
         if work.inbound.message_id is not None:
-            ids.append(work.inbound.message_id)
-        work.wipe = tuple(dict.fromkeys(ids))
+            noted.append((work.inbound.message_id, work.now))
+        deletable = work.now - DELETABLE_FOR
+        work.wipe = tuple(dict.fromkeys(i for i, at in noted if at > deletable))
+        too_old = len({i for i, at in noted if at <= deletable} - set(work.wipe))
+        if too_old:
+            work.replies = [*work.replies, *wipe_too_old_replies()]
         if work.before.notices:
             async with unit_of_work(self._sessions) as session:
                 await ReplyNoticeRepository(session).delete(work.before.notices)
             work.after = replace(work.after, notices=())
+        # A wiped phone may be in other hands next: the code must be typed again.
+        work.after = replace(work.after, unlocked=None)
+        if work.after.draft.position in (WRITING, ANSWER_CONSENT):
+            work.after = replace(work.after, draft=replace(work.after.draft, position=IDLE))
 
     async def _submit(self, work: _Work) -> None:
         """Store the report, then hold its statistics back and clear the draft."""
@@ -423,18 +472,28 @@ class IntakeService:
         """Return the language this person chose, if it is still remembered."""
         return await self._memory.locale_of(self._memory.key(transport, user_id))
 
-    async def _look_up(self, typed: str) -> tuple[Reply, ...]:
-        """Answer /status CODE from the database (a read: nothing is written)."""
+    async def _look_up(self, work: _Work, typed: str) -> None:
+        """Answer /status CODE from the database, and open the report for an hour.
+
+        Codes are counted per person and ten-minute window, found or not: a code has 66 bits,
+        and trying many must stay slow even so.
+        """
+        if await self._memory.count_code_try(work.key, work.now) > self._code_tries:
+            work.replies.extend(code_tries_replies())
+            return
         code = normalise_receipt_code(typed)
         if code is None:
-            return status_replies(False, None, None)
+            work.replies.extend(status_replies(False, None, None))
+            return
         async with unit_of_work(self._sessions) as session:
             reports = ReportRepository(session)
             report_id = await reports.find_by_receipt_hash(self._keys.receipt_hash(code))
             report = await reports.get(report_id) if report_id else None
             if report is None:
-                return status_replies(False, None, None)
+                work.replies.extend(status_replies(False, None, None))
+                return
             stored = await ReplyRepository(session).for_report(report.id)
+            waiting = await ConsentRepository(session).pending(report.id) is not None
         answers: list[tuple[date, str]] = []
         if stored and report.reporter_key is not None:
             reporter = self._keys.reporter_key(code, report.id)
@@ -444,7 +503,65 @@ class IntakeService:
                     answers.append((reply.sent_on, reporter.open_reply(reply.blob, ref).decode()))
                 except (CryptoError, UnicodeDecodeError):
                     log.warning("a reply did not open; it is left out")
-        return status_replies(True, report.submitted_on, report.status, answers)
+        work.replies.extend(
+            status_replies(
+                True, report.submitted_on, report.status, answers, question_waiting=waiting
+            )
+        )
+        draft = work.after.draft
+        if not draft.in_report and draft.locale is not None:
+            position = ANSWER_CONSENT if waiting else IDLE
+            work.after = replace(work.after, draft=replace(draft, position=position))
+        work.after = replace(work.after, unlocked=(report.id, work.now + UNLOCKED_FOR))
+
+    async def _to_team(self, work: _Work, effect: WriteToTeam | FileToTeam | AnswerConsent) -> None:
+        """Store a message, file or consent answer on the report opened with the code."""
+        report_id = work.before.unlocked_report(work.now)
+        if report_id is None:  # the hour ran out between the step and here
+            work.replies.append(Reply((msg(NEED_CODE),)))
+            return
+        if isinstance(effect, WriteToTeam):
+            stored = await self._followups.write_text(report_id, effect.text)
+        elif isinstance(effect, FileToTeam):
+            stored = await self._followups.write_file(report_id, await self._fetch(work, effect))
+        else:
+            stored = await self._followups.answer_consent(report_id, effect.agreed)
+        if stored is Stored.NO_REPORT:
+            work.replies.extend(report_gone_replies())
+            work.after = replace(work.after, unlocked=None)
+        elif stored is Stored.NO_QUESTION:
+            work.replies.extend(no_question_replies())
+        elif isinstance(effect, AnswerConsent):
+            # A pressed yes or no replaces the question, so its buttons cannot be pressed again.
+            pressed = isinstance(work.inbound.event, Pressed)
+            work.replies.extend(
+                replace(reply, edit_pressed=pressed)
+                for reply in consent_answered_replies(effect.agreed)
+            )
+        else:
+            work.replies.extend(followup_saved_replies())
+
+    async def _fetch(self, work: _Work, effect: FileToTeam) -> FileSent:
+        """Fetch a file for the team into memory, if the disk has room and it is not too big."""
+        fetch = work.inbound.fetch_file
+        if fetch is None:
+            raise AttachmentUnavailable
+        if self._free_disk is not None and self._free_disk() < self._min_free_disk:
+            raise NoRoomForFiles
+        try:
+            data = await fetch(effect.file_ref)
+        except Exception as exc:  # any transport failure: the reporter sends it again
+            raise AttachmentUnavailable(type(exc).__name__) from None
+        if len(data) > self._config.max_attachment_bytes:
+            raise AttachmentUnavailable("too big")
+        return FileSent(effect.kind, data, effect.size, effect.caption, effect.file_name)
+
+
+def _is_wipe(event: Event) -> bool:
+    """Tell whether an event asks to wipe the chat (the command, or the receipt's button)."""
+    if isinstance(event, Command):
+        return event.name == "wipe"
+    return isinstance(event, Pressed) and event.data.endswith("m:wipe")
 
 
 def _all_items(remembered: Remembered) -> list[tuple[str, int]]:

@@ -32,6 +32,15 @@ from bot.intake.asking import (
     start_report,
     summary,
 )
+from bot.intake.followup import (
+    on_consent,
+    on_consent_typed,
+    on_writing_file,
+    on_writing_other,
+    on_writing_text,
+    start_writing,
+    stop_writing,
+)
 from bot.intake.free_answers import on_attached, on_free_text
 from bot.intake.texts import (
     ANSWER_WITH_BUTTONS,
@@ -44,6 +53,7 @@ from bot.intake.texts import (
     YOUR_ANSWER,
 )
 from bot.intake.values import (
+    ANSWER_CONSENT,
     CONFIRM_CANCEL,
     CONFIRM_RESTART,
     EDIT_MENU,
@@ -51,6 +61,7 @@ from bot.intake.values import (
     LOST_EXPIRED,
     PICK_LANGUAGE,
     SUMMARY,
+    WRITING,
     Attached,
     Command,
     DeleteUserMessage,
@@ -92,6 +103,10 @@ def step(draft: Draft, event: Event, env: Env, config: FlowConfig) -> Outcome:
         return _after_loss(draft, event, env, config)
     if draft.locale is None:
         return _without_language(draft, event, env, config)
+    if draft.position == WRITING and isinstance(event, Typed | Attached | Sent):
+        return _on_writing(draft, event, env, config)
+    if draft.position == ANSWER_CONSENT and isinstance(event, Typed):
+        return on_consent_typed(draft, event.text.strip(), env, config)
     if isinstance(event, Command):
         return _on_command(draft, event, env, config)
     if isinstance(event, Pressed):
@@ -119,6 +134,17 @@ def step(draft: Draft, event: Event, env: Env, config: FlowConfig) -> Outcome:
     )
 
 
+def _on_writing(
+    draft: Draft, event: Typed | Attached | Sent, env: Env, config: FlowConfig
+) -> Outcome:
+    """Send on what someone writes to the team after opening their report with the code."""
+    if isinstance(event, Typed):
+        return on_writing_text(draft, event.text.strip(), env, config)
+    if isinstance(event, Attached):
+        return on_writing_file(draft, event, env, config)
+    return on_writing_other(draft, event)
+
+
 def _after_loss(draft: Draft, event: Event, env: Env, config: FlowConfig) -> Outcome:
     """Say plainly, in the person's language, that unsent answers are gone; offer a new start.
 
@@ -133,29 +159,45 @@ def _after_loss(draft: Draft, event: Event, env: Env, config: FlowConfig) -> Out
     if isinstance(event, Pressed) and event.data.startswith("l:"):
         chosen = step(draft, event, replace(env, lost=None), config)
         return replace(chosen, replies=(Reply((notice(),)), *chosen.replies))
-    locale = draft.locale or env.language_hint
-    if locale not in SUPPORTED_LOCALES:
+    if draft.locale is None:
+        # The language went with the memory: say it in all three, then ask.
         everyone = Reply(tuple(notice(locale=each) for each in SUPPORTED_LOCALES))
         return Outcome(replace(draft, position=PICK_LANGUAGE), (everyone, language_picker()))
-    assert locale is not None
-    draft = replace(draft, locale=locale, position=IDLE)
-    return Outcome(draft, (Reply((notice(),)), menu(draft)), (RememberLanguage(locale),))
+    draft = replace(draft, position=IDLE)
+    return Outcome(draft, (Reply((notice(),)), menu(draft)))
 
 
 def _without_language(draft: Draft, event: Event, env: Env, config: FlowConfig) -> Outcome:
-    """Get a language first: from a deep link, a button, or Telegram's hint."""
+    """Get a language first: from a button of the picker, or a deep link.
+
+    Telegram's own language setting is no guide: its apps have no Dari or Pashto interface,
+    so most Afghans arrive with ``en`` or ``fa``. Each first contact therefore shows the
+    picker, each language in its own script. A command that acts (``/status``, ``/cancel``,
+    ``/wipe``, ``/help``, ``/safety``) is carried out at once, in Telegram's language as a
+    guess, and the picker follows: nobody at a checkpoint should wait for a menu to wipe.
+    """
     chosen: str | None = None
     if isinstance(event, Pressed) and event.data.startswith("l:"):
         chosen = event.data[2:]
     elif isinstance(event, Command) and event.name == "start":
-        chosen = _locale_from_argument(event.argument) or env.language_hint
-    elif env.language_hint is not None and not isinstance(event, Command):
-        chosen = env.language_hint
-    if chosen not in SUPPORTED_LOCALES:
-        return Outcome(replace(draft, position=PICK_LANGUAGE), (language_picker(),))
-    assert chosen is not None
-    draft = replace(draft, locale=chosen, position=IDLE)
-    return Outcome(draft, (menu(draft),), (RememberLanguage(chosen),))
+        chosen = _locale_from_argument(event.argument)
+    if chosen in SUPPORTED_LOCALES:
+        assert chosen is not None
+        draft = replace(draft, locale=chosen, position=IDLE)
+        return Outcome(draft, (menu(draft),), (RememberLanguage(chosen),))
+    picking = replace(draft, position=PICK_LANGUAGE)
+    if isinstance(event, Command) and event.name in ACT_BEFORE_LANGUAGE:
+        guess = env.language_hint if env.language_hint in SUPPORTED_LOCALES else "en"
+        acted = _on_command(replace(draft, locale=guess), event, env, config)
+        quiet = tuple(reply for reply in acted.replies if not reply.keyboard)
+        if event.name == "wipe":  # an empty chat is the answer: no picker on top of it
+            return Outcome(draft, quiet, acted.effects)
+        return Outcome(picking, (*quiet, language_picker()), acted.effects)
+    return Outcome(picking, (language_picker(),))
+
+
+ACT_BEFORE_LANGUAGE: Final = frozenset({"status", "cancel", "wipe", "help", "safety"})
+"""Commands carried out at once at a first contact; the language picker follows them."""
 
 
 def _locale_from_argument(argument: str) -> str | None:
@@ -188,14 +230,16 @@ def _on_command(draft: Draft, event: Command, env: Env, config: FlowConfig) -> O
         return Outcome(replace(draft, position=PICK_LANGUAGE, resume=resume), (language_picker(),))
     if name == "report":
         if draft.in_report:
-            new, replies = confirm(replace(draft, resume=draft.position), CONFIRM_RESTART)
+            new, replies = confirm(replace(draft, resume=_resume_point(draft)), CONFIRM_RESTART)
             return Outcome(new, replies)
         new, replies, effects = start_report(draft, env, config)
         return Outcome(new, replies, effects)
     if name == "cancel":
+        if draft.position == WRITING:
+            return stop_writing(draft)
         if not draft.in_report:
             return Outcome(draft, (Reply((msg(N_("There is no report to cancel.")),)), menu(draft)))
-        new, replies = confirm(replace(draft, resume=draft.position), CONFIRM_CANCEL)
+        new, replies = confirm(replace(draft, resume=_resume_point(draft)), CONFIRM_CANCEL)
         return Outcome(new, replies)
     if name in ("help", "safety"):
         text = HELP if name == "help" else SAFETY
@@ -229,6 +273,13 @@ def _on_command(draft: Draft, event: Command, env: Env, config: FlowConfig) -> O
     return Outcome(new, (unknown, *replies))
 
 
+def _resume_point(draft: Draft) -> str:
+    """Where "No, continue" returns to: never to a confirmation itself (/cancel twice)."""
+    if draft.position in (CONFIRM_CANCEL, CONFIRM_RESTART) and draft.resume is not None:
+        return draft.resume
+    return draft.position
+
+
 def _parse(data: str) -> tuple[int | None, str, str]:
     parts = data.split(":", 2)
     if len(parts) == 3 and parts[0].isdigit():
@@ -259,6 +310,9 @@ def _on_pressed(draft: Draft, event: Pressed, env: Env, config: FlowConfig) -> O
     if question is None:
         return _stale(draft, config)
     if action == "b":
+        if draft.editing:  # back to the list of answers; this one stays as it was
+            new, reply = edit_menu(replace(draft, selection=()))
+            return Outcome(new, (reply,))
         previous = previous_question(draft, question.id)
         if previous is None:
             return _stale(draft, config)
@@ -267,7 +321,8 @@ def _on_pressed(draft: Draft, event: Pressed, env: Env, config: FlowConfig) -> O
     if isinstance(question, MultiChoice):
         return _on_multi(draft, question, action, value, config)
     if isinstance(question, FreeText):
-        if action == "s":
+        if action == "s" or (action == "d" and not given_count(draft, question.id)):
+            # Done before any message is Skip: the button is there from the start.
             answers = {**draft.answers, question.id: "skipped"}
             counts = {**draft.text_counts, question.id: 0}
             files = {**draft.file_counts, question.id: 0}
@@ -277,7 +332,7 @@ def _on_pressed(draft: Draft, event: Pressed, env: Env, config: FlowConfig) -> O
             )
             outcome = advance(new, question, config)
             return replace(outcome, effects=(DropSealed(question.id), *outcome.effects))
-        if action == "d" and given_count(draft, question.id):
+        if action == "d":
             new = replace(draft, answers={**draft.answers, question.id: "given"})
             return advance(new, question, config)
         return _stale(draft, config)
@@ -312,6 +367,12 @@ def _on_menu_button(draft: Draft, action: str, value: str, env: Env, config: Flo
         return Outcome(draft, (), (WipeChat(),))
     if action == "m" and value == "language":
         return _on_command(draft, Command("language"), env, config)
+    if action == "m" and value == "write":
+        return start_writing(draft, env, config)
+    if action == "w" and value == "done" and draft.position == WRITING:
+        return stop_writing(draft)
+    if action == "c" and value in ("yes", "no"):
+        return on_consent(draft, value == "yes", env)
     return _stale(draft, config)
 
 

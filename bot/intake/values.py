@@ -29,6 +29,10 @@ SUMMARY: Final = "summary"
 EDIT_MENU: Final = "edit_menu"
 CONFIRM_CANCEL: Final = "confirm_cancel"
 CONFIRM_RESTART: Final = "confirm_restart"
+WRITING: Final = "writing"
+"""Position of someone who opened their report with the code and writes to the team."""
+ANSWER_CONSENT: Final = "answer_consent"
+"""Position of someone shown the team's question about sharing their case, not yet answered."""
 
 # ---------------------------------------------------------------------------- values
 
@@ -147,6 +151,31 @@ class WipeChat:
 
 
 @dataclass(frozen=True)
+class WriteToTeam:
+    """Seal a message to the admins as a new item of the report opened with the code."""
+
+    text: str = field(repr=False)  # never in a log or traceback
+
+
+@dataclass(frozen=True)
+class FileToTeam:
+    """Fetch a file and seal it to the admins as a new file of the report opened with the code."""
+
+    kind: str
+    file_ref: str
+    size: int | None
+    caption: str = field(default="", repr=False)  # repr=False: never in a log or traceback
+    file_name: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class AnswerConsent:
+    """Record the reporter's yes or no to sharing their case, on the report opened with the code."""
+
+    agreed: bool
+
+
+@dataclass(frozen=True)
 class DeleteUserMessage:
     """Delete the message the reporter just sent (a location or a phone contact)."""
 
@@ -161,6 +190,9 @@ Effect = (
     | LookUpReceipt
     | DeleteUserMessage
     | WipeChat
+    | WriteToTeam
+    | FileToTeam
+    | AnswerConsent
 )
 
 
@@ -231,6 +263,9 @@ class Env:
     today: date
     fresh_draft_id: str
     language_hint: str | None = None
+    unlocked: bool = False
+    """The person opened a report with its code within the last hour: they may write to the
+    team about it and answer its questions."""
     lost: str | None = None
     """Why nothing is remembered of this person though they may have been mid-report:
     ``LOST_RESTART`` (the bot's memory began recently) or ``LOST_EXPIRED`` (their unsent

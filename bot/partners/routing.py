@@ -2,9 +2,9 @@
 
 This module owns what a routed case may contain and when it may go. The reporter was asked
 "May our team share your case with them, without your name? We will ask you again before we
-do." So a case goes only when that answer is yes *and* the admin states that the reporter said
-yes again when asked (through ``amanat admin reply``); nothing here can check the second yes,
-the admin's word is recorded in the audit log instead.
+do." So a case goes only when the reporter said yes when the team asked again
+(``amanat admin ask-consent``): their latest recorded answer, sealed to the admins on the
+report, is yes, and no newer question waits for an answer.
 
 What goes: the report's choice answers (what happened, who, where, the month) in the partner's
 language, and a summary the team wrote and redacted itself. What never goes: the reporter's
@@ -17,6 +17,7 @@ summary written for the purpose does not. The text is sealed to the partner's ag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from bot.admin.view import MONTH, answer_lines, neutralise
@@ -44,17 +45,24 @@ class RoutingRefused(Exception):
     """A case may not be shared; the message says why and names no content."""
 
 
-def check_consent(document: AnswersDocument, *, asked_again: bool) -> None:
-    """Refuse unless the reporter agreed to referral and the admin asked again."""
-    answer = document.answers.get("consent_referral")
-    if answer != "yes":
-        given = "no answer" if answer is None else f"their answer was {answer!r}"
-        raise RoutingRefused(f"the reporter did not agree to share the case ({given})")
-    if not asked_again:
+def check_consent(recorded: Sequence[bool], *, question_waiting: bool) -> None:
+    """Refuse unless the reporter's latest recorded answer is yes and no question waits.
+
+    ``recorded`` holds the reporter's answers to "may we share your case?", oldest first, as
+    sealed on the report when they answered with their code.
+    """
+    if question_waiting:
         raise RoutingRefused(
-            "ask the reporter again first (amanat admin reply ID), and when they say yes, "
-            "run this again with --asked-again"
+            "the team's question to the reporter is still waiting for an answer: they answer "
+            "yes or no the next time they check with their code"
         )
+    if not recorded:
+        raise RoutingRefused(
+            "the reporter has not said yes to sharing this case: ask them first with "
+            "amanat admin ask-consent ID"
+        )
+    if not recorded[-1]:
+        raise RoutingRefused("the reporter said no to sharing this case")
 
 
 def check_summary(text: str) -> str:

@@ -248,6 +248,9 @@ class Methods:
     def delete_messages(self, params: dict[str, Any]) -> bool:
         """Delete several messages; those that cannot be found or deleted are skipped."""
         state = self._world.find_chat(params["chat_id"])
+        if state.outages > 0:  # a server failure, as Telegram has them
+            state.outages -= 1
+            raise ApiError(500, "Internal Server Error")
         for message_id in params["message_ids"]:
             stored = state.visible(message_id)
             if stored is not None and _deletable(state, stored):
