@@ -31,7 +31,7 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.crypto.codes import new_receipt_code, new_report_id
@@ -358,28 +358,51 @@ async def deliver_reply_notices(services: Services, bot: Bot) -> int:
     """Tell opted-in reporters that an answer waits; return how many messages went out.
 
     The notice holds only how to reach the chat and in which language; the answer itself
-    stays sealed to the reporter's code and is read with /status.
+    stays sealed to the reporter's code and is read with /status. A notice is cleared only
+    when it went out or Telegram refused it for good (the person blocked the bot); after an
+    outage it is tried again at the next run, and one this server's key cannot open (a
+    changed ``AMANAT_DATA_DIR`` or server secret) is kept and reported, never dropped.
     """
     sessions = session_factory(services.engine)
-    async with unit_of_work(sessions) as session:
-        notices = await ReplyNoticeRepository(session).pending()
-    sent = 0
-    for report_id, blob in notices:
-        try:
-            contact = json.loads(services.server_keys.open_notice(blob, report_id))
-            locale = contact["locale"] if contact["locale"] in SUPPORTED_LOCALES else "en"
-            if contact["transport"] == "telegram":
+    sent = unreadable = 0
+    after = ""
+    while True:
+        async with unit_of_work(sessions) as session:
+            notices = await ReplyNoticeRepository(session).pending(after=after)
+        if not notices:
+            break
+        after = notices[-1][0]
+        for report_id, blob in notices:
+            try:
+                contact = json.loads(services.server_keys.open_notice(blob, report_id))
+                locale = contact["locale"] if contact["locale"] in SUPPORTED_LOCALES else "en"
+                transport, chat = contact["transport"], int(contact["user_id"])
+            except (CryptoError, ValueError, KeyError, TypeError):
+                unreadable += 1
+                continue
+            if transport != "telegram":
+                continue  # another messenger's adapter delivers it
+            try:
                 replies = answer_waiting_replies()
-                chat = int(contact["user_id"])
                 ids = await send_replies(bot, chat, replies, locale, services.translations)
+            except (Forbidden, BadRequest) as exc:
+                # Blocked or deleted account: trying again would never reach anyone.
+                log.warning("a reply notice was refused by Telegram: %s", type(exc).__name__)
+            except TelegramError as exc:  # an outage, a timeout, a 429: next run tries again
+                log.warning("a reply notice waits for the next try: %s", type(exc).__name__)
+                continue
+            else:
                 # Noted for /wipe like every other message of the chat.
                 await services.intake.remember_messages("telegram", chat, ids)
                 sent += 1
-        except (CryptoError, ValueError, KeyError, TelegramError) as exc:
-            # Blocked bots and unreadable notices are not retried; only the type is logged.
-            log.warning("a reply notice was not delivered: %s", type(exc).__name__)
-        async with unit_of_work(sessions) as session:
-            await ReplyNoticeRepository(session).mark_sent(report_id)
+            async with unit_of_work(sessions) as session:
+                await ReplyNoticeRepository(session).mark_sent(report_id)
+    if unreadable:
+        log.warning(
+            "%d reply notices cannot be opened with this server's key and are kept; "
+            "check AMANAT_DATA_DIR and AMANAT_SERVER_SECRET (docs/operations.md)",
+            unreadable,
+        )
     return sent
 
 

@@ -95,11 +95,16 @@ class ReplyNoticeRepository:
         )
         return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
-    async def pending(self, limit: int = 50) -> list[tuple[str, bytes]]:
-        """Return notices waiting to be sent: report id and locked contact."""
+    async def pending(self, limit: int = 50, after: str = "") -> list[tuple[str, bytes]]:
+        """Return notices waiting to be sent, in report id order after ``after``.
+
+        Paged by id, not by a bare limit: notices that stay pending (a Telegram outage, a
+        notice this server's key cannot open) must not hide the ones behind them forever.
+        """
         rows = await self._session.execute(
             select(ReplyNoticeRow.report_id, ReplyNoticeRow.blob)
-            .where(ReplyNoticeRow.pending.is_(True))
+            .where(ReplyNoticeRow.pending.is_(True), ReplyNoticeRow.report_id > after)
+            .order_by(ReplyNoticeRow.report_id)
             .limit(limit)
         )
         return [(report_id, blob) for report_id, blob in rows.all()]

@@ -611,3 +611,76 @@ async def test_only_the_newest_received_message_keeps_its_done_button(harness: H
     assert "Received and locked (1)" in (first.text or "")
     assert not shown[first.message_id].buttons, "the older Done button is gone"
     assert any(":d:" in d for d in shown[second.message_id].callback_data)
+
+
+async def _answer_as_admin(
+    settings: Settings, admin_key: AdminPrivateKey, tmp_path: Path, report_id: str
+) -> None:
+    key_file = tmp_path / "admin.key"
+    key_file.write_bytes(admin_key.to_file_bytes("admin passphrase 1", scrypt_n=2**10))
+    app = create_app(CliConfig(load_settings=lambda: settings, scrypt_n=2**10))
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["admin", "reply", report_id, "--key", str(key_file)],
+        input="Please write to us again.",
+        env={PASSPHRASE_ENV: "admin passphrase 1"},
+    )
+    assert result.exit_code == 0, result.output
+
+
+async def _pending_notices(settings: Settings) -> int:
+    engine = create_engine(normalise_database_url(settings.database_url))
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            query = sql_text("SELECT count(*) FROM reply_notices WHERE pending")
+            return int((await session.execute(query)).scalar() or 0)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_notice_after_an_outage_goes_out_at_the_next_run(
+    harness: Harness, admin_key: AdminPrivateKey, tmp_path: Path
+) -> None:
+    user = harness.server.user(language_code="en")
+    await harness.start(user)
+    receipt_code(await walk_report(harness, user, {"narrative": "what happened"}))
+    [report_id] = await _report_ids(harness.settings)
+    await _answer_as_admin(harness.settings, admin_key, tmp_path, report_id)
+    bot = harness.driver.application.bot
+    harness.server.world.chats[user.chat_id].outages = 1  # Telegram answers 502 once
+    assert await deliver_reply_notices(harness.services, bot) == 0
+    assert await _pending_notices(harness.settings) == 1
+    assert await deliver_reply_notices(harness.services, bot) == 1
+    assert await _pending_notices(harness.settings) == 0
+
+
+async def test_a_notice_this_server_cannot_open_is_kept_and_reported(
+    harness: Harness,
+    admin_key: AdminPrivateKey,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A changed data folder or server secret must not silently drop waiting notices."""
+    first, second = harness.server.user(language_code="en"), harness.server.user()
+    for user in (first, second):
+        await harness.start(user)
+        receipt_code(await walk_report(harness, user, {"narrative": "what happened"}))
+    report_ids = sorted(await _report_ids(harness.settings))
+    for report_id in report_ids:
+        await _answer_as_admin(harness.settings, admin_key, tmp_path, report_id)
+    engine = create_engine(normalise_database_url(harness.settings.database_url))
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            # Sealed under another server key: this key cannot open it.
+            await session.execute(
+                sql_text("UPDATE reply_notices SET blob = :blob WHERE report_id = :id"),
+                {"blob": b"\x01" + bytes(80), "id": report_ids[0]},
+            )
+    finally:
+        await engine.dispose()
+    with caplog.at_level(logging.WARNING, logger="bot"):
+        sent = await deliver_reply_notices(harness.services, harness.driver.application.bot)
+    assert sent == 1  # the readable notice behind it still went out
+    assert await _pending_notices(harness.settings) == 1
+    assert "1 reply notices cannot be opened with this server's key and are kept" in caplog.text
