@@ -253,6 +253,8 @@ async def open_services(
             max_report_file_bytes=settings.max_report_file_bytes,
             emergency_contacts=settings.emergency_contacts,
             draft_ttl_minutes=settings.draft_ttl_minutes,
+            bot_username=settings.bot_username,
+            verification_phrase=settings.verification_phrase,
             match_option=matcher,
         )
         server_keys = ServerKeys(settings.server_secret_bytes())
@@ -460,6 +462,7 @@ async def run_polling(settings: Settings) -> None:
         async with _telegram_reachable(settings):
             await application.initialize()
         try:
+            _check_true_username(settings, application.bot.username)
             async with _telegram_reachable(settings):
                 # PTB calls post_init only from its own run_polling; this loop is ours.
                 if application.post_init is not None:
@@ -477,6 +480,29 @@ async def run_polling(settings: Settings) -> None:
             await application.shutdown()
         wal = await _last_checkpoint(services.engine)
         log.info("Amanat stopped on %s: updates in flight finished, polling ended%s", reason, wal)
+
+
+def _check_true_username(settings: Settings, token_username: str) -> None:
+    """Refuse to tell people a name that is not this bot's: they would trust the wrong one."""
+    variable = environment_name("bot_username")
+    if not settings.bot_username:
+        log.warning(
+            "%s is not set: /start and /safety cannot name the one true bot (docs/operations.md)",
+            variable,
+        )
+        return
+    told = settings.bot_username.removeprefix("@").casefold()
+    if told != token_username.casefold():
+        raise StartupError(
+            [
+                Problem(
+                    variable,
+                    f"this token belongs to @{token_username}, not to the name this setting "
+                    "tells people to trust",
+                )
+            ],
+            exit_code=2,
+        )
 
 
 async def _last_checkpoint(engine: AsyncEngine) -> str:

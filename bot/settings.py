@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ DATABASE_SCHEMES: Final = frozenset(
 )
 """The URL schemes ``storage.db`` can open; checked here so every mistake shows at once."""
 _BOT_TOKEN: Final = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,200}")
+_BOT_USERNAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{1,28}[Bb][Oo][Tt]")
 _URL_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,39}")  # quoted only when it is one
 
 
@@ -218,6 +220,21 @@ class Settings(BaseSettings):
         default=(),
         description="Emergency contact lines shown to people in danger, comma separated.",
     )
+    bot_username: str = Field(
+        default="",
+        description=(
+            "The bot's one true Telegram username (@name): /start and /safety tell people "
+            "that every other account is fake. Checked against the token at start."
+        ),
+    )
+    verification_phrase: str = Field(
+        default="",
+        max_length=200,
+        description=(
+            "A phrase the organisation also publishes elsewhere (its website, its pages): "
+            "/start and /safety show it, so people can tell the real bot from a copy."
+        ),
+    )
     partners: Annotated[tuple[Partner, ...], NoDecode] = Field(
         default=(),
         description=(
@@ -236,6 +253,30 @@ class Settings(BaseSettings):
     @classmethod
     def _split(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("bot_username")
+    @classmethod
+    def _check_username(cls, value: str) -> str:
+        """Keep one spelling, "@name", since people compare it letter by letter."""
+        name = value.strip().removeprefix("@")
+        if name and not _BOT_USERNAME.fullmatch(name):
+            raise ValueError(
+                "must be a Telegram bot username: 5 to 32 letters, digits or _, "
+                "ending in bot, as @BotFather shows it"
+            )
+        return f"@{name}" if name else ""
+
+    @field_validator("verification_phrase")
+    @classmethod
+    def _check_phrase(cls, value: str) -> str:
+        """One line, and no control or direction marks that could make it read differently.
+
+        The zero-width (non-)joiner stays: Dari and Pashto spelling needs it (می‌رود).
+        """
+        phrase = " ".join(value.split())
+        if any(_hidden_mark(char) for char in phrase):
+            raise ValueError("must be plain text on one line")
+        return phrase
 
     @field_validator("partners", mode="before")
     @classmethod
@@ -343,6 +384,13 @@ class Settings(BaseSettings):
         if self.server_secret is None:
             raise RuntimeError("server secret is not configured")
         return base64.b64decode(self.server_secret.get_secret_value())
+
+
+def _hidden_mark(char: str) -> bool:
+    """Control characters and bidi marks: invisible, and able to reorder what people read."""
+    if char in "\u200c\u200d":
+        return False
+    return unicodedata.category(char) in ("Cc", "Cf", "Co", "Cs", "Cn")
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ async def test_a_signal_finishes_in_flight_work_checkpoints_the_wal_and_exits_0(
             "AMANAT_DATA_DIR": str(tmp_path / "data"),
             "AMANAT_LOCALES_DIR": str(locales_dir),
             "AMANAT_LOG_LEVEL": "INFO",
+            "AMANAT_BOT_USERNAME": "@Amanat_Test_Bot",  # the fake's name, in another case
         }
         bot = await asyncio.create_subprocess_exec(
             sys.executable,

@@ -403,6 +403,53 @@ async def test_a_token_the_bot_api_refuses_is_one_line(
     assert "EEEEEEEE" not in result.stdout + result.stderr
 
 
+async def test_a_true_username_that_is_not_the_tokens_is_one_line(
+    tmp_path: Path, base: dict[str, str]
+) -> None:
+    """People would be told to trust a name this bot does not have: refuse to start."""
+    async with FakeBotApi() as server:
+        settings = {
+            **base,
+            "TELEGRAM_BOT_TOKEN": server.token,
+            "AMANAT_TELEGRAM_API_BASE_URL": server.base_url,
+            "AMANAT_TELEGRAM_FILE_BASE_URL": server.base_file_url,
+            "AMANAT_BOT_USERNAME": "@amanat_fake_bot",
+        }
+        result = await asyncio.to_thread(amanat, tmp_path, "run", **settings)
+    line = one_error(result, "AMANAT_BOT_USERNAME", 2)
+    assert "this token belongs to @amanat_test_bot" in line
+
+
+@pytest.mark.usefixtures("bare_environment")
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("AMANAT_BOT_USERNAME", "amanat", "must be a Telegram bot username"),
+        ("AMANAT_BOT_USERNAME", "@amanat bot", "must be a Telegram bot username"),
+        ("AMANAT_VERIFICATION_PHRASE", "blue\u200fsky", "must be plain text on one line"),
+        ("AMANAT_VERIFICATION_PHRASE", "x" * 201, "at most 200 characters"),
+    ],
+)
+def test_a_malformed_true_name_or_phrase_is_named(variable: str, value: str, reason: str) -> None:
+    result = CliRunner().invoke(create_app(), ["purge"], env={variable: value})
+    assert result.exit_code == 2, result.output
+    assert f"error: {variable}: " in result.output
+    assert reason in result.output
+
+
+@pytest.mark.usefixtures("bare_environment")
+def test_the_true_name_is_kept_with_one_at_sign_and_the_phrase_on_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.settings import Settings
+
+    monkeypatch.setenv("AMANAT_BOT_USERNAME", "AmanatReportBot")
+    monkeypatch.setenv("AMANAT_VERIFICATION_PHRASE", "  the  river\n runs east ")
+    settings = Settings()
+    assert settings.bot_username == "@AmanatReportBot"
+    assert settings.verification_phrase == "the river runs east"
+
+
 def test_the_settings_accept_exactly_the_schemes_storage_can_open() -> None:
     """The settings refuse a scheme early (with the other problems); storage maps each."""
     from bot.settings import DATABASE_SCHEMES

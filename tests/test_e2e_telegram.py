@@ -29,6 +29,7 @@ from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.stream import open_stream_with_admin_key as open_with_stream
 from bot.devtools.fakeapi import ChatMessage, FakeUser
 from bot.i18n.translations import Translations
+from bot.intake.texts import NEVER_GIVE_CODE
 from bot.logs import configure_logging
 from bot.settings import Settings
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
@@ -684,3 +685,25 @@ async def test_a_notice_this_server_cannot_open_is_kept_and_reported(
     assert sent == 1  # the readable notice behind it still went out
     assert await _pending_notices(harness.settings) == 1
     assert "1 reply notices cannot be opened with this server's key and are kept" in caplog.text
+
+
+async def test_start_and_safety_name_the_true_bot_in_the_chosen_language(
+    make_settings: Callable[..., Settings], translations: Translations
+) -> None:
+    """Against impostor bots: the real name and the published phrase, in Dari, over HTTP."""
+    phrase = "دریا به سوی شرق می‌رود"
+    async with running_amanat(
+        make_settings, bot_username="@amanat_test_bot", verification_phrase=phrase
+    ) as h:
+        user = h.server.user(language_code="en")
+        await h.driver.command(user, "start")
+        welcome = await press_data(h, user, "l:fa_AF")
+        safety = await h.driver.command(user, "safety")
+        assert not h.driver.errors, h.driver.errors
+    never = translations.gettext("fa_AF", NEVER_GIVE_CODE)
+    assert never != NEVER_GIVE_CODE  # the Dari text, not the English fallback
+    for shown in (welcome, safety):
+        text = "\n".join(m.text or "" for m in shown)
+        assert "\u2068@amanat_test_bot\u2069" in text  # isolated: it reads right in RTL
+        assert phrase in text
+        assert never in text

@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from bot.intake.asking import answers_for_storage
 from bot.intake.followup import CONSENT_QUESTION, NEED_CODE, WRITING_DONE
 from bot.intake.step import step
-from bot.intake.texts import ANSWER_WITH_BUTTONS, REPORT_FULL
+from bot.intake.texts import (
+    ANSWER_WITH_BUTTONS,
+    NEVER_GIVE_CODE,
+    REPORT_FULL,
+    TRUE_BOT,
+    VERIFICATION_PHRASE,
+)
 from bot.intake.values import (
     ANSWER_CONSENT,
     CONFIRM_CANCEL,
@@ -528,6 +534,40 @@ def test_the_welcome_says_honestly_that_telegram_is_not_private() -> None:
     outcome = Chat().send(Command("start", "en"))
     shown = [part.msgid for reply in outcome.replies for part in reply.parts]
     assert any("Telegram itself is not fully private" in msgid for msgid in shown)
+
+
+TRUE_NAME = FlowConfig(bot_username="@AmanatReportBot", verification_phrase="the river runs east")
+
+
+def _identity(replies: tuple[Reply, ...]) -> list[tuple[str, tuple[tuple[str, object], ...]]]:
+    wanted = (TRUE_BOT, VERIFICATION_PHRASE, NEVER_GIVE_CODE)
+    return [(p.msgid, p.params) for reply in replies for p in reply.parts if p.msgid in wanted]
+
+
+def test_start_and_safety_name_the_true_bot_its_phrase_and_never_to_give_the_code() -> None:
+    """Impostor bots collect codes: the real name and phrase are said where people look."""
+    expected = [
+        (TRUE_BOT, (("username", "@AmanatReportBot"),)),
+        (VERIFICATION_PHRASE, (("phrase", "the river runs east"),)),
+        (NEVER_GIVE_CODE, ()),
+    ]
+    chat = Chat(config=TRUE_NAME)
+    chat.send(Command("start"))  # the picker first ...
+    assert _identity(chat.press("l:ps").replies) == expected  # ... then the welcome says it
+    assert _identity(chat.send(Command("start")).replies) == expected
+    assert _identity(chat.send(Command("safety")).replies) == expected
+    assert _identity(chat.press("m:safety").replies) == expected
+    first_contact = Chat(config=TRUE_NAME).send(Command("safety"))
+    assert _identity(first_contact.replies) == expected
+    # Not on every return to the menu: it would become noise nobody reads.
+    chat.send(Command("report"))
+    assert _identity(chat.send(Command("cancel")).replies) == []
+
+
+def test_without_a_true_name_the_warning_about_the_code_still_stands() -> None:
+    chat = english_chat()
+    assert _identity(chat.last) == [(NEVER_GIVE_CODE, ())]
+    assert _identity(chat.send(Command("safety")).replies) == [(NEVER_GIVE_CODE, ())]
 
 
 UNLOCKED = replace(ENV, unlocked=True)

@@ -12,7 +12,15 @@ from dataclasses import replace
 from typing import Final
 
 from bot.i18n.translations import N_, SUPPORTED_LOCALES
-from bot.intake.texts import HONESTY, PICK_LANGUAGE_TEXT, WELCOME
+from bot.intake.texts import (
+    HONESTY,
+    NEVER_GIVE_CODE,
+    PICK_LANGUAGE_TEXT,
+    SAFETY,
+    TRUE_BOT,
+    VERIFICATION_PHRASE,
+    WELCOME,
+)
 from bot.intake.values import (
     CONFIRM_CANCEL,
     CONFIRM_RESTART,
@@ -259,6 +267,34 @@ def menu(draft: Draft) -> Reply:
         )
     )
     return Reply((msg(WELCOME), msg(HONESTY)), tuple(keyboard))
+
+
+def identity_parts(config: FlowConfig) -> tuple[Msg, ...]:
+    """Say which bot is the real one, and never to hand the code to anyone.
+
+    Impostor bots are a known attack on reporting bots: a look-alike name collects reports
+    and receipt codes, and a code opens the team's answers. The true username and a phrase
+    the organisation also publishes elsewhere let a reporter check; the warning stands even
+    where the deployment set neither.
+    """
+    parts = []
+    if config.bot_username:
+        parts.append(msg(TRUE_BOT, username=config.bot_username))
+    if config.verification_phrase:
+        parts.append(msg(VERIFICATION_PHRASE, phrase=config.verification_phrase))
+    parts.append(msg(NEVER_GIVE_CODE))
+    return tuple(parts)
+
+
+def welcome(draft: Draft, config: FlowConfig) -> Reply:
+    """The menu as /start and a newly chosen language show it: with how to spot a fake bot."""
+    shown = menu(draft)
+    return replace(shown, parts=(*shown.parts, *identity_parts(config)))
+
+
+def safety_advice(config: FlowConfig) -> Reply:
+    """The safety advice, ending with how to spot a fake bot."""
+    return Reply((msg(SAFETY), *identity_parts(config)))
 
 
 def language_picker() -> Reply:

@@ -29,8 +29,10 @@ from bot.intake.asking import (
     prune,
     question_reply,
     resume_report,
+    safety_advice,
     start_report,
     summary,
+    welcome,
 )
 from bot.intake.followup import (
     on_consent,
@@ -49,7 +51,6 @@ from bot.intake.texts import (
     HELP,
     OLD_BUTTON,
     RESTARTED,
-    SAFETY,
     YOUR_ANSWER,
 )
 from bot.intake.values import (
@@ -184,7 +185,7 @@ def _without_language(draft: Draft, event: Event, env: Env, config: FlowConfig) 
     if chosen in SUPPORTED_LOCALES:
         assert chosen is not None
         draft = replace(draft, locale=chosen, position=IDLE)
-        return Outcome(draft, (menu(draft),), (RememberLanguage(chosen),))
+        return Outcome(draft, (welcome(draft, config),), (RememberLanguage(chosen),))
     picking = replace(draft, position=PICK_LANGUAGE)
     if isinstance(event, Command) and event.name in ACT_BEFORE_LANGUAGE:
         guess = env.language_hint if env.language_hint in SUPPORTED_LOCALES else "en"
@@ -223,8 +224,8 @@ def _on_command(draft: Draft, event: Command, env: Env, config: FlowConfig) -> O
             draft = replace(draft, locale=locale)
             effects = (RememberLanguage(locale),)
         if draft.in_report:
-            return Outcome(draft, (menu(draft),), effects)
-        return Outcome(replace(draft, position=IDLE), (menu(draft),), effects)
+            return Outcome(draft, (welcome(draft, config),), effects)
+        return Outcome(replace(draft, position=IDLE), (welcome(draft, config),), effects)
     if name == "language":
         resume = draft.position if draft.position != PICK_LANGUAGE else draft.resume
         return Outcome(replace(draft, position=PICK_LANGUAGE, resume=resume), (language_picker(),))
@@ -242,9 +243,9 @@ def _on_command(draft: Draft, event: Command, env: Env, config: FlowConfig) -> O
         new, replies = confirm(replace(draft, resume=_resume_point(draft)), CONFIRM_CANCEL)
         return Outcome(new, replies)
     if name in ("help", "safety"):
-        text = HELP if name == "help" else SAFETY
+        advice = Reply((msg(HELP),)) if name == "help" else safety_advice(config)
         new, replies = resume_report(draft, config) if draft.in_report else (draft, ())
-        return Outcome(new, (Reply((msg(text),)), *replies))
+        return Outcome(new, (advice, *replies))
     if name == "status":
         code = event.argument.strip()
         if not code:
@@ -349,7 +350,9 @@ def _on_menu_button(draft: Draft, action: str, value: str, env: Env, config: Flo
         if draft.in_report and resume is not None:
             new, replies = resume_report(draft, config)
             return Outcome(new, replies, (RememberLanguage(value),))
-        return Outcome(replace(draft, position=IDLE), (menu(draft),), (RememberLanguage(value),))
+        return Outcome(
+            replace(draft, position=IDLE), (welcome(draft, config),), (RememberLanguage(value),)
+        )
     if action == "m" and value == "report":
         if draft.in_report:
             new, replies = resume_report(draft, config)
@@ -362,7 +365,7 @@ def _on_menu_button(draft: Draft, action: str, value: str, env: Env, config: Flo
             return Outcome(new, replies)
         return _stale(draft, config)
     if action == "m" and value == "safety":
-        return Outcome(draft, (Reply((msg(SAFETY),)),))
+        return Outcome(draft, (safety_advice(config),))
     if action == "m" and value == "wipe":
         return Outcome(draft, (), (WipeChat(),))
     if action == "m" and value == "language":

@@ -53,6 +53,18 @@ SAFETY: Final = N_(
     "• Never pay anyone to be 'sent' to a job or to a war abroad.\n"
     "• Keep your documents with you. Do not give them to an agent."
 )
+NEVER_GIVE_CODE: Final = N_(
+    "Fake copies of this bot exist. Never give your code to any other account or person, even "
+    "if they say they are our team. Our team never asks you for your code."
+)
+# Translators: {username} is the bot's Telegram name, e.g. @AmanatReportBot; keep it as is.
+TRUE_BOT: Final = N_("The only real Amanat bot is {username}. Check the name letter by letter.")
+# Translators: {phrase} is a phrase chosen by the organisation, shown as it was written.
+VERIFICATION_PHRASE: Final = N_(
+    "Our phrase is: {phrase}\n"
+    "Our organisation shows the same phrase on its own pages. If it is not the same, do not "
+    "write here, and delete this chat."
+)
 EMERGENCY: Final = N_(
     "If your life is in danger now, go to a safe place first. Call someone you trust. "
     "Our team sees that your report is urgent."

@@ -282,6 +282,10 @@ class FlowConfig:
     max_report_file_bytes: int = 200 * 1024 * 1024
     emergency_contacts: tuple[str, ...] = ()
     draft_ttl_minutes: int = 24 * 60
+    bot_username: str = ""
+    """The one true bot's "@name", or empty when the deployment did not set it."""
+    verification_phrase: str = ""
+    """The phrase the organisation also publishes elsewhere, or empty."""
     match_option: OptionMatcher = field(default=_no_match, compare=False)
 
 
