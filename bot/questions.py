@@ -109,6 +109,22 @@ NO_WORDS: Final = ("no", "نه", "نخیر")
 YES: Final = Option("yes", N_("Yes"), typed=YES_WORDS)
 NO: Final = Option("no", N_("No"), typed=NO_WORDS)
 
+MESSAGING_APPS: Final = (
+    "imo",
+    "ایمو",
+    "whatsapp",
+    "واتساپ",
+    "واتس‌اپ",
+    "واټساپ",
+    "facebook",
+    "فیسبوک",
+    "فېسبوک",
+    "telegram",
+    "تلگرام",
+    "ټلګرام",
+)
+"""The apps people name when asked how someone reached them (Imo is common in Afghanistan)."""
+
 RUSSIA_WORDS: Final = ("روس",)
 """Russia as people say it in Dari and Pashto (the label says روسیه)."""
 
@@ -180,7 +196,11 @@ IRANIAN_PROVINCES: Final = (
     Option("qom", N_("Qom")),
     Option("yazd", N_("Yazd")),
     Option("alborz", N_("Alborz (Karaj)")),
-    Option("sistan_baluchestan", N_("Sistan and Baluchestan"), typed=("زاهدان", "Zahedan")),
+    Option(
+        "sistan_baluchestan",
+        N_("Sistan and Baluchestan (Zahedan)"),
+        typed=("زاهدان", "Zahedan", "سیستان و بلوچستان", "Sistan and Baluchestan"),
+    ),
     Option("semnan", N_("Semnan")),
     Option("markazi", N_("Markazi (Arak)")),
     Option("golestan", N_("Golestan")),
@@ -205,7 +225,12 @@ PARTIES: Final = (
 CHANNELS: Final = (
     Option("in_person", N_("In person")),
     Option("phone", N_("By phone")),
-    Option("social_media", N_("On social media or a messaging app")),
+    Option(
+        "social_media",
+        N_("On Facebook, WhatsApp, Imo, Telegram or another app"),
+        typed=MESSAGING_APPS,
+        digest_label=N_("On social media or a messaging app"),
+    ),
     Option("relative", N_("Through a relative or friend")),
     Option("other", N_("Another way")),
 )
@@ -302,7 +327,10 @@ QUESTIONS: Final[tuple[Question, ...]] = (
     ),
     Choice(
         "former_forces",
-        N_("Did you serve in the former Afghan army or police?"),
+        N_(
+            "Did you serve in the former government's army, police, intelligence service (NDS) "
+            "or local police (Arbaki)?"
+        ),
         N_("Former Afghan forces"),
         (YES, NO),
     ),
@@ -320,7 +348,8 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         N_(
             "We count reports to show partner organisations what is happening. We count only: "
             "the kind of event, who did it, the country and province, the month, whether you "
-            "were in danger, and whether you served in the army or police. No name, no phone "
+            "were in danger, and whether you served in the former army, police or intelligence "
+            "service. No name, no phone "
             "number, no story. May we count your report?"
         ),
         N_("Agrees to be counted"),

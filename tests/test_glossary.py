@@ -30,6 +30,9 @@ TERMS: dict[str, dict[str, str]] = {
     r"\bsmuggler\b": {"fa_AF": "قاچاقبر", "ps": "قاچاقبر"},
     r"\bpolice\b": {"fa_AF": "پولیس", "ps": "پولیس"},
     r"\bvoice notes?\b": {"fa_AF": "صوتی", "ps": "غږیز"},  # plurals: پیام‌های صوتی
+    r"\bintelligence service\b": {"fa_AF": "امنیت ملی", "ps": "امنیت ملي"},
+    r"\bArbaki\b": {"fa_AF": "اربکی", "ps": "اربکي"},
+    r"\bbots?\b": {"fa_AF": "ربات", "ps": "بوټ"},
 }
 
 # Iranian-Persian words the glossary rules out in Afghan Dari.

@@ -15,6 +15,7 @@ from bot.intake.texts import ANSWER_WITH_BUTTONS, EMERGENCY
 from bot.intake.values import Draft, Env, FlowConfig, Typed
 from bot.questions import (
     AFGHAN_PROVINCES,
+    CHANNELS,
     COUNTRIES,
     DESTINATIONS,
     IRANIAN_PROVINCES,
@@ -154,6 +155,10 @@ def test_bli_typed_at_the_danger_question_means_in_danger(matcher) -> None:  # t
         (IRANIAN_PROVINCES, "زاهدان", "sistan_baluchestan"),
         (IRANIAN_PROVINCES, "Zahedan", "sistan_baluchestan"),
         (IRANIAN_PROVINCES, "مشهد", "khorasan_razavi"),  # the city in brackets, as before
+        (IRANIAN_PROVINCES, "سیستان و بلوچستان", "sistan_baluchestan"),
+        (CHANNELS, "imo", "social_media"),
+        (CHANNELS, "ایمو", "social_media"),
+        (CHANNELS, "واټساپ", "social_media"),
     ],
 )
 def test_places_are_recognised_by_their_everyday_names(

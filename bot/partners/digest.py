@@ -111,7 +111,7 @@ TITLES: Final[Mapping[str, str]] = {
     "party": N_("By who approached or threatened"),
     "country": N_("By country"),
     "month": N_("By month"),
-    "former_forces": N_("By service in the former Afghan army or police"),
+    "former_forces": N_("By service in the former Afghan army, police or intelligence service"),
     "urgency": N_("By danger at the time of reporting"),
 }
 # Translators: {country} is a country name, e.g. "Afghanistan".
