@@ -43,6 +43,7 @@ from bot.intake.values import (
     Msg,
     Outcome,
     Pressed,
+    RememberLanguage,
     Reply,
     SealAttachment,
     SealText,
@@ -130,6 +131,40 @@ def test_a_first_command_is_carried_out_then_the_picker_follows(name: str) -> No
         assert LookUpReceipt("1234-5678-9012-3456-7890") in outcome.effects
     else:
         assert len(outcome.replies) >= 2  # the command's own answer, then the picker
+
+
+@pytest.mark.parametrize(
+    ("typed", "locale"),
+    [
+        ("1", "fa_AF"),
+        ("۱", "fa_AF"),
+        ("دری", "fa_AF"),
+        ("دري", "fa_AF"),
+        ("۲", "ps"),
+        ("پښتو", "ps"),
+        ("pashto", "ps"),
+        ("3", "en"),
+        ("English", "en"),
+    ],
+)
+def test_a_language_typed_at_the_picker_is_chosen(typed: str, locale: str) -> None:
+    """People type instead of pressing: a number or a name must not get the picker again."""
+    chat = Chat()
+    chat.send(Command("start"))
+    outcome = chat.send(Typed(typed))
+    assert outcome.draft.locale == locale
+    assert RememberLanguage(locale) in outcome.effects
+    assert _identity(outcome.replies)  # the welcome, not the picker
+
+
+def test_a_language_typed_mid_report_returns_to_the_question() -> None:
+    chat = english_chat()
+    chat.press("m:report")
+    asked = chat.draft.position
+    chat.send(Command("language"))
+    assert chat.send(Typed("nonsense")).draft.position == PICK_LANGUAGE
+    outcome = chat.send(Typed("پښتو"))
+    assert (outcome.draft.locale, outcome.draft.position) == ("ps", asked)
 
 
 def test_wipe_as_the_first_message_wipes_at_once() -> None:

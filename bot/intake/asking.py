@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Final
 
 from bot.i18n.translations import N_, SUPPORTED_LOCALES
+from bot.intake.textnorm import fold_for_matching
 from bot.intake.texts import (
     HONESTY,
     NEVER_GIVE_CODE,
@@ -295,6 +296,27 @@ def welcome(draft: Draft, config: FlowConfig) -> Reply:
 def safety_advice(config: FlowConfig) -> Reply:
     """The safety advice, ending with how to spot a fake bot."""
     return Reply((msg(SAFETY), *identity_parts(config)))
+
+
+LANGUAGE_WORDS: Final = {
+    "fa_AF": ("دری", "dari", "فارسی", "farsi", "persian"),
+    "ps": ("پښتو", "پشتو", "pashto", "pashtu", "pushto"),
+    "en": ("English", "انگلیسی", "انګلیسي", "inglisi"),
+}
+"""What people type at the picker for each language, besides its button's number."""
+
+
+def typed_language(text: str) -> str | None:
+    """Read a language typed at the picker: its number on the picker or its name, any script.
+
+    Many people type instead of pressing; «۱» or «دری» must not get the picker again.
+    """
+    typed = fold_for_matching(text)
+    for position, locale in enumerate(SUPPORTED_LOCALES, start=1):
+        words = {str(position), *(fold_for_matching(word) for word in LANGUAGE_WORDS[locale])}
+        if typed in words:
+            return locale
+    return None
 
 
 def language_picker() -> Reply:

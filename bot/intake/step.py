@@ -32,6 +32,7 @@ from bot.intake.asking import (
     safety_advice,
     start_report,
     summary,
+    typed_language,
     welcome,
 )
 from bot.intake.followup import (
@@ -182,6 +183,8 @@ def _without_language(draft: Draft, event: Event, env: Env, config: FlowConfig) 
         chosen = event.data[2:]
     elif isinstance(event, Command) and event.name == "start":
         chosen = _locale_from_argument(event.argument)
+    elif isinstance(event, Typed):
+        chosen = typed_language(event.text)
     if chosen in SUPPORTED_LOCALES:
         assert chosen is not None
         draft = replace(draft, locale=chosen, position=IDLE)
@@ -478,9 +481,12 @@ def _answer_choice(
 
 def _on_typed(draft: Draft, event: Typed, env: Env, config: FlowConfig) -> Outcome:
     text = event.text.strip()
+    if draft.position == PICK_LANGUAGE:
+        chosen = typed_language(text)
+        if chosen is not None:
+            return _on_menu_button(draft, "l", chosen, env, config)
+        return Outcome(draft, (language_picker(),))
     if not draft.in_report:
-        if draft.position == PICK_LANGUAGE:
-            return Outcome(draft, (language_picker(),))
         hint = Reply((msg(N_("To tell us what happened, press “Start a report”.")),))
         return Outcome(replace(draft, position=IDLE), (hint, menu(draft)))
     question = find_question(draft.position)
