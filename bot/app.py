@@ -50,7 +50,7 @@ from bot.settings import Problem, Settings, environment_name
 from handlers.errors import ErrorHandler
 from handlers.groups import GroupHandlers
 from handlers.intake import IntakeHandlers
-from handlers.send import send_replies
+from handlers.send import Patience, send_replies
 from storage.conversations import ConversationStore, MemoryConversations
 from storage.db import (
     DatabaseUnavailable,
@@ -84,6 +84,13 @@ class Services:
     translations: Translations
     intake: IntakeService
     server_keys: ServerKeys
+
+    @property
+    def patience(self) -> Patience:
+        """How messages Telegram failed to take are tried again."""
+        return Patience(
+            attempts=self.settings.send_attempts, first_wait=self.settings.send_retry_seconds
+        )
 
 
 DATABASE_VARIABLE = environment_name("database_url")
@@ -337,13 +344,15 @@ def build_application(services: Services, *, token: str | None = None) -> AnyApp
     application = builder.build()
     for handler in GroupHandlers(services.translations).handlers():
         application.add_handler(handler)
-    for handler in IntakeHandlers(services.intake, services.translations).handlers():
+    patience = services.patience
+    for handler in IntakeHandlers(services.intake, services.translations, patience).handlers():
         application.add_handler(handler)
     application.add_error_handler(
         ErrorHandler(
             services.translations,
             services.intake.remember_messages,
             services.intake.locale_of,
+            patience,
         )
     )
     if application.job_queue is not None:
@@ -386,7 +395,9 @@ async def deliver_reply_notices(services: Services, bot: Bot) -> int:
                 continue  # another messenger's adapter delivers it
             try:
                 replies = answer_waiting_replies()
-                ids = await send_replies(bot, chat, replies, locale, services.translations)
+                ids = await send_replies(
+                    bot, chat, replies, locale, services.translations, patience=services.patience
+                )
             except (Forbidden, BadRequest) as exc:
                 # Blocked or deleted account: trying again would never reach anyone.
                 log.warning("a reply notice was refused by Telegram: %s", type(exc).__name__)

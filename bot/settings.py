@@ -242,6 +242,21 @@ class Settings(BaseSettings):
             '[{"name": "kabul-ngo", "language": "fa_AF", "age_recipients": ["age1..."]}].'
         ),
     )
+    send_attempts: int = Field(
+        default=4,
+        ge=1,
+        le=10,
+        description=(
+            "Tries of one message Telegram failed to take (a 5xx, a dropped connection, "
+            "a 429), the first included."
+        ),
+    )
+    send_retry_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=30,
+        description="First wait before trying a message again; it doubles each time.",
+    )
     concurrent_updates: bool = Field(
         default=False, description="Process updates concurrently (see benchmarks)."
     )

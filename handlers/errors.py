@@ -17,7 +17,7 @@ from telegram.ext import ContextTypes
 from bot.i18n.translations import Translations, locale_from_telegram
 from bot.intake.replies import error_replies
 from handlers.intake import TRANSPORT
-from handlers.send import send_replies
+from handlers.send import PATIENT, Patience, send_replies
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class ErrorHandler:
     translations: Translations
     remember: RememberMessages | None = None
     locale_of: LocaleOf | None = None
+    patience: Patience = PATIENT
 
     async def __call__(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the update id and exception type, then apologise in a private chat."""
@@ -63,7 +64,12 @@ class ErrorHandler:
         sent: list[int] = []
         try:
             sent = await send_replies(
-                context.bot, chat.id, error_replies(), locale, self.translations
+                context.bot,
+                chat.id,
+                error_replies(),
+                locale,
+                self.translations,
+                patience=self.patience,
             )
         except TelegramError as exc:
             log.error("could not apologise for update %s: %s", update_id, type(exc).__name__)

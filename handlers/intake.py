@@ -7,18 +7,28 @@ committed.
 
 from __future__ import annotations
 
+import logging
 from contextlib import suppress
 from dataclasses import dataclass
 
 from telegram import Update
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.i18n.translations import Translations, locale_from_telegram, use_locale
 from bot.intake.replies import wipe_failed_replies
 from bot.intake.service import FileFetcher, Inbound, IntakeService
 from handlers.events import event_from_update
-from handlers.send import delete_messages, retire_buttons, show_replies
+from handlers.send import (
+    PATIENT,
+    Patience,
+    Shown,
+    delete_messages,
+    retire_buttons,
+    show_replies,
+)
+
+log = logging.getLogger(__name__)
 
 TRANSPORT = "telegram"
 LIVE_BUTTONS = "live_buttons"
@@ -41,6 +51,7 @@ class IntakeHandlers:
 
     service: IntakeService
     translations: Translations
+    patience: Patience = PATIENT
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Run one update through the flow and show the replies."""
@@ -78,10 +89,31 @@ class IntakeHandlers:
             if not replies:
                 return  # an empty chat is the answer
             pressed = None  # the pressed message is gone
-        with use_locale(handled.locale):
-            shown = await show_replies(
-                context.bot, chat.id, replies, handled.locale, self.translations, pressed
+        shown = Shown()
+        try:
+            with use_locale(handled.locale):
+                await show_replies(
+                    context.bot,
+                    chat.id,
+                    replies,
+                    handled.locale,
+                    self.translations,
+                    pressed,
+                    shown=shown,
+                    patience=self.patience,
+                )
+        except TelegramError as exc:
+            # What did reach the chat is noted for /wipe, whatever happens next.
+            await self.service.remember_messages(TRANSPORT, user.id, shown.sent)
+            if handled.receipt is None or isinstance(exc, BadRequest | Forbidden):
+                raise
+            # The report is stored: its receipt waits for the person's next message,
+            # instead of an apology that asks them to start again.
+            await self.service.keep_undelivered_receipt(TRANSPORT, user.id, handled.receipt)
+            log.warning(
+                "a receipt was not delivered (%s); kept for the next message", type(exc).__name__
             )
+            return
         sent = shown.sent
         if shown.with_buttons and context.chat_data is not None:
             live = context.chat_data.get(LIVE_BUTTONS, [])

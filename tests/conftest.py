@@ -64,6 +64,8 @@ def make_settings(
             "emergency_contacts": ("Emergency line 119",),
             # Tests must not depend on this machine's free space; one test sets it on purpose.
             "min_free_disk_bytes": 0,
+            # Telegram's passing failures are tried again after 10 ms, not 1 s.
+            "send_retry_seconds": 0.01,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -27,7 +27,8 @@ from bot.cli.main import create_app
 from bot.crypto.items import open_with_admin_key
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.stream import open_stream_with_admin_key as open_with_stream
-from bot.devtools.fakeapi import ChatMessage, FakeUser
+from bot.devtools.fakeapi import ChatMessage, FakeUser, Fault
+from bot.devtools.fakeapi.state import FaultKind
 from bot.i18n.translations import Translations
 from bot.intake.texts import NEVER_GIVE_CODE
 from bot.logs import configure_logging
@@ -531,7 +532,8 @@ async def test_wipe_also_deletes_an_apology_and_the_message_it_was_for(harness: 
     user = harness.server.user(language_code="en")
     await harness.start(user)
     await press_data(harness, user, "m:report")
-    harness.server.world.chats[user.chat_id].outages = 1  # Telegram fails the next send
+    # Telegram fails the next send, and each time it is tried again.
+    harness.server.world.chats[user.chat_id].outages = harness.settings.send_attempts
     apology = await harness.driver.say(user, "no")
     assert [type(e).__name__ for e in harness.driver.errors] == ["NetworkError"]
     harness.driver.errors.clear()
@@ -561,7 +563,8 @@ async def test_the_apology_comes_in_the_language_the_person_chose(harness: Harne
     await harness.driver.command(user, "start")
     await press_data(harness, user, "l:ps")
     await press_data(harness, user, "m:report")
-    harness.server.world.chats[user.chat_id].outages = 1  # Telegram fails the next send
+    # Telegram fails the next send, and each time it is tried again.
+    harness.server.world.chats[user.chat_id].outages = harness.settings.send_attempts
     apology = await harness.driver.say(user, "no")
     harness.driver.errors.clear()
     assert "ستونزه پیدا شوه" in (apology[-1].text or ""), [m.text for m in apology]
@@ -649,7 +652,8 @@ async def test_a_notice_after_an_outage_goes_out_at_the_next_run(
     [report_id] = await _report_ids(harness.settings)
     await _answer_as_admin(harness.settings, admin_key, tmp_path, report_id)
     bot = harness.driver.application.bot
-    harness.server.world.chats[user.chat_id].outages = 1  # Telegram answers 502 once
+    # Telegram answers 502 to every try of this run.
+    harness.server.world.chats[user.chat_id].outages = harness.settings.send_attempts
     assert await deliver_reply_notices(harness.services, bot) == 0
     assert await _pending_notices(harness.settings) == 1
     assert await deliver_reply_notices(harness.services, bot) == 1
@@ -707,3 +711,87 @@ async def test_start_and_safety_name_the_true_bot_in_the_chosen_language(
         assert "\u2068@amanat_test_bot\u2069" in text  # isolated: it reads right in RTL
         assert phrase in text
         assert never in text
+
+
+async def _report_count(settings: Settings) -> int:
+    return len(await _report_ids(settings))
+
+
+@pytest.mark.parametrize("kind", ["dropped", "500", "502", "429", "answer_lost"])
+async def test_a_receipt_telegram_fails_once_still_reaches_the_reporter(
+    harness: Harness, kind: FaultKind
+) -> None:
+    """The one sendMessage carrying the receipt fails: the report is stored once, the code
+    reaches the phone, and nothing asks the person to start again."""
+    user = harness.server.user(language_code="en")
+    await harness.start(user)
+    state = harness.server.world.chats[user.chat_id]
+
+    async def before_send(_: int) -> None:
+        if any(":send:" in d for d in keyboard_message(user).callback_data):
+            state.faults.append(Fault("sendMessage", kind))
+
+    final = await walk_report(harness, user, {"narrative": "what happened"}, on_step=before_send)
+    assert harness.driver.errors == [], harness.driver.errors
+    code = receipt_code(final)
+    assert await _report_count(harness.settings) == 1
+    texts = [m.text or "" for m in user.chat_messages()]
+    assert not any("something went wrong" in t for t in texts), texts
+    with_code = [t for t in texts if code in t]
+    # A lost answer means Telegram took the message: the retry shows the code once more.
+    assert len(with_code) == (2 if kind == "answer_lost" else 1), with_code
+    await harness.driver.command(user, "wipe")
+    assert user.chat_messages() == [], [m.text for m in user.chat_messages()]
+
+
+async def test_a_receipt_telegram_keeps_failing_comes_with_the_next_message(
+    harness: Harness,
+) -> None:
+    """Stored but never shown: the next message, or Send pressed again, gets the receipt."""
+    user = harness.server.user(language_code="en")
+    await harness.start(user)
+    state = harness.server.world.chats[user.chat_id]
+    summary: list[ChatMessage] = []
+
+    async def before_send(_: int) -> None:
+        message = keyboard_message(user)
+        if any(":send:" in d for d in message.callback_data):
+            summary.append(message)
+            attempts = harness.settings.send_attempts
+            state.faults.extend(Fault("sendMessage", "502") for _ in range(attempts))
+
+    final = await walk_report(harness, user, {"narrative": "what happened"}, on_step=before_send)
+    assert harness.driver.errors == [], harness.driver.errors
+    assert not [m for m in final if "Your code is" in (m.text or "")]
+    assert await _report_count(harness.settings) == 1
+    send = next(d for d in summary[0].callback_data if ":send:" in d)
+    again = await harness.driver.press(user, send, summary[0])
+    texts = [m.text or "" for m in again]
+    assert any("Your code is" in t for t in texts), texts
+    assert not any("button is old" in t for t in texts), texts
+    code = receipt_code(again)
+    assert await _report_count(harness.settings) == 1  # pressing Send again made no second
+    later = await harness.driver.say(user, "hello")
+    assert code not in "\n".join(m.text or "" for m in later)  # shown once, then forgotten
+    status = await harness.driver.command(user, "status", code)
+    assert "Our team has not opened it yet." in "\n".join(m.text or "" for m in status)
+
+
+async def test_after_a_lost_receipt_the_next_typed_message_gets_it_first(
+    harness: Harness,
+) -> None:
+    user = harness.server.user(language_code="fa")
+    await harness.start(user)
+    state = harness.server.world.chats[user.chat_id]
+
+    async def before_send(_: int) -> None:
+        if any(":send:" in d for d in keyboard_message(user).callback_data):
+            attempts = harness.settings.send_attempts
+            state.faults.extend(Fault("sendMessage", "dropped") for _ in range(attempts))
+
+    await walk_report(harness, user, {"narrative": "روایت"}, on_step=before_send)
+    later = await harness.driver.say(user, "سلام")
+    assert harness.driver.errors == [], harness.driver.errors
+    receipt_code(later[:1])  # the receipt comes first, in the person's digits
+    await harness.driver.command(user, "wipe")
+    assert user.chat_messages() == [], [m.text for m in user.chat_messages()]

@@ -41,6 +41,9 @@ so that /wipe can still tell the person how many messages they must delete thems
 UPDATES_KEPT: Final = timedelta(days=2)
 """How long an update id is remembered, against Telegram delivering it twice."""
 FLOOD_WINDOW: Final = timedelta(minutes=10)
+RECEIPT_KEPT: Final = timedelta(hours=48)
+"""How long a receipt Telegram failed to deliver waits for the person's next message: as long
+as the bot can still delete the chat, so that the code never outlives the chat's wipe."""
 UNLOCKED_FOR: Final = timedelta(hours=1)
 """How long a report opened with its code stays open for writing to the team."""
 
@@ -80,6 +83,14 @@ class Remembered:
     """Uploads of a draft discarded on load (expired, or sealed to revoked keys)."""
     unlocked: tuple[str, datetime] | None = None
     """The report this person opened with its code, and until when they may write to it."""
+    receipt: tuple[str, datetime] | None = None
+    """A receipt code Telegram failed to deliver, and until when it waits to be shown."""
+
+    def undelivered_receipt(self, now: datetime) -> str | None:
+        """Return the code of a report stored but never acknowledged, while it still waits."""
+        if self.receipt is None or self.receipt[1] <= now:
+            return None
+        return self.receipt[0]
 
     def unlocked_report(self, now: datetime) -> str | None:
         """Return the report opened with the code, while it is still open."""
@@ -202,6 +213,7 @@ class ConversationMemory:
         draft = remembered.draft
         deadline = self.deadline(remembered)
         opened = remembered.unlocked if remembered.unlocked_report(now) else None
+        waiting = remembered.receipt if remembered.undelivered_receipt(now) else None
         persona: dict[str, object] = {
             "v": _PERSONA_VERSION,
             "locale": draft.locale,
@@ -209,6 +221,7 @@ class ConversationMemory:
             "deadline": deadline.isoformat() if deadline is not None else None,
             "notices": list(remembered.notices),
             "unlocked": None if opened is None else [opened[0], opened[1].isoformat()],
+            "receipt": None if waiting is None else [waiting[0], waiting[1].isoformat()],
             # Upload ids live here, not with the draft: when the draft dies at its deadline,
             # the next update still knows which uploads to delete at once.
             "uploads": [
@@ -231,6 +244,18 @@ class ConversationMemory:
         }
         blob = self._lock(key, _DRAFT_ITEM, _dump(record))
         await self._store.put_item(key, _DRAFT_ITEM, blob, expires_at=deadline)
+
+    async def keep_receipt(self, key: str, code: str, now: datetime) -> None:
+        """Hold a receipt Telegram failed to deliver, for the person's next message.
+
+        Only the persona record changes; it is read and written whole, in the person's turn
+        (their updates are handled one at a time).
+        """
+        persona = self._read(key, "persona", await self._store.load_state(key))
+        record: dict[str, object] = dict(persona) if persona else {"v": _PERSONA_VERSION}
+        record["receipt"] = [code, (now + RECEIPT_KEPT).isoformat()]
+        blob = self._lock(key, "persona", _dump(record))
+        await self._store.save_state(key, blob, expires_at=now + IDLE_KEPT)
 
     def deadline(self, remembered: Remembered) -> datetime | None:
         """Return when the report in progress dies (its start plus the lifetime), if any."""
@@ -346,7 +371,11 @@ def _with_persona(remembered: Remembered, persona: Mapping[str, object]) -> Reme
     unlocked = None
     if isinstance(opened, list) and len(opened) == 2:
         unlocked = (str(opened[0]), datetime.fromisoformat(str(opened[1])))
-    return replace(remembered, draft=draft, notices=listed, unlocked=unlocked)
+    kept = persona.get("receipt")
+    receipt = None
+    if isinstance(kept, list) and len(kept) == 2:
+        receipt = (str(kept[0]), datetime.fromisoformat(str(kept[1])))
+    return replace(remembered, draft=draft, notices=listed, unlocked=unlocked, receipt=receipt)
 
 
 def _uploads(record: Mapping[str, object]) -> dict[int, Upload]:

@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Final
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -62,6 +63,7 @@ from bot.intake.values import (
     FlowConfig,
     ForgetMe,
     LookUpReceipt,
+    Outcome,
     Pressed,
     RememberLanguage,
     Reply,
@@ -130,6 +132,9 @@ class Handled:
     """Message ids to delete now, both sides (the reporter asked to wipe the chat)."""
     wiping: bool = False
     """The reporter asked to wipe the chat: delete ``wipe``, then show only ``replies``."""
+    receipt: str | None = None
+    """The receipt code ``replies`` carry: if Telegram fails to deliver them, the adapter
+    hands it back (:meth:`IntakeService.keep_undelivered_receipt`) for the next message."""
 
 
 @dataclass
@@ -149,6 +154,7 @@ class _Work:
     wiping: bool = False
     submitting: bool = False
     forget: bool = False
+    receipt: str | None = None
 
 
 class IntakeService:
@@ -210,7 +216,8 @@ class IntakeService:
             inbound.transport, inbound.update_id, now
         ):
             return Handled((), "en", duplicate=True)
-        if not _is_wipe(inbound.event):  # a wipe always works, flood or not
+        wiping = _is_wipe(inbound.event)
+        if not wiping:  # a wipe always works, flood or not
             flooded = await self._flood_answer(key, now, hint)
             if flooded is not None:
                 return flooded
@@ -224,9 +231,17 @@ class IntakeService:
             lost=remembered.lost,
             unlocked=remembered.unlocked_report(now) is not None,
         )
-        outcome = step(remembered.draft, inbound.event, env, self._config)
-        after = replace(remembered, draft=outcome.draft, lost=None, discarded=())
+        waiting = remembered.undelivered_receipt(now)
+        if waiting is not None and isinstance(inbound.event, Pressed) and not wiping:
+            # Most likely Send pressed again: the answer is the receipt, not "old button".
+            outcome = Outcome(remembered.draft, ())
+        else:
+            outcome = step(remembered.draft, inbound.event, env, self._config)
+        after = replace(remembered, draft=outcome.draft, lost=None, discarded=(), receipt=None)
         work = _Work(key, inbound, now, remembered, after)
+        if waiting is not None and not wiping:  # a wipe wants nothing left on the phone
+            work.replies.extend(receipt_replies(waiting))
+            work.receipt = waiting
         work.replies.extend(outcome.replies)
         self._follow_draft(work)
         try:
@@ -254,7 +269,12 @@ class IntakeService:
         spoken = work.before.draft if work.forget else work.after.draft
         locale = self._locale(spoken, hint)
         return Handled(
-            tuple(work.replies), locale, work.delete_input, wipe=work.wipe, wiping=work.wiping
+            tuple(work.replies),
+            locale,
+            work.delete_input,
+            wipe=work.wipe,
+            wiping=work.wiping,
+            receipt=work.receipt,
         )
 
     @staticmethod
@@ -387,7 +407,7 @@ class IntakeService:
         if work.inbound.message_id is not None:
             noted.append((work.inbound.message_id, work.now))
         deletable = work.now - DELETABLE_FOR
-        work.wipe = tuple(dict.fromkeys(i for i, at in noted if at > deletable))
+        work.wipe = whole_range([i for i, at in noted if at > deletable])
         too_old = len({i for i, at in noted if at <= deletable} - set(work.wipe))
         if too_old:
             work.replies = [*work.replies, *wipe_too_old_replies()]
@@ -423,6 +443,7 @@ class IntakeService:
             await self._memory.queue_stat(submitted.stats)
         await self._memory.count_submission()
         work.replies.extend(receipt_replies(submitted.code))
+        work.receipt = submitted.code
         notices = work.before.notices + ((submitted.report_id,) if submitted.notice else ())
         work.after = Remembered(draft=Draft(locale=draft.locale), notices=notices)
         work.new_items.clear()
@@ -467,6 +488,15 @@ class IntakeService:
         if ids:
             key = self._memory.key(transport, user_id)
             await self._memory.remember_messages(key, ids, self._clock())
+
+    async def keep_undelivered_receipt(self, transport: str, user_id: int, code: str) -> None:
+        """Hold a receipt Telegram failed to deliver; the person's next message gets it.
+
+        The report is stored: asking the person to start again would make them redo every
+        step and file it twice, with nobody holding the first one's code.
+        """
+        key = self._memory.key(transport, user_id)
+        await self._memory.keep_receipt(key, code, self._clock())
 
     async def locale_of(self, transport: str, user_id: int) -> str | None:
         """Return the language this person chose, if it is still remembered."""
@@ -555,6 +585,25 @@ class IntakeService:
         if len(data) > self._config.max_attachment_bytes:
             raise AttachmentUnavailable("too big")
         return FileSent(effect.kind, data, effect.size, effect.caption, effect.file_name)
+
+
+WIPE_RANGE: Final = 3000
+"""Most message ids below the newest one that a wipe asks Telegram to delete."""
+
+
+def whole_range(noted: list[int]) -> tuple[int, ...]:
+    """Every message id from the oldest noted one to the newest, in order.
+
+    A message the bot sent whose answer was lost on the way back (the connection dropped
+    after Telegram took it) was never noted, yet it is on the phone: in a private chat every
+    id between two of ours is this conversation's, so the wipe asks for them all. Telegram
+    skips ids that are gone.
+    """
+    if not noted:
+        return ()
+    newest = max(noted)
+    oldest = max(min(noted), newest - WIPE_RANGE + 1)
+    return tuple(sorted(set(range(oldest, newest + 1)).union(noted)))
 
 
 def _is_wipe(event: Event) -> bool:

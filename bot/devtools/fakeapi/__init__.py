@@ -9,6 +9,7 @@ paths other than the local simulator.
 
 from bot.devtools.fakeapi.server import FakeBotApi, RecordedCall, Violation
 from bot.devtools.fakeapi.spec import BotApiSpec, load_vendored
+from bot.devtools.fakeapi.state import Fault
 from bot.devtools.fakeapi.users import Button, ChatMessage, FakeUser
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "ChatMessage",
     "FakeBotApi",
     "FakeUser",
+    "Fault",
     "RecordedCall",
     "Violation",
     "load_vendored",

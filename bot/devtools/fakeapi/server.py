@@ -28,7 +28,7 @@ from aiohttp import web
 from bot.devtools.fakeapi.limits import limit_problems
 from bot.devtools.fakeapi.methods import Methods, NotImplementedInFake
 from bot.devtools.fakeapi.spec import BotApiSpec, ObjectSpec, load_vendored
-from bot.devtools.fakeapi.state import DEFAULT_UPDATE_TYPES, ApiError, JsonDict, World
+from bot.devtools.fakeapi.state import DEFAULT_UPDATE_TYPES, ApiError, Fault, JsonDict, World
 from bot.devtools.fakeapi.users import FakeUser
 from bot.devtools.fakeapi.validation import CallValidator, UploadedFile
 
@@ -297,10 +297,17 @@ class FakeBotApi:
         if problems:
             description = f"Bad Request: {problems[0]}"
             return await self._refuse(method.name, params, 400, description, tuple(problems))
+        fault = self._fault_for(method.name, params)
+        if fault is not None and fault.kind == "dropped":
+            return await self._drop(request, method.name, params)
         try:
+            if fault is not None and fault.kind != "answer_lost":
+                raise fault.error()
             result = await self._call(method.name, params)
         except ApiError as exc:
             body = {"ok": False, "error_code": exc.status, "description": exc.description}
+            if exc.parameters is not None:
+                body["parameters"] = exc.parameters
             return await self._answer(method.name, params, exc.status, body)
         except NotImplementedInFake as exc:
             problem = f"not implemented in the fake Bot API ({exc})"
@@ -311,7 +318,36 @@ class FakeBotApi:
             problem = f"the fake Bot API failed ({type(exc).__name__})"
             self.violations.append(Violation(method.name, "Internal Server Error", (problem,)))
             raise
+        if fault is not None:  # answer_lost: handled, and the answer never arrives
+            await self._answer(method.name, params, 200, {"ok": True, "result": result})
+            return await self._drop(request, method.name, params, recorded=True)
         return await self._answer(method.name, params, 200, {"ok": True, "result": result})
+
+    def _fault_for(self, method: str, params: Mapping[str, Any]) -> Fault | None:
+        chat_id = params.get("chat_id")
+        if not isinstance(chat_id, int | str):
+            return None
+        try:
+            state = self._world.find_chat(chat_id)
+        except ApiError:
+            return None
+        return state.take_fault(method)
+
+    async def _drop(
+        self,
+        request: web.Request,
+        method: str,
+        params: Mapping[str, Any],
+        *,
+        recorded: bool = False,
+    ) -> web.Response:
+        """Close the connection without an answer, as a flaky network does."""
+        if not recorded:
+            self.calls.append(RecordedCall(method, dict(params), 0, {"dropped": True}))
+            await self._notify()
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=204)
 
     async def _call(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getUpdates":

@@ -47,10 +47,41 @@ DEFAULT_UPDATE_TYPES = frozenset(
 class ApiError(Exception):
     """A refusal the real API would answer with; ``description`` is Telegram's wording."""
 
-    def __init__(self, status: int, description: str) -> None:
+    def __init__(self, status: int, description: str, parameters: JsonDict | None = None) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
+        self.parameters = parameters
+        """ResponseParameters, e.g. ``{"retry_after": 3}`` with a 429."""
+
+
+FaultKind = Literal["500", "502", "429", "dropped", "answer_lost"]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One failure the fake gives the next call of ``method`` to one chat, as Telegram can.
+
+    ``500``, ``502`` and ``429`` (with ``retry_after``) are answered before the call is
+    handled; ``dropped`` closes the connection before handling it, ``answer_lost`` after it
+    was handled (the message exists, the bot never hears so): what a flaky network does.
+    """
+
+    method: str
+    kind: FaultKind
+    retry_after: int = 3
+
+    def error(self) -> ApiError:
+        """The answer of a fault that answers (not one that drops the connection)."""
+        if self.kind == "429":
+            return ApiError(
+                429,
+                f"Too Many Requests: retry after {self.retry_after}",
+                {"retry_after": self.retry_after},
+            )
+        if self.kind == "500":
+            return ApiError(500, "Internal Server Error")
+        return ApiError(502, "Bad Gateway")
 
 
 def bad_request(problem: str) -> ApiError:
@@ -84,6 +115,15 @@ class ChatState:
     Telegram does; tests set it to make a send fail once."""
     last_action: str | None = None
     reply_keyboard: JsonDict | None = None
+    faults: list[Fault] = field(default_factory=list)
+    """Failures waiting for the bot's next calls to this chat, in order (see :class:`Fault`)."""
+
+    def take_fault(self, method: str) -> Fault | None:
+        """Remove and return the first fault waiting for a call of ``method``."""
+        for index, fault in enumerate(self.faults):
+            if fault.method.lower() == method.lower():
+                return self.faults.pop(index)
+        return None
 
     @property
     def chat_id(self) -> int:
