@@ -50,6 +50,7 @@ from bot.settings import Problem, Settings, environment_name
 from handlers.errors import ErrorHandler
 from handlers.groups import GroupHandlers
 from handlers.intake import IntakeHandlers
+from handlers.ordering import PerChatUpdateProcessor
 from handlers.send import Patience, send_replies
 from storage.conversations import ConversationStore, MemoryConversations
 from storage.db import (
@@ -338,7 +339,7 @@ def build_application(services: Services, *, token: str | None = None) -> AnyApp
         .token(secret)
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_file_base_url)
-        .concurrent_updates(settings.concurrent_updates)
+        .concurrent_updates(PerChatUpdateProcessor(settings.concurrent_updates))
         .post_init(_post_init(services))
     )
     application = builder.build()

@@ -39,6 +39,7 @@ DATABASE_SCHEMES: Final = frozenset(
     {"sqlite", "sqlite+aiosqlite", "postgresql", "postgres", "postgresql+asyncpg"}
 )
 """The URL schemes ``storage.db`` can open; checked here so every mistake shows at once."""
+DEFAULT_CONCURRENT_UPDATES: Final = 64
 _BOT_TOKEN: Final = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,200}")
 _BOT_USERNAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{1,28}[Bb][Oo][Tt]")
 _URL_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,39}")  # quoted only when it is one
@@ -257,8 +258,14 @@ class Settings(BaseSettings):
         le=30,
         description="First wait before trying a message again; it doubles each time.",
     )
-    concurrent_updates: bool = Field(
-        default=False, description="Process updates concurrently (see benchmarks)."
+    concurrent_updates: int = Field(
+        default=DEFAULT_CONCURRENT_UPDATES,
+        ge=1,
+        le=1024,
+        description=(
+            "Updates handled at once, across different people (each person's updates stay "
+            "one at a time, in order); 1 handles every update in turn."
+        ),
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -292,6 +299,16 @@ class Settings(BaseSettings):
         if any(_hidden_mark(char) for char in phrase):
             raise ValueError("must be plain text on one line")
         return phrase
+
+    @field_validator("concurrent_updates", mode="before")
+    @classmethod
+    def _read_concurrency(cls, value: object) -> object:
+        """Keep the old true/false spelling working: true is the default limit, false is 1."""
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return DEFAULT_CONCURRENT_UPDATES if value.strip().lower() == "true" else 1
+        if isinstance(value, bool):
+            return DEFAULT_CONCURRENT_UPDATES if value else 1
+        return value
 
     @field_validator("partners", mode="before")
     @classmethod

@@ -450,6 +450,17 @@ def test_the_true_name_is_kept_with_one_at_sign_and_the_phrase_on_one_line(
     assert settings.verification_phrase == "the river runs east"
 
 
+@pytest.mark.usefixtures("bare_environment")
+@pytest.mark.parametrize(("value", "limit"), [("true", 64), ("false", 1), ("8", 8)])
+def test_concurrent_updates_reads_a_limit_and_the_old_true_or_false(
+    monkeypatch: pytest.MonkeyPatch, value: str, limit: int
+) -> None:
+    from bot.settings import Settings
+
+    monkeypatch.setenv("AMANAT_CONCURRENT_UPDATES", value)
+    assert Settings().concurrent_updates == limit
+
+
 def test_the_settings_accept_exactly_the_schemes_storage_can_open() -> None:
     """The settings refuse a scheme early (with the other problems); storage maps each."""
     from bot.settings import DATABASE_SCHEMES

@@ -37,6 +37,7 @@ from storage.db import create_engine, normalise_database_url, session_factory, u
 from storage.repositories import ReportRepository
 from storage.uploads import UploadRepository
 from tests.botapi_driver import RunningAmanat, running_amanat
+from tests.test_storage_conversations import REDIS_URL, redis_or_skip
 
 Harness = RunningAmanat
 
@@ -795,3 +796,60 @@ async def test_after_a_lost_receipt_the_next_typed_message_gets_it_first(
     receipt_code(later[:1])  # the receipt comes first, in the person's digits
     await harness.driver.command(user, "wipe")
     assert user.chat_messages() == [], [m.text for m in user.chat_messages()]
+
+
+async def test_one_slow_chat_does_not_hold_up_the_others(harness: Harness) -> None:
+    """Every call to one person's chat takes 3 s: the others are answered meanwhile."""
+    slow = harness.server.user(language_code="en")
+    others = [harness.server.user(language_code="en") for _ in range(4)]
+    for user in (slow, *others):
+        await harness.start(user)
+    harness.server.world.chats[slow.chat_id].latency = 3.0
+    slow_update = await slow.send_command("help")
+    await harness.server.wait_until_fetched(slow_update)
+    updates = [await user.send_command("help") for user in others]
+    for update_id in updates:
+        await harness.driver.settle(update_id)
+    assert slow_update not in harness.driver.processed  # still on its slow connection
+    await harness.driver.settle(slow_update, timeout=20)
+    for user in (slow, *others):
+        assert "How to use Amanat" in (user.bot_messages()[-1].text or "")
+
+
+async def _six_quick_story_messages(harness: Harness) -> None:
+    user = harness.server.user(language_code="en")
+    await harness.start(user)
+    await answer_until_free_text(harness, user)
+    while "your own words" not in (keyboard_message(user).text or ""):
+        message = keyboard_message(user)
+        skip = [d for d in message.callback_data if d.endswith(":s:")]
+        await harness.driver.press(user, (skip or message.callback_data)[0], message)
+    before = len(user.bot_messages())
+    updates = [await user.send_text(f"part {n}") for n in range(1, 7)]
+    for update_id in updates:
+        await harness.driver.settle(update_id)
+    assert harness.driver.errors == [], harness.driver.errors
+    counts = [
+        int(found.group(1))
+        for message in user.bot_messages()[before:]
+        if (found := re.search(r"Received and locked \((\d+)\)", message.text or ""))
+    ]
+    assert counts == [1, 2, 3, 4, 5, 6], [m.text for m in user.bot_messages()[before:]]
+
+
+async def test_one_persons_quick_messages_are_handled_one_at_a_time_in_order(
+    harness: Harness,
+) -> None:
+    """Six story messages sent at once: each is counted once, in the order sent."""
+    await _six_quick_story_messages(harness)
+
+
+async def test_with_redis_one_persons_quick_messages_never_race(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """With conversations in Redis every read and write waits on the network: two updates of
+    one person handled at once would read the same draft and lose a message."""
+    client = await redis_or_skip()
+    await client.aclose()
+    async with running_amanat(make_settings, redis_url=REDIS_URL) as h:
+        await _six_quick_story_messages(h)

@@ -28,7 +28,7 @@ from aiohttp import web
 from bot.devtools.fakeapi.limits import limit_problems
 from bot.devtools.fakeapi.methods import Methods, NotImplementedInFake
 from bot.devtools.fakeapi.spec import BotApiSpec, ObjectSpec, load_vendored
-from bot.devtools.fakeapi.state import DEFAULT_UPDATE_TYPES, ApiError, Fault, JsonDict, World
+from bot.devtools.fakeapi.state import DEFAULT_UPDATE_TYPES, ApiError, ChatState, JsonDict, World
 from bot.devtools.fakeapi.users import FakeUser
 from bot.devtools.fakeapi.validation import CallValidator, UploadedFile
 
@@ -297,7 +297,10 @@ class FakeBotApi:
         if problems:
             description = f"Bad Request: {problems[0]}"
             return await self._refuse(method.name, params, 400, description, tuple(problems))
-        fault = self._fault_for(method.name, params)
+        chat = self._chat_for(params)
+        if chat is not None and chat.latency > 0:
+            await asyncio.sleep(chat.latency)
+        fault = chat.take_fault(method.name) if chat is not None else None
         if fault is not None and fault.kind == "dropped":
             return await self._drop(request, method.name, params)
         try:
@@ -323,15 +326,15 @@ class FakeBotApi:
             return await self._drop(request, method.name, params, recorded=True)
         return await self._answer(method.name, params, 200, {"ok": True, "result": result})
 
-    def _fault_for(self, method: str, params: Mapping[str, Any]) -> Fault | None:
+    def _chat_for(self, params: Mapping[str, Any]) -> ChatState | None:
+        """The chat a call writes to or reads, if it names one the fake knows."""
         chat_id = params.get("chat_id")
         if not isinstance(chat_id, int | str):
             return None
         try:
-            state = self._world.find_chat(chat_id)
+            return self._world.find_chat(chat_id)
         except ApiError:
             return None
-        return state.take_fault(method)
 
     async def _drop(
         self,

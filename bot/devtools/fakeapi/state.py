@@ -115,6 +115,9 @@ class ChatState:
     Telegram does; tests set it to make a send fail once."""
     last_action: str | None = None
     reply_keyboard: JsonDict | None = None
+    latency: float = 0.0
+    """Seconds the fake waits before answering each of the bot's calls to this chat: a person
+    on a slow connection, as the bot sees them."""
     faults: list[Fault] = field(default_factory=list)
     """Failures waiting for the bot's next calls to this chat, in order (see :class:`Fault`)."""
 
