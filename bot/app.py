@@ -32,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot.crypto.codes import new_receipt_code, new_report_id
 from bot.crypto.errors import CryptoError
@@ -340,6 +340,11 @@ def build_application(services: Services, *, token: str | None = None) -> AnyApp
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_file_base_url)
         .concurrent_updates(PerChatUpdateProcessor(settings.concurrent_updates))
+        # Telegram's limits: 30 messages a second overall, 20 a minute in a group. Retries
+        # are ours (handlers/send.py), so the limiter itself never retries a 429.
+        .rate_limiter(
+            AIORateLimiter(overall_max_rate=settings.overall_messages_per_second, max_retries=0)
+        )
         .post_init(_post_init(services))
     )
     application = builder.build()

@@ -258,6 +258,15 @@ class Settings(BaseSettings):
         le=30,
         description="First wait before trying a message again; it doubles each time.",
     )
+    overall_messages_per_second: float = Field(
+        default=30,
+        gt=0,
+        le=1000,
+        description=(
+            "Messages the bot sends per second at most, all chats together: Telegram's limit "
+            "for ordinary bots is about 30."
+        ),
+    )
     concurrent_updates: int = Field(
         default=DEFAULT_CONCURRENT_UPDATES,
         ge=1,

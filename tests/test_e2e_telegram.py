@@ -853,3 +853,22 @@ async def test_with_redis_one_persons_quick_messages_never_race(
     await client.aclose()
     async with running_amanat(make_settings, redis_url=REDIS_URL) as h:
         await _six_quick_story_messages(h)
+
+
+async def test_the_bot_never_sends_faster_than_telegrams_overall_limit(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Ten new people at once (help, then the language picker: twenty messages), a limit of 5
+    messages a second: no second holds more than that plus the limiter's first burst,
+    however fast or slow this machine is."""
+    rate = 5
+    async with running_amanat(make_settings, overall_messages_per_second=rate) as h:
+        people = [h.server.user(language_code="en") for _ in range(10)]
+        updates = [await person.send_command("help") for person in people]
+        for update_id in updates:
+            await h.driver.settle(update_id, timeout=30)
+        assert h.driver.errors == [], h.driver.errors
+    times = sorted(call.at for call in h.server.calls_to("sendMessage"))
+    assert len(times) == 20
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= 2 * rate, busiest

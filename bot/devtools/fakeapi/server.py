@@ -20,7 +20,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiohttp import web
@@ -45,6 +45,8 @@ class RecordedCall:
     params: Mapping[str, Any]
     status: int
     response: Mapping[str, Any]
+    at: float = field(default_factory=time.monotonic)
+    """When the fake answered it (monotonic seconds): how fast the bot sent, never what."""
 
     @property
     def ok(self) -> bool:
