@@ -21,7 +21,7 @@ import os
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from bot.crypto.errors import CryptoError
 from bot.crypto.keyfile import AdminPublicKey
 from bot.crypto.sealer import AdminSealer
 from bot.crypto.server import ServerKeys
+from bot.health import WebhookHandler, WorkerServer
 from bot.i18n.translations import SUPPORTED_LOCALES, CatalogError, Translations, compile_catalogs
 from bot.intake.matching import build_label_index, make_option_matcher
 from bot.intake.memory import ConversationMemory
@@ -46,6 +47,7 @@ from bot.intake.replies import answer_waiting_replies
 from bot.intake.service import IntakeService
 from bot.intake.texts import COMMAND_DESCRIPTIONS
 from bot.intake.values import FlowConfig
+from bot.metrics import Metrics
 from bot.settings import Problem, Settings, environment_name
 from handlers.errors import ErrorHandler
 from handlers.groups import GroupHandlers
@@ -57,6 +59,7 @@ from storage.db import (
     DatabaseUnavailable,
     checkpoint_wal,
     create_engine,
+    database_answers,
     free_disk_bytes,
     normalise_database_url,
     session_factory,
@@ -85,6 +88,7 @@ class Services:
     translations: Translations
     intake: IntakeService
     server_keys: ServerKeys
+    metrics: Metrics = field(default_factory=Metrics)
 
     @property
     def patience(self) -> Patience:
@@ -339,7 +343,7 @@ def build_application(services: Services, *, token: str | None = None) -> AnyApp
         .token(secret)
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_file_base_url)
-        .concurrent_updates(PerChatUpdateProcessor(settings.concurrent_updates))
+        .concurrent_updates(PerChatUpdateProcessor(settings.concurrent_updates, services.metrics))
         # Telegram's limits: 30 messages a second overall, 20 a minute in a group. Retries
         # are ours (handlers/send.py), so the limiter itself never retries a 429.
         .rate_limiter(
@@ -351,7 +355,8 @@ def build_application(services: Services, *, token: str | None = None) -> AnyApp
     for handler in GroupHandlers(services.translations).handlers():
         application.add_handler(handler)
     patience = services.patience
-    for handler in IntakeHandlers(services.intake, services.translations, patience).handlers():
+    intake = IntakeHandlers(services.intake, services.translations, patience, services.metrics)
+    for handler in intake.handlers():
         application.add_handler(handler)
     application.add_error_handler(
         ErrorHandler(
@@ -359,6 +364,7 @@ def build_application(services: Services, *, token: str | None = None) -> AnyApp
             services.intake.remember_messages,
             services.intake.locale_of,
             patience,
+            services.metrics,
         )
     )
     if application.job_queue is not None:
@@ -429,16 +435,29 @@ def _notice_job(
     services: Services,
 ) -> Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
     async def deliver(context: ContextTypes.DEFAULT_TYPE) -> None:
-        await deliver_reply_notices(services, context.bot)
+        async with _counted(services.metrics, "notices"):
+            await deliver_reply_notices(services, context.bot)
 
     return deliver
+
+
+@asynccontextmanager
+async def _counted(metrics: Metrics, job: str) -> AsyncIterator[None]:
+    """Count a job's run as ``ok`` or ``failed`` (the failure still reaches the error handler)."""
+    try:
+        yield
+    except BaseException:
+        metrics.count_job(job, "failed")
+        raise
+    metrics.count_job(job, "ok")
 
 
 def _purge_job(
     services: Services,
 ) -> Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
     async def purge(context: ContextTypes.DEFAULT_TYPE) -> None:
-        done = await purge_expired(services)
+        async with _counted(services.metrics, "purge"):
+            done = await purge_expired(services)
         if done.statistics or done.uploads or done.notices:
             log.info(
                 "wrote %d statistics records; deleted %d upload chunks and %d notices",
@@ -478,7 +497,10 @@ async def run_polling(settings: Settings) -> None:
         application = build_application(services)
         async with _telegram_reachable(settings):
             await application.initialize()
+        endpoint = worker_server(services)
         try:
+            if settings.health_port is not None:
+                await endpoint.start()
             _check_true_username(settings, application.bot.username)
             async with _telegram_reachable(settings):
                 # PTB calls post_init only from its own run_polling; this loop is ours.
@@ -489,12 +511,14 @@ async def run_polling(settings: Settings) -> None:
                 await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
             log.info("Amanat is polling")
             reason = await stopped
+            endpoint.stopping = True  # /readyz says 503 while the updates in flight finish
         finally:
             if application.updater is not None and application.updater.running:
                 await application.updater.stop()
             if application.running:
                 await application.stop()
             await application.shutdown()
+            await endpoint.stop()
         wal = await _last_checkpoint(services.engine)
         log.info("Amanat stopped on %s: updates in flight finished, polling ended%s", reason, wal)
 
@@ -520,6 +544,24 @@ def _check_true_username(settings: Settings, token_username: str) -> None:
             ],
             exit_code=2,
         )
+
+
+def worker_server(
+    services: Services, webhook: tuple[str, WebhookHandler] | None = None
+) -> WorkerServer:
+    """The worker's endpoint, checking the database and the conversation store for /readyz."""
+    settings = services.settings
+
+    async def database() -> bool:
+        return await database_answers(services.engine)
+
+    return WorkerServer(
+        checks={"database": database, "conversations": services.intake.memory.store.answers},
+        metrics=services.metrics,
+        host=settings.health_host,
+        port=settings.health_port or 0,
+        webhook=webhook,
+    )
 
 
 async def _last_checkpoint(engine: AsyncEngine) -> str:

@@ -258,6 +258,19 @@ class Settings(BaseSettings):
         le=30,
         description="First wait before trying a message again; it doubles each time.",
     )
+    health_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description=(
+            "Port of the worker's endpoint: /healthz, /readyz, /metrics (and the webhook in "
+            "webhook mode). Unset: no endpoint in polling mode."
+        ),
+    )
+    health_host: str = Field(
+        default="127.0.0.1",
+        description="Address the worker's endpoint listens on; keep it behind the proxy.",
+    )
     overall_messages_per_second: float = Field(
         default=30,
         gt=0,

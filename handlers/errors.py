@@ -16,6 +16,7 @@ from telegram.ext import ContextTypes
 
 from bot.i18n.translations import Translations, locale_from_telegram
 from bot.intake.replies import error_replies
+from bot.metrics import Metrics
 from handlers.intake import TRANSPORT
 from handlers.send import PATIENT, Patience, send_replies
 
@@ -41,12 +42,15 @@ class ErrorHandler:
     remember: RememberMessages | None = None
     locale_of: LocaleOf | None = None
     patience: Patience = PATIENT
+    metrics: Metrics | None = None
 
     async def __call__(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the update id and exception type, then apologise in a private chat."""
         error = context.error
         update_id = update.update_id if isinstance(update, Update) else None
         log.error("update %s failed: %s", update_id, type(error).__name__)
+        if self.metrics is not None:
+            self.metrics.count_error(error)
         if not isinstance(update, Update):
             return
         chat = update.effective_chat

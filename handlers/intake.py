@@ -18,6 +18,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes, Messag
 from bot.i18n.translations import Translations, locale_from_telegram, use_locale
 from bot.intake.replies import wipe_failed_replies
 from bot.intake.service import FileFetcher, Inbound, IntakeService
+from bot.metrics import Metrics
 from handlers.events import event_from_update
 from handlers.send import (
     PATIENT,
@@ -52,6 +53,7 @@ class IntakeHandlers:
     service: IntakeService
     translations: Translations
     patience: Patience = PATIENT
+    metrics: Metrics | None = None
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Run one update through the flow and show the replies."""
@@ -77,6 +79,8 @@ class IntakeHandlers:
         )
         if handled.duplicate:
             return
+        if handled.submitted and self.metrics is not None:
+            self.metrics.reports_submitted.inc()
         pressed = query.message.message_id if query is not None and query.message else None
         replies = handled.replies
         if handled.wiping:

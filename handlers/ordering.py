@@ -14,21 +14,25 @@ nothing waiting: nothing about who writes outlives the updates in flight.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.metrics import Metrics
+
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     """Run updates concurrently across chats, in order within one chat."""
 
-    def __init__(self, max_concurrent_updates: int) -> None:
-        """Allow this many updates in flight at once, across all chats."""
+    def __init__(self, max_concurrent_updates: int, metrics: Metrics | None = None) -> None:
+        """Allow this many updates in flight at once, across all chats; count them."""
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._queued: dict[int, int] = {}
+        self._metrics = metrics
 
     @property
     def chats_in_flight(self) -> int:
@@ -36,7 +40,18 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         return len(self._locks)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Wait for the chat's earlier updates, then run this one."""
+        """Wait for the chat's earlier updates, then run this one; time both together."""
+        if self._metrics is None:
+            await self._in_order(update, coroutine)
+            return
+        self._metrics.count_update(_kind_of(update))
+        started = time.perf_counter()
+        try:
+            await self._in_order(update, coroutine)
+        finally:
+            self._metrics.handling_seconds.observe(time.perf_counter() - started)
+
+    async def _in_order(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = _chat_of(update)
         if chat is None:
             await coroutine
@@ -57,6 +72,15 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to close: the application waits for updates in flight itself."""
+
+
+def _kind_of(update: object) -> str:
+    """Name what kind of update this is (a label value from a fixed set, never an id)."""
+    if isinstance(update, Update):
+        for kind in ("message", "edited_message", "callback_query", "my_chat_member"):
+            if getattr(update, kind) is not None:
+                return kind
+    return "other"
 
 
 def _chat_of(update: object) -> int | None:

@@ -84,6 +84,10 @@ class ConversationStore(Protocol):
     async def sweep(self) -> None:
         """Drop what has expired (Redis does this itself)."""
 
+    async def answers(self) -> bool:
+        """Tell whether the store can be used right now (for /readyz)."""
+        ...
+
     async def close(self) -> None:
         """Release connections; the memory is gone with the process anyway."""
 
@@ -265,6 +269,10 @@ class MemoryConversations:
     def __len__(self) -> int:
         """Count the conversations held (for tests and benchmarks)."""
         return len(self._conversations)
+
+    async def answers(self) -> bool:
+        """This process's memory always answers while the process runs."""
+        return True
 
     async def close(self) -> None:
         """Forget everything: nothing of it may outlive the process."""

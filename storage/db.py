@@ -31,7 +31,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import event, make_url
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -327,3 +327,16 @@ async def checkpoint_wal(engine: AsyncEngine) -> bool:
             await asyncio.sleep(CHECKPOINT_PAUSE_SECONDS)
     log.warning("the SQLite WAL could not be truncated: a reader held it; trying next run")
     return False
+
+
+async def database_answers(engine: AsyncEngine, timeout: float = 2.0) -> bool:  # noqa: ASYNC109
+    """Tell whether the database answers a trivial query in time (for /readyz).
+
+    A failure is an answer (False), never an exception: driver messages may quote the URL.
+    """
+    try:
+        async with asyncio.timeout(timeout), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError, TimeoutError):
+        return False
+    return True

@@ -9,6 +9,7 @@ server-key ciphertext, except flood counters, which Redis increments.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -104,6 +105,13 @@ class RedisConversations:
             await client.aclose()
             raise
         return cls(client)
+
+    async def answers(self) -> bool:
+        """Ping Redis; a failure is an answer (False), never an exception with the URL."""
+        try:
+            return bool(await asyncio.wait_for(self._redis.ping(), timeout=2))
+        except (RedisError, OSError, TimeoutError):
+            return False
 
     async def started_at(self) -> datetime:
         """Return when this Redis memory began (set by the first worker to connect)."""

@@ -132,6 +132,8 @@ class Handled:
     """Message ids to delete now, both sides (the reporter asked to wipe the chat)."""
     wiping: bool = False
     """The reporter asked to wipe the chat: delete ``wipe``, then show only ``replies``."""
+    submitted: bool = False
+    """A report was stored by this update."""
     receipt: str | None = None
     """The receipt code ``replies`` carry: if Telegram fails to deliver them, the adapter
     hands it back (:meth:`IntakeService.keep_undelivered_receipt`) for the next message."""
@@ -274,6 +276,7 @@ class IntakeService:
             work.delete_input,
             wipe=work.wipe,
             wiping=work.wiping,
+            submitted=work.submitting,
             receipt=work.receipt,
         )
 
