@@ -54,6 +54,7 @@ from handlers.groups import GroupHandlers
 from handlers.intake import IntakeHandlers
 from handlers.ordering import PerChatUpdateProcessor
 from handlers.send import Patience, send_replies
+from handlers.webhook import webhook_receiver
 from storage.conversations import ConversationStore, MemoryConversations
 from storage.db import (
     DatabaseUnavailable,
@@ -61,6 +62,7 @@ from storage.db import (
     create_engine,
     database_answers,
     free_disk_bytes,
+    job_lock,
     normalise_database_url,
     session_factory,
     unit_of_work,
@@ -330,8 +332,14 @@ async def purge_expired(services: Services) -> Purged:
     return Purged(len(records), uploads, notices)
 
 
-def build_application(services: Services, *, token: str | None = None) -> AnyApplication:
-    """Build the PTB application with every handler bound to ``services``."""
+def build_application(
+    services: Services, *, token: str | None = None, polling: bool = True
+) -> AnyApplication:
+    """Build the PTB application with every handler bound to ``services``.
+
+    ``polling=False`` builds it without an updater: in webhook mode updates arrive through
+    the worker's endpoint (:func:`run_webhook`).
+    """
     settings = services.settings
     secret = token or (
         settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
@@ -351,6 +359,8 @@ def build_application(services: Services, *, token: str | None = None) -> AnyApp
         )
         .post_init(_post_init(services))
     )
+    if not polling:
+        builder = builder.updater(None)
     application = builder.build()
     for handler in GroupHandlers(services.translations).handlers():
         application.add_handler(handler)
@@ -435,8 +445,12 @@ def _notice_job(
     services: Services,
 ) -> Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
     async def deliver(context: ContextTypes.DEFAULT_TYPE) -> None:
-        async with _counted(services.metrics, "notices"):
-            await deliver_reply_notices(services, context.bot)
+        async with job_lock(services.engine, "notices") as mine:
+            if not mine:  # another worker is sending them: each notice goes out once
+                services.metrics.count_job("notices", "skipped")
+                return
+            async with _counted(services.metrics, "notices"):
+                await deliver_reply_notices(services, context.bot)
 
     return deliver
 
@@ -456,8 +470,12 @@ def _purge_job(
     services: Services,
 ) -> Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
     async def purge(context: ContextTypes.DEFAULT_TYPE) -> None:
-        async with _counted(services.metrics, "purge"):
-            done = await purge_expired(services)
+        async with job_lock(services.engine, "purge") as mine:
+            if not mine:
+                services.metrics.count_job("purge", "skipped")
+                return
+            async with _counted(services.metrics, "purge"):
+                done = await purge_expired(services)
         if done.statistics or done.uploads or done.notices:
             log.info(
                 "wrote %d statistics records; deleted %d upload chunks and %d notices",
@@ -499,7 +517,7 @@ async def run_polling(settings: Settings) -> None:
             await application.initialize()
         endpoint = worker_server(services)
         try:
-            if settings.health_port is not None:
+            if settings.worker_port is not None:
                 await endpoint.start()
             _check_true_username(settings, application.bot.username)
             async with _telegram_reachable(settings):
@@ -521,6 +539,63 @@ async def run_polling(settings: Settings) -> None:
             await endpoint.stop()
         wal = await _last_checkpoint(services.engine)
         log.info("Amanat stopped on %s: updates in flight finished, polling ended%s", reason, wal)
+
+
+DEFAULT_WORKER_PORT = 8080
+"""Where a webhook worker listens when AMANAT_WORKER_PORT is not set."""
+
+
+async def run_webhook(settings: Settings) -> None:
+    """Run the bot behind a reverse proxy: Telegram posts updates to AMANAT_WEBHOOK_URL.
+
+    The worker's endpoint takes the webhook path (checking Telegram's secret token) next to
+    /healthz, /readyz and /metrics. Several workers may run behind one proxy; each registers
+    the same webhook at start, and none deletes it at stop. On SIGTERM the worker answers
+    503 to new webhook requests (Telegram delivers them again), finishes the updates it took,
+    checkpoints, and exits 0.
+    """
+    url, secret = settings.webhook_url, settings.webhook_secret
+    missing = [
+        Problem(environment_name(name), "is required with --webhook")
+        for name, value in (("webhook_url", url), ("webhook_secret", secret))
+        if value is None
+    ]
+    if missing or url is None or secret is None:
+        raise StartupError(missing, exit_code=2)
+    path = urlsplit(url).path or "/"
+    async with _stop_signals() as stopped, open_services(settings) as services:
+        application = build_application(services, polling=False)
+        async with _telegram_reachable(settings):
+            await application.initialize()
+        port = settings.worker_port if settings.worker_port is not None else DEFAULT_WORKER_PORT
+        endpoint = worker_server(services)
+        receiver = webhook_receiver(
+            application.bot,
+            application.update_queue.put,
+            secret.get_secret_value(),
+            lambda: endpoint.stopping,
+        )
+        endpoint.port, endpoint.webhook = port, (path, receiver)
+        try:
+            _check_true_username(settings, application.bot.username)
+            async with _telegram_reachable(settings):
+                if application.post_init is not None:
+                    await application.post_init(application)
+                await application.start()
+                await endpoint.start()
+                await application.bot.set_webhook(
+                    url, secret_token=secret.get_secret_value(), allowed_updates=Update.ALL_TYPES
+                )
+            log.info("Amanat takes updates at its webhook")
+            reason = await stopped
+            endpoint.stopping = True  # new webhook requests: 503, so Telegram sends them again
+        finally:
+            if application.running:
+                await application.stop()  # finishes the updates already taken
+            await application.shutdown()
+            await endpoint.stop()
+        wal = await _last_checkpoint(services.engine)
+        log.info("Amanat stopped on %s: updates in flight finished, webhook closed%s", reason, wal)
 
 
 def _check_true_username(settings: Settings, token_username: str) -> None:
@@ -558,8 +633,8 @@ def worker_server(
     return WorkerServer(
         checks={"database": database, "conversations": services.intake.memory.store.answers},
         metrics=services.metrics,
-        host=settings.health_host,
-        port=settings.health_port or 0,
+        host=settings.worker_host,
+        port=settings.worker_port or 0,
         webhook=webhook,
     )
 

@@ -41,6 +41,7 @@ DATABASE_SCHEMES: Final = frozenset(
 """The URL schemes ``storage.db`` can open; checked here so every mistake shows at once."""
 DEFAULT_CONCURRENT_UPDATES: Final = 64
 _BOT_TOKEN: Final = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,200}")
+_WEBHOOK_SECRET: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _BOT_USERNAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{1,28}[Bb][Oo][Tt]")
 _URL_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,39}")  # quoted only when it is one
 
@@ -258,7 +259,7 @@ class Settings(BaseSettings):
         le=30,
         description="First wait before trying a message again; it doubles each time.",
     )
-    health_port: int | None = Field(
+    worker_port: int | None = Field(
         default=None,
         ge=0,
         le=65535,
@@ -267,7 +268,21 @@ class Settings(BaseSettings):
             "webhook mode). Unset: no endpoint in polling mode."
         ),
     )
-    health_host: str = Field(
+    webhook_url: str | None = Field(
+        default=None,
+        description=(
+            "With `amanat run --webhook`: the public https URL Telegram posts updates to; "
+            "the reverse proxy forwards its path, unchanged, to AMANAT_WORKER_PORT."
+        ),
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "With `amanat run --webhook`: the secret Telegram sends with every update "
+            "(1 to 256 letters, digits, _ or -); requests without it are refused."
+        ),
+    )
+    worker_host: str = Field(
         default="127.0.0.1",
         description="Address the worker's endpoint listens on; keep it behind the proxy.",
     )
@@ -330,6 +345,20 @@ class Settings(BaseSettings):
             return DEFAULT_CONCURRENT_UPDATES if value.strip().lower() == "true" else 1
         if isinstance(value, bool):
             return DEFAULT_CONCURRENT_UPDATES if value else 1
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must be an https:// URL: Telegram posts updates only over TLS")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1 to 256 letters, digits, _ or - (Telegram's rule)")
         return value
 
     @field_validator("partners", mode="before")

@@ -23,7 +23,8 @@ after it, would pair the two on disk. They are released only in batches that at 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -88,6 +89,10 @@ class ConversationStore(Protocol):
         """Tell whether the store can be used right now (for /readyz)."""
         ...
 
+    def turn(self, key: str) -> AbstractAsyncContextManager[None]:
+        """Hold the conversation ``key`` for one update: no other update of it runs meanwhile."""
+        ...
+
     async def close(self) -> None:
         """Release connections; the memory is gone with the process anyway."""
 
@@ -129,6 +134,8 @@ class MemoryConversations:
         self._deliveries: dict[str, datetime] = {}
         self._stats: list[bytes] = []
         self._submissions = 0
+        self._turns: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -273,6 +280,20 @@ class MemoryConversations:
     async def answers(self) -> bool:
         """This process's memory always answers while the process runs."""
         return True
+
+    @asynccontextmanager
+    async def turn(self, key: str) -> AsyncIterator[None]:
+        """One conversation's updates, one at a time, in this process (the only one)."""
+        lock = self._turns.setdefault(key, asyncio.Lock())
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[key] -= 1
+            if self._waiting[key] == 0:
+                del self._waiting[key]
+                del self._turns[key]
 
     async def close(self) -> None:
         """Forget everything: nothing of it may outlive the process."""

@@ -20,6 +20,7 @@ SQLite file's path at most), so that every caller can print it as one line.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import shutil
@@ -340,3 +341,32 @@ async def database_answers(engine: AsyncEngine, timeout: float = 2.0) -> bool:  
     except (SQLAlchemyError, OSError, TimeoutError):
         return False
     return True
+
+
+@asynccontextmanager
+async def job_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
+    """Run a background job on one worker at a time: yield whether this one holds it.
+
+    On PostgreSQL a session advisory lock, taken without waiting on a connection of its own
+    in autocommit (an open transaction would hold back the VACUUM the purge job runs) and
+    released with it, so a worker that dies releases it too. Another worker holding it means
+    this run is skipped: the job comes round again. SQLite serves one process only, which
+    always holds it.
+    """
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    digest = hashlib.sha256(f"amanat-job:{name}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        taken = bool(
+            (
+                await autocommit.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
+            ).scalar()
+        )
+        try:
+            yield taken
+        finally:
+            if taken:
+                await autocommit.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+import secrets
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -35,6 +37,22 @@ PREFIX: Final = "amanat:"
 _GENERATION: Final = PREFIX + "generation"
 _STATS: Final = PREFIX + "stats"
 _SUBMISSIONS: Final = PREFIX + "submissions"
+
+TURN_LEASE_MS: Final = 120_000
+"""How long a worker may hold one conversation before another may take it (a dead worker)."""
+TURN_WAIT_SECONDS: Final = 60.0
+"""How long an update waits for the same person's update on another worker."""
+
+# Give a conversation back only if this worker still holds it (its lease may have run out).
+_RELEASE_TURN: Final = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class TurnUnavailable(RuntimeError):
+    """Another worker held the same conversation for longer than an update may wait."""
+
 
 # Release held statistics atomically: only once enough submissions went by, all at once.
 _TAKE_STATS: Final = """
@@ -112,6 +130,26 @@ class RedisConversations:
             return bool(await asyncio.wait_for(self._redis.ping(), timeout=2))
         except (RedisError, OSError, TimeoutError):
             return False
+
+    @asynccontextmanager
+    async def turn(self, key: str) -> AsyncIterator[None]:
+        """Hold one conversation across every worker sharing this Redis, for one update.
+
+        A lease (``SET NX PX``) with a random token: a worker that dies frees it after
+        ``TURN_LEASE_MS``, and a worker only ever deletes its own.
+        """
+        name = f"{PREFIX}turn:{key}"
+        token = secrets.token_bytes(16)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TURN_WAIT_SECONDS
+        while not await self._redis.set(name, token, nx=True, px=TURN_LEASE_MS):
+            if loop.time() > deadline:
+                raise TurnUnavailable("another worker held this conversation too long")
+            await asyncio.sleep(0.01)
+        try:
+            yield
+        finally:
+            await self._redis.eval(_RELEASE_TURN, 1, name, token)
 
     async def started_at(self) -> datetime:
         """Return when this Redis memory began (set by the first worker to connect)."""

@@ -34,7 +34,7 @@ async def test_a_signal_finishes_in_flight_work_checkpoints_the_wal_and_exits_0(
     database = tmp_path / "amanat.db"
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        health_port = int(probe.getsockname()[1])
+        worker_port = int(probe.getsockname()[1])
     async with strict_fake_api() as server:
         environment = {
             **{
@@ -53,7 +53,7 @@ async def test_a_signal_finishes_in_flight_work_checkpoints_the_wal_and_exits_0(
             "AMANAT_LOCALES_DIR": str(locales_dir),
             "AMANAT_LOG_LEVEL": "INFO",
             "AMANAT_BOT_USERNAME": "@Amanat_Test_Bot",  # the fake's name, in another case
-            "AMANAT_HEALTH_PORT": str(health_port),
+            "AMANAT_WORKER_PORT": str(worker_port),
         }
         bot = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -69,7 +69,7 @@ async def test_a_signal_finishes_in_flight_work_checkpoints_the_wal_and_exits_0(
         try:
             await server.wait_for(lambda: server.waiting_polls > 0, timeout=60)
             async with httpx.AsyncClient() as client:
-                ready = await client.get(f"http://127.0.0.1:{health_port}/readyz")
+                ready = await client.get(f"http://127.0.0.1:{worker_port}/readyz")
             assert ready.status_code == 200, ready.text
             # Another connection writes, and stays open: closing the bot's own connections
             # then does not checkpoint by itself, only the bot's last checkpoint can.

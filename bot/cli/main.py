@@ -96,6 +96,14 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
                 "in). Without a token and without a terminal, `run` refuses instead.",
             ),
         ] = False,
+        webhook: Annotated[
+            bool,
+            typer.Option(
+                "--webhook",
+                help="Take updates at AMANAT_WEBHOOK_URL (behind a reverse proxy, on "
+                "AMANAT_WORKER_PORT) instead of long polling; needs AMANAT_WEBHOOK_SECRET.",
+            ),
+        ] = False,
     ) -> None:
         """Run the bot: long polling with TELEGRAM_BOT_TOKEN, else the local simulator.
 
@@ -103,6 +111,8 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
         naming the setting to fix, and a non-zero exit.
         """
         settings = load_settings(config)
+        if webhook and settings.is_simulator:
+            fail("TELEGRAM_BOT_TOKEN: is required with --webhook", 2)
         if simulator and not settings.is_simulator:
             fail("--simulator runs without a token: unset TELEGRAM_BOT_TOKEN, or drop it", 2)
         if settings.is_simulator and not simulator and not sys.stdin.isatty():
@@ -114,7 +124,7 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
                 "name) to run the bot, or pass --simulator to pipe input in",
                 2,
             )
-        _run(settings)
+        _run(settings, webhook=webhook)
 
     @db_app.command("upgrade")
     def db_upgrade() -> None:
@@ -366,19 +376,21 @@ def main() -> None:
     app()
 
 
-def _run(settings: Settings) -> None:
+def _run(settings: Settings, *, webhook: bool = False) -> None:
     """Run the bot or the simulator; turn every start-up failure into lines and an exit code.
 
     Imported here, not at the top: every other command works without the bot's dependencies
     loaded, and the bot itself never imports the development tools.
     """
-    from bot.app import StartupError, run_polling
+    from bot.app import StartupError, run_polling, run_webhook
 
     # Before anything else logs: httpx would print the token in request URLs at INFO.
     configure_logging(settings.log_level, to_terminal=not settings.is_simulator)
     try:
         if settings.is_simulator:
             _run_simulator(settings)
+        elif webhook:
+            asyncio.run(run_webhook(settings))
         else:
             asyncio.run(run_polling(settings))
     except StartupError as exc:

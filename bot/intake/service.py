@@ -210,8 +210,17 @@ class IntakeService:
         return self._sealer.fingerprint
 
     async def handle(self, inbound: Inbound) -> Handled:
-        """Process one event; answer only what was kept (and, for a report, committed)."""
+        """Process one event; answer only what was kept (and, for a report, committed).
+
+        The event is handled in its conversation's turn: no other update of the same person
+        runs meanwhile, in this worker or (with Redis) in any other, so two quick messages
+        never read the same draft and lose one another.
+        """
         key = self._memory.key(inbound.transport, inbound.user_id)
+        async with self._memory.store.turn(key):
+            return await self._handle(inbound, key)
+
+    async def _handle(self, inbound: Inbound, key: str) -> Handled:
         now = self._clock()
         hint = inbound.language_hint
         if inbound.update_id is not None and not await self._memory.first_delivery(
@@ -499,7 +508,8 @@ class IntakeService:
         step and file it twice, with nobody holding the first one's code.
         """
         key = self._memory.key(transport, user_id)
-        await self._memory.keep_receipt(key, code, self._clock())
+        async with self._memory.store.turn(key):
+            await self._memory.keep_receipt(key, code, self._clock())
 
     async def locale_of(self, transport: str, user_id: int) -> str | None:
         """Return the language this person chose, if it is still remembered."""

@@ -105,6 +105,7 @@ class Methods:
         if url and not url.startswith("https://"):
             raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
         self._world.webhook_url = url
+        self._world.webhook_secret = str(params.get("secret_token", ""))
         if params.get("allowed_updates"):
             self._world.allowed_updates = frozenset(params["allowed_updates"])
         if params.get("drop_pending_updates"):

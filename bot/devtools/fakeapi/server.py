@@ -14,6 +14,7 @@ instances.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import hmac
 import json
@@ -22,7 +23,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 
 from bot.devtools.fakeapi.limits import limit_problems
@@ -34,6 +37,7 @@ from bot.devtools.fakeapi.validation import CallValidator, UploadedFile
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_POLL_SECONDS = 50
+WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10)
 ChatType = Literal["private", "group", "supergroup"]
 
 
@@ -119,6 +123,10 @@ class FakeBotApi:
         self._next_group_id = 4_000_000_001
         self.calls: list[RecordedCall] = []
         self.violations: list[Violation] = []
+        self.webhook_statuses: list[int] = []
+        """The HTTP status of every webhook delivery tried, in order (0: no answer)."""
+        self._webhook_origin = ""
+        self._pusher: asyncio.Task[None] | None = None
 
     @property
     def token(self) -> str:
@@ -174,12 +182,58 @@ class FakeBotApi:
         self._stopping = False
 
     async def stop(self) -> None:
-        """End pending long polls and stop listening."""
+        """End pending long polls and webhook deliveries, and stop listening."""
         self._stopping = True
         await self._notify()
+        if self._pusher is not None:
+            self._pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pusher
+            self._pusher = None
         if self._runner is not None:
             await self._runner.cleanup()
         self._runner = None
+
+    def deliver_webhooks_to(self, origin: str) -> None:
+        """Play Telegram and the reverse proxy: post webhook updates to ``origin``.
+
+        Telegram posts each update to the https URL given to ``setWebhook`` with its secret
+        token; a proxy forwards the path to the worker. The fake posts to ``origin`` (plain
+        http on loopback) plus that URL's path, one update at a time in order, and tries an
+        update again until the worker answers 200, as Telegram does.
+        """
+        self._webhook_origin = origin.rstrip("/")
+        if self._pusher is None:
+            self._pusher = asyncio.create_task(self._push_webhooks())
+
+    async def _push_webhooks(self) -> None:
+        world = self._world
+        async with aiohttp.ClientSession() as session:
+            while not self._stopping:
+                async with self._changed:
+                    await self._changed.wait_for(
+                        lambda: self._stopping or bool(world.webhook_url and world.pending)
+                    )
+                if self._stopping:
+                    return
+                update = world.pending[0]
+                url = self._webhook_origin + (urlsplit(world.webhook_url).path or "/")
+                headers = {"X-Telegram-Bot-Api-Secret-Token": world.webhook_secret}
+                status = 0
+                try:
+                    async with session.post(
+                        url, data=_dumps(update), headers=headers, timeout=WEBHOOK_TIMEOUT
+                    ) as response:
+                        status = response.status
+                except (aiohttp.ClientError, TimeoutError):
+                    status = 0
+                self.webhook_statuses.append(status)
+                if status == 200:
+                    world.pending = [u for u in world.pending if u is not update]
+                    world.highest_fetched = max(world.highest_fetched, update["update_id"])
+                    await self._notify()
+                else:
+                    await asyncio.sleep(0.2)  # Telegram tries again a little later
 
     async def __aenter__(self) -> FakeBotApi:
         await self.start()

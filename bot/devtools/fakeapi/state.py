@@ -199,6 +199,7 @@ class World:
         self.allowed_updates: frozenset[str] = DEFAULT_UPDATE_TYPES
         self.callback_queries: dict[str, CallbackState] = {}
         self.webhook_url = ""
+        self.webhook_secret = ""
         self.commands: dict[tuple[str, str], list[JsonDict]] = {}
         self.menu_buttons: dict[int | None, JsonDict] = {}
 
