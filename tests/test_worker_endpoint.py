@@ -18,6 +18,7 @@ from bot.health import WorkerServer
 from bot.metrics import Metrics
 from bot.settings import Settings
 from storage.db import create_engine, database_answers, normalise_database_url
+from tests.benchmark_support import run_quick
 from tests.botapi_driver import running_amanat
 from tests.test_e2e_telegram import receipt_code, walk_report
 
@@ -92,3 +93,12 @@ def test_an_unknown_update_kind_is_counted_as_other_never_as_a_new_label() -> No
     text = metrics.exposition().decode()
     assert "123456789" not in text
     assert 'amanat_updates_total{kind="other"} 1.0' in text
+
+
+def test_the_throughput_benchmark_runs_and_names_its_figures() -> None:
+    """Its quick mode only: the figures are measured, never asserted."""
+    figures = run_quick("throughput.py")
+    run = figures["embedded_5"]
+    for name in ("updates_per_s", "p99_ms", "echo_p99_ms", "ratio", "cpu_ms_per_update"):
+        assert name in run
+    assert run["actions_per_person"] >= 15  # a whole report, not a few presses

@@ -11,6 +11,7 @@ else; the database sees the report itself only when it is submitted
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -528,9 +529,11 @@ class IntakeService:
         if code is None:
             work.replies.extend(status_replies(False, None, None))
             return
+        # scrypt, in a thread: the event loop serves everyone else's chats meanwhile.
+        receipt_hash = await asyncio.to_thread(self._keys.receipt_hash, code)
         async with unit_of_work(self._sessions) as session:
             reports = ReportRepository(session)
-            report_id = await reports.find_by_receipt_hash(self._keys.receipt_hash(code))
+            report_id = await reports.find_by_receipt_hash(receipt_hash)
             report = await reports.get(report_id) if report_id else None
             if report is None:
                 work.replies.extend(status_replies(False, None, None))
@@ -539,7 +542,7 @@ class IntakeService:
             waiting = await ConsentRepository(session).pending(report.id) is not None
         answers: list[tuple[date, str]] = []
         if stored and report.reporter_key is not None:
-            reporter = self._keys.reporter_key(code, report.id)
+            reporter = await asyncio.to_thread(self._keys.reporter_key, code, report.id)
             for reply in stored:
                 ref = ItemRef(report.id, REPLY_KIND, reply.index)
                 try:
