@@ -121,7 +121,8 @@ class IntakeHandlers:
         sent = shown.sent
         if shown.with_buttons and context.chat_data is not None:
             live = context.chat_data.get(LIVE_BUTTONS, [])
-            old = [i for i in live if i not in shown.with_buttons]
+            # An edited message already has the buttons the edit gave it (often none).
+            old = [i for i in live if i not in shown.with_buttons and i not in shown.edited]
             context.chat_data[LIVE_BUTTONS] = shown.with_buttons
             await retire_buttons(context.bot, chat.id, old)
         message = update.message

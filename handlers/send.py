@@ -114,6 +114,8 @@ class Shown:
     """Messages sent (not edited): /wipe deletes them later."""
     with_buttons: list[int] = field(default_factory=list)
     """Messages, sent or edited, that now carry buttons."""
+    edited: list[int] = field(default_factory=list)
+    """Messages edited: their buttons are whatever the edit gave them, nothing to retire."""
 
 
 async def send_replies(
@@ -168,6 +170,7 @@ async def show_replies(
                     log.info("edit refused (%s); sending instead", type(exc).__name__)
                     pressed_message_id = None
             if pressed_message_id is not None:
+                shown.edited.append(pressed_message_id)
                 if markup is not None:
                     shown.with_buttons.append(pressed_message_id)
                 continue

@@ -872,3 +872,17 @@ async def test_the_bot_never_sends_faster_than_telegrams_overall_limit(
     assert len(times) == 20
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
     assert busiest <= 2 * rate, busiest
+
+
+async def test_at_every_step_of_a_report_only_one_message_has_buttons(harness: Harness) -> None:
+    """Old buttons go, whether their message was edited or retired; none is left behind."""
+    user = harness.server.user(language_code="en")
+    await harness.start(user)
+    seen: list[int] = []
+
+    async def count(_: int) -> None:
+        seen.append(len([m for m in user.bot_messages() if m.buttons]))
+
+    await walk_report(harness, user, {"narrative": "what happened"}, on_step=count)
+    assert seen
+    assert set(seen) == {1}, seen
