@@ -173,6 +173,25 @@ class FakeUser:
         }
         return await self._sink.inject("callback_query", payload)
 
+    async def press_forged(self, data: str, message: int | ChatMessage | None = None) -> int:
+        """Press a button that is not there: callback data a modified client made up.
+
+        Telegram does not check that the data belongs to a button of the message, so a bot
+        must treat it as untrusted input.
+        """
+        stored = self._message_with_buttons(message)
+        world = self._sink.world
+        query_id = str(secrets.randbits(63))
+        world.callback_queries[query_id] = CallbackState(query_id, self.chat_id)
+        payload: JsonDict = {
+            "id": query_id,
+            "from": self.user,
+            "message": copy.deepcopy(stored.data),
+            "chat_instance": self._state.chat_instance,
+            "data": data,
+        }
+        return await self._sink.inject("callback_query", payload)
+
     async def send_sticker(self, emoji: str = "👍") -> int:
         """Send a regular sticker."""
         stored = self._sink.world.add_file(24_000, folder="stickers", name="sticker.webp")
