@@ -8,7 +8,6 @@ while an update is in flight.
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import signal
 import socket
@@ -20,11 +19,8 @@ import httpx
 import pytest
 
 from bot.crypto.keyfile import AdminPrivateKey
-from bot.crypto.server import generate_server_secret
 from tests.botapi_driver import strict_fake_api
-
-REPO = Path(__file__).resolve().parent.parent
-PROGRAM = "from bot.cli.main import main; main()"
+from tests.process_support import PROGRAM, bot_environment
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -36,25 +32,14 @@ async def test_a_signal_finishes_in_flight_work_checkpoints_the_wal_and_exits_0(
         probe.bind(("127.0.0.1", 0))
         worker_port = int(probe.getsockname()[1])
     async with strict_fake_api() as server:
-        environment = {
-            **{
-                name: value
-                for name, value in os.environ.items()
-                if not name.startswith(("AMANAT_", "TELEGRAM_", "DATABASE_URL"))
-            },
-            "PYTHONPATH": str(REPO),
-            "TELEGRAM_BOT_TOKEN": server.token,
-            "AMANAT_TELEGRAM_API_BASE_URL": server.base_url,
-            "AMANAT_TELEGRAM_FILE_BASE_URL": server.base_file_url,
-            "AMANAT_ADMIN_PUBLIC_KEYS": admin_key.public_key().to_text(),
-            "AMANAT_SERVER_SECRET": base64.b64encode(generate_server_secret()).decode(),
-            "DATABASE_URL": f"sqlite:///{database}",
-            "AMANAT_DATA_DIR": str(tmp_path / "data"),
-            "AMANAT_LOCALES_DIR": str(locales_dir),
-            "AMANAT_LOG_LEVEL": "INFO",
-            "AMANAT_BOT_USERNAME": "@Amanat_Test_Bot",  # the fake's name, in another case
-            "AMANAT_WORKER_PORT": str(worker_port),
-        }
+        environment = bot_environment(
+            server,
+            tmp_path,
+            locales_dir,
+            admin_key,
+            AMANAT_BOT_USERNAME="@Amanat_Test_Bot",  # the fake's name, in another case
+            AMANAT_WORKER_PORT=str(worker_port),
+        )
         bot = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",

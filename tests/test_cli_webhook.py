@@ -8,8 +8,6 @@ one at a time, until the worker answers 200. Requests without the secret are ref
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import signal
 import socket
 import sys
@@ -18,11 +16,9 @@ from pathlib import Path
 import httpx
 
 from bot.crypto.keyfile import AdminPrivateKey
-from bot.crypto.server import generate_server_secret
 from tests.botapi_driver import strict_fake_api
+from tests.process_support import PROGRAM, bot_environment
 
-REPO = Path(__file__).resolve().parent.parent
-PROGRAM = "from bot.cli.main import main; main()"
 SECRET = "webhook_SECRET-token-42"
 PUBLIC_URL = "https://bot.example.org/telegram/updates"
 
@@ -39,27 +35,16 @@ async def test_a_webhook_worker_answers_refuses_strangers_and_stops_cleanly(
     port = free_port()
     worker = f"http://127.0.0.1:{port}"
     async with strict_fake_api() as server:
-        environment = {
-            **{
-                name: value
-                for name, value in os.environ.items()
-                if not name.startswith(("AMANAT_", "TELEGRAM_", "DATABASE_URL"))
-            },
-            "PYTHONPATH": str(REPO),
-            "TELEGRAM_BOT_TOKEN": server.token,
-            "AMANAT_TELEGRAM_API_BASE_URL": server.base_url,
-            "AMANAT_TELEGRAM_FILE_BASE_URL": server.base_file_url,
-            "AMANAT_ADMIN_PUBLIC_KEYS": admin_key.public_key().to_text(),
-            "AMANAT_SERVER_SECRET": base64.b64encode(generate_server_secret()).decode(),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'amanat.db'}",
-            "AMANAT_DATA_DIR": str(tmp_path / "data"),
-            "AMANAT_LOCALES_DIR": str(locales_dir),
-            "AMANAT_LOG_LEVEL": "INFO",
-            "AMANAT_BOT_USERNAME": "@amanat_test_bot",
-            "AMANAT_WEBHOOK_URL": PUBLIC_URL,
-            "AMANAT_WEBHOOK_SECRET": SECRET,
-            "AMANAT_WORKER_PORT": str(port),
-        }
+        environment = bot_environment(
+            server,
+            tmp_path,
+            locales_dir,
+            admin_key,
+            AMANAT_BOT_USERNAME="@amanat_test_bot",
+            AMANAT_WEBHOOK_URL=PUBLIC_URL,
+            AMANAT_WEBHOOK_SECRET=SECRET,
+            AMANAT_WORKER_PORT=str(port),
+        )
         bot = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",

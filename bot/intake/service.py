@@ -358,17 +358,9 @@ class IntakeService:
     async def _seal_attachment(self, work: _Work, effect: SealAttachment) -> None:
         """Fetch a file into memory and store it sealed under a random upload id."""
         draft_id = work.after.draft.draft_id
-        fetch = work.inbound.fetch_file
-        if draft_id is None or fetch is None:
+        if draft_id is None:
             raise AttachmentUnavailable
-        if self._free_disk is not None and self._free_disk() < self._min_free_disk:
-            raise NoRoomForFiles
-        try:
-            data = await fetch(effect.file_ref)
-        except Exception as exc:  # any transport failure: the reporter sends it again
-            raise AttachmentUnavailable(type(exc).__name__) from None
-        if len(data) > self._config.max_attachment_bytes:
-            raise AttachmentUnavailable("too big")
+        data = await self._fetch_bytes(work, effect.file_ref)
         upload_id = secrets.token_hex(UPLOAD_ID_BYTES)
         deadline = self._memory.deadline(work.after) or work.now
         expires_on = deadline.date() + timedelta(days=1)
@@ -589,18 +581,23 @@ class IntakeService:
 
     async def _fetch(self, work: _Work, effect: FileToTeam) -> FileSent:
         """Fetch a file for the team into memory, if the disk has room and it is not too big."""
+        data = await self._fetch_bytes(work, effect.file_ref)
+        return FileSent(effect.kind, data, effect.size, effect.caption, effect.file_name)
+
+    async def _fetch_bytes(self, work: _Work, file_ref: str) -> bytes:
+        """Download a file into memory (never to disk) while the disk has room for uploads."""
         fetch = work.inbound.fetch_file
         if fetch is None:
             raise AttachmentUnavailable
         if self._free_disk is not None and self._free_disk() < self._min_free_disk:
             raise NoRoomForFiles
         try:
-            data = await fetch(effect.file_ref)
+            data = await fetch(file_ref)
         except Exception as exc:  # any transport failure: the reporter sends it again
             raise AttachmentUnavailable(type(exc).__name__) from None
         if len(data) > self._config.max_attachment_bytes:
             raise AttachmentUnavailable("too big")
-        return FileSent(effect.kind, data, effect.size, effect.caption, effect.file_name)
+        return data
 
 
 WIPE_RANGE: Final = 3000

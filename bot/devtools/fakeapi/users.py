@@ -161,17 +161,7 @@ class FakeUser:
             raise LookupError(f"no button {button!r} on message {stored.message_id}: {labels}")
         if "callback_data" not in chosen:
             raise ValueError("only callback buttons can be pressed in the fake")
-        world = self._sink.world
-        query_id = str(secrets.randbits(63))
-        world.callback_queries[query_id] = CallbackState(query_id, self.chat_id)
-        payload: JsonDict = {
-            "id": query_id,
-            "from": self.user,
-            "message": copy.deepcopy(stored.data),
-            "chat_instance": self._state.chat_instance,
-            "data": chosen["callback_data"],
-        }
-        return await self._sink.inject("callback_query", payload)
+        return await self._callback(stored, chosen["callback_data"])
 
     async def press_forged(self, data: str, message: int | ChatMessage | None = None) -> int:
         """Press a button that is not there: callback data a modified client made up.
@@ -179,7 +169,10 @@ class FakeUser:
         Telegram does not check that the data belongs to a button of the message, so a bot
         must treat it as untrusted input.
         """
-        stored = self._message_with_buttons(message)
+        return await self._callback(self._message_with_buttons(message), data)
+
+    async def _callback(self, stored: StoredMessage, data: str) -> int:
+        """Send the callback query of a press on ``stored`` carrying ``data``."""
         world = self._sink.world
         query_id = str(secrets.randbits(63))
         world.callback_queries[query_id] = CallbackState(query_id, self.chat_id)
