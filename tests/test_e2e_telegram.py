@@ -384,6 +384,17 @@ async def test_voice_notes_and_photos_are_sealed_as_streams(
     exported = sorted(out.iterdir())
     assert [p.read_bytes() for p in exported] == [photo, voice]
     assert [p.suffix for p in exported] == [".jpg", ".ogg"]
+    again = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["admin", "export", summary.id, "--to", str(out), "--key", str(key_file)],
+        env={PASSPHRASE_ENV: "admin passphrase 1"},
+    )
+    assert again.exit_code != 0
+    assert "already holds" in again.output, again.output
+    assert "another folder with --to" in again.output
+    assert "Traceback" not in again.output
+    assert [p.read_bytes() for p in sorted(out.iterdir())] == [photo, voice]  # untouched
     shown = await asyncio.to_thread(
         CliRunner().invoke,
         app,

@@ -547,6 +547,13 @@ def _export(
             raise CliError(
                 f"an attachment of report {report_id}: {describe_problem(exc)}"
             ) from None
+        except FileExistsError as exc:
+            # Never over an earlier export: its files may already be cleaned, moved or in use.
+            name = Path(str(exc.filename)).name if exc.filename else "a file"
+            raise CliError(
+                f"{folder} already holds {name} from an earlier export of this report: "
+                "export to another folder with --to, or delete that folder first"
+            ) from None
         except OSError as exc:
             raise CliError(f"cannot write to {folder}: {type(exc).__name__}") from None
 
