@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
+import socket
+import sys
 from pathlib import Path
+from typing import IO, Any
 
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.server import generate_server_secret
@@ -46,3 +50,31 @@ def bot_environment(
     )
     environment.update(values)
     return environment
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def start_amanat(
+    environment: dict[str, str],
+    folder: Path,
+    *arguments: str,
+    output: int | IO[Any] = asyncio.subprocess.PIPE,
+) -> asyncio.subprocess.Process:
+    """Start ``amanat run`` (plus ``arguments``) in ``folder``, stdin not a terminal."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        PROGRAM,
+        "run",
+        *arguments,
+        cwd=folder,
+        env=environment,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
+    )

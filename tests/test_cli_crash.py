@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import random
 import re
 import signal
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -35,9 +33,8 @@ from bot.devtools.fakeapi import ChatMessage, FakeBotApi, FakeUser
 from storage.db import create_engine, normalise_database_url, session_factory, unit_of_work
 from storage.models import ReportRow
 from tests.botapi_driver import strict_fake_api
+from tests.process_support import bot_environment, start_amanat
 
-REPO = Path(__file__).resolve().parent.parent
-PROGRAM = "from bot.cli.main import main; main()"
 PEOPLE = 12
 KILLS = 3
 SILENCE = 3.0
@@ -129,39 +126,20 @@ async def test_sigkill_at_random_points_loses_no_acknowledged_report(
     tmp_path: Path, locales_dir: Path, admin_key: AdminPrivateKey
 ) -> None:
     secret = generate_server_secret()
-    database = f"sqlite:///{tmp_path / 'amanat.db'}"
+    database = f"sqlite:///{tmp_path / 'amanat.db'}"  # as bot_environment sets it
     async with strict_fake_api() as server:
-        environment = {
-            **{
-                name: value
-                for name, value in os.environ.items()
-                if not name.startswith(("AMANAT_", "TELEGRAM_", "DATABASE_URL"))
-            },
-            "PYTHONPATH": str(REPO),
-            "TELEGRAM_BOT_TOKEN": server.token,
-            "AMANAT_TELEGRAM_API_BASE_URL": server.base_url,
-            "AMANAT_TELEGRAM_FILE_BASE_URL": server.base_file_url,
-            "AMANAT_ADMIN_PUBLIC_KEYS": admin_key.public_key().to_text(),
-            "AMANAT_SERVER_SECRET": base64.b64encode(secret).decode(),
-            "DATABASE_URL": database,
-            "AMANAT_DATA_DIR": str(tmp_path / "data"),
-            "AMANAT_LOCALES_DIR": str(locales_dir),
-            "AMANAT_LOG_LEVEL": "WARNING",
-        }
+        environment = bot_environment(
+            server,
+            tmp_path,
+            locales_dir,
+            admin_key,
+            AMANAT_SERVER_SECRET=base64.b64encode(secret).decode(),
+            AMANAT_LOG_LEVEL="WARNING",
+        )
 
         async def start() -> asyncio.subprocess.Process:
             started = len(server.calls_to("getMe"))
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-c",
-                PROGRAM,
-                "run",
-                cwd=tmp_path,
-                env=environment,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
+            process = await start_amanat(environment, tmp_path, output=asyncio.subprocess.DEVNULL)
             await server.wait_for(
                 lambda: len(server.calls_to("getMe")) > started and server.waiting_polls > 0,
                 timeout=60,

@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sqlite3
-import sys
 from pathlib import Path
 
 import httpx
@@ -20,7 +18,7 @@ import pytest
 
 from bot.crypto.keyfile import AdminPrivateKey
 from tests.botapi_driver import strict_fake_api
-from tests.process_support import PROGRAM, bot_environment
+from tests.process_support import bot_environment, free_port, start_amanat
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -28,9 +26,7 @@ async def test_a_signal_finishes_in_flight_work_checkpoints_the_wal_and_exits_0(
     tmp_path: Path, locales_dir: Path, admin_key: AdminPrivateKey, stop: signal.Signals
 ) -> None:
     database = tmp_path / "amanat.db"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        worker_port = int(probe.getsockname()[1])
+    worker_port = free_port()
     async with strict_fake_api() as server:
         environment = bot_environment(
             server,
@@ -40,17 +36,7 @@ async def test_a_signal_finishes_in_flight_work_checkpoints_the_wal_and_exits_0(
             AMANAT_BOT_USERNAME="@Amanat_Test_Bot",  # the fake's name, in another case
             AMANAT_WORKER_PORT=str(worker_port),
         )
-        bot = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            PROGRAM,
-            "run",
-            cwd=tmp_path,
-            env=environment,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        bot = await start_amanat(environment, tmp_path)
         try:
             await server.wait_for(lambda: server.waiting_polls > 0, timeout=60)
             async with httpx.AsyncClient() as client:

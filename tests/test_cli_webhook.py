@@ -9,24 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
-import sys
 from pathlib import Path
 
 import httpx
 
 from bot.crypto.keyfile import AdminPrivateKey
 from tests.botapi_driver import strict_fake_api
-from tests.process_support import PROGRAM, bot_environment
+from tests.process_support import bot_environment, free_port, start_amanat
 
 SECRET = "webhook_SECRET-token-42"
 PUBLIC_URL = "https://bot.example.org/telegram/updates"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_a_webhook_worker_answers_refuses_strangers_and_stops_cleanly(
@@ -45,18 +37,7 @@ async def test_a_webhook_worker_answers_refuses_strangers_and_stops_cleanly(
             AMANAT_WEBHOOK_SECRET=SECRET,
             AMANAT_WORKER_PORT=str(port),
         )
-        bot = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            PROGRAM,
-            "run",
-            "--webhook",
-            cwd=tmp_path,
-            env=environment,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        bot = await start_amanat(environment, tmp_path, "--webhook")
         try:
             await server.wait_for(
                 lambda: any(call.ok for call in server.calls_to("setWebhook")), timeout=60
