@@ -419,18 +419,8 @@ async def test_admin_answer_reaches_only_the_holder_of_the_code(
     settings = harness.settings
     [report_id] = [r for r in await _report_ids(settings)]
     answer = f"پاسخ تیم CANARY-{uuid.uuid4().hex}"
-    key_file = tmp_path / "admin.key"
-    key_file.write_bytes(admin_key.to_file_bytes("admin passphrase 1", scrypt_n=2**10))
-    app = create_app(CliConfig(load_settings=lambda: settings, scrypt_n=2**10))
-    result = await asyncio.to_thread(
-        CliRunner().invoke,
-        app,
-        ["admin", "reply", report_id, "--key", str(key_file)],
-        input=answer,
-        env={PASSPHRASE_ENV: "admin passphrase 1"},
-    )
-    assert result.exit_code == 0, result.output
-    assert "sends a short notice" in result.output  # the walk answered Yes to notices
+    said = await _answer_as_admin(settings, admin_key, tmp_path, report_id, answer)
+    assert "sends a short notice" in said  # the walk answered Yes to notices
     before = len(user.bot_messages())
     assert await deliver_reply_notices(harness.services, harness.driver.application.bot) == 1
     notice = user.bot_messages()[before:]
@@ -630,8 +620,14 @@ async def test_only_the_newest_received_message_keeps_its_done_button(harness: H
 
 
 async def _answer_as_admin(
-    settings: Settings, admin_key: AdminPrivateKey, tmp_path: Path, report_id: str
-) -> None:
+    settings: Settings,
+    admin_key: AdminPrivateKey,
+    tmp_path: Path,
+    report_id: str,
+    answer: str = "Please write to us again.",
+) -> str:
+    """Answer a report with `amanat admin reply`, as an admin on their own machine; return
+    what the command printed."""
     key_file = tmp_path / "admin.key"
     key_file.write_bytes(admin_key.to_file_bytes("admin passphrase 1", scrypt_n=2**10))
     app = create_app(CliConfig(load_settings=lambda: settings, scrypt_n=2**10))
@@ -639,10 +635,11 @@ async def _answer_as_admin(
         CliRunner().invoke,
         app,
         ["admin", "reply", report_id, "--key", str(key_file)],
-        input="Please write to us again.",
+        input=answer,
         env={PASSPHRASE_ENV: "admin passphrase 1"},
     )
     assert result.exit_code == 0, result.output
+    return result.output
 
 
 async def _pending_notices(settings: Settings) -> int:
