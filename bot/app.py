@@ -511,34 +511,7 @@ async def run_polling(settings: Settings) -> None:
     leaves neither half-handled updates nor a WAL full of recent commits behind. A Bot API
     that cannot be reached or refuses the token at start is a :class:`StartupError`.
     """
-    async with _stop_signals() as stopped, open_services(settings) as services:
-        application = build_application(services)
-        async with _telegram_reachable(settings):
-            await application.initialize()
-        endpoint = worker_server(services)
-        try:
-            if settings.worker_port is not None:
-                await endpoint.start()
-            _check_true_username(settings, application.bot.username)
-            async with _telegram_reachable(settings):
-                # PTB calls post_init only from its own run_polling; this loop is ours.
-                if application.post_init is not None:
-                    await application.post_init(application)
-                await application.start()
-                assert application.updater is not None
-                await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-            log.info("Amanat is polling")
-            reason = await stopped
-            endpoint.stopping = True  # /readyz says 503 while the updates in flight finish
-        finally:
-            if application.updater is not None and application.updater.running:
-                await application.updater.stop()
-            if application.running:
-                await application.stop()
-            await application.shutdown()
-            await endpoint.stop()
-        wal = await _last_checkpoint(services.engine)
-        log.info("Amanat stopped on %s: updates in flight finished, polling ended%s", reason, wal)
+    await _serve(settings, webhook=None)
 
 
 DEFAULT_WORKER_PORT = 8080
@@ -562,40 +535,64 @@ async def run_webhook(settings: Settings) -> None:
     ]
     if missing or url is None or secret is None:
         raise StartupError(missing, exit_code=2)
-    path = urlsplit(url).path or "/"
+    await _serve(settings, webhook=(url, secret.get_secret_value()))
+
+
+async def _serve(settings: Settings, *, webhook: tuple[str, str] | None) -> None:
+    """Take updates by long polling, or at ``webhook`` (its URL and secret), until a signal.
+
+    Both ways start and stop alike: the services, the true name checked, the command menu,
+    the worker's endpoint (always with a webhook, else only when AMANAT_WORKER_PORT is set),
+    and on SIGTERM or SIGINT /readyz saying 503 while the updates taken are finished, then a
+    last checkpoint and one log line.
+    """
     async with _stop_signals() as stopped, open_services(settings) as services:
-        application = build_application(services, polling=False)
+        application = build_application(services, polling=webhook is None)
         async with _telegram_reachable(settings):
             await application.initialize()
-        port = settings.worker_port if settings.worker_port is not None else DEFAULT_WORKER_PORT
         endpoint = worker_server(services)
-        receiver = webhook_receiver(
-            application.bot,
-            application.update_queue.put,
-            secret.get_secret_value(),
-            lambda: endpoint.stopping,
-        )
-        endpoint.port, endpoint.webhook = port, (path, receiver)
+        if webhook is not None:
+            url, secret = webhook
+            endpoint.port = (
+                settings.worker_port if settings.worker_port is not None else DEFAULT_WORKER_PORT
+            )
+            receiver = webhook_receiver(
+                application.bot, application.update_queue.put, secret, lambda: endpoint.stopping
+            )
+            endpoint.webhook = (urlsplit(url).path or "/", receiver)
         try:
             _check_true_username(settings, application.bot.username)
             async with _telegram_reachable(settings):
+                # PTB calls post_init only from its own run_polling; this loop is ours.
                 if application.post_init is not None:
                     await application.post_init(application)
                 await application.start()
-                await endpoint.start()
-                await application.bot.set_webhook(
-                    url, secret_token=secret.get_secret_value(), allowed_updates=Update.ALL_TYPES
-                )
-            log.info("Amanat takes updates at its webhook")
+                if webhook is not None or settings.worker_port is not None:
+                    await endpoint.start()
+                if webhook is None:
+                    assert application.updater is not None
+                    await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+                else:
+                    await application.bot.set_webhook(
+                        webhook[0], secret_token=webhook[1], allowed_updates=Update.ALL_TYPES
+                    )
+            log.info(
+                "Amanat is polling" if webhook is None else "Amanat takes updates at its webhook"
+            )
             reason = await stopped
-            endpoint.stopping = True  # new webhook requests: 503, so Telegram sends them again
+            # /readyz says 503 while the updates in flight finish; new webhook requests too,
+            # so Telegram sends them again.
+            endpoint.stopping = True
         finally:
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
             if application.running:
                 await application.stop()  # finishes the updates already taken
             await application.shutdown()
             await endpoint.stop()
         wal = await _last_checkpoint(services.engine)
-        log.info("Amanat stopped on %s: updates in flight finished, webhook closed%s", reason, wal)
+        ended = "polling ended" if webhook is None else "webhook closed"
+        log.info("Amanat stopped on %s: updates in flight finished, %s%s", reason, ended, wal)
 
 
 def _check_true_username(settings: Settings, token_username: str) -> None:
