@@ -81,11 +81,21 @@ class BotDriver:
                 ) from None
 
     async def run(self, user: FakeUser, action: Awaitable[int]) -> list[ChatMessage]:
-        """Perform a user action, settle it, return the bot messages it left in the chat."""
+        """Perform a user action, settle it, return the bot messages it left in the chat.
+
+        That is the new messages and the older ones whose text it changed: a pressed answer
+        turns its question into the next one in place.
+        """
         before = user.last_message_id
+        texts = {m.message_id: m.text for m in user.bot_messages()}
         update_id = await action
         await self.settle(update_id)
-        return [message for message in user.bot_messages() if message.message_id > before]
+        return [
+            message
+            for message in user.bot_messages()
+            if message.message_id > before
+            or (message.message_id in texts and texts[message.message_id] != message.text)
+        ]
 
     async def say(self, user: FakeUser, text: str) -> list[ChatMessage]:
         """The user sends a text; return the bot's new visible messages."""

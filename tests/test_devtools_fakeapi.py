@@ -186,8 +186,8 @@ async def test_button_press_is_answered_and_edits_the_menu(server: FakeBotApi) -
         assert [m.button_texts for m in menu] == [["Yes", "No"]]
         assert menu[0].callback_data == ["yes", "no"]
         assert menu[0].protected
-        new = await driver.press(user, "No")
-        assert new == []  # edited in place, nothing new
+        changed = await driver.press(user, "No")
+        assert [m.message_id for m in changed] == [menu[0].message_id]  # edited, nothing new
         shown = user.last_bot_message()
         assert shown is not None
         assert (shown.text, shown.edited) == ("You chose no", True)

@@ -384,8 +384,9 @@ def start_report(
     question = next_question(fresh, None)
     assert question is not None  # the question set is never empty
     fresh, reply = ask(fresh, question, config)
-    intro = Reply((msg(N_("Let us begin. You can stop at any time with /cancel.")),))
-    return fresh, (intro, reply), effects
+    # One message, not two: it replaces the menu whose button started the report.
+    intro = msg(N_("Let us begin. You can stop at any time with /cancel."))
+    return fresh, (replace(reply, parts=(intro, *reply.parts)),), effects
 
 
 def answers_for_storage(draft: Draft) -> dict[str, str | list[str]]:

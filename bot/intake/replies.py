@@ -7,12 +7,28 @@ a step: a report stored, a code looked up, a flood, a failure. Pure, like the st
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 
 from bot.i18n.translations import N_
 from bot.intake.followup import CONSENT_QUESTION, consent_buttons, done_button, write_button
 from bot.intake.texts import TEAM_ANSWER
 from bot.intake.values import Button, Code, Reply, msg
+
+
+def replacing_pressed(replies: tuple[Reply, ...]) -> tuple[Reply, ...]:
+    """Let the first reply take the place of the pressed message, if it brings buttons too.
+
+    One screen of buttons follows another in the same message, so the chat holds only the
+    current question: a phone searched half-way through a report shows that question, not
+    every answer given so far. It also costs Telegram one call (an edit) where an echo and a
+    new question took two. A reply without buttons (safety advice, a note) is sent below
+    instead, so the buttons above it stay usable; a reply that already edits the pressed
+    message is left as it is.
+    """
+    if not replies or not replies[0].keyboard or any(r.edit_pressed for r in replies):
+        return replies
+    return (replace(replies[0], edit_pressed=True), *replies[1:])
 
 
 def receipt_replies(code: str) -> tuple[Reply, ...]:

@@ -41,6 +41,7 @@ from bot.intake.replies import (
     no_question_replies,
     no_room_for_files_replies,
     receipt_replies,
+    replacing_pressed,
     report_gone_replies,
     status_replies,
     submit_failed_replies,
@@ -280,8 +281,11 @@ class IntakeService:
         # /forget clears the language: its confirmation still comes in the one just used.
         spoken = work.before.draft if work.forget else work.after.draft
         locale = self._locale(spoken, hint)
+        replies = tuple(work.replies)
+        if isinstance(inbound.event, Pressed) and not work.wiping:
+            replies = replacing_pressed(replies)
         return Handled(
-            tuple(work.replies),
+            replies,
             locale,
             work.delete_input,
             wipe=work.wipe,

@@ -446,30 +446,31 @@ def _on_multi(
             return Outcome(draft, (reply,))
         chosen = tuple(o.id for o in question.all_options() if o.id in draft.selection)
         new = replace(draft, answers={**draft.answers, question.id: chosen}, selection=())
-        echo = Reply(
-            (
-                msg(question.prompt),
-                msg(YOUR_ANSWER, answer=answer_text(question, chosen)),
-            ),
-            edit_pressed=True,
-        )
-        outcome = advance(new, question, config)
-        return replace(outcome, replies=(echo, *outcome.replies))
+        return advance(new, question, config)  # the next question replaces this one
     return _stale(draft, config)
 
 
 def _answer_choice(
     draft: Draft, question: Question, value: str, config: FlowConfig, *, edit_pressed: bool
 ) -> Outcome:
+    """Record a choice and go on.
+
+    A pressed answer needs no echo: the next question replaces the pressed one (see
+    :func:`bot.intake.replies.replacing_pressed`). A typed answer is echoed, because the
+    bot read it from words and the reporter should see what it understood; so is a "yes"
+    to danger, so the emergency numbers stand under the question they answer.
+    """
     answers = prune({**draft.answers, question.id: value})
     new = replace(draft, answers=answers)
     replies: list[Reply] = []
-    echo_parts = (
-        msg(question.prompt),
-        msg(YOUR_ANSWER, answer=answer_text(question, value)),
-    )
-    replies.append(Reply(echo_parts, edit_pressed=edit_pressed))
-    if question.id == "danger_now" and value == "yes":
+    emergency = question.id == "danger_now" and value == "yes"
+    if emergency or not edit_pressed:
+        echo_parts = (
+            msg(question.prompt),
+            msg(YOUR_ANSWER, answer=answer_text(question, value)),
+        )
+        replies.append(Reply(echo_parts, edit_pressed=edit_pressed))
+    if emergency:
         parts = [msg(EMERGENCY)]
         for contact in config.emergency_contacts:
             # Translators: {contact} is an emergency phone line or address set by the organisation.
