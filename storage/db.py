@@ -5,7 +5,10 @@ through asyncpg (production). On SQLite every connection runs in WAL mode with
 ``synchronous=FULL`` (a commit that returned is on disk: "acknowledged means durable"),
 foreign keys on, ``secure_delete`` on (freed pages are zeroed), temporary tables in memory (no
 temp files) and a busy timeout; every transaction starts with ``BEGIN IMMEDIATE`` so that
-concurrent writers queue on the busy timeout instead of failing mid-transaction. Never use
+concurrent writers queue on the busy timeout instead of failing mid-transaction. Within one
+process they queue first on an asyncio lock, in arrival order (:func:`unit_of_work`): SQLite's
+busy handler only sleeps and retries, so under a thousand people at once an unlucky writer
+could wait out the whole timeout while later ones got in. Never use
 SQLAlchemy's ``isolation_level`` execution option on these engines: resetting it hands
 transaction control back to the driver. :func:`ensure_wal` finishes the switch to WAL for a
 brand-new file that several processes open at once (``storage.migrate`` calls it).
@@ -20,6 +23,8 @@ SQLite file's path at most), so that every caller can print it as one line.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import hashlib
 import logging
 import os
@@ -176,7 +181,20 @@ def create_engine(url: str) -> AsyncEngine:
     if sqlite:
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
+        setattr(engine.sync_engine, _WRITER_QUEUE, asyncio.Lock())
     return engine
+
+
+_WRITER_QUEUE: Final = "amanat_writer_queue"
+"""Attribute of a SQLite engine: the lock its units of work take in turn (AsyncEngine has
+``__slots__``, its sync engine does not)."""
+
+
+def _writer_queue(sessions: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
+    bind = sessions.kw.get("bind")
+    engine = bind.sync_engine if isinstance(bind, AsyncEngine) else None
+    lock = getattr(engine, _WRITER_QUEUE, None)
+    return lock if isinstance(lock, asyncio.Lock) else None
 
 
 def _private_sqlite_file(url: str) -> None:
@@ -272,11 +290,23 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
 
     Repositories never commit; whoever opens the unit of work decides when work is durable,
     and may acknowledge it to a person only after this context manager has exited cleanly.
-    On SQLite a unit of work holds the write lock from its first statement: never open one
-    inside another, the inner one would wait out the busy timeout and fail.
+    On SQLite a unit of work holds the write lock from its first statement, and units of
+    work of one process take turns in arrival order: never open one inside another, the
+    inner one would wait for ever.
     """
-    async with sessions() as session, session.begin():
-        yield session
+    queue = _writer_queue(sessions)
+    if queue is not None and _IN_UNIT_OF_WORK.get():
+        raise RuntimeError("a SQLite unit of work was opened inside another")
+    token = _IN_UNIT_OF_WORK.set(queue is not None)
+    try:
+        async with queue or contextlib.nullcontext(), sessions() as session, session.begin():
+            yield session
+    finally:
+        _IN_UNIT_OF_WORK.reset(token)
+
+
+_IN_UNIT_OF_WORK: Final = contextvars.ContextVar("amanat_in_sqlite_unit_of_work", default=False)
+"""Set while this task's context holds a SQLite unit of work: a nested one fails at once."""
 
 
 # Tables whose rows die: reply notices (the one place an account is kept, by the reporter's
