@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from telegram import (
     Bot,
     BotCommand,
@@ -735,3 +736,53 @@ async def test_a_newer_poll_ends_an_abandoned_one(server: FakeBotApi) -> None:
         await server.wait_for(lambda: server.waiting_polls == 1)
         update_id = await user.send_text("for the newer poll")
         assert [u["update_id"] for u in await asyncio.wait_for(second, 2)] == [update_id]
+
+
+async def test_webhooks_go_over_several_connections_to_several_workers(
+    server: FakeBotApi, bot: Bot
+) -> None:
+    """Like Telegram with max_connections and a round-robin proxy: updates are posted at the
+    same time, spread over the workers, each taken once."""
+    seen: dict[int, list[int]] = {0: [], 1: [], 2: []}
+    open_now = 0
+    most_open = 0
+
+    def worker(number: int) -> Any:
+        async def receive(request: web.Request) -> web.Response:
+            nonlocal open_now, most_open
+            assert request.headers["X-Telegram-Bot-Api-Secret-Token"] == "s3cret"
+            open_now += 1
+            most_open = max(most_open, open_now)
+            await asyncio.sleep(0.05)  # a worker busy with the update
+            seen[number].append((await request.json())["update_id"])
+            open_now -= 1
+            return web.Response()
+
+        return receive
+
+    runners = []
+    origins = []
+    try:
+        for number in seen:
+            app = web.Application()
+            app.router.add_post("/hook", worker(number))
+            runner = web.AppRunner(app)
+            await runner.setup()
+            runners.append(runner)
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            host, port = runner.addresses[0][:2]
+            origins.append(f"http://{host}:{port}")
+        await bot.set_webhook("https://bot.example.org/hook", secret_token="s3cret")
+        server.deliver_webhooks_to(*origins, connections=6)
+        users = [server.user() for _ in range(12)]
+        sent = [await user.send_text("hello") for user in users]
+        await server.wait_for(lambda: sum(len(ids) for ids in seen.values()) == 12)
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+    taken = sorted(i for ids in seen.values() for i in ids)
+    assert taken == sorted(sent)  # each update once
+    assert all(len(ids) == 4 for ids in seen.values()), seen  # round robin
+    assert most_open > 1  # at the same time, over several connections
+    assert set(server.webhook_statuses) == {200}

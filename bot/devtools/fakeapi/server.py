@@ -125,8 +125,11 @@ class FakeBotApi:
         self.violations: list[Violation] = []
         self.webhook_statuses: list[int] = []
         """The HTTP status of every webhook delivery tried, in order (0: no answer)."""
-        self._webhook_origin = ""
-        self._pusher: asyncio.Task[None] | None = None
+        self._webhook_origins: tuple[str, ...] = ()
+        self._pushers: list[asyncio.Task[None]] = []
+        self._in_flight: set[int] = set()
+        """Update ids one delivery connection has taken and not finished."""
+        self._next_origin = 0
 
     @property
     def token(self) -> str:
@@ -185,26 +188,35 @@ class FakeBotApi:
         """End pending long polls and webhook deliveries, and stop listening."""
         self._stopping = True
         await self._notify()
-        if self._pusher is not None:
-            self._pusher.cancel()
+        for pusher in self._pushers:
+            pusher.cancel()
+        for pusher in self._pushers:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._pusher
-            self._pusher = None
+                await pusher
+        self._pushers = []
         if self._runner is not None:
             await self._runner.cleanup()
         self._runner = None
 
-    def deliver_webhooks_to(self, origin: str) -> None:
-        """Play Telegram and the reverse proxy: post webhook updates to ``origin``.
+    def deliver_webhooks_to(self, *origins: str, connections: int = 1) -> None:
+        """Play Telegram and the reverse proxy: post webhook updates to ``origins``.
 
         Telegram posts each update to the https URL given to ``setWebhook`` with its secret
-        token; a proxy forwards the path to the worker. The fake posts to ``origin`` (plain
-        http on loopback) plus that URL's path, one update at a time in order, and tries an
-        update again until the worker answers 200, as Telegram does.
+        token; a proxy forwards the path to a worker. The fake posts to an origin (plain
+        http on loopback) plus that URL's path, and tries an update again until a worker
+        answers 200, as Telegram does. With one connection (the default) updates go one at a
+        time in order; Telegram opens up to ``max_connections`` (40 by default) at once, and
+        so many ``connections`` do the same here, each update to the next origin in turn, the
+        way a round-robin proxy spreads them over several workers.
         """
-        self._webhook_origin = origin.rstrip("/")
-        if self._pusher is None:
-            self._pusher = asyncio.create_task(self._push_webhooks())
+        if not origins or connections < 1:
+            raise ValueError("give at least one origin and one connection")
+        self._webhook_origins = tuple(origin.rstrip("/") for origin in origins)
+        while len(self._pushers) < connections:
+            self._pushers.append(asyncio.create_task(self._push_webhooks()))
+
+    def _untaken(self) -> dict[str, Any] | None:
+        return next((u for u in self._world.pending if u["update_id"] not in self._in_flight), None)
 
     async def _push_webhooks(self) -> None:
         world = self._world
@@ -212,12 +224,20 @@ class FakeBotApi:
             while not self._stopping:
                 async with self._changed:
                     await self._changed.wait_for(
-                        lambda: self._stopping or bool(world.webhook_url and world.pending)
+                        lambda: (
+                            self._stopping
+                            or bool(world.webhook_url and self._untaken() is not None)
+                        )
                     )
                 if self._stopping:
                     return
-                update = world.pending[0]
-                url = self._webhook_origin + (urlsplit(world.webhook_url).path or "/")
+                update = self._untaken()
+                if update is None:
+                    continue
+                self._in_flight.add(update["update_id"])
+                origin = self._webhook_origins[self._next_origin % len(self._webhook_origins)]
+                self._next_origin += 1
+                url = origin + (urlsplit(world.webhook_url).path or "/")
                 headers = {"X-Telegram-Bot-Api-Secret-Token": world.webhook_secret}
                 status = 0
                 try:
@@ -227,6 +247,8 @@ class FakeBotApi:
                         status = response.status
                 except (aiohttp.ClientError, TimeoutError):
                     status = 0
+                finally:
+                    self._in_flight.discard(update["update_id"])
                 self.webhook_statuses.append(status)
                 if status == 200:
                     world.pending = [u for u in world.pending if u is not update]
