@@ -445,8 +445,9 @@ class IntakeService:
             user_id=work.inbound.user_id,
             today=work.now.date(),
         )
+        drawn = await self._submitter.draw()
         async with unit_of_work(self._sessions) as session:
-            submitted = await self._submitter.submit(session, submission)
+            submitted = await self._submitter.submit(session, submission, drawn)
         # Committed. Everything below is volatile memory only.
         if submitted.stats is not None:
             await self._memory.queue_stat(submitted.stats)

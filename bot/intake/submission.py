@@ -49,6 +49,16 @@ class Submitted:
 
 
 @dataclass(frozen=True)
+class Drawn:
+    """A report's id and receipt code, and what two slow scrypt runs derive from them."""
+
+    report_id: str
+    code: str
+    reporter_key: bytes
+    receipt_hash: bytes
+
+
+@dataclass(frozen=True)
 class Submission:
     """Everything one submission needs, gathered from volatile memory before the transaction."""
 
@@ -85,20 +95,28 @@ class Submitter:
             self._keys.receipt_hash(code),
         )
 
-    async def submit(self, session: AsyncSession, submission: Submission) -> Submitted:
-        """Store the report inside the caller's unit of work; raise KeysChanged before writing.
+    async def draw(self) -> Drawn:
+        """Draw the report id and receipt code, and derive their keys, before the transaction.
 
-        The report id and the receipt code are drawn here, at submission: nothing written
-        earlier (uploads under random ids) names the report.
+        The id and the code are drawn at submission: nothing written earlier (uploads under
+        random ids) names the report. The two scrypt derivations (about 110 ms) run in a
+        thread and outside any unit of work, so neither the event loop (everyone's chats) nor
+        the writers queued behind this one wait on them.
         """
+        report_id = self._new_report_id()
+        code = self._new_receipt_code()
+        reporter_key, receipt_hash = await asyncio.to_thread(self._derive, code, report_id)
+        return Drawn(report_id, code, reporter_key, receipt_hash)
+
+    async def submit(
+        self, session: AsyncSession, submission: Submission, drawn: Drawn
+    ) -> Submitted:
+        """Store the report inside the caller's unit of work; raise KeysChanged before writing."""
         draft = submission.draft
         if draft.draft_id is None:
             raise RuntimeError("submit outside a report")
-        report_id = self._new_report_id()
-        code = self._new_receipt_code()
-        # Two scrypt derivations (about 60 ms): in a thread, before the first statement, so
-        # neither the event loop (everyone's chats) nor the database's write lock waits on them.
-        reporter_key, receipt_hash = await asyncio.to_thread(self._derive, code, report_id)
+        report_id, code = drawn.report_id, drawn.code
+        reporter_key, receipt_hash = drawn.reporter_key, drawn.receipt_hash
         await self._check_current(session, submission)
         answers = answers_for_storage(draft)
         month = f"{submission.today:%Y-%m}"
