@@ -27,8 +27,8 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from aiohttp import web
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
 
@@ -45,10 +46,15 @@ from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.server import generate_server_secret
 from bot.devtools.fakeapi import ChatMessage, FakeBotApi, FakeUser
 from bot.settings import Settings
-from tests.botapi_driver import BotDriver, running_bot
+from handlers.webhook import webhook_receiver
+from tests.botapi_driver import SETTLE_GROUP, AnyApplication, BotDriver, running_bot
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 ACTION_TIMEOUT = 300.0
+WEBHOOK_URL = "https://bot.example.org/telegram"
+WEBHOOK_SECRET = "benchmark-webhook-secret"  # a loopback benchmark's own value
+WEBHOOK_CONNECTIONS = 40
+"""Telegram's default ``max_connections``: how many webhook requests it keeps open at once."""
 
 
 @dataclass
@@ -60,19 +66,29 @@ class Run:
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    sending: list[float] = field(default_factory=list)
+    """Latencies of Send alone: the report is sealed and stored, with two scrypt runs."""
+    others: list[float] = field(default_factory=list)
+    """Latencies of every other action."""
+    apologies: int = 0
+    """People whose chat shows an apology ("Sorry, …"): each was asked to try again."""
 
     def figures(self) -> dict[str, float]:
-        ordered = sorted(self.latencies)
+        others = self.others or self.latencies
 
-        def percentile(share: float) -> float:
+        def percentile(latencies: list[float], share: float) -> float:
+            ordered = sorted(latencies)
             return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 1)
 
         return {
             "updates_per_s": round(self.updates / self.seconds, 1),
-            "p50_ms": percentile(0.50),
-            "p95_ms": percentile(0.95),
-            "p99_ms": percentile(0.99),
+            "p50_ms": percentile(self.latencies, 0.50),
+            "p95_ms": percentile(self.latencies, 0.95),
+            "p99_ms": percentile(self.latencies, 0.99),
+            "p99_without_send_ms": percentile(others, 0.99),
+            "send_p50_ms": percentile(self.sending or self.latencies, 0.50),
             "cpu_ms_per_update": round(self.cpu_seconds * 1000 / self.updates, 2),
+            "apologies": self.apologies,
         }
 
 
@@ -83,11 +99,13 @@ class Timed:
         self.driver = driver
         self.run = run
 
-    async def __call__(self, action: Awaitable[int]) -> None:
+    async def __call__(self, action: Awaitable[int], *, sending: bool = False) -> None:
         started = time.perf_counter()
         update_id = await action
         await self.driver.settle(update_id, timeout=ACTION_TIMEOUT)
-        self.run.latencies.append(time.perf_counter() - started)
+        latency = time.perf_counter() - started
+        self.run.latencies.append(latency)
+        (self.run.sending if sending else self.run.others).append(latency)
         self.run.updates += 1
 
 
@@ -104,7 +122,7 @@ async def report(user: FakeUser, timed: Timed) -> None:
         message = newest_with_buttons(user)
         data = message.callback_data
         if any(":send:" in d for d in data):
-            await timed(user.press(_data(user, ":send:"), message))
+            await timed(user.press(_data(user, ":send:"), message), sending=True)
             return
         if "your own words" in (message.text or ""):
             await timed(user.send_text("They called twice and promised a job in Russia."))
@@ -158,6 +176,9 @@ async def measure(
     await asyncio.gather(*(go(user, timed) for user in users))
     run.seconds = time.perf_counter() - started
     run.cpu_seconds = time.process_time() - cpu
+    run.apologies = sum(
+        any((m.text or "").startswith("Sorry") for m in user.bot_messages()) for user in users
+    )
     return run
 
 
@@ -185,6 +206,56 @@ async def amanat_run(people: int, extra: dict[str, Any]) -> Run:
                 application = build_application(services, token=server.token)
                 async with running_bot(application, server) as driver:
                     return await measure(people, report, driver, server)
+
+
+@asynccontextmanager
+async def webhook_workers(
+    applications: Sequence[AnyApplication], server: FakeBotApi
+) -> AsyncIterator[BotDriver]:
+    """Run applications as webhook workers behind one round-robin "proxy" (the fake's pushers).
+
+    Each worker has its own endpoint on loopback, as ``amanat run --webhook`` does; the fake
+    Bot API plays Telegram with 40 connections and spreads the updates over the workers. One
+    driver sees every worker finish its updates.
+    """
+    driver = BotDriver(applications[0], server)
+    async with AsyncExitStack() as stack:
+        origins = []
+        for application in applications:
+            application.add_handler(TypeHandler(Update, driver.mark_processed), group=SETTLE_GROUP)
+            await application.initialize()
+            stack.push_async_callback(application.shutdown)
+            await application.start()
+            stack.push_async_callback(application.stop)
+            endpoint = web.Application()
+            receive = webhook_receiver(
+                application.bot, application.update_queue.put, WEBHOOK_SECRET, lambda: False
+            )
+            endpoint.router.add_post("/telegram", receive)
+            runner = web.AppRunner(endpoint, access_log=None)
+            await runner.setup()
+            stack.push_async_callback(runner.cleanup)
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            host, port = runner.addresses[0][:2]
+            origins.append(f"http://{host}:{port}")
+        await applications[0].bot.set_webhook(WEBHOOK_URL, secret_token=WEBHOOK_SECRET)
+        server.deliver_webhooks_to(*origins, connections=WEBHOOK_CONNECTIONS)
+        yield driver
+
+
+async def amanat_webhook_run(people: int, extra: dict[str, Any], workers: int) -> Run:
+    """Amanat as ``workers`` webhook workers, each with its own services, on one database."""
+    key = AdminPrivateKey.generate()
+    with tempfile.TemporaryDirectory() as folder:
+        async with FakeBotApi() as server, AsyncExitStack() as stack:
+            settings = settings_for(folder, key, server, **extra)
+            applications = []
+            for _ in range(workers):
+                services = await stack.enter_async_context(open_services(settings))
+                applications.append(build_application(services, token=server.token, polling=False))
+            async with webhook_workers(applications, server) as driver:
+                return await measure(people, report, driver, server)
 
 
 async def echo_run(people: int, actions: int) -> Run:
@@ -238,17 +309,28 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-async def main_async(sizes: list[int]) -> dict[str, Any]:
+async def main_async(sizes: list[int], only: list[str] | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"people": sizes}
+    setups: list[tuple[str, bool, int]] = [("embedded", False, 0)]
     async with postgres_and_redis() as shared:
-        setups: list[tuple[str, dict[str, Any]]] = [("embedded", {})]
-        if shared is not None:
-            setups.append(("postgres_redis_1_worker", shared))
-        else:
-            print("PostgreSQL or Redis does not answer: only the embedded default is measured")
-        for people in sizes:
-            for name, extra in setups:
-                amanat = await amanat_run(people, extra)
+        services_answer = shared is not None
+    if services_answer:
+        setups.append(("postgres_redis_1_worker", True, 0))
+        setups.append(("postgres_redis_1_webhook_worker", True, 1))
+        setups.append(("postgres_redis_3_webhook_workers", True, 3))
+    else:
+        print("PostgreSQL or Redis does not answer: only the embedded default is measured")
+    setups = [setup for setup in setups if not only or setup[0] in only]
+    for people in sizes:
+        for name, on_services, webhook_workers_count in setups:
+            # Each run on an empty database: rows sealed to an earlier run's keys would
+            # only be noise (and warnings) in this one's jobs.
+            async with postgres_and_redis() as fresh:
+                extra = fresh if on_services and fresh is not None else {}
+                if webhook_workers_count:
+                    amanat = await amanat_webhook_run(people, extra, webhook_workers_count)
+                else:
+                    amanat = await amanat_run(people, extra)
                 actions = round(amanat.updates / people)
                 echo = await echo_run(people, actions)
                 mine, theirs = amanat.figures(), echo.figures()
@@ -272,6 +354,8 @@ async def main_async(sizes: list[int]) -> dict[str, Any]:
                     f"{theirs['p50_ms']}/{theirs['p95_ms']}/{theirs['p99_ms']} ms; "
                     f"CPU {mine['cpu_ms_per_update']} ms per update against "
                     f"{theirs['cpu_ms_per_update']}; {actions} actions per person; "
+                    f"p99 without Send {mine['p99_without_send_ms']} ms, Send p50 "
+                    f"{mine['send_p50_ms']} ms; {mine['apologies']} people asked to try again; "
                     f"peak RSS of this process so far {peak_rss_mb()} MiB"
                 )
     return results
@@ -281,9 +365,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="5 people: a smoke run")
     parser.add_argument("--people", type=int, nargs="*", help="sizes to run (default 100 1000)")
+    parser.add_argument(
+        "--setups", nargs="*", help="set-ups to run by name (default: all that can run)"
+    )
     args = parser.parse_args()
     sizes = [5] if args.quick else (args.people or [100, 1000])
-    results = asyncio.run(main_async(sizes))
+    results = asyncio.run(main_async(sizes, args.setups))
     print(json.dumps({**results, "quick": args.quick}))
 
 

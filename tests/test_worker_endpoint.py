@@ -102,3 +102,6 @@ def test_the_throughput_benchmark_runs_and_names_its_figures() -> None:
     for name in ("updates_per_s", "p99_ms", "echo_p99_ms", "ratio", "cpu_ms_per_update"):
         assert name in run
     assert run["actions_per_person"] >= 15  # a whole report, not a few presses
+    if "postgres_redis_1_worker_5" in figures:  # PostgreSQL and Redis answered
+        webhooks = figures["postgres_redis_3_webhook_workers_5"]
+        assert webhooks["actions_per_person"] == run["actions_per_person"]
