@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import resource
 import sys
@@ -32,16 +33,16 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from aiohttp import web
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.app import build_application, open_services
+from bot.app import Services, build_application, open_services, worker_server
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.server import generate_server_secret
 from bot.devtools.fakeapi import ChatMessage, FakeBotApi, FakeUser
@@ -65,7 +66,6 @@ class Run:
     updates: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
     sending: list[float] = field(default_factory=list)
     """Latencies of Send alone: the report is sealed and stored, with two scrypt runs."""
     others: list[float] = field(default_factory=list)
@@ -73,8 +73,14 @@ class Run:
     apologies: int = 0
     """People whose chat shows an apology ("Sorry, …"): each was asked to try again."""
 
+    @property
+    def latencies(self) -> list[float]:
+        """Every action's latency."""
+        return self.sending + self.others
+
     def figures(self) -> dict[str, float]:
-        others = self.others or self.latencies
+        latencies = self.latencies
+        others = self.others or latencies
 
         def percentile(latencies: list[float], share: float) -> float:
             ordered = sorted(latencies)
@@ -82,11 +88,11 @@ class Run:
 
         return {
             "updates_per_s": round(self.updates / self.seconds, 1),
-            "p50_ms": percentile(self.latencies, 0.50),
-            "p95_ms": percentile(self.latencies, 0.95),
-            "p99_ms": percentile(self.latencies, 0.99),
+            "p50_ms": percentile(latencies, 0.50),
+            "p95_ms": percentile(latencies, 0.95),
+            "p99_ms": percentile(latencies, 0.99),
             "p99_without_send_ms": percentile(others, 0.99),
-            "send_p50_ms": percentile(self.sending or self.latencies, 0.50),
+            "send_p50_ms": percentile(self.sending or latencies, 0.50),
             "cpu_ms_per_update": round(self.cpu_seconds * 1000 / self.updates, 2),
             "apologies": self.apologies,
         }
@@ -104,7 +110,6 @@ class Timed:
         update_id = await action
         await self.driver.settle(update_id, timeout=ACTION_TIMEOUT)
         latency = time.perf_counter() - started
-        self.run.latencies.append(latency)
         (self.run.sending if sending else self.run.others).append(latency)
         self.run.updates += 1
 
@@ -210,36 +215,33 @@ async def amanat_run(people: int, extra: dict[str, Any]) -> Run:
 
 @asynccontextmanager
 async def webhook_workers(
-    applications: Sequence[AnyApplication], server: FakeBotApi
+    workers: Sequence[tuple[Services, AnyApplication]], server: FakeBotApi
 ) -> AsyncIterator[BotDriver]:
     """Run applications as webhook workers behind one round-robin "proxy" (the fake's pushers).
 
-    Each worker has its own endpoint on loopback, as ``amanat run --webhook`` does; the fake
-    Bot API plays Telegram with 40 connections and spreads the updates over the workers. One
-    driver sees every worker finish its updates.
+    Each worker serves its webhook on its own endpoint (:func:`bot.app.worker_server`, on a
+    free port), as ``amanat run --webhook`` does; the fake Bot API plays Telegram with 40
+    connections and spreads the updates over the workers. One driver sees every worker
+    finish its updates.
     """
-    driver = BotDriver(applications[0], server)
+    driver = BotDriver(workers[0][1], server)
     async with AsyncExitStack() as stack:
         origins = []
-        for application in applications:
+        for services, application in workers:
             application.add_handler(TypeHandler(Update, driver.mark_processed), group=SETTLE_GROUP)
             await application.initialize()
             stack.push_async_callback(application.shutdown)
             await application.start()
             stack.push_async_callback(application.stop)
-            endpoint = web.Application()
             receive = webhook_receiver(
                 application.bot, application.update_queue.put, WEBHOOK_SECRET, lambda: False
             )
-            endpoint.router.add_post("/telegram", receive)
-            runner = web.AppRunner(endpoint, access_log=None)
-            await runner.setup()
-            stack.push_async_callback(runner.cleanup)
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            host, port = runner.addresses[0][:2]
+            endpoint = worker_server(services, webhook=(urlsplit(WEBHOOK_URL).path, receive))
+            await endpoint.start()
+            stack.push_async_callback(endpoint.stop)
+            host, port = endpoint.address
             origins.append(f"http://{host}:{port}")
-        await applications[0].bot.set_webhook(WEBHOOK_URL, secret_token=WEBHOOK_SECRET)
+        await workers[0][1].bot.set_webhook(WEBHOOK_URL, secret_token=WEBHOOK_SECRET)
         server.deliver_webhooks_to(*origins, connections=WEBHOOK_CONNECTIONS)
         yield driver
 
@@ -250,11 +252,12 @@ async def amanat_webhook_run(people: int, extra: dict[str, Any], workers: int) -
     with tempfile.TemporaryDirectory() as folder:
         async with FakeBotApi() as server, AsyncExitStack() as stack:
             settings = settings_for(folder, key, server, **extra)
-            applications = []
+            started = []
             for _ in range(workers):
                 services = await stack.enter_async_context(open_services(settings))
-                applications.append(build_application(services, token=server.token, polling=False))
-            async with webhook_workers(applications, server) as driver:
+                application = build_application(services, token=server.token, polling=False)
+                started.append((services, application))
+            async with webhook_workers(started, server) as driver:
                 return await measure(people, report, driver, server)
 
 
@@ -325,8 +328,9 @@ async def main_async(sizes: list[int], only: list[str] | None = None) -> dict[st
         for name, on_services, webhook_workers_count in setups:
             # Each run on an empty database: rows sealed to an earlier run's keys would
             # only be noise (and warnings) in this one's jobs.
-            async with postgres_and_redis() as fresh:
-                extra = fresh if on_services and fresh is not None else {}
+            scratch = postgres_and_redis() if on_services else contextlib.nullcontext(None)
+            async with scratch as fresh:
+                extra = fresh or {}
                 if webhook_workers_count:
                     amanat = await amanat_webhook_run(people, extra, webhook_workers_count)
                 else:
