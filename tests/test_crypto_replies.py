@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+from collections.abc import Callable
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from bot.crypto.errors import CryptoError, TamperedCiphertext, UnsupportedFormat
-from bot.crypto.reporter import seal_for_reporter
+from bot.crypto.reporter import ReporterKey, seal_for_reporter
 from bot.crypto.server import ServerKeys
 from bot.crypto.values import ItemRef, SealedBlob
 
@@ -15,26 +19,62 @@ CODE = "1234-5678-9012-3456-7890"
 SECRET = bytes(range(32))
 
 
-def test_the_reply_key_is_derived_from_code_secret_and_report() -> None:
+def reply_key_v2(keys: ServerKeys, code: str, report_id: str) -> ReporterKey:
+    return keys.receipt_keys(code).reporter_key(report_id)
+
+
+@pytest.mark.parametrize("derive", [ServerKeys.reporter_key_v1, reply_key_v2], ids=["v1", "v2"])
+def test_the_reply_key_is_derived_from_code_secret_and_report(
+    derive: Callable[[ServerKeys, str, str], ReporterKey],
+) -> None:
     keys = ServerKeys(SECRET)
-    one = keys.reporter_key(CODE, "R1").public_bytes()
-    assert keys.reporter_key("۱۲۳۴ ۵۶۷۸ ۹۰۱۲ ۳۴۵۶ ۷۸۹۰", "R1").public_bytes() == one
-    assert keys.reporter_key(CODE, "R2").public_bytes() != one
-    assert ServerKeys(bytes(32)).reporter_key(CODE, "R1").public_bytes() != one
-    assert keys.reporter_key("1234-5678-9012-3456-7891", "R1").public_bytes() != one
-    assert "hidden" in repr(keys.reporter_key(CODE, "R1"))
+    one = derive(keys, CODE, "R1").public_bytes()
+    assert derive(keys, "۱۲۳۴ ۵۶۷۸ ۹۰۱۲ ۳۴۵۶ ۷۸۹۰", "R1").public_bytes() == one
+    assert derive(keys, CODE, "R2").public_bytes() != one
+    assert derive(ServerKeys(bytes(32)), CODE, "R1").public_bytes() != one
+    assert derive(keys, "1234-5678-9012-3456-7891", "R1").public_bytes() != one
+    assert "hidden" in repr(derive(keys, CODE, "R1"))
     with pytest.raises(CryptoError):
-        keys.reporter_key("12", "R1")
+        derive(keys, "12", "R1")
+
+
+def test_one_scrypt_run_gives_the_v1_receipt_hash_and_a_reply_key_it_does_not_reveal() -> None:
+    """Recomputed here with hashlib and hmac alone, from docs/crypto.md §7 and §13.1."""
+    keys = ServerKeys(SECRET)
+    receipt = keys.receipt_keys(CODE)
+    pepper = hkdf_sha256(SECRET, b"amanat/v1/server/receipt-pepper")
+    digits = CODE.replace("-", "").encode()
+    derived = hashlib.scrypt(digits, salt=pepper, n=2**14, r=8, p=1, dklen=64)
+    v1_hash = hashlib.scrypt(digits, salt=pepper, n=2**14, r=8, p=1, dklen=32)
+    assert receipt.receipt_hash == v1_hash == derived[:32] == keys.receipt_hash(CODE)
+    info = lp(b"amanat/v2/server/reporter-reply-key", b"R1")
+    seed = hkdf_sha256(derived[32:], info)
+    expected = X25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+    assert receipt.reporter_key("R1").public_bytes() == expected
+    assert "hidden" in repr(receipt)
+    assert receipt.receipt_hash.hex() not in repr(receipt)
+    # The two versions are different keys: /status must pick by the report's format.
+    assert keys.reporter_key_v1(CODE, "R1").public_bytes() != expected
+
+
+def hkdf_sha256(ikm: bytes, info: bytes) -> bytes:
+    """RFC 5869 with an empty salt and one block of output."""
+    prk = hmac.new(bytes(32), ikm, hashlib.sha256).digest()
+    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()
+
+
+def lp(*fields: bytes) -> bytes:
+    return b"".join(len(field).to_bytes(4, "big") + field for field in fields)
 
 
 def test_only_the_code_holder_opens_a_reply_bound_to_its_place() -> None:
     keys = ServerKeys(SECRET)
-    reporter = keys.reporter_key(CODE, "R1")
+    reporter = reply_key_v2(keys, CODE, "R1")
     ref = ItemRef("R1", "reply", 0)
     blob = seal_for_reporter("پاسخ تیم".encode(), reporter.public_bytes(), ref)
     assert reporter.open_reply(blob, ref).decode() == "پاسخ تیم"
     with pytest.raises(TamperedCiphertext):
-        keys.reporter_key("1234-5678-9012-3456-7891", "R1").open_reply(blob, ref)
+        reply_key_v2(keys, "1234-5678-9012-3456-7891", "R1").open_reply(blob, ref)
     with pytest.raises(TamperedCiphertext):
         reporter.open_reply(blob, ItemRef("R1", "reply", 1))
     flipped = SealedBlob(blob.data[:-1] + bytes([blob.data[-1] ^ 1]))
@@ -74,7 +114,7 @@ VECTOR_NOTICE = base64.b64decode("AU360s+fX1sMQWFbQbbiQW4I/kdYIjJYU29L2bzW2vhyCg
 
 def test_reply_and_notice_vectors_still_open() -> None:
     keys = ServerKeys(VECTOR_SECRET)
-    reporter = keys.reporter_key(CODE, VECTOR_REPORT)
+    reporter = keys.reporter_key_v1(CODE, VECTOR_REPORT)
     assert reporter.public_bytes() == VECTOR_PUBLIC
     ref = ItemRef(VECTOR_REPORT, "reply", 3)
     assert reporter.open_reply(SealedBlob(VECTOR_REPLY), ref).decode() == "جواب تیم"

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from redis.asyncio import Redis
 from sqlalchemy import text as sql_text
 
@@ -19,6 +20,8 @@ from bot.app import Services, open_services, purge_expired
 from bot.crypto.errors import NotARecipient
 from bot.crypto.items import open_with_admin_key
 from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.reporter import seal_for_reporter
+from bot.crypto.values import ItemRef
 from bot.i18n.translations import SUPPORTED_LOCALES
 from bot.intake.service import Handled, Inbound
 from bot.intake.texts import DRAFT_EXPIRED, RESTARTED
@@ -28,7 +31,7 @@ from bot.settings import Settings
 from storage.conversations import MemoryConversations
 from storage.db import session_factory, unit_of_work
 from storage.records import StoredReport
-from storage.replies import ReplyNoticeRepository
+from storage.replies import ReplyNoticeRepository, ReplyRepository
 from storage.repositories import ReportRepository, StatsRepository
 from tests.benchmark_support import run_quick
 from tests.test_storage_conversations import REDIS_URL, redis_or_skip
@@ -152,7 +155,7 @@ async def test_report_is_sealed_and_admin_recovers_every_answer(
 
     [report] = await stored_reports(services)
     assert report.urgent is True
-    assert report.format_version == 2
+    assert report.format_version == 3
     document = open_answers(report, admin_key)
     opened = {
         (item.kind, item.index): open_with_admin_key(
@@ -215,6 +218,71 @@ async def test_status_finds_report_by_code_in_persian_digits(services: Services)
     assert "Your report of {day} is saved." in texts(found)
     missing = await person.send(Command("status", "1111-2222-3333-4444-5555"))
     assert "I could not find a report with this code. Please check the numbers." in texts(missing)
+
+
+def receipt_code(handled: Handled) -> str:
+    return next(
+        value.text  # type: ignore[attr-defined]
+        for r in handled.replies
+        for p in r.parts
+        for name, value in p.params
+        if name == "code"
+    )
+
+
+def team_answers(handled: Handled) -> list[str]:
+    return [
+        value for r in handled.replies for p in r.parts for n, value in p.params if n == "reply"
+    ]
+
+
+async def answer_reporter(services: Services, report_id: str, text: str, key: bytes) -> None:
+    """What `amanat admin reply` stores: the answer sealed to the report's reply key."""
+    async with unit_of_work(session_factory(services.engine)) as session:
+        replies = ReplyRepository(session)
+        index = await replies.next_index(report_id)
+        blob = seal_for_reporter(text.encode(), key, ItemRef(report_id, "reply", index))
+        await replies.add(report_id, index, blob, date(2026, 12, 3))
+
+
+async def test_a_new_report_takes_one_scrypt_run_and_its_code_opens_the_answers(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs: list[int] = []
+    real_derive = Scrypt.derive
+
+    def counted(self: Scrypt, key_material: bytes) -> bytes:
+        runs.append(1)
+        return real_derive(self, key_material)
+
+    person = Person(services)
+    await start_story(person, canary())
+    monkeypatch.setattr(Scrypt, "derive", counted)
+    code = receipt_code(await finish_report(person, {}))
+    assert len(runs) == 1  # the receipt hash and the reply key, from one run
+    [report] = await stored_reports(services)
+    assert report.format_version == 3
+    assert report.reporter_key is not None
+    await answer_reporter(services, report.id, "پاسخ تیم", report.reporter_key)
+    runs.clear()
+    assert team_answers(await person.send(Command("status", code))) == ["پاسخ تیم"]
+    assert len(runs) == 1
+
+
+async def test_a_report_from_before_one_scrypt_run_still_opens_its_answers(
+    services: Services,
+) -> None:
+    """Reports of format 2 hold a reply key from a second scrypt run (docs/crypto.md §13.1)."""
+    person = Person(services)
+    code = receipt_code(await fill_report(person, {"narrative": canary()}))
+    [report] = await stored_reports(services)
+    old_key = services.server_keys.reporter_key_v1(code, report.id).public_bytes()
+    async with unit_of_work(session_factory(services.engine)) as session:
+        await session.execute(
+            sql_text("UPDATE reports SET format_version = 2, reporter_key = :key"), {"key": old_key}
+        )
+    await answer_reporter(services, report.id, "جواب تیم", old_key)
+    assert team_answers(await person.send(Command("status", code))) == ["جواب تیم"]
 
 
 async def test_statistics_wait_for_a_batch_of_reports_and_empty_the_wal(

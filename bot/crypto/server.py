@@ -36,7 +36,40 @@ _LABEL_REPORTER = b"amanat/v1/server/reporter-key-pepper"
 _LABEL_NOTICE = b"amanat/v1/server/reply-notice-key"
 _LABEL_CONVERSATION = b"amanat/v1/server/conversation-key"
 _NOTICE_MAGIC = b"AMANAT-NOTICE"
+_REPLY_KEY_V2_INFO = b"amanat/v2/server/reporter-reply-key"
 _RECEIPT_SCRYPT_N = 2**14
+
+
+class ReceiptKeys:
+    """What one scrypt run over a receipt code yields (docs/crypto.md §7, §13.1).
+
+    scrypt's last step is PBKDF2, whose output blocks are independent: asking for 64 bytes
+    gives the same first 32 as asking for 32 (the receipt hash every report has stored since
+    v1) and a second block that the first does not reveal. That second block is the root of
+    the reporter's reply key (v2), so a submission or a ``/status`` pays for one scrypt, not
+    two, and a guessed code costs an attacker exactly what it did.
+    """
+
+    __slots__ = ("_reply_root", "receipt_hash")
+
+    def __init__(self, derived: bytes) -> None:
+        """Split scrypt's 64 bytes; the reply root never leaves this object."""
+        if len(derived) != 2 * KEY_SIZE:
+            raise CryptoError("a receipt derivation is 64 bytes")
+        self.receipt_hash = derived[:KEY_SIZE]
+        self._reply_root = derived[KEY_SIZE:]
+
+    def __repr__(self) -> str:
+        """Hide the reply root; the receipt hash alone is not shown either."""
+        return "ReceiptKeys(<hidden>)"
+
+    def reporter_key(self, report_id: str) -> ReporterKey:
+        """The reporter's reply key v2: HKDF-SHA256 of the reply root, bound to the report."""
+        info = lp(_REPLY_KEY_V2_INFO, encode_text(report_id, max_bytes=MAX_REF_FIELD_BYTES))
+        seed = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=info).derive(
+            self._reply_root
+        )
+        return ReporterKey(X25519PrivateKey.from_private_bytes(seed))
 
 
 class ServerKeys:
@@ -130,14 +163,23 @@ class ServerKeys:
         message = lp(encode_text(transport, max_bytes=MAX_REF_FIELD_BYTES), i64(update_id))
         return hmac.new(self._update, message, hashlib.sha256).hexdigest()
 
-    def receipt_hash(self, code: str) -> bytes:
-        """Return a receipt code's stored form: peppered scrypt of its 20 digits, deterministic."""
+    def receipt_keys(self, code: str) -> ReceiptKeys:
+        """Run the one slow scrypt of a receipt code: its stored hash and its reply key root.
+
+        Peppered and deterministic, so ``/status`` can look the hash up directly.
+        """
         digits = normalise_receipt_code(code)
         if digits is None:
             raise CryptoError("not a valid receipt code")
-        return Scrypt(
-            salt=self._receipt_pepper, length=KEY_SIZE, n=_RECEIPT_SCRYPT_N, r=8, p=1
-        ).derive(digits.encode("ascii"))
+        return ReceiptKeys(
+            Scrypt(
+                salt=self._receipt_pepper, length=2 * KEY_SIZE, n=_RECEIPT_SCRYPT_N, r=8, p=1
+            ).derive(digits.encode("ascii"))
+        )
+
+    def receipt_hash(self, code: str) -> bytes:
+        """Return a receipt code's stored form: peppered scrypt of its 20 digits, deterministic."""
+        return self.receipt_keys(code).receipt_hash
 
     def seal_notice(self, plaintext: bytes, report_id: str) -> bytes:
         """Lock how to reach a reporter who asked to be told of answers (ChaCha20-Poly1305).
@@ -161,12 +203,13 @@ class ServerKeys:
         except InvalidTag:
             raise TamperedCiphertext from None
 
-    def reporter_key(self, code: str, report_id: str) -> ReporterKey:
-        """Derive the reporter's reply key from their receipt code (slow: scrypt, peppered).
+    def reporter_key_v1(self, code: str, report_id: str) -> ReporterKey:
+        """Derive a v1 reply key (reports of format 2 and older): a second, separate scrypt.
 
-        Only the public half is stored (with the report); the private half exists only while
-        the reporter's ``/status`` message is handled, so replies sealed to it stay closed to
-        a seized server, which has neither the code nor, without the secret, the pepper.
+        New reports use :meth:`ReceiptKeys.reporter_key`. For either version only the public
+        half is stored (with the report); the private half exists only while the reporter's
+        ``/status`` message is handled, so replies sealed to it stay closed to a seized
+        server, which has neither the code nor, without the secret, the pepper.
         """
         digits = normalise_receipt_code(code)
         if digits is None:

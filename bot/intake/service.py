@@ -48,7 +48,7 @@ from bot.intake.replies import (
     wipe_too_old_replies,
 )
 from bot.intake.step import step
-from bot.intake.submission import KeysChanged, Submission, Submitter
+from bot.intake.submission import REPLY_KEY_V2_FROM_FORMAT, KeysChanged, Submission, Submitter
 from bot.intake.values import (
     ANSWER_CONSENT,
     IDLE,
@@ -527,10 +527,10 @@ class IntakeService:
             work.replies.extend(status_replies(False, None, None))
             return
         # scrypt, in a thread: the event loop serves everyone else's chats meanwhile.
-        receipt_hash = await asyncio.to_thread(self._keys.receipt_hash, code)
+        receipt = await asyncio.to_thread(self._keys.receipt_keys, code)
         async with unit_of_work(self._sessions) as session:
             reports = ReportRepository(session)
-            report_id = await reports.find_by_receipt_hash(receipt_hash)
+            report_id = await reports.find_by_receipt_hash(receipt.receipt_hash)
             report = await reports.get(report_id) if report_id else None
             if report is None:
                 work.replies.extend(status_replies(False, None, None))
@@ -539,7 +539,10 @@ class IntakeService:
             waiting = await ConsentRepository(session).pending(report.id) is not None
         answers: list[tuple[date, str]] = []
         if stored and report.reporter_key is not None:
-            reporter = await asyncio.to_thread(self._keys.reporter_key, code, report.id)
+            if report.format_version >= REPLY_KEY_V2_FROM_FORMAT:
+                reporter = receipt.reporter_key(report.id)
+            else:  # an older report: its key took a second scrypt run of its own
+                reporter = await asyncio.to_thread(self._keys.reporter_key_v1, code, report.id)
             for reply in stored:
                 ref = ItemRef(report.id, REPLY_KIND, reply.index)
                 try:

@@ -30,8 +30,13 @@ from storage.replies import ReplyNoticeRepository
 from storage.repositories import ReportRepository
 from storage.uploads import UploadRepository
 
-REPORT_FORMAT_VERSION = 2
-"""Reports whose intake items are bound to the draft id named in answers document v2."""
+REPORT_FORMAT_VERSION = 3
+"""Format 2: intake items bound to the draft id named in answers document v2. Format 3 adds the
+reporter's reply key v2, derived from the receipt code's one scrypt run (docs/crypto.md §13.1);
+``/status`` reads the format to know which derivation made a report's key."""
+
+REPLY_KEY_V2_FROM_FORMAT = 3
+"""The first report format whose reply key comes from :meth:`ReceiptKeys.reporter_key`."""
 
 
 class KeysChanged(Exception):
@@ -50,7 +55,7 @@ class Submitted:
 
 @dataclass(frozen=True)
 class Drawn:
-    """A report's id and receipt code, and what two slow scrypt runs derive from them."""
+    """A report's id and receipt code, and what the one slow scrypt run derives from them."""
 
     report_id: str
     code: str
@@ -89,19 +94,17 @@ class Submitter:
         self._new_receipt_code = new_receipt_code
 
     def _derive(self, code: str, report_id: str) -> tuple[bytes, bytes]:
-        """The reporter's reply public key and the receipt hash: both scrypt, both slow."""
-        return (
-            self._keys.reporter_key(code, report_id).public_bytes(),
-            self._keys.receipt_hash(code),
-        )
+        """The reporter's reply public key and the receipt hash, from one scrypt run."""
+        receipt = self._keys.receipt_keys(code)
+        return receipt.reporter_key(report_id).public_bytes(), receipt.receipt_hash
 
     async def draw(self) -> Drawn:
         """Draw the report id and receipt code, and derive their keys, before the transaction.
 
         The id and the code are drawn at submission: nothing written earlier (uploads under
-        random ids) names the report. The two scrypt derivations (about 110 ms) run in a
-        thread and outside any unit of work, so neither the event loop (everyone's chats) nor
-        the writers queued behind this one wait on them.
+        random ids) names the report. The scrypt run (about 45 ms of CPU) happens in a thread
+        and outside any unit of work, so neither the event loop (everyone's chats) nor the
+        writers queued behind this one wait on it.
         """
         report_id = self._new_report_id()
         code = self._new_receipt_code()
