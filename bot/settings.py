@@ -304,6 +304,15 @@ class Settings(BaseSettings):
             "one at a time, in order); 1 handles every update in turn."
         ),
     )
+    bot_api_connections: int = Field(
+        default=16,
+        ge=1,
+        le=256,
+        description=(
+            "Connections to the Bot API kept open at most. A send waits for a free one: "
+            "each request scans every open connection, so more costs CPU without speed."
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator(

@@ -855,6 +855,25 @@ async def test_one_slow_chat_does_not_hold_up_the_others(harness: Harness) -> No
         assert "How to use Amanat" in (user.bot_messages()[-1].text or "")
 
 
+async def test_sends_wait_for_one_of_a_few_connections_and_all_arrive(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Five slow chats at once, two connections: the sends take turns; none fails."""
+    async with running_amanat(make_settings, bot_api_connections=2) as amanat:
+        users = [amanat.server.user(language_code="en") for _ in range(5)]
+        for user in users:
+            await amanat.start(user)
+            amanat.server.world.chats[user.chat_id].latency = 0.5
+        amanat.server.most_calls_at_once = 0
+        updates = [await user.send_command("help") for user in users]
+        for update_id in updates:
+            await amanat.driver.settle(update_id, timeout=20)
+        assert amanat.driver.errors == [], amanat.driver.errors
+        assert amanat.server.most_calls_at_once == 2
+        for user in users:
+            assert "How to use Amanat" in (user.bot_messages()[-1].text or "")
+
+
 async def _six_quick_story_messages(harness: Harness) -> None:
     user = harness.server.user(language_code="en")
     await harness.start(user)

@@ -130,6 +130,10 @@ class FakeBotApi:
         self._in_flight: set[int] = set()
         """Update ids one delivery connection has taken and not finished."""
         self._next_origin = 0
+        self._calls_open = 0
+        self.most_calls_at_once = 0
+        """The most calls other than getUpdates handled at the same moment: over HTTP/1.1,
+        how many connections the bot had busy at once."""
 
     @property
     def token(self) -> str:
@@ -358,6 +362,17 @@ class FakeBotApi:
             self._changed.notify_all()
 
     async def _handle(self, request: web.Request) -> web.Response:
+        counted = request.match_info["method"].lower() != "getupdates"
+        if counted:
+            self._calls_open += 1
+            self.most_calls_at_once = max(self.most_calls_at_once, self._calls_open)
+        try:
+            return await self._handle_call(request)
+        finally:
+            if counted:
+                self._calls_open -= 1
+
+    async def _handle_call(self, request: web.Request) -> web.Response:
         name = request.match_info["method"]
         if not self._token_ok(request.match_info["token"]):
             return await self._refuse(name, {}, 401, "Unauthorized", ("wrong bot token",))
