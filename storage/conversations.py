@@ -23,13 +23,60 @@ after it, would pair the two on disk. They are released only in batches that at 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What an update reads before its step: the ledger claim, the flood count, two records."""
+
+    item: str
+    """The item read with the state: the draft record."""
+    update_key: str | None = None
+    """Claim this update (duplicate deliveries), remembered until ``update_expires_at``."""
+    update_expires_at: datetime | None = None
+    window: int | None = None
+    """Count the update in this flood window (None: not counted, e.g. a wipe)."""
+    window_ends: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What :meth:`ConversationStore.open_update` read, all at once."""
+
+    first_delivery: bool
+    """False when the update key was already claimed: a duplicate, handled before."""
+    count: int | None
+    """The update's number in its flood window, or None when not counted."""
+    state: bytes | None
+    item: bytes | None
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What an update writes after its step, applied in this order."""
+
+    state: bytes
+    state_expires_at: datetime
+    drop_items: tuple[str, ...] | None = ()
+    """Items to forget first; None forgets every item of the draft."""
+    put_items: Mapping[str, bytes] = field(default_factory=dict)
+    items_expire_at: datetime | None = None
+    messages: tuple[bytes, ...] = ()
+    messages_expire_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        """An item or message without an expiry would outlive the draft or the chat."""
+        if self.put_items and self.items_expire_at is None:
+            raise ValueError("items need items_expire_at")
+        if self.messages and self.messages_expire_at is None:
+            raise ValueError("messages need messages_expire_at")
 
 
 class ConversationStore(Protocol):
@@ -72,6 +119,16 @@ class ConversationStore(Protocol):
 
     async def first_delivery(self, update_key: str, *, expires_at: datetime) -> bool:
         """Tell whether this update is seen for the first time (and remember it until then)."""
+
+    async def open_update(self, key: str, opening: Opening) -> Opened:
+        """Claim, count and read what an update needs, in one round trip where possible.
+
+        A duplicate is counted in the flood window like any delivery; the caller answers
+        nothing to it.
+        """
+
+    async def write(self, key: str, changes: Changes) -> None:
+        """Write what an update changed, in one round trip where possible."""
 
     async def queue_stat(self, value: bytes) -> None:
         """Hold one sealed statistics record until a batch may be written."""
@@ -248,6 +305,34 @@ class MemoryConversations:
             return False
         self._deliveries[update_key] = expires_at
         return True
+
+    async def open_update(self, key: str, opening: Opening) -> Opened:
+        """Nothing to batch in process memory: the single operations, in order."""
+        first = True
+        if opening.update_key is not None:
+            if opening.update_expires_at is None:
+                raise ValueError("an update key needs update_expires_at")
+            first = await self.first_delivery(
+                opening.update_key, expires_at=opening.update_expires_at
+            )
+        count = None
+        if opening.window is not None:
+            if opening.window_ends is None:
+                raise ValueError("a flood window needs window_ends")
+            count = await self.count_update(key, opening.window, expires_at=opening.window_ends)
+        state = await self.load_state(key)
+        return Opened(first, count, state, await self.get_item(key, opening.item))
+
+    async def write(self, key: str, changes: Changes) -> None:
+        """Nothing to batch in process memory: the single operations, in order."""
+        if changes.drop_items is None or changes.drop_items:
+            await self.drop_items(key, changes.drop_items)
+        await self.save_state(key, changes.state, expires_at=changes.state_expires_at)
+        if changes.put_items and changes.items_expire_at is not None:
+            for name, value in changes.put_items.items():
+                await self.put_item(key, name, value, expires_at=changes.items_expire_at)
+        if changes.messages and changes.messages_expire_at is not None:
+            await self.add_messages(key, changes.messages, expires_at=changes.messages_expire_at)
 
     async def queue_stat(self, value: bytes) -> None:
         """Hold a record."""

@@ -31,6 +31,8 @@ from redis.exceptions import (
     TimeoutError as RedisTimeoutError,
 )
 
+from storage.conversations import Changes, Opened, Opening
+
 log = logging.getLogger(__name__)
 
 PREFIX: Final = "amanat:"
@@ -238,6 +240,63 @@ class RedisConversations:
             PREFIX + "u:" + update_key, b"1", nx=True, pxat=_ms(expires_at)
         )
         return bool(claimed)
+
+    async def open_update(self, key: str, opening: Opening) -> Opened:
+        """Claim the update, count it and read the state and the draft: one round trip.
+
+        A pipeline without MULTI: the person's turn already keeps other workers out, and
+        the claim and the count stand on their own.
+        """
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if opening.update_key is not None:
+                if opening.update_expires_at is None:
+                    raise ValueError("an update key needs update_expires_at")
+                pipe.set(
+                    PREFIX + "u:" + opening.update_key,
+                    b"1",
+                    nx=True,
+                    pxat=_ms(opening.update_expires_at),
+                )
+            if opening.window is not None:
+                if opening.window_ends is None:
+                    raise ValueError("a flood window needs window_ends")
+                counter = f"{PREFIX}f:{key}:{opening.window}"
+                pipe.incr(counter)
+                pipe.pexpireat(counter, _ms(opening.window_ends))
+            pipe.get(PREFIX + "s:" + key)
+            pipe.hget(PREFIX + "i:" + key, opening.item)
+            results = list(await pipe.execute())
+        first = bool(results.pop(0)) if opening.update_key is not None else True
+        count = None
+        if opening.window is not None:
+            count = int(results.pop(0))
+            results.pop(0)
+        state, item = results
+        return Opened(
+            first,
+            count,
+            None if state is None else _raw(state),
+            None if item is None else _raw(item),
+        )
+
+    async def write(self, key: str, changes: Changes) -> None:
+        """Apply an update's changes in one MULTI: a worker that dies leaves all or none."""
+        items = PREFIX + "i:" + key
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if changes.drop_items is None:
+                pipe.delete(items)
+            elif changes.drop_items:
+                pipe.hdel(items, *changes.drop_items)
+            pipe.set(PREFIX + "s:" + key, changes.state, pxat=_ms(changes.state_expires_at))
+            if changes.put_items and changes.items_expire_at is not None:
+                fields: dict[Any, Any] = dict(changes.put_items)
+                pipe.hset(items, mapping=fields)
+                pipe.pexpireat(items, _ms(changes.items_expire_at))
+            if changes.messages and changes.messages_expire_at is not None:
+                messages = PREFIX + "m:" + key
+                pipe.rpush(messages, *changes.messages)
+                pipe.pexpireat(messages, _ms(changes.messages_expire_at))
+            await pipe.execute()
 
     async def queue_stat(self, value: bytes) -> None:
         """Hold a record."""

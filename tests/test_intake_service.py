@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 from sqlalchemy import text as sql_text
 
 from bot.admin.binding import open_answers
@@ -24,7 +25,7 @@ from bot.crypto.reporter import seal_for_reporter
 from bot.crypto.values import ItemRef
 from bot.i18n.translations import SUPPORTED_LOCALES
 from bot.intake.service import Handled, Inbound
-from bot.intake.texts import DRAFT_EXPIRED, RESTARTED
+from bot.intake.texts import DRAFT_EXPIRED, RECEIVED_MANY, RESTARTED
 from bot.intake.values import Button, Command, Event, Pressed, Reply, Typed
 from bot.questions import QUESTIONS, REPLY_NOTICE_DAYS
 from bot.settings import Settings
@@ -548,6 +549,35 @@ async def test_with_redis_a_draft_survives_a_worker_restart_and_leaves_no_readab
         admin_key,
     )
     assert narrative.decode() == story
+
+
+async def test_with_redis_a_story_message_costs_four_round_trips(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Take the turn, open the update, write its changes, give the turn back.
+
+    Each round trip costs a write and a wake-up on both sides; there were ten before the
+    reads and the writes of an update went out together (benchmarks/throughput.py).
+    """
+    client = await redis_or_skip()
+    await client.aclose()
+    async with open_services(make_settings(redis_url=REDIS_URL)) as services:
+        person = Person(services, user_id=515_151)
+        await start_story(person, canary())
+        trips: list[int] = []
+        real_send = AbstractConnection.send_packed_command
+
+        async def counted(
+            self: AbstractConnection, command: object, check_health: bool = True
+        ) -> None:
+            trips.append(1)
+            await real_send(self, command, check_health)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+        handled = await person.send(Typed(canary()))
+        monkeypatch.undo()
+        assert RECEIVED_MANY in texts(handled)
+        assert len(trips) == 4
 
 
 async def redis_dump() -> bytes:

@@ -13,7 +13,13 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from storage.conversations import ConversationStore, MemoryConversations
+from storage.conversations import (
+    Changes,
+    ConversationStore,
+    MemoryConversations,
+    Opened,
+    Opening,
+)
 from storage.redis_conversations import (
     PersistentRedis,
     RedisConversations,
@@ -117,6 +123,72 @@ async def test_an_update_is_first_only_once(store: ConversationStore) -> None:
     assert await store.first_delivery("u1", expires_at=later())
     assert not await store.first_delivery("u1", expires_at=later())
     assert await store.first_delivery("u2", expires_at=later())
+
+
+async def test_an_update_opens_with_its_claim_its_count_and_both_records(
+    store: ConversationStore,
+) -> None:
+    opening = Opening("draft", "u1", later(), window=7, window_ends=later())
+    assert await store.open_update(KEY, opening) == Opened(True, 1, None, None)
+    await store.save_state(KEY, b"persona", expires_at=later())
+    await store.put_item(KEY, "draft", b"record", expires_at=later())
+    again = await store.open_update(KEY, opening)
+    assert again == Opened(False, 2, b"persona", b"record")  # a duplicate counts as a delivery
+    uncounted = Opening("draft", "u2", later())  # a wipe: claimed, not counted
+    assert await store.open_update(KEY, uncounted) == Opened(True, None, b"persona", b"record")
+    assert await store.count_update(KEY, 7, expires_at=later()) == 3
+    assert await store.open_update(KEY, Opening("draft")) == Opened(
+        True, None, b"persona", b"record"
+    )
+
+
+async def test_an_update_writes_its_changes_in_order(store: ConversationStore) -> None:
+    await store.put_item(KEY, "story:0", b"old", expires_at=later())
+    await store.put_item(KEY, "story:1", b"gone", expires_at=later())
+    await store.write(
+        KEY,
+        Changes(
+            b"state",
+            later(),
+            drop_items=("story:0", "story:1"),
+            put_items={"story:0": b"new", "draft": b"record"},
+            items_expire_at=later(),
+            messages=(b"m1", b"m2"),
+            messages_expire_at=later(),
+        ),
+    )
+    assert await store.load_state(KEY) == b"state"
+    assert await store.items(KEY) == {"story:0": b"new", "draft": b"record"}
+    await store.write(KEY, Changes(b"idle", later(), drop_items=None))
+    assert await store.items(KEY) == {}
+    assert await store.load_state(KEY) == b"idle"
+    assert await store.take_messages(KEY) == [b"m1", b"m2"]
+
+
+async def test_written_items_and_messages_expire_when_told(store: ConversationStore) -> None:
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    await store.write(
+        KEY,
+        Changes(
+            b"state",
+            later(),
+            put_items={"draft": b"record"},
+            items_expire_at=past,
+            messages=(b"m",),
+            messages_expire_at=past,
+        ),
+    )
+    await store.sweep()
+    assert await store.items(KEY) == {}
+    assert await store.take_messages(KEY) == []
+    assert await store.load_state(KEY) == b"state"
+
+
+def test_changes_without_an_expiry_are_refused() -> None:
+    with pytest.raises(ValueError, match="items_expire_at"):
+        Changes(b"s", later(), put_items={"draft": b"r"})
+    with pytest.raises(ValueError, match="messages_expire_at"):
+        Changes(b"s", later(), messages=(b"m",))
 
 
 async def test_statistics_wait_for_enough_submissions(store: ConversationStore) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -28,7 +28,7 @@ from bot.crypto.errors import CryptoError
 from bot.crypto.server import ServerKeys
 from bot.crypto.values import SealedBlob
 from bot.intake.values import LOST_EXPIRED, LOST_RESTART, Draft
-from storage.conversations import ConversationStore
+from storage.conversations import Changes, ConversationStore, Opened, Opening
 from storage.records import StatRecord
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,11 @@ _DRAFT_ITEM: Final = "draft"
 def flood_window(now: datetime) -> int:
     """Number the ten-minute window ``now`` falls in."""
     return int(now.timestamp() // FLOOD_WINDOW.total_seconds())
+
+
+def _window_end(window: int, now: datetime) -> datetime:
+    """When a flood window's counter may be forgotten."""
+    return datetime.fromtimestamp((window + 1) * FLOOD_WINDOW.total_seconds(), tz=now.tzinfo)
 
 
 @dataclass(frozen=True)
@@ -138,32 +143,54 @@ class ConversationMemory:
     def _open(self, key: str, name: str, blob: bytes) -> bytes:
         return self._keys.open_volatile(blob, f"{key}/{name}")
 
-    async def first_delivery(self, transport: str, update_id: int, now: datetime) -> bool:
-        """Tell whether this update is new (Telegram may deliver one twice)."""
-        update_key = self._keys.update_key(transport, update_id)
-        return await self._store.first_delivery(update_key, expires_at=now + UPDATES_KEPT)
+    async def open(
+        self, key: str, transport: str, update_id: int | None, now: datetime, *, count: bool
+    ) -> Opened:
+        """Claim the update against a second delivery, count it, read its two records.
 
-    async def count_update(self, key: str, now: datetime) -> int:
-        """Count this update in the person's flood window."""
+        One round trip to the store. ``count=False`` leaves the flood window alone (a wipe
+        always works).
+        """
         window = flood_window(now)
-        ends = datetime.fromtimestamp((window + 1) * FLOOD_WINDOW.total_seconds(), tz=now.tzinfo)
-        return await self._store.count_update(key, window, expires_at=ends)
+        return await self._store.open_update(
+            key,
+            Opening(
+                item=_DRAFT_ITEM,
+                update_key=None
+                if update_id is None
+                else self._keys.update_key(transport, update_id),
+                update_expires_at=now + UPDATES_KEPT,
+                window=window if count else None,
+                window_ends=_window_end(window, now),
+            ),
+        )
 
     async def count_code_try(self, key: str, now: datetime) -> int:
         """Count a typed receipt code in the person's ten-minute window (against guessing)."""
         window = flood_window(now)
-        ends = datetime.fromtimestamp((window + 1) * FLOOD_WINDOW.total_seconds(), tz=now.tzinfo)
+        ends = _window_end(window, now)
         return await self._store.count_update(f"{key}/codes", window, expires_at=ends)
 
     async def load(self, key: str, now: datetime, key_set: str) -> Remembered:
-        """Read what is remembered; discard a draft past its deadline or sealed to old keys.
+        """Read what is remembered, outside an update (tests and tools)."""
+        state = await self._store.load_state(key)
+        record = await self._store.get_item(key, _DRAFT_ITEM)
+        return await self.remembered(key, Opened(True, None, state, record), now, key_set)
+
+    def locale_in(self, key: str, opened: Opened) -> str | None:
+        """Return the language remembered in records just opened, if any."""
+        persona = self._read(key, "persona", opened.state)
+        locale = persona.get("locale") if persona is not None else None
+        return locale if isinstance(locale, str) else None
+
+    async def remembered(self, key: str, opened: Opened, now: datetime, key_set: str) -> Remembered:
+        """Read the opened records; discard a draft past its deadline or sealed to old keys.
 
         ``key_set`` is the fingerprint of the admin keys configured now: items sealed under
         another set (an admin was revoked, and the workers restarted) are never submitted.
         """
-        persona = self._read(key, "persona", await self._store.load_state(key))
-        record_blob = await self._store.get_item(key, _DRAFT_ITEM)
-        record = self._read(key, _DRAFT_ITEM, record_blob)
+        persona = self._read(key, "persona", opened.state)
+        record = self._read(key, _DRAFT_ITEM, opened.item)
         remembered = Remembered()
         if persona is not None:
             remembered = _with_persona(remembered, persona)
@@ -208,8 +235,21 @@ class ConversationMemory:
             return None
         return data
 
-    async def save(self, key: str, remembered: Remembered, now: datetime) -> None:
-        """Write the persona and, while a report is in progress, the draft record."""
+    async def save(
+        self,
+        key: str,
+        remembered: Remembered,
+        now: datetime,
+        *,
+        dropped: Iterable[tuple[str, int]] = (),
+        new_items: Mapping[tuple[str, int], SealedBlob] | None = None,
+        message_ids: Iterable[int] = (),
+    ) -> None:
+        """Write the persona and, while a report is in progress, the draft record, with the
+        items the update sealed or dropped and the chat message ids it noted: one write.
+
+        Outside a report every item goes; a sealed item is locked once and never rewritten.
+        """
         draft = remembered.draft
         deadline = self.deadline(remembered)
         opened = remembered.unlocked if remembered.unlocked_report(now) else None
@@ -231,19 +271,32 @@ class ConversationMemory:
             if draft.in_report
             else [],
         }
-        persona_blob = self._lock(key, "persona", _dump(persona))
-        await self._store.save_state(key, persona_blob, expires_at=now + IDLE_KEPT)
-        if not draft.in_report or deadline is None:
-            await self._store.drop_items(key)
-            return
-        record = {
-            "v": _DRAFT_RECORD_VERSION,
-            "draft": json.loads(draft.to_json()),
-            "started": remembered.started.isoformat() if remembered.started else None,
-            "keys": remembered.keys,
-        }
-        blob = self._lock(key, _DRAFT_ITEM, _dump(record))
-        await self._store.put_item(key, _DRAFT_ITEM, blob, expires_at=deadline)
+        messages = self._locked_messages(key, list(message_ids), now)
+        changes = Changes(
+            state=self._lock(key, "persona", _dump(persona)),
+            state_expires_at=now + IDLE_KEPT,
+            drop_items=None,
+            messages=messages,
+            messages_expire_at=now + MESSAGES_KEPT,
+        )
+        if draft.in_report and deadline is not None:
+            record = {
+                "v": _DRAFT_RECORD_VERSION,
+                "draft": json.loads(draft.to_json()),
+                "started": remembered.started.isoformat() if remembered.started else None,
+                "keys": remembered.keys,
+            }
+            put = {_DRAFT_ITEM: self._lock(key, _DRAFT_ITEM, _dump(record))}
+            for (kind, index), blob in (new_items or {}).items():
+                name = item_name(kind, index)
+                put[name] = self._lock(key, name, blob.data)
+            changes = replace(
+                changes,
+                drop_items=tuple(item_name(kind, index) for kind, index in dropped),
+                put_items=put,
+                items_expire_at=deadline,
+            )
+        await self._store.write(key, changes)
 
     async def keep_receipt(self, key: str, code: str, now: datetime) -> None:
         """Hold a receipt Telegram failed to deliver, for the person's next message.
@@ -263,22 +316,6 @@ class ConversationMemory:
             return None
         return remembered.started + self._ttl
 
-    async def put_items(
-        self,
-        key: str,
-        items: Mapping[tuple[str, int], SealedBlob],
-        deadline: datetime,
-    ) -> None:
-        """Add sealed items of the draft, each locked once and never rewritten."""
-        for (kind, index), blob in items.items():
-            name = item_name(kind, index)
-            locked = self._lock(key, name, blob.data)
-            await self._store.put_item(key, name, locked, expires_at=deadline)
-
-    async def drop_items(self, key: str, names: list[tuple[str, int]]) -> None:
-        """Forget sealed items of the draft."""
-        await self._store.drop_items(key, [item_name(kind, index) for kind, index in names])
-
     async def sealed_items(self, key: str) -> dict[tuple[str, int], SealedBlob]:
         """Return every sealed item of the draft (read once, at submission)."""
         found: dict[tuple[str, int], SealedBlob] = {}
@@ -294,9 +331,14 @@ class ConversationMemory:
         The time says which ones Telegram still lets a bot delete (48 hours), so /wipe can
         tell the person plainly what it could not.
         """
-        at = int(now.timestamp())
-        locked = [self._lock(key, "message", f"{message_id}:{at}".encode()) for message_id in ids]
+        locked = self._locked_messages(key, ids, now)
         await self._store.add_messages(key, locked, expires_at=now + MESSAGES_KEPT)
+
+    def _locked_messages(self, key: str, ids: list[int], now: datetime) -> tuple[bytes, ...]:
+        at = int(now.timestamp())
+        return tuple(
+            self._lock(key, "message", f"{message_id}:{at}".encode()) for message_id in ids
+        )
 
     async def take_messages(self, key: str) -> list[tuple[int, datetime]]:
         """Return and forget the message ids with when each was noted; skip unreadable ones."""

@@ -78,6 +78,7 @@ from bot.intake.values import (
 )
 from bot.questions import ATTACHMENT_KIND, ATTACHMENT_META_KIND, REPLY_KIND
 from storage.consent import ConsentRepository
+from storage.conversations import Opened
 from storage.db import unit_of_work
 from storage.replies import ReplyNoticeRepository, ReplyRepository
 from storage.repositories import ReportRepository
@@ -225,16 +226,18 @@ class IntakeService:
     async def _handle(self, inbound: Inbound, key: str) -> Handled:
         now = self._clock()
         hint = inbound.language_hint
-        if inbound.update_id is not None and not await self._memory.first_delivery(
-            inbound.transport, inbound.update_id, now
-        ):
-            return Handled((), "en", duplicate=True)
         wiping = _is_wipe(inbound.event)
-        if not wiping:  # a wipe always works, flood or not
-            flooded = await self._flood_answer(key, now, hint)
+        # A wipe always works, flood or not: it is not counted.
+        opened = await self._memory.open(
+            key, inbound.transport, inbound.update_id, now, count=not wiping
+        )
+        if not opened.first_delivery:
+            return Handled((), "en", duplicate=True)
+        if opened.count is not None:
+            flooded = self._flood_answer(key, opened, hint)
             if flooded is not None:
                 return flooded
-        remembered = await self._memory.load(key, now, self._sealer.fingerprint)
+        remembered = await self._memory.remembered(key, opened, now, self._sealer.fingerprint)
         if remembered.discarded:
             await self._drop_uploads(remembered.discarded)
         env = Env(
@@ -298,15 +301,15 @@ class IntakeService:
     def _locale(draft: Draft, hint: str | None) -> str:
         return draft.locale or hint or "en"
 
-    async def _flood_answer(self, key: str, now: datetime, hint: str | None) -> Handled | None:
-        """Count the update; over the limit, answer the first one and drop the rest.
+    def _flood_answer(self, key: str, opened: Opened, hint: str | None) -> Handled | None:
+        """Over the limit, answer the first update and drop the rest.
 
         A flood must not keep a worker busy, nor fill the chat or the memory.
         """
-        sent = await self._memory.count_update(key, now)
+        sent = opened.count or 0
         if sent <= self._flood_limit:
             return None
-        locale = await self._memory.locale_of(key) or hint or "en"
+        locale = self._memory.locale_in(key, opened) or hint or "en"
         if sent == self._flood_limit + 1:
             return Handled(flood_replies(), locale)
         return Handled((), locale, duplicate=True)
@@ -460,8 +463,8 @@ class IntakeService:
         work.dropped_items = _all_items(work.before)
 
     async def _discard(self, work: _Work) -> None:
-        """Forget a draft that must not be submitted, and its uploads."""
-        await self._memory.drop_items(work.key, _all_items(work.before))
+        """Forget a draft that must not be submitted (saved outside a report: every item
+        goes), and its uploads."""
         uploads = [u.upload_id for u in work.before.uploads.values()]
         await self._drop_uploads(tuple(uploads))
         work.after = Remembered(draft=Draft(locale=work.before.draft.locale))
@@ -471,17 +474,18 @@ class IntakeService:
         """Write the update's changes to memory, now that nothing can fail any more."""
         if work.forget:
             await self._memory.forget(work.key, work.now)
-        elif work.dropped_items:
-            await self._memory.drop_items(work.key, work.dropped_items)
         if work.after.discarded:
             await self._drop_uploads(work.after.discarded)
             work.after = replace(work.after, discarded=())
-        await self._memory.save(work.key, work.after, work.now)
-        deadline = self._memory.deadline(work.after)
-        if work.new_items and deadline is not None:
-            await self._memory.put_items(work.key, work.new_items, deadline)
-        if work.inbound.message_id is not None and not work.wipe:
-            await self._memory.remember_messages(work.key, [work.inbound.message_id], work.now)
+        message_id = work.inbound.message_id
+        await self._memory.save(
+            work.key,
+            work.after,
+            work.now,
+            dropped=() if work.forget else work.dropped_items,
+            new_items=work.new_items,
+            message_ids=[message_id] if message_id is not None and not work.wipe else [],
+        )
 
     async def _drop_uploads(self, upload_ids: tuple[str, ...]) -> None:
         """Delete uploads nobody will claim, in a transaction that holds nothing else."""
