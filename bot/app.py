@@ -356,9 +356,10 @@ def build_application(
         .base_file_url(settings.telegram_file_base_url)
         .concurrent_updates(PerChatUpdateProcessor(settings.concurrent_updates, services.metrics))
         # httpcore checks every open connection on each request (has_expired polls its
-        # socket): python-telegram-bot's 256 cost about a tenth of all CPU under load, for
-        # nothing, since Telegram accepts 30 messages a second. A send waits for a free
-        # connection rather than fail (benchmarks/README.md).
+        # socket): with 16 open that scan is already about a tenth of the CPU under load,
+        # and it grows with each connection a slow Telegram keeps busy. Telegram accepts
+        # about 30 messages a second, so python-telegram-bot's 256 would add cost, not
+        # speed. A send waits for a free connection rather than fail.
         .connection_pool_size(settings.bot_api_connections)
         .pool_timeout(BOT_API_POOL_WAIT_SECONDS)
         # Telegram's limits: 30 messages a second overall, 20 a minute in a group. Retries
