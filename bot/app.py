@@ -34,6 +34,8 @@ from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
+from bot.adminapi.gate import Gate
+from bot.adminapi.server import AdminApi
 from bot.crypto.codes import new_receipt_code, new_report_id
 from bot.crypto.errors import CryptoError
 from bot.crypto.keyfile import AdminPublicKey
@@ -561,6 +563,7 @@ async def _serve(settings: Settings, *, webhook: tuple[str, str] | None) -> None
         async with _telegram_reachable(settings):
             await application.initialize()
         endpoint = worker_server(services)
+        api = admin_api(services)
         if webhook is not None:
             url, secret = webhook
             endpoint.port = (
@@ -579,6 +582,8 @@ async def _serve(settings: Settings, *, webhook: tuple[str, str] | None) -> None
                 await application.start()
                 if webhook is not None or settings.worker_port is not None:
                     await endpoint.start()
+                if settings.admin_api_port is not None:
+                    await api.start(settings.admin_api_host, settings.admin_api_port)
                 if webhook is None:
                     assert application.updater is not None
                     await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
@@ -600,6 +605,7 @@ async def _serve(settings: Settings, *, webhook: tuple[str, str] | None) -> None
                 await application.stop()  # finishes the updates already taken
             await application.shutdown()
             await endpoint.stop()
+            await api.stop()
         wal = await _last_checkpoint(services.engine)
         ended = "polling ended" if webhook is None else "webhook closed"
         log.info("Amanat stopped on %s: updates in flight finished, %s%s", reason, ended, wal)
@@ -626,6 +632,32 @@ def _check_true_username(settings: Settings, token_username: str) -> None:
             ],
             exit_code=2,
         )
+
+
+def admin_api(services: Services, *, clock: Callable[[], datetime] | None = None) -> AdminApi:
+    """The admin API, admitting the configured admins' signed requests (bot/adminapi).
+
+    Nonces are remembered in the conversation store, so every worker sharing one Redis
+    refuses a request another already took.
+    """
+    settings = services.settings
+    keys = [AdminPublicKey.from_text(text) for text in settings.admin_public_keys]
+    store = services.intake.memory.store
+
+    async def claim(name: str, until: datetime) -> bool:
+        return await store.first_delivery(name, expires_at=until)
+
+    leads = frozenset(settings.lead_admin_keys)
+    gate = Gate(
+        {key.key_id: key for key in keys},
+        leads,
+        claim,
+        store.started_at,
+        clock or (lambda: datetime.now(UTC)),
+    )
+    return AdminApi(
+        services.engine, gate, lead_ids=leads, admin_ids=tuple(key.key_id for key in keys)
+    )
 
 
 def worker_server(

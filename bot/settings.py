@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
+from urllib.parse import urlsplit
 
 import pyrage  # type: ignore[import-untyped]
 from pydantic import (
@@ -44,6 +45,7 @@ _BOT_TOKEN: Final = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,200}")
 _WEBHOOK_SECRET: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _BOT_USERNAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{1,28}[Bb][Oo][Tt]")
 _URL_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,39}")  # quoted only when it is one
+_KEY_ID: Final = re.compile(r"[0-9a-f]{16}")
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -154,6 +156,13 @@ class Settings(BaseSettings):
         description=(
             "Public keys of revoked admins, comma separated: only to verify their audit "
             "entries, never sealed to."
+        ),
+    )
+    lead_admin_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description=(
+            "Key ids (16 hex digits, as `amanat keys public` prints them) of the admins who are "
+            "leads, comma separated; every other admin is a reviewer."
         ),
     )
     server_secret: SecretStr | None = Field(
@@ -268,6 +277,26 @@ class Settings(BaseSettings):
             "webhook mode). Unset: no endpoint in polling mode."
         ),
     )
+    admin_api_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description=(
+            "Port of the admin API (signed requests only; TLS at the reverse proxy). "
+            "Unset: no admin API."
+        ),
+    )
+    admin_api_url: str | None = Field(
+        default=None,
+        description=(
+            "On an admin's machine: the admin API to work through (https://…, or http:// to "
+            "this machine only). Set, `amanat admin show` needs no database URL."
+        ),
+    )
+    admin_api_host: str = Field(
+        default="127.0.0.1",
+        description="Address the admin API listens on; keep it behind the proxy.",
+    )
     webhook_url: str | None = Field(
         default=None,
         description=(
@@ -316,7 +345,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator(
-        "admin_public_keys", "former_admin_public_keys", "emergency_contacts", mode="before"
+        "admin_public_keys",
+        "former_admin_public_keys",
+        "emergency_contacts",
+        "lead_admin_keys",
+        mode="before",
     )
     @classmethod
     def _split(cls, value: object) -> object:
@@ -407,6 +440,31 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{shown!r} is not supported: write sqlite:///path/to/file.db or postgresql://..."
             )
+        return value
+
+    @field_validator("admin_api_url", mode="after")
+    @classmethod
+    def _check_api_url(cls, value: str | None) -> str | None:
+        """Signed requests are not secret: anything beyond this machine goes over TLS."""
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if parts.scheme == "https" and parts.hostname:
+            return value.rstrip("/")
+        if parts.scheme == "http" and local:
+            return value.rstrip("/")
+        raise ValueError("must be an https:// URL (http:// only to this machine)")
+
+    @field_validator("lead_admin_keys", mode="after")
+    @classmethod
+    def _check_lead_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Key ids only: a whole key line here would look right and name nobody."""
+        for key_id in value:
+            if not _KEY_ID.fullmatch(key_id):
+                raise ValueError(
+                    "must list key ids: 16 hex digits each, as `amanat keys public` prints them"
+                )
         return value
 
     @field_validator("admin_public_keys", mode="after")

@@ -55,6 +55,13 @@ class AuditRepository:
         await self._session.flush()
         return AuditEntry(seq, day, admin, action, subject, prev, digest, signature)
 
+    async def head(self) -> tuple[int, bytes]:
+        """Return the newest entry's number and hash: (0, 32 zero bytes) before the first."""
+        last = await self._session.scalar(
+            select(AuditEntryRow).order_by(AuditEntryRow.seq.desc()).limit(1)
+        )
+        return (0, GENESIS) if last is None else (last.seq, last.hash)
+
     async def entries(self) -> list[AuditEntry]:
         """Return every entry in sequence order, each with its signature (None if unsigned)."""
         rows = await self._session.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq))

@@ -26,7 +26,7 @@ async def test_a_signal_finishes_in_flight_work_checkpoints_the_wal_and_exits_0(
     tmp_path: Path, locales_dir: Path, admin_key: AdminPrivateKey, stop: signal.Signals
 ) -> None:
     database = tmp_path / "amanat.db"
-    worker_port = free_port()
+    worker_port, api_port = free_port(), free_port()
     async with strict_fake_api() as server:
         environment = bot_environment(
             server,
@@ -35,13 +35,18 @@ async def test_a_signal_finishes_in_flight_work_checkpoints_the_wal_and_exits_0(
             admin_key,
             AMANAT_BOT_USERNAME="@Amanat_Test_Bot",  # the fake's name, in another case
             AMANAT_WORKER_PORT=str(worker_port),
+            AMANAT_ADMIN_API_PORT=str(api_port),
         )
         bot = await start_amanat(environment, tmp_path)
         try:
             await server.wait_for(lambda: server.waiting_polls > 0, timeout=60)
             async with httpx.AsyncClient() as client:
                 ready = await client.get(f"http://127.0.0.1:{worker_port}/readyz")
+                api_alive = await client.get(f"http://127.0.0.1:{api_port}/healthz")
+                unsigned = await client.get(f"http://127.0.0.1:{api_port}/v1/queue")
             assert ready.status_code == 200, ready.text
+            assert api_alive.status_code == 200  # the admin API runs beside the bot
+            assert unsigned.status_code == 401
             # Another connection writes, and stays open: closing the bot's own connections
             # then does not checkpoint by itself, only the bot's last checkpoint can.
             other = sqlite3.connect(database)

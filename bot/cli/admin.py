@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Final
@@ -24,6 +24,7 @@ from bot.admin.view import (
     render_queue,
     render_report,
 )
+from bot.adminapi.client import AdminApiClient, report_from_answer
 from bot.answers import AnswersFormatError, decode_consent
 from bot.cli.common import (
     ALTERED,
@@ -48,6 +49,7 @@ from bot.cli.common import (
     today_utc,
 )
 from bot.cli.keys import configured_keys, current_keys
+from bot.cli.remote import run_api
 from bot.crypto.errors import CryptoError
 from bot.crypto.items import open_with_admin_key
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
@@ -114,7 +116,11 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         wanted = read_report_id(report_id)
         translations = admin_translations(settings, lang)
         private_key = load_key(settings, key)
-        report = run_storage(settings, _open_report(private_key, wanted))
+        if settings.admin_api_url is not None:
+            stored = run_api(settings.admin_api_url, private_key, _fetch_report(wanted))
+            report = _opened_or_fail(stored, private_key)
+        else:
+            report = run_storage(settings, _open_report(private_key, wanted))
         typer.echo(render_report(report, lang.value, translations), nl=False)
 
     @admin_app.command("claim")
@@ -413,6 +419,24 @@ def _find(items: Sequence[StoredItem], kind: str, index: int) -> StoredItem | No
     return next((i for i in items if i.kind == kind and i.index == index), None)
 
 
+def _fetch_report(report_id: str) -> Callable[[AdminApiClient], Awaitable[StoredReport]]:
+    """Fetch one sealed report through the admin API, its reading signed into the audit log."""
+
+    async def work(client: AdminApiClient) -> StoredReport:
+        answer = await client.audited("GET", f"/v1/reports/{report_id}", "show", report_id)
+        return report_from_answer(answer)
+
+    return work
+
+
+def _opened_or_fail(stored: StoredReport, key: AdminPrivateKey) -> OpenedReport:
+    """Open a report fetched through the API; a failure is one line, nothing shown."""
+    try:
+        return open_stored(stored, key)
+    except CliError as exc:
+        fail(str(exc))
+
+
 def _open_report(key: AdminPrivateKey, report_id: str) -> Work[OpenedReport]:
     """Open every item of one report; any failure fails the whole report."""
 
@@ -423,37 +447,42 @@ def _open_report(key: AdminPrivateKey, report_id: str) -> Work[OpenedReport]:
                 await audit(session, key, "show", report_id)
         if stored is None:
             raise CliError(f"no report with id {report_id}")
-        # Open every item before rendering any: on a failure nothing decrypted is shown.
-        if _find(stored.items, ANSWERS_KIND, 0) is None:
-            raise CliError(f"report {stored.id} has no answers item")
-        try:
-            answers = open_answers(stored, key)
-        except (CryptoError, AnswersFormatError) as exc:
-            raise CliError(
-                f"item {ANSWERS_KIND} #0 of report {stored.id}: {describe_problem(exc)}"
-            ) from None
-        opened: list[OpenedItem] = []
-        for item in stored.items:
-            if item.kind == ANSWERS_KIND and item.index == 0:
-                continue
-            ref = answers.item_ref(stored.id, item.kind, item.index)
-            try:
-                plaintext = open_with_admin_key(item.blob, ref, key)
-            except CryptoError as exc:
-                raise CliError(
-                    f"item {item.kind} #{item.index} of report {stored.id}: {describe_problem(exc)}"
-                ) from None
-            opened.append(OpenedItem(item.kind, item.index, plaintext))
-        return OpenedReport(
-            report_id=stored.id,
-            submitted_on=stored.submitted_on,
-            urgent=stored.urgent,
-            status=stored.status,
-            answers=answers,
-            items=tuple(opened),
-        )
+        return open_stored(stored, key)
 
     return work
+
+
+def open_stored(stored: StoredReport, key: AdminPrivateKey) -> OpenedReport:
+    """Open every item of a stored report with the admin key; any failure fails it whole."""
+    # Open every item before rendering any: on a failure nothing decrypted is shown.
+    if _find(stored.items, ANSWERS_KIND, 0) is None:
+        raise CliError(f"report {stored.id} has no answers item")
+    try:
+        answers = open_answers(stored, key)
+    except (CryptoError, AnswersFormatError) as exc:
+        raise CliError(
+            f"item {ANSWERS_KIND} #0 of report {stored.id}: {describe_problem(exc)}"
+        ) from None
+    opened: list[OpenedItem] = []
+    for item in stored.items:
+        if item.kind == ANSWERS_KIND and item.index == 0:
+            continue
+        ref = answers.item_ref(stored.id, item.kind, item.index)
+        try:
+            plaintext = open_with_admin_key(item.blob, ref, key)
+        except CryptoError as exc:
+            raise CliError(
+                f"item {item.kind} #{item.index} of report {stored.id}: {describe_problem(exc)}"
+            ) from None
+        opened.append(OpenedItem(item.kind, item.index, plaintext))
+    return OpenedReport(
+        report_id=stored.id,
+        submitted_on=stored.submitted_on,
+        urgent=stored.urgent,
+        status=stored.status,
+        answers=answers,
+        items=tuple(opened),
+    )
 
 
 def recorded_consent(report: OpenedReport) -> list[bool]:

@@ -183,7 +183,7 @@ def _signature_problem(
     key = signing_keys.get(entry.admin)
     if key is None:
         return f"entry {entry.seq}: no signing key configured for {who}"
-    if not _signature_holds(key, entry.signature, entry.hash):
+    if not entry_signature_holds(key, entry.signature, entry.hash):
         return f"entry {entry.seq} does not carry a valid signature of {who}"
     return None
 
@@ -193,7 +193,7 @@ def _admin_name(admin: str) -> str:
     return f"admin {admin}" if _KEY_ID.fullmatch(admin) else "the admin it names"
 
 
-def _signature_holds(key: bytes, signature: bytes, digest: bytes) -> bool:
+def entry_signature_holds(key: bytes, signature: bytes, digest: bytes) -> bool:
     """Check one Ed25519 signature over an entry hash; malformed keys or signatures fail."""
     if len(key) != SIGNING_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
         return False

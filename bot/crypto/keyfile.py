@@ -30,6 +30,8 @@ from bot.crypto.audit import signed_message
 from bot.crypto.constants import FORMAT_VERSION, KEY_ID_SIZE, KEY_SIZE, NONCE_SIZE, TAG_SIZE
 from bot.crypto.encoding import b64decode, b64encode, i64, lp
 from bot.crypto.errors import CryptoError, TamperedCiphertext, UnsupportedFormat, WrongPassphrase
+from bot.crypto.requests import SignedRequest
+from bot.crypto.requests import signed_message as request_signed_message
 
 _KEY_FILE_MAGIC = b"AMANAT-ADMIN-KEY"
 _KEY_FILE_FORMAT = "amanat-admin-key"
@@ -142,6 +144,14 @@ class AdminPrivateKey:
         Ed25519 over ``AMANAT-AUDIT-SIG-1 || entry_hash`` (docs/crypto.md §14); 64 bytes.
         """
         return self._signing.sign(signed_message(entry_hash))
+
+    def sign_request(self, request: SignedRequest) -> bytes:
+        """Sign one admin API request (docs/crypto.md §18); 64 bytes.
+
+        The same derived Ed25519 key as the audit, under another prefix: neither signature
+        can be replayed as the other.
+        """
+        return self._signing.sign(request_signed_message(request.digest()))
 
     def __repr__(self) -> str:
         """Name the key by its public id only, so a stray print or log never leaks it."""

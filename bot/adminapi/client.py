@@ -1,0 +1,172 @@
+"""Talk to the admin API from an admin's own machine: every request signed with their key.
+
+The private key never leaves this process; the server receives the public signature
+headers (docs/crypto.md §18) and sealed data only. A refusal comes back as
+:class:`ApiRefused` with the server's fixed phrase, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import aiohttp
+
+from bot.adminapi.gate import AUDIT_HEADER, KEY_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIME_HEADER
+from bot.crypto.audit import HASH_SIZE, entry_hash
+from bot.crypto.encoding import b64decode, b64encode
+from bot.crypto.errors import CryptoError
+from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.requests import NONCE_SIZE, SignedRequest
+from bot.crypto.values import SealedBlob
+from storage.records import NewFile, StoredItem, StoredReport
+
+API_TIMEOUT = aiohttp.ClientTimeout(total=60)
+AUDIT_ATTEMPTS = 5
+
+
+class ApiRefused(Exception):
+    """The server refused a request; ``reason`` is its fixed phrase, ``status`` the HTTP code."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        """Keep what the server said."""
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason
+
+
+def signed_headers(
+    key: AdminPrivateKey,
+    method: str,
+    target: str,
+    body: bytes = b"",
+    *,
+    now: int | None = None,
+    nonce: bytes | None = None,
+) -> dict[str, str]:
+    """The four headers that make one request this admin's, now, once."""
+    moment = int(time.time()) if now is None else now
+    fresh = secrets.token_bytes(NONCE_SIZE) if nonce is None else nonce
+    request = SignedRequest(method, target, moment, fresh, body)
+    return {
+        KEY_HEADER: key.public_key().key_id,
+        TIME_HEADER: str(moment),
+        NONCE_HEADER: b64encode(fresh),
+        SIGNATURE_HEADER: b64encode(key.sign_request(request)),
+    }
+
+
+class AdminApiClient:
+    """A signed JSON client of one server, for one admin key."""
+
+    def __init__(
+        self, base_url: str, key: AdminPrivateKey, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        """Take the server's URL (``https://…``, no trailing slash needed) and the admin key."""
+        self._base = base_url.rstrip("/")
+        self._key = key
+        self._clock = clock
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> AdminApiClient:
+        """Open one connection pool for the working session."""
+        self._session = aiohttp.ClientSession(timeout=API_TIMEOUT)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Close it."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def audited(
+        self, method: str, target: str, action: str, subject: str, payload: Any = None
+    ) -> Any:
+        """Send a request the audit chain must record, with this admin's signed entry.
+
+        The entry follows the head the server names now; if another admin's entry lands
+        first, the server answers 409 and the entry is signed again on the new head.
+        """
+        key_id = self._key.public_key().key_id
+        for _ in range(AUDIT_ATTEMPTS):
+            head = await self.call("GET", "/v1/audit/head")
+            try:
+                prev = b64decode(head["hash"], size=HASH_SIZE)
+                digest = entry_hash(
+                    prev,
+                    int(head["seq"]) + 1,
+                    date.fromisoformat(head["day"]),
+                    key_id,
+                    action,
+                    subject,
+                )
+            except (KeyError, TypeError, ValueError, CryptoError):
+                raise ApiRefused(502, "the server's audit head is malformed") from None
+            signature = b64encode(self._key.sign_audit_entry(digest))
+            try:
+                return await self.call(method, target, payload, audit=signature)
+            except ApiRefused as refused:
+                if refused.status != 409:
+                    raise
+        raise ApiRefused(409, "the audit log kept moving on: try again")
+
+    async def call(
+        self, method: str, target: str, payload: Any = None, *, audit: str | None = None
+    ) -> Any:
+        """Send one signed request; return its JSON answer or raise :class:`ApiRefused`."""
+        if self._session is None:
+            raise RuntimeError("use the client in an async with block")
+        body = b"" if payload is None else json.dumps(payload).encode()
+        headers = signed_headers(self._key, method, target, body, now=int(self._clock()))
+        if audit is not None:
+            headers[AUDIT_HEADER] = audit
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        async with self._session.request(
+            method, self._base + target, data=body or None, headers=headers
+        ) as response:
+            answer = await response.json(content_type=None)
+            if response.status >= 400:
+                reason = answer.get("error") if isinstance(answer, dict) else None
+                raise ApiRefused(response.status, str(reason or "refused"))
+            return answer
+
+
+def report_from_answer(data: object) -> StoredReport:
+    """Read a ``GET /v1/reports/{id}`` answer back into the stored report it describes.
+
+    Strict: a malformed answer is refused whole, so nothing half-read is ever opened.
+    """
+    try:
+        if not isinstance(data, dict):
+            raise TypeError
+        reporter = data["reporter_key"]
+        return StoredReport(
+            id=str(data["id"]),
+            format_version=int(data["format"]),
+            submitted_on=date.fromisoformat(data["day"]),
+            urgent=bool(data["urgent"]),
+            status=str(data["status"]),
+            items=tuple(
+                StoredItem(
+                    str(item["kind"]), int(item["index"]), SealedBlob(b64decode(item["blob"]))
+                )
+                for item in data["items"]
+            ),
+            reporter_key=None if reporter is None else b64decode(reporter, size=32),
+            files=tuple(NewFile(int(f["index"]), str(f["upload"])) for f in data["files"]),
+        )
+    except (KeyError, TypeError, ValueError, CryptoError):
+        raise ApiRefused(502, "the server's answer is not a report") from None
+
+
+def _item(data: dict[str, object]) -> StoredItem:
+    """One sealed item of an answer (its errors are the caller's to refuse)."""
+    index = data["index"]
+    if not isinstance(index, int):
+        raise TypeError
+    return StoredItem(str(data["kind"]), index, SealedBlob(b64decode(data["blob"])))

@@ -1,0 +1,260 @@
+"""Serve the admin API: sealed reports and their metadata, to signed requests only.
+
+Admins' machines talk to this instead of holding database credentials (docs/operations.md,
+"Admin API"). It runs on its own port behind the reverse proxy, which ends TLS. Every route
+but ``/healthz`` passes the :class:`~bot.adminapi.gate.Gate` first; what it answers is
+metadata (day, urgency, status, counts) and ciphertext sealed to the admins, so the server
+never needs, and never receives, a private key or a plaintext.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bot.adminapi.gate import AUDIT_HEADER, Admin, Gate, Refused, Role
+from bot.crypto.audit import SIGNATURE_SIZE, entry_signature_holds
+from bot.crypto.encoding import b64decode, b64encode
+from bot.crypto.errors import CryptoError
+from storage.audit import AuditRepository
+from storage.db import session_factory, unit_of_work
+from storage.records import REPORT_STATUSES, ReportSummary, StoredReport
+from storage.repositories import ReportRepository
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE: Final = 50
+ADMIN: Final = web.RequestKey("admin", Admin)
+MAX_BODY_BYTES: Final = 1024 * 1024
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def answer(data: Any, status: int = 200) -> web.Response:
+    """A JSON answer that no cache or browser keeps or sniffs."""
+    return web.Response(
+        text=json.dumps(data, ensure_ascii=False),
+        status=status,
+        content_type="application/json",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def refusal(reason: str, status: int) -> web.Response:
+    """The fixed phrase of a refusal, as JSON."""
+    return answer({"error": reason}, status)
+
+
+def lead_only(handler: Handler) -> Handler:
+    """Refuse a route to reviewers: only a lead may do this."""
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        if admitted(request).role is not Role.LEAD:
+            log.warning("admin API request refused: a reviewer asked for a lead's route")
+            return refusal("only a lead may do this", 403)
+        return await handler(request)
+
+    return checked
+
+
+def admitted(request: web.Request) -> Admin:
+    """The admin the gate admitted this request for."""
+    try:
+        admin: Admin = request[ADMIN]
+    except KeyError:
+        raise RuntimeError("a route ran without the gate") from None
+    return admin
+
+
+@dataclass
+class AdminApi:
+    """The routes, bound to the database and the gate."""
+
+    engine: AsyncEngine
+    gate: Gate
+    lead_ids: frozenset[str] = frozenset()
+    admin_ids: tuple[str, ...] = ()
+    _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
+
+    def application(self) -> web.Application:
+        """The aiohttp application: the gate in front of every route but /healthz."""
+        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._guard])
+        app.router.add_get("/healthz", self._alive)
+        app.router.add_get("/v1/whoami", self._whoami)
+        app.router.add_get("/v1/audit/head", self._audit_head)
+        app.router.add_get("/v1/queue", self._queue)
+        app.router.add_get("/v1/reports/{report_id}", self._report)
+        app.router.add_get("/v1/admins", lead_only(self._admins))
+        return app
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path == "/healthz":
+            return await handler(request)
+        body = await request.read()
+        try:
+            admin = await self.gate.admit(
+                request.method, request.raw_path, dict(request.headers), body
+            )
+        except Refused as refused:
+            return refusal(refused.reason, refused.status)
+        request[ADMIN] = admin
+        return await handler(request)
+
+    async def _alive(self, _: web.Request) -> web.Response:
+        return answer({"alive": True})
+
+    async def _whoami(self, request: web.Request) -> web.Response:
+        admin = admitted(request)
+        return answer({"key_id": admin.key_id, "role": admin.role.value})
+
+    async def _queue(self, request: web.Request) -> web.Response:
+        """One page of the queue: metadata only, urgent first, then the newest day first."""
+        status = request.query.get("status") or None
+        page_text = request.query.get("page", "1")
+        if status is not None and status not in REPORT_STATUSES:
+            return refusal(f"status is one of: {', '.join(REPORT_STATUSES)}", 400)
+        if not page_text.isdigit() or not 0 < int(page_text) <= 10_000:
+            return refusal("page is a number from 1", 400)
+        page = int(page_text)
+        async with unit_of_work(session_factory(self.engine)) as session:
+            rows = await ReportRepository(session).queue(
+                status=status, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
+            )
+        return answer(
+            {
+                "page": page,
+                "more": len(rows) > PAGE_SIZE,
+                "reports": [_summary(row) for row in rows[:PAGE_SIZE]],
+            }
+        )
+
+    async def _report(self, request: web.Request) -> web.Response:
+        """A report's sealed items and metadata: only an admin key opens them, elsewhere."""
+        report_id = request.match_info["report_id"]
+        if not 0 < len(report_id) <= 32 or not report_id.isalnum():
+            return refusal("no such report", 404)
+        signature = _audit_signature(request)
+        if signature is None:
+            return refusal(NOT_RECORDED, 428)
+        try:
+            async with unit_of_work(session_factory(self.engine)) as session:
+                report = await ReportRepository(session).get(report_id)
+                if report is None:
+                    return refusal("no such report", 404)
+                await self._record(session, request, "show", report_id, signature)
+        except AuditMoved:
+            return refusal(MOVED_ON, 409)
+        return answer(_sealed(report))
+
+    async def _audit_head(self, _: web.Request) -> web.Response:
+        """What an admin's machine needs to sign the next audit entry: its number, the hash
+        it follows, and the server's day."""
+        async with unit_of_work(session_factory(self.engine)) as session:
+            seq, digest = await AuditRepository(session).head()
+        return answer({"seq": seq, "hash": b64encode(digest), "day": self.gate.today().isoformat()})
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        request: web.Request,
+        action: str,
+        subject: str,
+        signature: bytes,
+    ) -> None:
+        """Chain the entry the admin signed for this request, or raise :class:`AuditMoved`.
+
+        The server recomputes the entry after the current head with its own day; the
+        admin's signature holds only if they signed exactly that. So no read or change is
+        served that the chain does not record, in the admin's own name.
+        """
+        admin = admitted(request)
+        signing = self.gate.signing_key(admin.key_id)
+
+        def signed(digest: bytes) -> bytes:
+            if not entry_signature_holds(signing, signature, digest):
+                raise AuditMoved
+            return signature
+
+        await AuditRepository(session).append(
+            self.gate.today(), admin.key_id, action, subject, signer=signed
+        )
+
+    async def _admins(self, _: web.Request) -> web.Response:
+        return answer(
+            [
+                {
+                    "key_id": key_id,
+                    "role": (Role.LEAD if key_id in self.lead_ids else Role.REVIEWER),
+                }
+                for key_id in self.admin_ids
+            ]
+        )
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The host and port actually listened on."""
+        if self._runner is None or not self._runner.addresses:
+            raise RuntimeError("the admin API is not running")
+        host, port = self._runner.addresses[0][:2]
+        return str(host), int(port)
+
+    async def start(self, host: str, port: int) -> None:
+        """Listen, with no access log (paths name reports)."""
+        self._runner = web.AppRunner(self.application(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+class AuditMoved(Exception):
+    """The audit entry the admin signed does not follow the current head (or the day moved)."""
+
+
+NOT_RECORDED: Final = f"this request must carry its audit entry's signature ({AUDIT_HEADER})"
+MOVED_ON: Final = "the audit log moved on: fetch its head and sign again"
+
+
+def _audit_signature(request: web.Request) -> bytes | None:
+    """The audit entry signature sent with the request, if well formed."""
+    try:
+        return b64decode(request.headers.get(AUDIT_HEADER), size=SIGNATURE_SIZE)
+    except CryptoError:
+        return None
+
+
+def _summary(row: ReportSummary) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "day": row.submitted_on.isoformat(),
+        "urgent": row.urgent,
+        "status": row.status,
+        "items": row.item_count,
+    }
+
+
+def _sealed(report: StoredReport) -> dict[str, Any]:
+    return {
+        "id": report.id,
+        "format": report.format_version,
+        "day": report.submitted_on.isoformat(),
+        "urgent": report.urgent,
+        "status": report.status,
+        "reporter_key": None if report.reporter_key is None else b64encode(report.reporter_key),
+        "items": [
+            {"kind": item.kind, "index": item.index, "blob": b64encode(item.blob.data)}
+            for item in report.items
+        ],
+        "files": [{"index": file.index, "upload": file.upload_id} for file in report.files],
+    }

@@ -1,0 +1,428 @@
+"""The admin API admits signed requests only, and answers metadata and ciphertext only.
+
+A real aiohttp server on 127.0.0.1, the real client signing with real admin keys, reports
+stored through the real intake service in a SQLite file; the Redis case runs two API servers
+on the Redis at 127.0.0.1:6379 and is skipped, with the reason, only where none answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import queue
+import secrets
+import struct
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import date, datetime
+from pathlib import Path
+
+import aiohttp
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typer.testing import CliRunner
+
+from bot.admin.binding import open_answers
+from bot.adminapi.client import AdminApiClient, ApiRefused, signed_headers
+from bot.adminapi.gate import NONCE_HEADER, SIGNATURE_HEADER, TIME_HEADER
+from bot.app import Services, admin_api, open_services
+from bot.cli.common import PASSPHRASE_ENV, CliConfig
+from bot.cli.main import create_app
+from bot.crypto.audit import entry_hash, verify
+from bot.crypto.audit import signed_message as audit_message
+from bot.crypto.encoding import b64decode, b64encode
+from bot.crypto.errors import CryptoError
+from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
+from bot.crypto.requests import SignedRequest, signature_holds
+from bot.crypto.values import SealedBlob
+from bot.settings import Settings
+from storage.audit import AuditRepository
+from storage.db import session_factory, unit_of_work
+from storage.records import StoredItem, StoredReport
+from storage.repositories import ReportRepository
+from tests.conftest import TEST_PASSPHRASE
+from tests.test_intake_service import Person, canary, fill_report
+from tests.test_storage_conversations import REDIS_URL, redis_or_skip
+
+
+@asynccontextmanager
+async def running_api(services: Services) -> AsyncIterator[str]:
+    """The admin API of these services on a free loopback port; yields its URL."""
+    api = admin_api(services)
+    await api.start("127.0.0.1", 0)
+    try:
+        host, port = api.address
+        yield f"http://{host}:{port}"
+    finally:
+        await api.stop()
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[tuple[Services, str]]:
+    """Services on these settings, with their admin API running."""
+    async with open_services(settings) as services, running_api(services) as url:
+        yield services, url
+
+
+def with_admins(
+    make_settings: Callable[..., Settings], *keys: AdminPrivateKey, **extra: object
+) -> Settings:
+    lines = tuple(key.public_key().to_text() for key in keys)
+    return make_settings(admin_public_keys=lines, **extra)
+
+
+async def raw_get(url: str, target: str, headers: dict[str, str]) -> tuple[int, dict[str, object]]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url + target, headers=headers) as got,
+    ):
+        return got.status, await got.json(content_type=None)
+
+
+async def test_a_signed_admin_reads_the_queue_and_opens_a_report_on_their_own_machine(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey
+) -> None:
+    story = canary()
+    async with open_services(with_admins(make_settings, admin_key)) as services:
+        await fill_report(Person(services), {"narrative": story})
+        async with running_api(services) as url, AdminApiClient(url, admin_key) as client:
+            assert await client.call("GET", "/v1/whoami") == {
+                "key_id": admin_key.public_key().key_id,
+                "role": "reviewer",
+            }
+            queue = await client.call("GET", "/v1/queue")
+            [row] = queue["reports"]
+            assert set(row) == {"id", "day", "urgent", "status", "items"}
+            assert queue["more"] is False
+            assert story not in json.dumps(queue)
+            sealed = await client.audited("GET", f"/v1/reports/{row['id']}", "show", row["id"])
+    assert story not in json.dumps(sealed)  # ciphertext only on the wire
+    report = StoredReport(
+        id=sealed["id"],
+        format_version=sealed["format"],
+        submitted_on=datetime.fromisoformat(sealed["day"]).date(),
+        urgent=sealed["urgent"],
+        status=sealed["status"],
+        items=tuple(
+            StoredItem(item["kind"], item["index"], SealedBlob(b64decode(item["blob"])))
+            for item in sealed["items"]
+        ),
+    )
+    document = open_answers(report, admin_key)  # opened here, with the private key
+    assert document.answers
+
+
+async def test_a_report_is_served_only_with_its_audit_entry_signed_by_the_reader(
+    make_settings: Callable[..., Settings], alice: AdminPrivateKey, bob: AdminPrivateKey
+) -> None:
+    """No read the chain does not record, in the reader's own name, after the current head."""
+    settings = with_admins(make_settings, alice, bob)
+    async with serving(settings) as (services, url):
+        await fill_report(Person(services), {"narrative": canary()})
+        async with AdminApiClient(url, alice) as client:
+            [row] = (await client.call("GET", "/v1/queue"))["reports"]
+            target = f"/v1/reports/{row['id']}"
+            with pytest.raises(ApiRefused) as unsigned:
+                await client.call("GET", target)
+            assert unsigned.value.status == 428
+            head = await client.call("GET", "/v1/audit/head")
+            stale = entry_hash(
+                b64decode(head["hash"]),
+                head["seq"] + 1,
+                date.fromisoformat(head["day"]),
+                alice.public_key().key_id,
+                "show",
+                row["id"],
+            )
+            stale_signature = b64encode(alice.sign_audit_entry(stale))
+            await client.audited("GET", target, "show", row["id"])  # the head moves on
+            with pytest.raises(ApiRefused) as moved:
+                await client.call("GET", target, audit=stale_signature)
+            assert moved.value.status == 409
+            wrong_subject = await _signed_entry(client, alice, "show", "SOMEOTHER1")
+            with pytest.raises(ApiRefused) as other:
+                await client.call("GET", target, audit=wrong_subject)
+            assert other.value.status == 409
+            forged = await _signed_entry(client, bob, "show", row["id"], as_admin=alice)
+            with pytest.raises(ApiRefused) as impostor:
+                await client.call("GET", target, audit=forged)
+            assert impostor.value.status == 409
+        async with unit_of_work(session_factory(services.engine)) as session:
+            entries = await AuditRepository(session).entries()
+    assert [(e.admin, e.action, e.subject) for e in entries] == [
+        (alice.public_key().key_id, "show", row["id"])
+    ]
+    keys = {key.public_key().key_id: key.public_key().signing or b"" for key in (alice, bob)}
+    verdict = verify(entries, keys)
+    assert verdict.problem is None, verdict
+
+
+async def _signed_entry(
+    client: AdminApiClient,
+    signer: AdminPrivateKey,
+    action: str,
+    subject: str,
+    *,
+    as_admin: AdminPrivateKey | None = None,
+) -> str:
+    """Sign the next entry on the current head, as the audit header carries it."""
+    head = await client.call("GET", "/v1/audit/head")
+    digest = entry_hash(
+        b64decode(head["hash"]),
+        head["seq"] + 1,
+        date.fromisoformat(head["day"]),
+        (as_admin or signer).public_key().key_id,
+        action,
+        subject,
+    )
+    return b64encode(signer.sign_audit_entry(digest))
+
+
+@contextmanager
+def api_in_a_thread(settings: Settings, story: str) -> Iterator[tuple[str, str]]:
+    """The server side in its own thread and loop, with one report: yields (URL, report id).
+
+    The command line runs its own event loop, as on an admin's machine.
+    """
+    started: queue.Queue[tuple[str, str, asyncio.AbstractEventLoop, asyncio.Event]] = queue.Queue()
+
+    async def serve() -> None:
+        async with serving(settings) as (services, url):
+            await fill_report(Person(services), {"narrative": story})
+            async with unit_of_work(session_factory(services.engine)) as session:
+                [summary] = await ReportRepository(session).queue()
+            stop = asyncio.Event()
+            started.put((url, summary.id, asyncio.get_running_loop(), stop))
+            await stop.wait()
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
+    thread.start()
+    url, report_id, loop, stop = started.get(timeout=60)
+    try:
+        yield url, report_id
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=60)
+
+
+def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, tmp_path: Path
+) -> None:
+    story = canary()
+    server_settings = with_admins(make_settings, admin_key)
+    key_file = tmp_path / "admin.key"
+    key_file.write_bytes(admin_key.to_file_bytes(TEST_PASSPHRASE, scrypt_n=2**10))
+    with api_in_a_thread(server_settings, story) as (url, report_id):
+        laptop = make_settings(
+            database_url=f"sqlite:///{tmp_path / 'no-such-folder' / 'none.db'}",
+            admin_api_url=url,
+        )
+        app = create_app(CliConfig(load_settings=lambda: laptop, scrypt_n=2**10))
+        result = CliRunner().invoke(
+            app,
+            ["admin", "show", report_id, "--key", str(key_file)],
+            env={PASSPHRASE_ENV: TEST_PASSPHRASE},
+        )
+        assert result.exit_code == 0, result.output
+        assert f"Report id: {report_id}" in result.stdout
+        assert story in result.stdout  # opened on the laptop
+        missing = CliRunner().invoke(
+            app,
+            ["admin", "show", "0000000000", "--key", str(key_file)],
+            env={PASSPHRASE_ENV: TEST_PASSPHRASE},
+        )
+        assert missing.exit_code == 1
+        assert "the admin API refused: no such report" in missing.output
+    assert not (tmp_path / "no-such-folder").exists()
+    down = CliRunner().invoke(
+        app,
+        ["admin", "show", report_id, "--key", str(key_file)],
+        env={PASSPHRASE_ENV: TEST_PASSPHRASE},
+    )
+    assert down.exit_code == 1
+    assert "cannot reach the admin API" in down.output
+    assert "Traceback" not in down.output
+
+
+async def test_the_queue_pages_fifty_at_a_time_and_refuses_bad_filters(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey
+) -> None:
+    async with (
+        serving(with_admins(make_settings, admin_key)) as (_, url),
+        AdminApiClient(url, admin_key) as client,
+    ):
+        empty = await client.call("GET", "/v1/queue?page=2")
+        assert empty == {"page": 2, "more": False, "reports": []}
+        for target in ("/v1/queue?status=secret", "/v1/queue?page=0", "/v1/queue?page=x"):
+            with pytest.raises(ApiRefused) as refused:
+                await client.call("GET", target)
+            assert refused.value.status == 400
+        with pytest.raises(ApiRefused) as missing:
+            await client.audited("GET", "/v1/reports/NOSUCHREPORT", "show", "NOSUCHREPORT")
+        assert missing.value.status == 404
+
+
+async def test_a_reviewer_may_not_use_a_leads_route_and_a_lead_may(
+    make_settings: Callable[..., Settings], alice: AdminPrivateKey, bob: AdminPrivateKey
+) -> None:
+    lead = alice.public_key().key_id
+    settings = with_admins(make_settings, alice, bob, lead_admin_keys=(lead,))
+    async with serving(settings) as (_, url):
+        async with AdminApiClient(url, bob) as reviewer:
+            with pytest.raises(ApiRefused) as refused:
+                await reviewer.call("GET", "/v1/admins")
+            assert (refused.value.status, refused.value.reason) == (403, "only a lead may do this")
+        async with AdminApiClient(url, alice) as client:
+            assert await client.call("GET", "/v1/whoami") == {"key_id": lead, "role": "lead"}
+            assert await client.call("GET", "/v1/admins") == [
+                {"key_id": lead, "role": "lead"},
+                {"key_id": bob.public_key().key_id, "role": "reviewer"},
+            ]
+
+
+async def test_bad_signatures_old_or_future_times_and_replays_are_refused_and_logged(
+    make_settings: Callable[..., Settings],
+    admin_key: AdminPrivateKey,
+    bob: AdminPrivateKey,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every way to act as an admin without their key, or twice with one request."""
+    caplog.set_level(logging.WARNING)
+    async with serving(with_admins(make_settings, admin_key)) as (_, url):
+        now = int(time.time())
+        good = signed_headers(admin_key, "GET", "/v1/whoami", now=now)
+        assert (await raw_get(url, "/v1/whoami", good))[0] == 200
+        impostor = {**signed_headers(bob, "GET", "/v1/whoami", now=now)}
+        impostor["Amanat-Key"] = admin_key.public_key().key_id  # Bob claims to be the admin
+        moved = signed_headers(admin_key, "GET", "/v1/whoami", now=now)  # sent elsewhere
+        cases: dict[str, tuple[str, dict[str, str], str]] = {
+            "replay": ("/v1/whoami", good, "request was already used (a replay)"),
+            "impostor": ("/v1/whoami", impostor, "signature does not hold"),
+            "moved": ("/v1/queue", moved, "signature does not hold"),
+            "old": (
+                "/v1/whoami",
+                signed_headers(admin_key, "GET", "/v1/whoami", now=now - 6 * 60),
+                "request time is more than five minutes off: check the clock",
+            ),
+            "future": (
+                "/v1/whoami",
+                signed_headers(admin_key, "GET", "/v1/whoami", now=now + 6 * 60),
+                "request time is more than five minutes off: check the clock",
+            ),
+            "unknown key": (
+                "/v1/whoami",
+                signed_headers(bob, "GET", "/v1/whoami", now=now),
+                "unknown admin key, or a key line without its signing key (v1)",
+            ),
+            "no headers": ("/v1/whoami", {}, "missing or malformed signature headers"),
+            "cut signature": (
+                "/v1/whoami",
+                {**good, SIGNATURE_HEADER: good[SIGNATURE_HEADER][:-2]},
+                "missing or malformed signature headers",
+            ),
+            "absurd time": (
+                "/v1/whoami",
+                {**good, TIME_HEADER: "9" * 30},
+                "missing or malformed signature headers",
+            ),
+        }
+        for name, (target, headers, reason) in cases.items():
+            status, body = await raw_get(url, target, headers)
+            assert (status, body) == (401, {"error": reason}), name
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == len(cases)
+    logged = "\n".join(refusals)
+    assert good[NONCE_HEADER] not in logged
+    assert good[SIGNATURE_HEADER][:20] not in logged
+    assert "/v1/" not in logged
+
+
+async def test_a_v1_key_line_cannot_sign_requests(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey
+) -> None:
+    v1_line = AdminPublicKey(admin_key.public_key().raw).to_text()
+    async with (
+        serving(make_settings(admin_public_keys=(v1_line,))) as (_, url),
+        AdminApiClient(url, admin_key) as client,
+    ):
+        with pytest.raises(ApiRefused) as refused:
+            await client.call("GET", "/v1/whoami")
+    assert "signing key" in refused.value.reason
+
+
+async def test_a_request_signed_before_the_server_started_is_refused_after_a_restart(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey
+) -> None:
+    """Nonces live in volatile memory: a restart must not let an old request in again."""
+    async with open_services(with_admins(make_settings, admin_key)) as services:
+        began = await services.intake.memory.store.started_at()
+        signed_before = signed_headers(
+            admin_key, "GET", "/v1/whoami", now=int(began.timestamp()) - 30
+        )
+        async with running_api(services) as url:
+            status, body = await raw_get(url, "/v1/whoami", signed_before)
+    assert status == 401
+    assert body == {"error": "request was signed before the server started: send it again"}
+
+
+async def test_with_redis_a_request_taken_by_one_worker_is_refused_by_another(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey
+) -> None:
+    client = await redis_or_skip()
+    await client.aclose()
+    settings = with_admins(make_settings, admin_key, redis_url=REDIS_URL)
+    async with serving(settings) as (_, first), serving(settings) as (_, second):
+        headers = signed_headers(admin_key, "GET", "/v1/whoami")
+        assert (await raw_get(first, "/v1/whoami", headers))[0] == 200
+        status, body = await raw_get(second, "/v1/whoami", headers)
+    assert (status, body) == (401, {"error": "request was already used (a replay)"})
+
+
+def test_the_request_digest_follows_the_written_format() -> None:
+    """Recomputed from docs/crypto.md §18 with hashlib and struct alone."""
+    nonce = bytes(range(16))
+    request = SignedRequest("POST", "/v1/reports/ABC/notes?x=1", 1_790_000_000, nonce, b'{"a":1}')
+
+    def lp(*fields: bytes) -> bytes:
+        return b"".join(struct.pack(">I", len(f)) + f for f in fields)
+
+    expected = hashlib.sha256(
+        lp(
+            b"AMANAT-ADMIN-REQUEST",
+            b"\x01",
+            b"POST",
+            b"/v1/reports/ABC/notes?x=1",
+            struct.pack(">q", 1_790_000_000),
+            nonce,
+            hashlib.sha256(b'{"a":1}').digest(),
+        )
+    ).digest()
+    assert request.digest() == expected
+
+
+def test_a_request_signature_is_not_an_audit_signature(admin_key: AdminPrivateKey) -> None:
+    """The same derived key signs both, under different prefixes: neither passes for the other."""
+    request = SignedRequest("GET", "/v1/whoami", 1_790_000_000, secrets.token_bytes(16), b"")
+    signature = admin_key.sign_request(request)
+    public = admin_key.public_key().signing
+    assert public is not None
+    verifier = Ed25519PublicKey.from_public_bytes(public)
+    with pytest.raises(InvalidSignature):
+        verifier.verify(signature, audit_message(request.digest()))
+    audit_signature = admin_key.sign_audit_entry(request.digest())
+    assert signature_holds(public, signature, request)
+    assert not signature_holds(public, audit_signature, request)
+
+
+def test_requests_that_cannot_be_encoded_one_way_are_refused() -> None:
+    nonce = bytes(16)
+    for method, target in (("get", "/v1"), ("GET", "v1"), ("GET", "/v1 x"), ("GET", "/ü")):
+        with pytest.raises(CryptoError):
+            SignedRequest(method, target, 1, nonce, b"")
+    with pytest.raises(CryptoError):
+        SignedRequest("GET", "/v1", 1, b"short", b"")
