@@ -656,7 +656,11 @@ def admin_api(services: Services, *, clock: Callable[[], datetime] | None = None
         clock or (lambda: datetime.now(UTC)),
     )
     return AdminApi(
-        services.engine, gate, lead_ids=leads, admin_ids=tuple(key.key_id for key in keys)
+        services.engine,
+        gate,
+        services.intake.sealer,
+        lead_ids=leads,
+        admin_ids=tuple(key.key_id for key in keys),
     )
 
 

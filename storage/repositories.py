@@ -242,6 +242,29 @@ class ReportRepository:
         )
         return str(report_id)
 
+    async def next_new(self) -> str | None:
+        """The report :meth:`claim_next` would take now (urgent first, then the longest
+        waiting), without taking it: an admin's machine signs the claim of this one."""
+        return await self._session.scalar(
+            select(ReportRow.id)
+            .where(ReportRow.status == STATUS_NEW)
+            .order_by(ReportRow.urgent.desc(), ReportRow.submitted_on, ReportRow.id)
+            .limit(1)
+        )
+
+    async def claim(self, report_id: str) -> bool:
+        """Move one report from new to claimed; False when it is not new (any more).
+
+        The row's update lock orders two admins claiming it at once: the second finds it
+        claimed already.
+        """
+        result = await self._session.execute(
+            update(ReportRow)
+            .where(ReportRow.id == report_id, ReportRow.status == STATUS_NEW)
+            .values(status=STATUS_CLAIMED)
+        )
+        return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
     async def submitted_on(self, report_id: str) -> date | None:
         """Return the day a report was stored, or None when there is no such report."""
         if not isinstance(report_id, str):

@@ -33,16 +33,19 @@ from bot.adminapi.gate import NONCE_HEADER, SIGNATURE_HEADER, TIME_HEADER
 from bot.app import Services, admin_api, open_services
 from bot.cli.common import PASSPHRASE_ENV, CliConfig
 from bot.cli.main import create_app
-from bot.crypto.audit import entry_hash, verify
+from bot.crypto.audit import AuditEntry, entry_hash, verify
 from bot.crypto.audit import signed_message as audit_message
 from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
+from bot.crypto.items import open_with_admin_key
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
 from bot.crypto.requests import SignedRequest, signature_holds
-from bot.crypto.values import SealedBlob
+from bot.crypto.sealer import AdminSealer
+from bot.crypto.values import ItemRef, SealedBlob
+from bot.questions import NOTE_KIND
 from bot.settings import Settings
 from storage.audit import AuditRepository
-from storage.db import session_factory, unit_of_work
+from storage.db import create_engine, session_factory, unit_of_work
 from storage.records import StoredItem, StoredReport
 from storage.repositories import ReportRepository
 from tests.conftest import TEST_PASSPHRASE
@@ -238,7 +241,44 @@ def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
         )
         assert missing.exit_code == 1
         assert "the admin API refused: no such report" in missing.output
+        claimed = CliRunner().invoke(
+            app, ["admin", "claim", "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
+        )
+        assert claimed.exit_code == 0, claimed.output
+        assert f"Report id: {report_id}" in claimed.stdout
+        note_file = tmp_path / "note.txt"
+        note_file.write_text("Called back; safe for now.", encoding="utf-8")
+        for args in (
+            ["admin", "mark", report_id, "closed"],
+            ["admin", "note", report_id, "--from-file", str(note_file)],
+        ):
+            done = CliRunner().invoke(
+                app, [*args, "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
+            )
+            assert done.exit_code == 0, done.output
+        nothing = CliRunner().invoke(
+            app, ["admin", "claim", "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
+        )
+        assert "No new reports" in nothing.stdout
     assert not (tmp_path / "no-such-folder").exists()
+    server = create_engine(server_settings.database_url)
+
+    async def chained() -> list[AuditEntry]:
+        try:
+            async with unit_of_work(session_factory(server)) as session:
+                return await AuditRepository(session).entries()
+        finally:
+            await server.dispose()
+
+    entries = asyncio.run(chained())
+    assert [(e.action, e.subject) for e in entries] == [
+        ("show", report_id),
+        ("claim", report_id),
+        ("show", report_id),
+        ("status", f"{report_id} closed"),
+        ("note", report_id),
+    ]
+    assert {e.admin for e in entries} == {admin_key.public_key().key_id}
     down = CliRunner().invoke(
         app,
         ["admin", "show", report_id, "--key", str(key_file)],
@@ -247,6 +287,90 @@ def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
     assert down.exit_code == 1
     assert "cannot reach the admin API" in down.output
     assert "Traceback" not in down.output
+
+
+async def test_two_admins_claiming_at_once_get_different_reports_each_claim_chained(
+    make_settings: Callable[..., Settings], alice: AdminPrivateKey, bob: AdminPrivateKey
+) -> None:
+    async with serving(with_admins(make_settings, alice, bob)) as (services, url):
+        for user_id in (1, 2):
+            await fill_report(Person(services, user_id), {"narrative": canary()})
+        async with AdminApiClient(url, alice) as first, AdminApiClient(url, bob) as second:
+            next_one = (await first.call("GET", "/v1/claimable"))["id"]
+            await first.audited("POST", f"/v1/reports/{next_one}/claim", "claim", next_one)
+            with pytest.raises(ApiRefused) as taken:
+                await second.audited("POST", f"/v1/reports/{next_one}/claim", "claim", next_one)
+            assert (taken.value.status, taken.value.reason) == (409, "another admin took it first")
+            other = await second.claim_next()
+            assert other is not None
+            assert other != next_one
+            assert await first.claim_next() is None  # nothing new is left
+        entries = await audit_entries(services)
+    assert [(e.admin, e.action, e.subject) for e in entries] == [
+        (alice.public_key().key_id, "claim", next_one),
+        (bob.public_key().key_id, "claim", other),
+    ]
+
+
+async def test_status_and_notes_change_only_with_their_signed_audit_entry(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, bob: AdminPrivateKey
+) -> None:
+    async with serving(with_admins(make_settings, admin_key)) as (services, url):
+        await fill_report(Person(services), {"narrative": canary()})
+        async with AdminApiClient(url, admin_key) as client:
+            report_id = (await client.call("GET", "/v1/claimable"))["id"]
+            target = f"/v1/reports/{report_id}"
+            with pytest.raises(ApiRefused) as unsigned:
+                await client.call("POST", f"{target}/status", {"status": "closed"})
+            assert unsigned.value.status == 428
+            await client.set_status(report_id, "closed")
+            with pytest.raises(ApiRefused) as bad:
+                await client.set_status(report_id, "deleted")
+            assert bad.value.status == 400
+            note = "یادداشت تیم".encode()
+            sealer = AdminSealer([admin_key.public_key()])
+            first = await client.add_note(
+                report_id,
+                lambda i: sealer.seal_for_admins(note, ItemRef(report_id, NOTE_KIND, i)).data,
+            )
+            assert first == 0
+            elsewhere = AdminSealer([bob.public_key()])
+            with pytest.raises(ApiRefused) as foreign:
+                await client.add_note(
+                    report_id,
+                    lambda i: (
+                        elsewhere.seal_for_admins(note, ItemRef(report_id, NOTE_KIND, i)).data
+                    ),
+                )
+            assert foreign.value.status == 422  # the server reads no note, only its recipients
+            stale = sealer.seal_for_admins(note, ItemRef(report_id, NOTE_KIND, 0)).data
+            with pytest.raises(ApiRefused) as taken:
+                await client.audited(
+                    "POST",
+                    f"{target}/notes",
+                    "note",
+                    report_id,
+                    {"index": 0, "blob": b64encode(stale)},
+                )
+            assert taken.value.status == 409
+            assert await client.call("GET", f"{target}/counts") == {"note": 1, "reply": 0}
+            stored = await client.report(report_id)
+        entries = await audit_entries(services)
+    assert stored.status == "closed"
+    [sealed_note] = [item for item in stored.items if item.kind == NOTE_KIND]
+    document = open_answers(stored, admin_key)
+    ref = document.item_ref(report_id, NOTE_KIND, 0)
+    assert open_with_admin_key(sealed_note.blob, ref, admin_key) == note
+    assert [(e.action, e.subject) for e in entries] == [
+        ("status", f"{report_id} closed"),
+        ("note", report_id),
+        ("show", report_id),
+    ]
+
+
+async def audit_entries(services: Services) -> list[AuditEntry]:
+    async with unit_of_work(session_factory(services.engine)) as session:
+        return await AuditRepository(session).entries()
 
 
 async def test_the_queue_pages_fifty_at_a_time_and_refuses_bad_filters(

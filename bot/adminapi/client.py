@@ -16,7 +16,14 @@ from typing import Any
 
 import aiohttp
 
-from bot.adminapi.gate import AUDIT_HEADER, KEY_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIME_HEADER
+from bot.adminapi.gate import (
+    AUDIT_HEADER,
+    AUDIT_MOVED_ON,
+    KEY_HEADER,
+    NONCE_HEADER,
+    SIGNATURE_HEADER,
+    TIME_HEADER,
+)
 from bot.crypto.audit import HASH_SIZE, entry_hash
 from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
@@ -27,6 +34,7 @@ from storage.records import NewFile, StoredItem, StoredReport
 
 API_TIMEOUT = aiohttp.ClientTimeout(total=60)
 AUDIT_ATTEMPTS = 5
+CLAIM_ATTEMPTS = 10
 
 
 class ApiRefused(Exception):
@@ -110,9 +118,66 @@ class AdminApiClient:
             try:
                 return await self.call(method, target, payload, audit=signature)
             except ApiRefused as refused:
-                if refused.status != 409:
+                if refused.reason != AUDIT_MOVED_ON:
                     raise
         raise ApiRefused(409, "the audit log kept moving on: try again")
+
+    async def report(self, report_id: str) -> StoredReport:
+        """Fetch one sealed report, its reading signed into the audit log."""
+        answer = await self.audited("GET", f"/v1/reports/{report_id}", "show", report_id)
+        return report_from_answer(answer)
+
+    async def claim_next(self) -> str | None:
+        """Claim the next new report (urgent first); None when none is new.
+
+        The server names the next one, this admin signs its claim; if another admin took
+        it meanwhile, ask again.
+        """
+        for _ in range(CLAIM_ATTEMPTS):
+            found = await self.call("GET", "/v1/claimable")
+            report_id = found.get("id") if isinstance(found, dict) else None
+            if report_id is None:
+                return None
+            try:
+                await self.audited(
+                    "POST", f"/v1/reports/{report_id}/claim", "claim", str(report_id)
+                )
+            except ApiRefused as refused:
+                if refused.status == 409:
+                    continue
+                raise
+            return str(report_id)
+        raise ApiRefused(409, "other admins kept taking the next report: try again")
+
+    async def set_status(self, report_id: str, status: str) -> None:
+        """Set a report's status, signed into the audit log."""
+        await self.audited(
+            "POST",
+            f"/v1/reports/{report_id}/status",
+            "status",
+            f"{report_id} {status}",
+            {"status": status},
+        )
+
+    async def add_note(self, report_id: str, seal: Callable[[int], bytes]) -> int:
+        """Store a team note; ``seal(index)`` seals it, on this machine, for that index."""
+        for _ in range(CLAIM_ATTEMPTS):
+            counts = await self.call("GET", f"/v1/reports/{report_id}/counts")
+            index = int(counts["note"])
+            try:
+                await self.audited(
+                    "POST",
+                    f"/v1/reports/{report_id}/notes",
+                    "note",
+                    report_id,
+                    {"index": index, "blob": b64encode(seal(index))},
+                )
+            except ApiRefused as refused:
+                if refused.status == 409:
+                    continue
+                raise
+            return index
+        raise ApiRefused(409, "other notes kept coming first: try again")
 
     async def call(
         self, method: str, target: str, payload: Any = None, *, audit: str | None = None

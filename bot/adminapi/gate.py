@@ -32,6 +32,8 @@ NONCE_HEADER: Final = "Amanat-Nonce"
 SIGNATURE_HEADER: Final = "Amanat-Signature"
 AUDIT_HEADER: Final = "Amanat-Audit-Signature"
 """The admin's signature of the audit entry that records this request (docs/crypto.md §14)."""
+AUDIT_MOVED_ON: Final = "the audit log moved on: fetch its head and sign again"
+"""The 409 phrase after which an admin's machine signs the entry again on the new head."""
 FRESH_FOR: Final = timedelta(minutes=5)
 """How far a request's time may be from the server's, either way."""
 

@@ -18,13 +18,17 @@ from typing import Any, Final
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.adminapi.gate import AUDIT_HEADER, Admin, Gate, Refused, Role
+from bot.adminapi.gate import AUDIT_HEADER, AUDIT_MOVED_ON, Admin, Gate, Refused, Role
 from bot.crypto.audit import SIGNATURE_SIZE, entry_signature_holds
 from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
+from bot.crypto.sealer import AdminSealer
+from bot.crypto.values import SealedBlob
+from bot.questions import NOTE_KIND
 from storage.audit import AuditRepository
 from storage.db import session_factory, unit_of_work
-from storage.records import REPORT_STATUSES, ReportSummary, StoredReport
+from storage.records import REPORT_STATUSES, STATUS_CLAIMED, ReportSummary, StoredReport
+from storage.replies import ReplyRepository
 from storage.repositories import ReportRepository
 
 log = logging.getLogger(__name__)
@@ -78,6 +82,7 @@ class AdminApi:
 
     engine: AsyncEngine
     gate: Gate
+    sealer: AdminSealer
     lead_ids: frozenset[str] = frozenset()
     admin_ids: tuple[str, ...] = ()
     _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
@@ -90,6 +95,11 @@ class AdminApi:
         app.router.add_get("/v1/audit/head", self._audit_head)
         app.router.add_get("/v1/queue", self._queue)
         app.router.add_get("/v1/reports/{report_id}", self._report)
+        app.router.add_get("/v1/reports/{report_id}/counts", self._counts)
+        app.router.add_get("/v1/claimable", self._claimable)
+        app.router.add_post("/v1/reports/{report_id}/claim", self._claim)
+        app.router.add_post("/v1/reports/{report_id}/status", self._status)
+        app.router.add_post("/v1/reports/{report_id}/notes", self._note)
         app.router.add_get("/v1/admins", lead_only(self._admins))
         return app
 
@@ -137,21 +147,112 @@ class AdminApi:
 
     async def _report(self, request: web.Request) -> web.Response:
         """A report's sealed items and metadata: only an admin key opens them, elsewhere."""
-        report_id = request.match_info["report_id"]
-        if not 0 < len(report_id) <= 32 or not report_id.isalnum():
+        report_id = _report_id(request)
+
+        async def read(session: AsyncSession) -> web.Response:
+            report = await ReportRepository(session).get(report_id)
+            if report is None:
+                raise Unanswerable("no such report", 404)
+            return answer(_sealed(report))
+
+        return await self._audited(request, "show", report_id, read)
+
+    async def _counts(self, request: web.Request) -> web.Response:
+        """How many notes and answers a report has: the index the next one is sealed under."""
+        report_id = _report_id(request)
+        async with unit_of_work(session_factory(self.engine)) as session:
+            report = await ReportRepository(session).get(report_id)
+            replies = await ReplyRepository(session).next_index(report_id) if report else 0
+        if report is None:
             return refusal("no such report", 404)
+        notes = sum(1 for item in report.items if item.kind == NOTE_KIND)
+        return answer({"note": notes, "reply": replies})
+
+    async def _claimable(self, _: web.Request) -> web.Response:
+        """The report a claim would take now, urgent first, then the longest waiting."""
+        async with unit_of_work(session_factory(self.engine)) as session:
+            report_id = await ReportRepository(session).next_new()
+        return answer({"id": report_id})
+
+    async def _claim(self, request: web.Request) -> web.Response:
+        """Take one new report; 409 if another admin took it first (ask for the next)."""
+        report_id = _report_id(request)
+
+        async def take(session: AsyncSession) -> web.Response:
+            reports = ReportRepository(session)
+            if not await reports.claim(report_id):
+                exists = await reports.exists(report_id)
+                raise Unanswerable(
+                    "another admin took it first" if exists else "no such report",
+                    409 if exists else 404,
+                )
+            return answer({"id": report_id, "status": STATUS_CLAIMED})
+
+        return await self._audited(request, "claim", report_id, take)
+
+    async def _status(self, request: web.Request) -> web.Response:
+        """Set a report's status: the reporter sees it with /status."""
+        report_id = _report_id(request)
+        status = (await _json_object(request)).get("status")
+        if status not in REPORT_STATUSES:
+            return refusal(f"status is one of: {', '.join(REPORT_STATUSES)}", 400)
+
+        async def change(session: AsyncSession) -> web.Response:
+            if not await ReportRepository(session).set_status(report_id, str(status)):
+                raise Unanswerable("no such report", 404)
+            return answer({"id": report_id, "status": status})
+
+        return await self._audited(request, "status", f"{report_id} {status}", change)
+
+    async def _note(self, request: web.Request) -> web.Response:
+        """Store a note sealed on the admin's machine to the current admin key set."""
+        report_id = _report_id(request)
+        body = await _json_object(request)
+        index, blob = body.get("index"), body.get("blob")
+        try:
+            sealed = SealedBlob(b64decode(blob, size=None))
+        except CryptoError:
+            return refusal("blob is the sealed note in base64", 400)
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            return refusal("index is the note's number, from 0", 400)
+        if not self.sealer.is_current(sealed):
+            return refusal("the note is not sealed to the current admin key set", 422)
+
+        async def add(session: AsyncSession) -> web.Response:
+            reports = ReportRepository(session)
+            report = await reports.get(report_id)
+            if report is None:
+                raise Unanswerable("no such report", 404)
+            if index != sum(1 for item in report.items if item.kind == NOTE_KIND):
+                raise Unanswerable("another note came first: ask for the counts again", 409)
+            await reports.add_item(report_id, NOTE_KIND, index, sealed)
+            return answer({"id": report_id, "note": index})
+
+        return await self._audited(request, "note", report_id, add)
+
+    async def _audited(
+        self,
+        request: web.Request,
+        action: str,
+        subject: str,
+        work: Callable[[AsyncSession], Awaitable[web.Response]],
+    ) -> web.Response:
+        """Do ``work`` and chain its audit entry in one transaction, or neither.
+
+        ``work`` raises :class:`Unanswerable` to refuse (nothing is kept, nothing chained).
+        """
         signature = _audit_signature(request)
         if signature is None:
             return refusal(NOT_RECORDED, 428)
         try:
             async with unit_of_work(session_factory(self.engine)) as session:
-                report = await ReportRepository(session).get(report_id)
-                if report is None:
-                    return refusal("no such report", 404)
-                await self._record(session, request, "show", report_id, signature)
+                done = await work(session)
+                await self._record(session, request, action, subject, signature)
+        except Unanswerable as refused:
+            return refusal(refused.reason, refused.status)
         except AuditMoved:
-            return refusal(MOVED_ON, 409)
-        return answer(_sealed(report))
+            return refusal(AUDIT_MOVED_ON, 409)
+        return done
 
     async def _audit_head(self, _: web.Request) -> web.Response:
         """What an admin's machine needs to sign the next audit entry: its number, the hash
@@ -218,12 +319,44 @@ class AdminApi:
             self._runner = None
 
 
+class Unanswerable(Exception):
+    """Refuse a request from inside its transaction, which then keeps nothing."""
+
+    def __init__(self, reason: str, status: int) -> None:
+        """A fixed phrase and the HTTP status."""
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+def _report_id(request: web.Request) -> str:
+    """The report id in the path; anything that cannot be one reads as no such report."""
+    report_id = request.match_info["report_id"]
+    if not 0 < len(report_id) <= 32 or not report_id.isascii() or not report_id.isalnum():
+        raise web.HTTPNotFound(
+            text=json.dumps({"error": "no such report"}), content_type="application/json"
+        )
+    return report_id
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object; anything else is 400."""
+    try:
+        body = json.loads(await request.read() or b"{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "the body is a JSON object"}), content_type="application/json"
+        )
+    return body
+
+
 class AuditMoved(Exception):
     """The audit entry the admin signed does not follow the current head (or the day moved)."""
 
 
 NOT_RECORDED: Final = f"this request must carry its audit entry's signature ({AUDIT_HEADER})"
-MOVED_ON: Final = "the audit log moved on: fetch its head and sign again"
 
 
 def _audit_signature(request: web.Request) -> bytes | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Final
@@ -24,7 +24,7 @@ from bot.admin.view import (
     render_queue,
     render_report,
 )
-from bot.adminapi.client import AdminApiClient, report_from_answer
+from bot.adminapi.client import AdminApiClient
 from bot.answers import AnswersFormatError, decode_consent
 from bot.cli.common import (
     ALTERED,
@@ -117,7 +117,7 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         translations = admin_translations(settings, lang)
         private_key = load_key(settings, key)
         if settings.admin_api_url is not None:
-            stored = run_api(settings.admin_api_url, private_key, _fetch_report(wanted))
+            stored = run_api(settings.admin_api_url, private_key, lambda api: api.report(wanted))
             report = _opened_or_fail(stored, private_key)
         else:
             report = run_storage(settings, _open_report(private_key, wanted))
@@ -132,11 +132,18 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         settings = load_settings(config)
         translations = admin_translations(settings, lang)
         private_key = load_key(settings, key)
-        claimed = run_storage(settings, _claim_next(private_key))
-        if claimed is None:
-            typer.echo("No new reports: nothing to claim.")
-            return
-        report = run_storage(settings, _open_report(private_key, claimed))
+        if settings.admin_api_url is not None:
+            stored = run_api(settings.admin_api_url, private_key, _claim_through_api)
+            if stored is None:
+                typer.echo("No new reports: nothing to claim.")
+                return
+            report = _opened_or_fail(stored, private_key)
+        else:
+            claimed = run_storage(settings, _claim_next(private_key))
+            if claimed is None:
+                typer.echo("No new reports: nothing to claim.")
+                return
+            report = run_storage(settings, _open_report(private_key, claimed))
         typer.echo(render_report(report, lang.value, translations), nl=False)
 
     @admin_app.command("route")
@@ -226,7 +233,11 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         settings = load_settings(config)
         wanted = read_report_id(report_id)
         holder = load_key(settings, key)  # the audit log names who changed it
-        if not run_storage(settings, _mark(wanted, status.value, holder)):
+        if settings.admin_api_url is not None:
+            run_api(
+                settings.admin_api_url, holder, lambda api: api.set_status(wanted, status.value)
+            )
+        elif not run_storage(settings, _mark(wanted, status.value, holder)):
             fail(f"no report {wanted}")
         typer.echo(f"Report {wanted} is now {status.value}.")
 
@@ -298,7 +309,17 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         admins = configured_keys(settings)
         if not admins:  # development: the development key is what the simulator seals to
             admins = current_keys(settings, admins, key_path(settings, key), holder)
-        number = run_storage(settings, _note(wanted, text, admins, holder))
+        if settings.admin_api_url is not None:
+            sealer = AdminSealer(admins)
+
+            def seal(index: int) -> bytes:
+                ref = ItemRef(wanted, NOTE_KIND, index)
+                return sealer.seal_for_admins(text.encode("utf-8"), ref).data
+
+            index = run_api(settings.admin_api_url, holder, lambda api: api.add_note(wanted, seal))
+            number = index + 1
+        else:
+            number = run_storage(settings, _note(wanted, text, admins, holder))
         typer.echo(f"Note {number} added to report {wanted}, sealed to the admins.")
 
     @admin_app.command("export")
@@ -419,14 +440,10 @@ def _find(items: Sequence[StoredItem], kind: str, index: int) -> StoredItem | No
     return next((i for i in items if i.kind == kind and i.index == index), None)
 
 
-def _fetch_report(report_id: str) -> Callable[[AdminApiClient], Awaitable[StoredReport]]:
-    """Fetch one sealed report through the admin API, its reading signed into the audit log."""
-
-    async def work(client: AdminApiClient) -> StoredReport:
-        answer = await client.audited("GET", f"/v1/reports/{report_id}", "show", report_id)
-        return report_from_answer(answer)
-
-    return work
+async def _claim_through_api(api: AdminApiClient) -> StoredReport | None:
+    """Claim the next new report through the API and fetch it, both signed into the audit."""
+    claimed = await api.claim_next()
+    return None if claimed is None else await api.report(claimed)
 
 
 def _opened_or_fail(stored: StoredReport, key: AdminPrivateKey) -> OpenedReport:

@@ -208,6 +208,11 @@ class IntakeService:
         return self._memory
 
     @property
+    def sealer(self) -> AdminSealer:
+        """The admin key set new items are sealed to (public keys only)."""
+        return self._sealer
+
+    @property
     def sealer_fingerprint(self) -> str:
         """Name the admin key set new items are sealed to (drafts under another are dropped)."""
         return self._sealer.fingerprint
