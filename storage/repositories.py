@@ -175,6 +175,17 @@ class ReportRepository:
             files=tuple(NewFile(index, upload_id) for index, upload_id in files),
         )
 
+    async def item(self, report_id: str, kind: str, index: int) -> SealedBlob | None:
+        """One sealed item of a report, without reading the others."""
+        blob = await self._session.scalar(
+            select(ReportItemRow.blob).where(
+                ReportItemRow.report_id == report_id,
+                ReportItemRow.kind == kind,
+                ReportItemRow.index == index,
+            )
+        )
+        return None if blob is None else SealedBlob(blob)
+
     async def add_item(self, report_id: str, kind: str, index: int, blob: SealedBlob) -> None:
         """Add one sealed item to a stored report (an admin's reply copy, for instance)."""
         require_sealed(blob)

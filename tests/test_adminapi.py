@@ -13,6 +13,7 @@ import json
 import logging
 import queue
 import secrets
+import sqlite3
 import struct
 import threading
 import time
@@ -39,17 +40,19 @@ from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
 from bot.crypto.items import open_with_admin_key
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
+from bot.crypto.reporter import seal_for_reporter
 from bot.crypto.requests import SignedRequest, signature_holds
 from bot.crypto.sealer import AdminSealer
 from bot.crypto.values import ItemRef, SealedBlob
-from bot.questions import NOTE_KIND
+from bot.intake.values import Command
+from bot.questions import NOTE_KIND, REPLY_KIND
 from bot.settings import Settings
 from storage.audit import AuditRepository
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.records import StoredItem, StoredReport
 from storage.repositories import ReportRepository
 from tests.conftest import TEST_PASSPHRASE
-from tests.test_intake_service import Person, canary, fill_report
+from tests.test_intake_service import Person, canary, fill_report, receipt_code, team_answers
 from tests.test_storage_conversations import REDIS_URL, redis_or_skip
 
 
@@ -220,6 +223,7 @@ def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
     server_settings = with_admins(make_settings, admin_key)
     key_file = tmp_path / "admin.key"
     key_file.write_bytes(admin_key.to_file_bytes(TEST_PASSPHRASE, scrypt_n=2**10))
+    server_database = tmp_path / "amanat.db"
     with api_in_a_thread(server_settings, story) as (url, report_id):
         laptop = make_settings(
             database_url=f"sqlite:///{tmp_path / 'no-such-folder' / 'none.db'}",
@@ -260,6 +264,29 @@ def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
             app, ["admin", "claim", "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
         )
         assert "No new reports" in nothing.stdout
+        listed = CliRunner().invoke(
+            app, ["admin", "queue", "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
+        )
+        assert listed.exit_code == 0, listed.output
+        assert report_id in listed.stdout
+        answer_file = tmp_path / "answer.txt"
+        answer_file.write_text("We will call you.", encoding="utf-8")
+        reply = ["admin", "reply", report_id, "--from-file", str(answer_file)]
+        answered = CliRunner().invoke(
+            app, [*reply, "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
+        )
+        assert answered.exit_code == 0, answered.output
+        assert "Answer 1 stored" in answered.stdout
+        # Whoever writes the server's database swaps the reply key for their own:
+        swapped = sqlite3.connect(server_database)
+        with swapped:
+            swapped.execute("UPDATE reports SET reporter_key = ?", (bytes(range(32)),))
+        swapped.close()
+        refused = CliRunner().invoke(
+            app, [*reply, "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
+        )
+        assert refused.exit_code == 1
+        assert "the database was altered; nothing was sent" in refused.output
     assert not (tmp_path / "no-such-folder").exists()
     server = create_engine(server_settings.database_url)
 
@@ -277,6 +304,10 @@ def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
         ("show", report_id),
         ("status", f"{report_id} closed"),
         ("note", report_id),
+        ("queue", "all page 1"),
+        ("show", report_id),
+        ("reply", report_id),
+        ("show", report_id),  # the refused answer read the report, and sent nothing
     ]
     assert {e.admin for e in entries} == {admin_key.public_key().key_id}
     down = CliRunner().invoke(
@@ -366,6 +397,43 @@ async def test_status_and_notes_change_only_with_their_signed_audit_entry(
         ("note", report_id),
         ("show", report_id),
     ]
+
+
+async def test_an_answer_sent_through_the_api_reaches_the_reporter_with_their_code(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey
+) -> None:
+    answer_text = "ما با شما تماس می‌گیریم."
+    async with serving(with_admins(make_settings, admin_key)) as (services, url):
+        person = Person(services)
+        code = receipt_code(await fill_report(person, {"narrative": canary()}))
+        async with AdminApiClient(url, admin_key) as client:
+            report_id = (await client.call("GET", "/v1/claimable"))["id"]
+            stored = await client.report(report_id)
+            reporter_key = stored.reporter_key
+            assert reporter_key is not None
+            sealer = AdminSealer([admin_key.public_key()])
+
+            def seal(index: int) -> tuple[bytes, bytes]:
+                ref = ItemRef(report_id, REPLY_KIND, index)
+                data = answer_text.encode()
+                return (
+                    seal_for_reporter(data, reporter_key, ref).data,
+                    sealer.seal_for_admins(data, ref).data,
+                )
+
+            assert await client.add_reply(report_id, seal) == (0, True)  # they asked to be told
+            after = await client.report(report_id)
+            rows, more = await client.queue_page(None, 1)
+        assert team_answers(await person.send(Command("status", code))) == [answer_text]
+        entries = await audit_entries(services)
+    assert after.status == "claimed"  # answering takes a new report
+    assert [e.action for e in entries] == ["show", "reply", "show", "queue"]
+    assert entries[-1].subject == "all page 1"
+    [(summary, answers_only)] = rows
+    assert more is False
+    assert summary.id == report_id
+    assert answers_only is not None
+    assert open_answers(answers_only, admin_key).answers
 
 
 async def audit_entries(services: Services) -> list[AuditEntry]:

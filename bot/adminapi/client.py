@@ -24,13 +24,15 @@ from bot.adminapi.gate import (
     SIGNATURE_HEADER,
     TIME_HEADER,
 )
+from bot.adminapi.protocol import queue_subject
 from bot.crypto.audit import HASH_SIZE, entry_hash
 from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.requests import NONCE_SIZE, SignedRequest
 from bot.crypto.values import SealedBlob
-from storage.records import NewFile, StoredItem, StoredReport
+from bot.questions import ANSWERS_KIND
+from storage.records import NewFile, ReportSummary, StoredItem, StoredReport
 
 API_TIMEOUT = aiohttp.ClientTimeout(total=60)
 AUDIT_ATTEMPTS = 5
@@ -149,6 +151,64 @@ class AdminApiClient:
             return str(report_id)
         raise ApiRefused(409, "other admins kept taking the next report: try again")
 
+    async def queue_page(
+        self, status: str | None, page: int
+    ) -> tuple[list[tuple[ReportSummary, StoredReport | None]], bool]:
+        """One page of the queue with each report's sealed answers, signed into the audit.
+
+        Returns each row's metadata with a stored report holding only its answers item (None
+        when it has none), and whether more pages follow.
+        """
+        query = f"?answers=1&page={page}" + (f"&status={status}" if status else "")
+        answer = await self.audited(
+            "GET", f"/v1/queue{query}", "queue", queue_subject(status, page)
+        )
+        try:
+            rows = []
+            for row in answer["reports"]:
+                summary = ReportSummary(
+                    id=str(row["id"]),
+                    submitted_on=date.fromisoformat(row["day"]),
+                    urgent=bool(row["urgent"]),
+                    status=str(row["status"]),
+                    item_count=int(row["items"]),
+                )
+                sealed = row.get("answers")
+                rows.append((summary, None if sealed is None else _answers_only(summary, sealed)))
+            return rows, bool(answer["more"])
+        except (KeyError, TypeError, ValueError, CryptoError):
+            raise ApiRefused(502, "the server's answer is not a queue page") from None
+
+    async def add_reply(
+        self, report_id: str, seal: Callable[[int], tuple[bytes, bytes]]
+    ) -> tuple[int, bool]:
+        """Store an answer: ``seal(index)`` gives the reporter's copy and the team's.
+
+        Returns its index and whether the reporter asked to be told of answers.
+        """
+        for _ in range(CLAIM_ATTEMPTS):
+            counts = await self.call("GET", f"/v1/reports/{report_id}/counts")
+            index = int(counts["reply"])
+            for_reporter, for_admins = seal(index)
+            try:
+                done = await self.audited(
+                    "POST",
+                    f"/v1/reports/{report_id}/replies",
+                    "reply",
+                    report_id,
+                    {
+                        "index": index,
+                        "for_reporter": b64encode(for_reporter),
+                        "for_admins": b64encode(for_admins),
+                    },
+                )
+            except ApiRefused as refused:
+                if refused.status == 409 and refused.reason.startswith("another answer"):
+                    continue
+                raise
+            return index, bool(done.get("notified"))
+        raise ApiRefused(409, "other answers kept coming first: try again")
+
     async def set_status(self, report_id: str, status: str) -> None:
         """Set a report's status, signed into the audit log."""
         await self.audited(
@@ -235,3 +295,15 @@ def _item(data: dict[str, object]) -> StoredItem:
     if not isinstance(index, int):
         raise TypeError
     return StoredItem(str(data["kind"]), index, SealedBlob(b64decode(data["blob"])))
+
+
+def _answers_only(summary: ReportSummary, sealed: str) -> StoredReport:
+    """A queue row as a stored report holding its sealed answers item alone."""
+    return StoredReport(
+        id=summary.id,
+        format_version=0,
+        submitted_on=summary.submitted_on,
+        urgent=summary.urgent,
+        status=summary.status,
+        items=(StoredItem(ANSWERS_KIND, 0, SealedBlob(b64decode(sealed))),),
+    )

@@ -19,16 +19,23 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.adminapi.gate import AUDIT_HEADER, AUDIT_MOVED_ON, Admin, Gate, Refused, Role
+from bot.adminapi.protocol import queue_subject
 from bot.crypto.audit import SIGNATURE_SIZE, entry_signature_holds
 from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
 from bot.crypto.sealer import AdminSealer
 from bot.crypto.values import SealedBlob
-from bot.questions import NOTE_KIND
+from bot.questions import ANSWERS_KIND, NOTE_KIND, REPLY_KIND
 from storage.audit import AuditRepository
 from storage.db import session_factory, unit_of_work
-from storage.records import REPORT_STATUSES, STATUS_CLAIMED, ReportSummary, StoredReport
-from storage.replies import ReplyRepository
+from storage.records import (
+    REPORT_STATUSES,
+    STATUS_CLAIMED,
+    STATUS_NEW,
+    ReportSummary,
+    StoredReport,
+)
+from storage.replies import ReplyNoticeRepository, ReplyRepository
 from storage.repositories import ReportRepository
 
 log = logging.getLogger(__name__)
@@ -100,6 +107,7 @@ class AdminApi:
         app.router.add_post("/v1/reports/{report_id}/claim", self._claim)
         app.router.add_post("/v1/reports/{report_id}/status", self._status)
         app.router.add_post("/v1/reports/{report_id}/notes", self._note)
+        app.router.add_post("/v1/reports/{report_id}/replies", self._reply)
         app.router.add_get("/v1/admins", lead_only(self._admins))
         return app
 
@@ -125,25 +133,70 @@ class AdminApi:
         return answer({"key_id": admin.key_id, "role": admin.role.value})
 
     async def _queue(self, request: web.Request) -> web.Response:
-        """One page of the queue: metadata only, urgent first, then the newest day first."""
+        """One page of the queue, urgent first, then the newest day first.
+
+        Metadata only; with ``answers=1`` each row also carries its sealed answers item, and
+        the page is served only with its signed audit entry, as the database commands chain
+        a decrypted queue.
+        """
         status = request.query.get("status") or None
         page_text = request.query.get("page", "1")
+        sealed = request.query.get("answers") == "1"
         if status is not None and status not in REPORT_STATUSES:
             return refusal(f"status is one of: {', '.join(REPORT_STATUSES)}", 400)
         if not page_text.isdigit() or not 0 < int(page_text) <= 10_000:
             return refusal("page is a number from 1", 400)
         page = int(page_text)
-        async with unit_of_work(session_factory(self.engine)) as session:
-            rows = await ReportRepository(session).queue(
+
+        async def read(session: AsyncSession) -> web.Response:
+            reports = ReportRepository(session)
+            rows = await reports.queue(
                 status=status, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
             )
-        return answer(
-            {
-                "page": page,
-                "more": len(rows) > PAGE_SIZE,
-                "reports": [_summary(row) for row in rows[:PAGE_SIZE]],
-            }
-        )
+            listed = [_summary(row) for row in rows[:PAGE_SIZE]]
+            if sealed:
+                for row in listed:
+                    row["answers"] = await _answers_item(reports, row["id"])
+            return answer({"page": page, "more": len(rows) > PAGE_SIZE, "reports": listed})
+
+        if sealed:
+            return await self._audited(request, "queue", queue_subject(status, page), read)
+        async with unit_of_work(session_factory(self.engine)) as session:
+            return await read(session)
+
+    async def _reply(self, request: web.Request) -> web.Response:
+        """Store an answer to the reporter and the team's copy, both sealed on the admin's
+        machine: one to the reporter's key (only their code opens it), one to the admins."""
+        report_id = _report_id(request)
+        body = await _json_object(request)
+        index = body.get("index")
+        try:
+            for_reporter = SealedBlob(b64decode(body.get("for_reporter")))
+            for_admins = SealedBlob(b64decode(body.get("for_admins")))
+        except CryptoError:
+            return refusal("for_reporter and for_admins are sealed answers in base64", 400)
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            return refusal("index is the answer's number, from 0", 400)
+        if not self.sealer.is_current(for_admins):
+            return refusal("the team's copy is not sealed to the current admin key set", 422)
+
+        async def add(session: AsyncSession) -> web.Response:
+            reports, replies = ReportRepository(session), ReplyRepository(session)
+            report = await reports.get(report_id)
+            if report is None:
+                raise Unanswerable("no such report", 404)
+            if report.reporter_key is None:
+                raise Unanswerable("this report was stored before answers existed", 409)
+            if index != await replies.next_index(report_id):
+                raise Unanswerable("another answer came first: ask for the counts again", 409)
+            await replies.add(report_id, index, for_reporter, self.gate.today())
+            await reports.add_item(report_id, REPLY_KIND, index, for_admins)
+            if report.status == STATUS_NEW:
+                await reports.set_status(report_id, STATUS_CLAIMED)
+            notified = await ReplyNoticeRepository(session).mark_pending(report_id)
+            return answer({"id": report_id, "reply": index, "notified": notified})
+
+        return await self._audited(request, "reply", report_id, add)
 
     async def _report(self, request: web.Request) -> web.Response:
         """A report's sealed items and metadata: only an admin key opens them, elsewhere."""
@@ -365,6 +418,12 @@ def _audit_signature(request: web.Request) -> bytes | None:
         return b64decode(request.headers.get(AUDIT_HEADER), size=SIGNATURE_SIZE)
     except CryptoError:
         return None
+
+
+async def _answers_item(reports: ReportRepository, report_id: str) -> str | None:
+    """A queued report's sealed answers item, in base64 (None if it has none)."""
+    blob = await reports.item(report_id, ANSWERS_KIND, 0)
+    return None if blob is None else b64encode(blob.data)
 
 
 def _summary(row: ReportSummary) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import hmac
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -63,11 +64,13 @@ from bot.partners.routing import RoutingRefused, check_consent, check_summary, r
 from bot.questions import ANSWERS_KIND, CONSENT_KIND, NOTE_KIND, REPLY_KIND
 from storage.consent import ConsentRepository
 from storage.db import unit_of_work
-from storage.records import StoredItem, StoredReport
+from storage.records import ReportSummary, StoredItem, StoredReport
 from storage.replies import ReplyNoticeRepository, ReplyRepository
 from storage.repositories import ReportRepository
 
 MAX_NOTE_CHARS: Final = 3500
+API_PAGE: Final = 50
+"""Reports in one page of the admin API's queue."""
 
 
 FromFileOption = Annotated[
@@ -97,10 +100,18 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         """List reports, urgent first, decrypting each one's answers on this machine."""
         settings = load_settings(config)
         translations = admin_translations(settings, lang)
-        private_key = None if no_decrypt else load_key(settings, key)
-        rows = run_storage(
-            settings, _queue_rows(private_key, status.value if status else None, limit, offset)
-        )
+        wanted_status = status.value if status else None
+        if settings.admin_api_url is not None:
+            signer = load_key(settings, key)  # every request is signed, decrypted or not
+            private_key = None if no_decrypt else signer
+            rows = run_api(
+                settings.admin_api_url,
+                signer,
+                lambda api: _queue_through_api(api, private_key, wanted_status, limit, offset),
+            )
+        else:
+            private_key = None if no_decrypt else load_key(settings, key)
+            rows = run_storage(settings, _queue_rows(private_key, wanted_status, limit, offset))
         typer.echo(render_queue(rows, lang.value, translations, decrypted=not no_decrypt), nl=False)
         if any(row.problem == ALTERED for row in rows):
             fail("some reports failed authentication: they were altered or damaged")
@@ -276,9 +287,16 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         admins = configured_keys(settings)
         if not admins:  # development: the development key is what the simulator seals to
             admins = current_keys(settings, admins, key_path(settings, key), holder)
-        index, notified = run_storage(
-            settings, _reply(wanted, text, admins, holder, legacy_key=legacy_key)
-        )
+        if settings.admin_api_url is not None:
+            index, notified = run_api(
+                settings.admin_api_url,
+                holder,
+                lambda api: _reply_through_api(api, wanted, text, admins, holder, legacy_key),
+            )
+        else:
+            index, notified = run_storage(
+                settings, _reply(wanted, text, admins, holder, legacy_key=legacy_key)
+            )
         typer.echo(
             f"Answer {index + 1} stored for report {wanted}. The reporter reads it by sending "
             "/status with their code; the server cannot read it."
@@ -438,6 +456,103 @@ def read_text(what: str, from_file: Path | None) -> str:
 def _find(items: Sequence[StoredItem], kind: str, index: int) -> StoredItem | None:
     """Return the item at (kind, index), if the report has it."""
     return next((i for i in items if i.kind == kind and i.index == index), None)
+
+
+async def _queue_through_api(
+    api: AdminApiClient,
+    key: AdminPrivateKey | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> list[QueueRow]:
+    """The queue from ``offset``, page by page; answers opened here when a key is given."""
+    page, skip = offset // API_PAGE + 1, offset % API_PAGE
+    rows: list[QueueRow] = []
+    while len(rows) < limit:
+        found: list[tuple[ReportSummary, StoredReport | None]]
+        if key is None:
+            answer = await api.call("GET", f"/v1/queue?page={page}" + _status_query(status))
+            found = [(summary, None) for summary in _summaries(answer)]
+            more = bool(answer.get("more"))
+        else:
+            found, more = await api.queue_page(status, page)
+        for summary, sealed in found[skip:]:
+            row = QueueRow(
+                report_id=summary.id,
+                submitted_on=summary.submitted_on,
+                urgent=summary.urgent,
+                status=summary.status,
+                item_count=summary.item_count,
+            )
+            if key is not None:
+                row = _opened_row(row, sealed, key)
+            rows.append(row)
+        skip = 0
+        if not more:
+            break
+        page += 1
+    return rows[:limit]
+
+
+def _status_query(status: str | None) -> str:
+    return f"&status={status}" if status else ""
+
+
+def _summaries(answer: object) -> list[ReportSummary]:
+    """The rows of a metadata-only queue page."""
+    try:
+        if not isinstance(answer, dict):
+            raise TypeError
+        return [
+            ReportSummary(
+                id=str(row["id"]),
+                submitted_on=date.fromisoformat(row["day"]),
+                urgent=bool(row["urgent"]),
+                status=str(row["status"]),
+                item_count=int(row["items"]),
+            )
+            for row in answer["reports"]
+        ]
+    except (KeyError, TypeError, ValueError):
+        raise CliError("the admin API's answer is not a queue page") from None
+
+
+def _opened_row(row: QueueRow, sealed: StoredReport | None, key: AdminPrivateKey) -> QueueRow:
+    """Open a queue row's answers; a failure marks the row instead of stopping the queue."""
+    if sealed is None:
+        return replace(row, problem="no answers item")
+    try:
+        return replace(row, answers=open_answers(sealed, key))
+    except (CryptoError, AnswersFormatError) as exc:
+        return replace(row, problem=describe_problem(exc))
+
+
+async def _reply_through_api(
+    api: AdminApiClient,
+    report_id: str,
+    text: str,
+    admins: Sequence[AdminPublicKey],
+    holder: AdminPrivateKey,
+    legacy_key: bool,
+) -> tuple[int, bool]:
+    """Answer through the API: the reply key the server sends is checked against the copy
+    sealed in the answers before anything is sealed to it."""
+    stored = await api.report(report_id)
+    if stored.reporter_key is None:
+        raise CliError(f"report {report_id} was stored before replies existed")
+    check_reporter_key(stored, holder, legacy_key=legacy_key)
+    reporter_key = stored.reporter_key
+    data = text.encode("utf-8")
+    sealer = AdminSealer(admins)
+
+    def seal(index: int) -> tuple[bytes, bytes]:
+        ref = ItemRef(report_id, REPLY_KIND, index)
+        return (
+            seal_for_reporter(data, reporter_key, ref).data,
+            sealer.seal_for_admins(data, ref).data,
+        )
+
+    return await api.add_reply(report_id, seal)
 
 
 async def _claim_through_api(api: AdminApiClient) -> StoredReport | None:
