@@ -252,14 +252,11 @@ def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
         assert f"Report id: {report_id}" in claimed.stdout
         note_file = tmp_path / "note.txt"
         note_file.write_text("Called back; safe for now.", encoding="utf-8")
-        for args in (
-            ["admin", "mark", report_id, "closed"],
-            ["admin", "note", report_id, "--from-file", str(note_file)],
-        ):
-            done = CliRunner().invoke(
-                app, [*args, "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
-            )
-            assert done.exit_code == 0, done.output
+        add_note = ["admin", "note", report_id, "--from-file", str(note_file)]
+        noted = CliRunner().invoke(
+            app, [*add_note, "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
+        )
+        assert noted.exit_code == 0, noted.output
         nothing = CliRunner().invoke(
             app, ["admin", "claim", "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
         )
@@ -287,6 +284,12 @@ def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
         )
         assert refused.exit_code == 1
         assert "the database was altered; nothing was sent" in refused.output
+        for args in (["admin", "mark", report_id, "closed"], add_note):
+            done = CliRunner().invoke(
+                app, [*args, "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
+            )
+        assert done.exit_code == 1  # a closed report takes no more notes
+        assert "the report is closed: reopen it first" in done.output
     assert not (tmp_path / "no-such-folder").exists()
     server = create_engine(server_settings.database_url)
 
@@ -302,12 +305,12 @@ def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
         ("show", report_id),
         ("claim", report_id),
         ("show", report_id),
-        ("status", f"{report_id} closed"),
         ("note", report_id),
         ("queue", "all page 1"),
         ("show", report_id),
         ("reply", report_id),
         ("show", report_id),  # the refused answer read the report, and sent nothing
+        ("status", f"{report_id} closed"),
     ]
     assert {e.admin for e in entries} == {admin_key.public_key().key_id}
     down = CliRunner().invoke(
@@ -354,25 +357,20 @@ async def test_status_and_notes_change_only_with_their_signed_audit_entry(
             with pytest.raises(ApiRefused) as unsigned:
                 await client.call("POST", f"{target}/status", {"status": "closed"})
             assert unsigned.value.status == 428
-            await client.set_status(report_id, "closed")
+            await client.set_status(report_id, "claimed")
             with pytest.raises(ApiRefused) as bad:
                 await client.set_status(report_id, "deleted")
             assert bad.value.status == 400
             note = "یادداشت تیم".encode()
             sealer = AdminSealer([admin_key.public_key()])
-            first = await client.add_note(
-                report_id,
-                lambda i: sealer.seal_for_admins(note, ItemRef(report_id, NOTE_KIND, i)).data,
-            )
-            assert first == 0
             elsewhere = AdminSealer([bob.public_key()])
+
+            def sealed_by(by: AdminSealer) -> Callable[[int], bytes]:
+                return lambda i: by.seal_for_admins(note, ItemRef(report_id, NOTE_KIND, i)).data
+
+            assert await client.add_note(report_id, sealed_by(sealer)) == 0
             with pytest.raises(ApiRefused) as foreign:
-                await client.add_note(
-                    report_id,
-                    lambda i: (
-                        elsewhere.seal_for_admins(note, ItemRef(report_id, NOTE_KIND, i)).data
-                    ),
-                )
+                await client.add_note(report_id, sealed_by(elsewhere))
             assert foreign.value.status == 422  # the server reads no note, only its recipients
             stale = sealer.seal_for_admins(note, ItemRef(report_id, NOTE_KIND, 0)).data
             with pytest.raises(ApiRefused) as taken:
@@ -385,6 +383,11 @@ async def test_status_and_notes_change_only_with_their_signed_audit_entry(
                 )
             assert taken.value.status == 409
             assert await client.call("GET", f"{target}/counts") == {"note": 1, "reply": 0}
+            await client.set_status(report_id, "closed")
+            with pytest.raises(ApiRefused) as closed:
+                await client.add_note(report_id, sealed_by(sealer))
+            assert closed.value.status == 409
+            assert closed.value.reason.startswith("the report is closed")
             stored = await client.report(report_id)
         entries = await audit_entries(services)
     assert stored.status == "closed"
@@ -393,8 +396,9 @@ async def test_status_and_notes_change_only_with_their_signed_audit_entry(
     ref = document.item_ref(report_id, NOTE_KIND, 0)
     assert open_with_admin_key(sealed_note.blob, ref, admin_key) == note
     assert [(e.action, e.subject) for e in entries] == [
-        ("status", f"{report_id} closed"),
+        ("status", f"{report_id} claimed"),
         ("note", report_id),
+        ("status", f"{report_id} closed"),
         ("show", report_id),
     ]
 

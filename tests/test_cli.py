@@ -628,6 +628,24 @@ def test_team_notes_are_sealed_shown_to_admins_and_logged(
     assert f"note     {REPORT_A}" in world.invoke("audit", "list").stdout
 
 
+def test_a_closed_report_takes_no_note_or_answer_until_reopened(
+    world: World, admin_key: AdminPrivateKey
+) -> None:
+    store(world, sealed_report(REPORT_A, AdminSealer([admin_key.public_key()])))
+    key = ("--key", str(world.key_file))
+    closed = world.invoke("admin", "mark", REPORT_A, "closed", *key, input=f"{TEST_PASSPHRASE}\n")
+    assert closed.exit_code == 0, closed.output
+    for command in ("note", "reply"):
+        refused = world.invoke(
+            "admin", command, REPORT_A, *key, input=f"{TEST_PASSPHRASE}\nanything\n"
+        )
+        assert refused.exit_code == 1, command
+        assert f"report {REPORT_A} is closed: reopen it first with" in refused.output
+    world.invoke("admin", "mark", REPORT_A, "claimed", *key, input=f"{TEST_PASSPHRASE}\n")
+    reopened = world.invoke("admin", "note", REPORT_A, *key, input=f"{TEST_PASSPHRASE}\nback\n")
+    assert reopened.exit_code == 0, reopened.output
+
+
 # --- configuration, database, catalogs -----------------------------------------------------
 
 

@@ -233,7 +233,7 @@ class AdminApiClient:
                     {"index": index, "blob": b64encode(seal(index))},
                 )
             except ApiRefused as refused:
-                if refused.status == 409:
+                if refused.status == 409 and refused.reason.startswith("another note"):
                     continue
                 raise
             return index

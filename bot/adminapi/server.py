@@ -31,6 +31,7 @@ from storage.db import session_factory, unit_of_work
 from storage.records import (
     REPORT_STATUSES,
     STATUS_CLAIMED,
+    STATUS_CLOSED,
     STATUS_NEW,
     ReportSummary,
     StoredReport,
@@ -185,6 +186,8 @@ class AdminApi:
             report = await reports.get(report_id)
             if report is None:
                 raise Unanswerable("no such report", 404)
+            if report.status == STATUS_CLOSED:
+                raise Unanswerable(CLOSED, 409)
             if report.reporter_key is None:
                 raise Unanswerable("this report was stored before answers existed", 409)
             if index != await replies.next_index(report_id):
@@ -276,6 +279,8 @@ class AdminApi:
             report = await reports.get(report_id)
             if report is None:
                 raise Unanswerable("no such report", 404)
+            if report.status == STATUS_CLOSED:
+                raise Unanswerable(CLOSED, 409)
             if index != sum(1 for item in report.items if item.kind == NOTE_KIND):
                 raise Unanswerable("another note came first: ask for the counts again", 409)
             await reports.add_item(report_id, NOTE_KIND, index, sealed)
@@ -370,6 +375,9 @@ class AdminApi:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+CLOSED: Final = "the report is closed: reopen it first with `amanat admin mark ID claimed`"
 
 
 class Unanswerable(Exception):

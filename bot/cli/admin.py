@@ -97,7 +97,10 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
             typer.Option("--no-decrypt", help="Show only id, day, urgency and status; no key."),
         ] = False,
     ) -> None:
-        """List reports, urgent first, decrypting each one's answers on this machine."""
+        """List reports, urgent first, decrypting each one's answers on this machine.
+
+        Example: amanat admin queue --status new --lang fa
+        """
         settings = load_settings(config)
         translations = admin_translations(settings, lang)
         wanted_status = status.value if status else None
@@ -122,7 +125,10 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         key: KeyOption = None,
         lang: LangOption = Lang.en,
     ) -> None:
-        """Decrypt one report on this machine and print every answer and message."""
+        """Decrypt one report on this machine and print every answer and message.
+
+        Example: amanat admin show 7K3M9Q2XTB --lang ps
+        """
         settings = load_settings(config)
         wanted = read_report_id(report_id)
         translations = admin_translations(settings, lang)
@@ -139,6 +145,8 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         """Take the next new report (urgent first, then the longest waiting) and show it.
 
         Two admins claiming at the same time never get the same report.
+
+        Example: amanat admin claim --lang fa
         """
         settings = load_settings(config)
         translations = admin_translations(settings, lang)
@@ -177,6 +185,8 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         The reporter must have said yes when asked with `amanat admin ask-consent` (their
         latest answer counts). The case holds the report's choice answers and your summary,
         never the reporter's own words, contacts or files (docs/partner-guide.md §8).
+
+        Example: amanat admin route 7K3M9Q2XTB --partner kabul-legal --summary case.txt --to outbox
         """
         settings = load_settings(config)
         partner = find_partner(settings, partner_name)
@@ -214,6 +224,8 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         They see the question, with yes and no buttons, the next time they check with their
         code (and get a short notice first if they asked for one). Their answer is sealed to
         the admins on the report; `amanat admin route` goes ahead only after a yes.
+
+        Example: amanat admin ask-consent 7K3M9Q2XTB
         """
         settings = load_settings(config)
         wanted = read_report_id(report_id)
@@ -240,7 +252,10 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         ],
         key: KeyOption = None,
     ) -> None:
-        """Set a report's status; the reporter sees it with /status, the audit log keeps it."""
+        """Set a report's status; the reporter sees it with /status, the audit log keeps it.
+
+        Example: amanat admin mark 7K3M9Q2XTB closed
+        """
         settings = load_settings(config)
         wanted = read_report_id(report_id)
         holder = load_key(settings, key)  # the audit log names who changed it
@@ -360,6 +375,8 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         Photos and Office files are written without their hidden details (GPS position,
         phone, author); each line says what was removed, or that a file could not be cleaned.
         The untouched originals stay sealed; --original writes them, and the audit log says so.
+
+        Example: amanat admin export 7K3M9Q2XTB --to case-files/7K3M9Q2XTB
         """
         settings = load_settings(config)
         wanted = read_report_id(report_id)
@@ -412,6 +429,15 @@ async def _decrypt_row(reports: ReportRepository, row: QueueRow, key: AdminPriva
         return replace(row, answers=open_answers(stored, key))
     except (CryptoError, AnswersFormatError) as exc:
         return replace(row, problem=describe_problem(exc))
+
+
+def refuse_if_closed(stored: StoredReport) -> None:
+    """A closed report takes no more notes or answers until someone reopens it."""
+    if stored.status == "closed":
+        raise CliError(
+            f"report {stored.id} is closed: reopen it first with "
+            f"`amanat admin mark {stored.id} claimed`"
+        )
 
 
 def check_reporter_key(stored: StoredReport, key: AdminPrivateKey, *, legacy_key: bool) -> None:
@@ -538,6 +564,7 @@ async def _reply_through_api(
     """Answer through the API: the reply key the server sends is checked against the copy
     sealed in the answers before anything is sealed to it."""
     stored = await api.report(report_id)
+    refuse_if_closed(stored)
     if stored.reporter_key is None:
         raise CliError(f"report {report_id} was stored before replies existed")
     check_reporter_key(stored, holder, legacy_key=legacy_key)
@@ -732,6 +759,7 @@ def _note(
             stored = await reports.get(report_id)
             if stored is None:
                 raise CliError(f"no report with id {report_id}")
+            refuse_if_closed(stored)
             index = sum(1 for item in stored.items if item.kind == NOTE_KIND)
             ref = ItemRef(report_id, NOTE_KIND, index)
             sealed = AdminSealer(admins).seal_for_admins(text.encode("utf-8"), ref)
@@ -758,6 +786,7 @@ def _reply(
             stored = await reports.get(report_id)
             if stored is None:
                 raise CliError(f"no report with id {report_id}")
+            refuse_if_closed(stored)
             if stored.reporter_key is None:
                 raise CliError(f"report {report_id} was stored before replies existed")
             check_reporter_key(stored, holder, legacy_key=legacy_key)

@@ -271,7 +271,10 @@ def register(keys_app: typer.Typer, config: CliConfig) -> None:
             bool, typer.Option("--force", help="Replace an existing key file.")
         ] = False,
     ) -> None:
-        """Make an admin key pair; the private key is written encrypted with a passphrase."""
+        """Make an admin key pair; the private key is written encrypted with a passphrase.
+
+        Example: amanat keys init
+        """
         path = out.expanduser()
         if path.exists() and not force:
             fail(f"{path} exists; pass --force to replace it (the old key is then lost)")
@@ -291,7 +294,10 @@ def register(keys_app: typer.Typer, config: CliConfig) -> None:
 
     @keys_app.command("public")
     def keys_public(key: KeyOption = None) -> None:
-        """Print your key's public line (v2, with its audit signing key) for the configuration."""
+        """Print your key's public line (v2, with its audit signing key) for the configuration.
+
+        Example: amanat keys public
+        """
         settings = load_settings(config)
         public = load_key(settings, key).public_key()
         typer.echo(public.to_text())
@@ -313,7 +319,10 @@ def register(keys_app: typer.Typer, config: CliConfig) -> None:
         key: KeyOption = None,
         execute: ExecuteOption = False,
     ) -> None:
-        """Let another admin open every stored report: re-wrap data keys, not content."""
+        """Let another admin open every stored report: re-wrap data keys, not content.
+
+        Example: amanat keys add-admin amanat-admin-pk-v2:... --execute
+        """
         settings = load_settings(config)
         try:
             new = AdminPublicKey.from_text(public_key.strip())
@@ -342,7 +351,10 @@ def register(keys_app: typer.Typer, config: CliConfig) -> None:
         key: KeyOption = None,
         execute: ExecuteOption = False,
     ) -> None:
-        """Stop a key from opening stored reports: re-wrap data keys to the set without it."""
+        """Stop a key from opening stored reports: re-wrap data keys to the set without it.
+
+        Example: amanat keys revoke 3f9a0c1d2b4e5f60 --execute
+        """
         settings = load_settings(config)
         holder, current = _holder_and_current_set(settings, key)
         change = _plan(lambda: plan_revoke(current, revoked, holder=holder.public_key()))
@@ -383,7 +395,10 @@ def register(keys_app: typer.Typer, config: CliConfig) -> None:
         ] = False,
         execute: ExecuteOption = False,
     ) -> None:
-        """Replace your key by a new one: re-wrap data keys to the set with the new key."""
+        """Replace your key by a new one: re-wrap data keys to the set with the new key.
+
+        Example: amanat keys rotate --execute
+        """
         settings = load_settings(config)
         configured = configured_keys(settings)
         require_database(settings)

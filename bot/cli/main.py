@@ -109,6 +109,8 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
 
         SIGTERM or Ctrl-C stop the bot cleanly (exit 0); every start-up problem is one line
         naming the setting to fix, and a non-zero exit.
+
+        Example: amanat run (or: amanat run --webhook)
         """
         settings = load_settings(config)
         if webhook and settings.is_simulator:
@@ -128,7 +130,10 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
 
     @db_app.command("upgrade")
     def db_upgrade() -> None:
-        """Bring the database to the newest schema (the bot also does this at start)."""
+        """Bring the database to the newest schema (the bot also does this at start).
+
+        Example: amanat db upgrade
+        """
         settings = load_settings(config)
         try:
             upgrade_to_head(settings.database_url)
@@ -142,7 +147,10 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
             Path, typer.Argument(help="Folder with <locale>/LC_MESSAGES/*.po")
         ] = PACKAGE_LOCALES_DIR,
     ) -> None:
-        """Compile every translation catalog (.po) to the .mo files the bot loads."""
+        """Compile every translation catalog (.po) to the .mo files the bot loads.
+
+        Example: amanat i18n compile
+        """
         try:
             written = compile_catalogs(locales_dir)
         except CatalogError as exc:
@@ -160,7 +168,10 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
     def audit_list(
         last: Annotated[int, typer.Option("--last", min=1, help="How many entries.")] = 50,
     ) -> None:
-        """Show the newest admin actions: day, who (key id), signed or not, what, on what."""
+        """Show the newest admin actions: day, who (key id), signed or not, what, on what.
+
+        Example: amanat audit list --last 20
+        """
         settings = load_settings(config)
         entries = run_storage(settings, _audit_entries())
         for entry in entries[-last:]:
@@ -194,7 +205,10 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
             ),
         ] = None,
     ) -> None:
-        """Check the hash chain and every admin's signature; print its head to keep elsewhere."""
+        """Check the hash chain and every admin's signature; print its head to keep elsewhere.
+
+        Example: amanat audit verify --expect-head 9c1f... --expect-unsigned 0
+        """
         settings = load_settings(config)
         expected = None if expect_head is None else _read_head(expect_head)
         keys = _signing_keys(settings)
@@ -214,6 +228,8 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
 
         Deleting is an admin action: with --execute it needs your key, for the audit log.
         The bot's own purge job does the same every ten minutes.
+
+        Example: amanat purge --execute
         """
         settings = load_settings(config)
         holder = load_key(settings, key) if execute else None

@@ -87,6 +87,8 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
         (opening it needs the admin key), else the records stored now. Without --month it
         counts every record: for the team's eyes only, never to send, since two such previews
         taken on different days can be subtracted.
+
+        Example: amanat digest preview --month 2026-11 --lang fa
         """
         settings = load_settings(config)
         smallest = k if k is not None else settings.k_anonymity
@@ -128,6 +130,8 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
         The month's first issue takes a snapshot of its records, sealed to the admins, and
         every later issue of it, to any partner, renders exactly that snapshot: two digests of
         one month never differ, so neither can be subtracted from the other.
+
+        Example: amanat digest issue --partner kabul-legal --month 2026-11 --to outbox
         """
         settings = load_settings(config)
         partner = find_partner(settings, partner_name)
