@@ -76,6 +76,7 @@ from storage.replies import ReplyNoticeRepository
 from storage.repositories import (
     StatsRepository,
 )
+from storage.revocations import RevocationRepository
 from storage.uploads import UploadRepository
 
 log = logging.getLogger(__name__)
@@ -647,6 +648,10 @@ def admin_api(services: Services, *, clock: Callable[[], datetime] | None = None
     async def claim(name: str, until: datetime) -> bool:
         return await store.first_delivery(name, expires_at=until)
 
+    async def revoked(key_id: str) -> bool:
+        async with unit_of_work(session_factory(services.engine)) as session:
+            return await RevocationRepository(session).is_revoked(key_id)
+
     leads = frozenset(settings.lead_admin_keys)
     gate = Gate(
         {key.key_id: key for key in keys},
@@ -654,6 +659,7 @@ def admin_api(services: Services, *, clock: Callable[[], datetime] | None = None
         claim,
         store.started_at,
         clock or (lambda: datetime.now(UTC)),
+        revoked,
     )
     return AdminApi(
         services.engine,

@@ -53,6 +53,7 @@ from storage.records import (
 )
 
 STAT_ID_LENGTH = 32  # 16 random bytes in hex
+ADMIN_KEY_ID_LENGTH = 16  # hex digits of SHA-256 over the admin's X25519 public key
 MONTH_LENGTH = 7  # YYYY-MM
 
 NAMING_CONVENTION = {
@@ -241,3 +242,14 @@ class ConsentRequestRow(Base):
         String(REPORT_ID_MAX), ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
     )
     asked_on: Mapped[date] = mapped_column(Date)
+
+
+class AdminRevocationRow(Base):
+    """An admin key a lead locked out of the admin API, from this day, and which lead."""
+
+    __tablename__ = "admin_revocations"
+    __table_args__ = (_NO_ROWID,)
+
+    key_id: Mapped[str] = mapped_column(String(ADMIN_KEY_ID_LENGTH), primary_key=True)
+    revoked_on: Mapped[date] = mapped_column(Date)
+    revoked_by: Mapped[str] = mapped_column(String(ADMIN_KEY_ID_LENGTH))

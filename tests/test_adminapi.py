@@ -476,9 +476,52 @@ async def test_a_reviewer_may_not_use_a_leads_route_and_a_lead_may(
         async with AdminApiClient(url, alice) as client:
             assert await client.call("GET", "/v1/whoami") == {"key_id": lead, "role": "lead"}
             assert await client.call("GET", "/v1/admins") == [
-                {"key_id": lead, "role": "lead"},
-                {"key_id": bob.public_key().key_id, "role": "reviewer"},
+                {"key_id": lead, "role": "lead", "revoked_on": None},
+                {"key_id": bob.public_key().key_id, "role": "reviewer", "revoked_on": None},
             ]
+
+
+async def test_a_reviewer_cannot_revoke_a_key_and_a_lead_locks_one_out_at_once(
+    make_settings: Callable[..., Settings],
+    alice: AdminPrivateKey,
+    bob: AdminPrivateKey,
+    carol: AdminPrivateKey,
+) -> None:
+    lead, reviewer = alice.public_key().key_id, bob.public_key().key_id
+    settings = with_admins(make_settings, alice, bob, carol, lead_admin_keys=(lead,))
+    async with serving(settings) as (services, url):
+        async with AdminApiClient(url, bob) as bobs:
+            with pytest.raises(ApiRefused) as refused:
+                await bobs.audited("POST", f"/v1/admins/{lead}/revoke", "revoke-access", lead)
+            assert (refused.value.status, refused.value.reason) == (403, "only a lead may do this")
+        async with AdminApiClient(url, alice) as alices:
+            for key_id, status in ((lead, 409), ("0000000000000000", 404)):
+                with pytest.raises(ApiRefused) as wrong:
+                    await alices.audited(
+                        "POST", f"/v1/admins/{key_id}/revoke", "revoke-access", key_id
+                    )
+                assert wrong.value.status == status
+            await alices.audited("POST", f"/v1/admins/{reviewer}/revoke", "revoke-access", reviewer)
+            with pytest.raises(ApiRefused) as again:
+                await alices.audited(
+                    "POST", f"/v1/admins/{reviewer}/revoke", "revoke-access", reviewer
+                )
+            assert again.value.status == 409
+            listed = await alices.call("GET", "/v1/admins")
+        async with AdminApiClient(url, bob) as bobs:
+            with pytest.raises(ApiRefused) as locked_out:
+                await bobs.call("GET", "/v1/whoami")
+            assert (locked_out.value.status, locked_out.value.reason) == (
+                401,
+                "this admin key was revoked by a lead",
+            )
+        async with AdminApiClient(url, carol) as carols:  # the others work on
+            assert (await carols.call("GET", "/v1/whoami"))["role"] == "reviewer"
+        entries = await audit_entries(services)
+    assert [(e.admin, e.action, e.subject) for e in entries] == [(lead, "revoke-access", reviewer)]
+    revoked = {row["key_id"]: row["revoked_on"] for row in listed}
+    assert revoked[reviewer] is not None
+    assert revoked[lead] is None
 
 
 async def test_bad_signatures_old_or_future_times_and_replays_are_refused_and_logged(

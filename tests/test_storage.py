@@ -58,6 +58,7 @@ LATER = NOW + timedelta(hours=1)
 HEAD_REVISION = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 ALL_TABLES = {
+    "admin_revocations",
     "audit_log",
     "consent_requests",
     "digest_snapshots",

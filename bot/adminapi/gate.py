@@ -5,9 +5,10 @@ The server holds no admin secret: it checks each request's Ed25519 signature (do
 server's configuration or database cannot act as an admin. A request is refused, with one
 fixed phrase and nothing from the request in the log, when its headers are missing, its key
 is unknown or has no signing key, its time is more than five minutes from the server's, its
-signature does not hold, or its nonce was seen before. Nonces are remembered in the volatile
-store (memory or Redis) for as long as their time is accepted; a request timed before that
-memory began is refused too, so a restart cannot reopen the window for a replay.
+signature does not hold, a lead revoked its key, or its nonce was seen before. Nonces are
+remembered in the volatile store (memory or Redis) for as long as their time is accepted; a
+request timed before that memory began is refused too, so a restart cannot reopen the window
+for a replay.
 """
 
 from __future__ import annotations
@@ -77,13 +78,16 @@ class Gate:
         claim: Claim,
         memory_began: Callable[[], Awaitable[datetime]],
         clock: Callable[[], datetime],
+        revoked: Callable[[str], Awaitable[bool]],
     ) -> None:
-        """Take the admins by key id, the lead key ids, the nonce store and the clock."""
+        """Take the admins by key id, the leads, the nonce store, the clock and the list of
+        keys a lead locked out."""
         self._admins = dict(admins)
         self._leads = leads
         self._claim = claim
         self._memory_began = memory_began
         self._clock = clock
+        self._revoked = revoked
 
     def signing_key(self, key_id: str) -> bytes:
         """The Ed25519 key that checks this admitted admin's signatures."""
@@ -95,6 +99,10 @@ class Gate:
     def today(self) -> date:
         """The server's day (UTC), the one audit entries carry."""
         return self._clock().astimezone(UTC).date()
+
+    def knows(self, key_id: str) -> bool:
+        """Tell whether this key id is a configured admin's."""
+        return key_id in self._admins
 
     def role_of(self, key_id: str) -> Role:
         """A lead if listed as one, else a reviewer."""
@@ -118,6 +126,8 @@ class Gate:
             raise _refuse("request line cannot be signed", 400) from None
         if not signature_holds(public.signing, signature, request):
             raise _refuse("signature does not hold")
+        if await self._revoked(key_id):
+            raise _refuse("this admin key was revoked by a lead")
         if sent < await self._memory_began() - timedelta(seconds=1):
             raise _refuse("request was signed before the server started: send it again")
         if not await self._claim(f"admin-nonce:{key_id}:{nonce.hex()}", now + 2 * FRESH_FOR):

@@ -38,6 +38,7 @@ from storage.records import (
 )
 from storage.replies import ReplyNoticeRepository, ReplyRepository
 from storage.repositories import ReportRepository
+from storage.revocations import RevocationRepository
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class AdminApi:
         app.router.add_post("/v1/reports/{report_id}/notes", self._note)
         app.router.add_post("/v1/reports/{report_id}/replies", self._reply)
         app.router.add_get("/v1/admins", lead_only(self._admins))
+        app.router.add_post("/v1/admins/{key_id}/revoke", lead_only(self._revoke))
         return app
 
     @web.middleware
@@ -346,15 +348,40 @@ class AdminApi:
         )
 
     async def _admins(self, _: web.Request) -> web.Response:
+        lead, reviewer = Role.LEAD.value, Role.REVIEWER.value
+        async with unit_of_work(session_factory(self.engine)) as session:
+            revoked = await RevocationRepository(session).all()
         return answer(
             [
                 {
                     "key_id": key_id,
-                    "role": (Role.LEAD if key_id in self.lead_ids else Role.REVIEWER),
+                    "role": lead if key_id in self.lead_ids else reviewer,
+                    "revoked_on": revoked[key_id].isoformat() if key_id in revoked else None,
                 }
                 for key_id in self.admin_ids
             ]
         )
+
+    async def _revoke(self, request: web.Request) -> web.Response:
+        """Lock an admin key out of the API at once (a lead only), chained in the audit.
+
+        Stored reports stay readable with that key until a lead re-wraps them (`amanat keys
+        revoke --execute`), and new ones are sealed to it until AMANAT_ADMIN_PUBLIC_KEYS
+        drops it and the bot restarts: docs/operations.md says so.
+        """
+        key_id = request.match_info["key_id"]
+        if not self.gate.knows(key_id):
+            return refusal("no admin has this key id", 404)
+        if key_id == admitted(request).key_id:
+            return refusal("a lead cannot revoke their own key: another lead must", 409)
+
+        async def revoke(session: AsyncSession) -> web.Response:
+            by = admitted(request).key_id
+            if not await RevocationRepository(session).revoke(key_id, self.gate.today(), by):
+                raise Unanswerable("this key was revoked already", 409)
+            return answer({"key_id": key_id, "revoked_on": self.gate.today().isoformat()})
+
+        return await self._audited(request, "revoke-access", key_id, revoke)
 
     @property
     def address(self) -> tuple[str, int]:
