@@ -24,6 +24,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from click.testing import Result
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from typer.testing import CliRunner
@@ -230,48 +231,37 @@ def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
             admin_api_url=url,
         )
         app = create_app(CliConfig(load_settings=lambda: laptop, scrypt_n=2**10))
-        result = CliRunner().invoke(
-            app,
-            ["admin", "show", report_id, "--key", str(key_file)],
-            env={PASSPHRASE_ENV: TEST_PASSPHRASE},
-        )
+
+        def amanat(*words: str) -> Result:
+            """One command on the laptop, with its key and passphrase."""
+            return CliRunner().invoke(
+                app, [*words, "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
+            )
+
+        result = amanat("admin", "show", report_id)
         assert result.exit_code == 0, result.output
         assert f"Report id: {report_id}" in result.stdout
         assert story in result.stdout  # opened on the laptop
-        missing = CliRunner().invoke(
-            app,
-            ["admin", "show", "0000000000", "--key", str(key_file)],
-            env={PASSPHRASE_ENV: TEST_PASSPHRASE},
-        )
+        missing = amanat("admin", "show", "0000000000")
         assert missing.exit_code == 1
         assert "the admin API refused: no such report" in missing.output
-        claimed = CliRunner().invoke(
-            app, ["admin", "claim", "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
-        )
+        claimed = amanat("admin", "claim")
         assert claimed.exit_code == 0, claimed.output
         assert f"Report id: {report_id}" in claimed.stdout
         note_file = tmp_path / "note.txt"
         note_file.write_text("Called back; safe for now.", encoding="utf-8")
         add_note = ["admin", "note", report_id, "--from-file", str(note_file)]
-        noted = CliRunner().invoke(
-            app, [*add_note, "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
-        )
+        noted = amanat(*add_note)
         assert noted.exit_code == 0, noted.output
-        nothing = CliRunner().invoke(
-            app, ["admin", "claim", "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
-        )
+        nothing = amanat("admin", "claim")
         assert "No new reports" in nothing.stdout
-        listed = CliRunner().invoke(
-            app, ["admin", "queue", "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
-        )
+        listed = amanat("admin", "queue")
         assert listed.exit_code == 0, listed.output
         assert report_id in listed.stdout
         answer_file = tmp_path / "answer.txt"
         answer_file.write_text("We will call you.", encoding="utf-8")
         reply = ["admin", "reply", report_id, "--from-file", str(answer_file)]
-        answered = CliRunner().invoke(
-            app, [*reply, "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
-        )
+        answered = amanat(*reply)
         assert answered.exit_code == 0, answered.output
         assert "Answer 1 stored" in answered.stdout
         # Whoever writes the server's database swaps the reply key for their own:
@@ -279,15 +269,11 @@ def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
         with swapped:
             swapped.execute("UPDATE reports SET reporter_key = ?", (bytes(range(32)),))
         swapped.close()
-        refused = CliRunner().invoke(
-            app, [*reply, "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
-        )
+        refused = amanat(*reply)
         assert refused.exit_code == 1
         assert "the database was altered; nothing was sent" in refused.output
         for args in (["admin", "mark", report_id, "closed"], add_note):
-            done = CliRunner().invoke(
-                app, [*args, "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
-            )
+            done = amanat(*args)
         assert done.exit_code == 1  # a closed report takes no more notes
         assert "the report is closed: reopen it first" in done.output
     assert not (tmp_path / "no-such-folder").exists()
@@ -313,11 +299,7 @@ def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
         ("status", f"{report_id} closed"),
     ]
     assert {e.admin for e in entries} == {admin_key.public_key().key_id}
-    down = CliRunner().invoke(
-        app,
-        ["admin", "show", report_id, "--key", str(key_file)],
-        env={PASSPHRASE_ENV: TEST_PASSPHRASE},
-    )
+    down = amanat("admin", "show", report_id)
     assert down.exit_code == 1
     assert "cannot reach the admin API" in down.output
     assert "Traceback" not in down.output

@@ -151,6 +151,14 @@ class AdminApiClient:
             return str(report_id)
         raise ApiRefused(409, "other admins kept taking the next report: try again")
 
+    async def queue_metadata(
+        self, status: str | None, page: int
+    ) -> tuple[list[ReportSummary], bool]:
+        """One page of the queue, metadata only (nothing to open, nothing to chain)."""
+        answer = await self.call("GET", f"/v1/queue?page={page}" + _status_query(status))
+        rows, more = _queue_rows(answer)
+        return [summary for summary, _ in rows], more
+
     async def queue_page(
         self, status: str | None, page: int
     ) -> tuple[list[tuple[ReportSummary, StoredReport | None]], bool]:
@@ -159,25 +167,13 @@ class AdminApiClient:
         Returns each row's metadata with a stored report holding only its answers item (None
         when it has none), and whether more pages follow.
         """
-        query = f"?answers=1&page={page}" + (f"&status={status}" if status else "")
         answer = await self.audited(
-            "GET", f"/v1/queue{query}", "queue", queue_subject(status, page)
+            "GET",
+            f"/v1/queue?answers=1&page={page}" + _status_query(status),
+            "queue",
+            queue_subject(status, page),
         )
-        try:
-            rows = []
-            for row in answer["reports"]:
-                summary = ReportSummary(
-                    id=str(row["id"]),
-                    submitted_on=date.fromisoformat(row["day"]),
-                    urgent=bool(row["urgent"]),
-                    status=str(row["status"]),
-                    item_count=int(row["items"]),
-                )
-                sealed = row.get("answers")
-                rows.append((summary, None if sealed is None else _answers_only(summary, sealed)))
-            return rows, bool(answer["more"])
-        except (KeyError, TypeError, ValueError, CryptoError):
-            raise ApiRefused(502, "the server's answer is not a queue page") from None
+        return _queue_rows(answer)
 
     async def add_reply(
         self, report_id: str, seal: Callable[[int], tuple[bytes, bytes]]
@@ -295,6 +291,31 @@ def _item(data: dict[str, object]) -> StoredItem:
     if not isinstance(index, int):
         raise TypeError
     return StoredItem(str(data["kind"]), index, SealedBlob(b64decode(data["blob"])))
+
+
+def _status_query(status: str | None) -> str:
+    return f"&status={status}" if status else ""
+
+
+def _queue_rows(answer: object) -> tuple[list[tuple[ReportSummary, StoredReport | None]], bool]:
+    """Read a queue page: each row's metadata, with its sealed answers when sent."""
+    try:
+        if not isinstance(answer, dict):
+            raise TypeError
+        rows = []
+        for row in answer["reports"]:
+            summary = ReportSummary(
+                id=str(row["id"]),
+                submitted_on=date.fromisoformat(row["day"]),
+                urgent=bool(row["urgent"]),
+                status=str(row["status"]),
+                item_count=int(row["items"]),
+            )
+            sealed = row.get("answers")
+            rows.append((summary, None if sealed is None else _answers_only(summary, sealed)))
+        return rows, bool(answer["more"])
+    except (KeyError, TypeError, ValueError, CryptoError):
+        raise ApiRefused(502, "the server's answer is not a queue page") from None
 
 
 def _answers_only(summary: ReportSummary, sealed: str) -> StoredReport:

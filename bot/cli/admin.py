@@ -10,7 +10,6 @@ import hmac
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -401,13 +400,7 @@ def _queue_rows(
         async with unit_of_work(sessions) as session:
             reports = ReportRepository(session)
             for summary in await reports.queue(status=status, limit=limit, offset=offset):
-                row = QueueRow(
-                    report_id=summary.id,
-                    submitted_on=summary.submitted_on,
-                    urgent=summary.urgent,
-                    status=summary.status,
-                    item_count=summary.item_count,
-                )
+                row = _queue_row(summary)
                 if key is not None:
                     row = await _decrypt_row(reports, row, key)
                 rows.append(row)
@@ -497,19 +490,12 @@ async def _queue_through_api(
     while len(rows) < limit:
         found: list[tuple[ReportSummary, StoredReport | None]]
         if key is None:
-            answer = await api.call("GET", f"/v1/queue?page={page}" + _status_query(status))
-            found = [(summary, None) for summary in _summaries(answer)]
-            more = bool(answer.get("more"))
+            summaries, more = await api.queue_metadata(status, page)
+            found = [(summary, None) for summary in summaries]
         else:
             found, more = await api.queue_page(status, page)
         for summary, sealed in found[skip:]:
-            row = QueueRow(
-                report_id=summary.id,
-                submitted_on=summary.submitted_on,
-                urgent=summary.urgent,
-                status=summary.status,
-                item_count=summary.item_count,
-            )
+            row = _queue_row(summary)
             if key is not None:
                 row = _opened_row(row, sealed, key)
             rows.append(row)
@@ -520,27 +506,15 @@ async def _queue_through_api(
     return rows[:limit]
 
 
-def _status_query(status: str | None) -> str:
-    return f"&status={status}" if status else ""
-
-
-def _summaries(answer: object) -> list[ReportSummary]:
-    """The rows of a metadata-only queue page."""
-    try:
-        if not isinstance(answer, dict):
-            raise TypeError
-        return [
-            ReportSummary(
-                id=str(row["id"]),
-                submitted_on=date.fromisoformat(row["day"]),
-                urgent=bool(row["urgent"]),
-                status=str(row["status"]),
-                item_count=int(row["items"]),
-            )
-            for row in answer["reports"]
-        ]
-    except (KeyError, TypeError, ValueError):
-        raise CliError("the admin API's answer is not a queue page") from None
+def _queue_row(summary: ReportSummary) -> QueueRow:
+    """A queue line from a report's metadata, before any answers are opened."""
+    return QueueRow(
+        report_id=summary.id,
+        submitted_on=summary.submitted_on,
+        urgent=summary.urgent,
+        status=summary.status,
+        item_count=summary.item_count,
+    )
 
 
 def _opened_row(row: QueueRow, sealed: StoredReport | None, key: AdminPrivateKey) -> QueueRow:
