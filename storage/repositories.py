@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Final
 
@@ -109,9 +109,17 @@ class ReportRepository:
             )
 
     async def queue(
-        self, *, status: str | None = None, limit: int = 100, offset: int = 0
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        uncounted: Collection[str] = (),
     ) -> list[ReportSummary]:
-        """List reports for triage: urgent first, then the newest day first."""
+        """List reports for triage: urgent first, then the newest day first.
+
+        Each row counts the report's items except those of the ``uncounted`` kinds.
+        """
         if status is not None and status not in REPORT_STATUSES:
             raise ValueError(f"status must be one of {REPORT_STATUSES}")
         if not 0 < limit <= _MAX_PAGE or offset < 0:
@@ -119,6 +127,7 @@ class ReportRepository:
         item_count = (
             select(func.count())
             .where(ReportItemRow.report_id == ReportRow.id)
+            .where(ReportItemRow.kind.not_in(list(uncounted)))
             .correlate(ReportRow)
             .scalar_subquery()
         )

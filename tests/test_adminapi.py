@@ -104,7 +104,7 @@ async def test_a_signed_admin_reads_the_queue_and_opens_a_report_on_their_own_ma
             }
             queue = await client.call("GET", "/v1/queue")
             [row] = queue["reports"]
-            assert set(row) == {"id", "day", "urgent", "status", "items"}
+            assert set(row) == {"id", "day", "urgent", "status", "sent"}
             assert queue["more"] is False
             assert story not in json.dumps(queue)
             sealed = await client.audited("GET", f"/v1/reports/{row['id']}", "show", row["id"])

@@ -379,9 +379,20 @@ def test_admin_queue_lists_urgent_first_with_decrypted_fields(
     assert "20 November 2026" in lines[0]
     assert "Asked to fight abroad or join an armed group" in lines[1]
     assert "Afghanistan / Kabul" in lines[1]
-    assert " 4 " in lines[1]  # four sealed items
+    assert " 3 " in lines[1]  # the contact and two story messages; not the answers document
+    assert "Messages and files" in result.stdout  # the column says what it counts
     assert not lines[1].startswith("URGENT")
     assert_no_canary(result.output)
+    noted = world.invoke(
+        "admin", "note", REPORT_A, "--key", str(world.key_file),
+        input=f"{TEST_PASSPHRASE}\ncalled back\n",
+    )  # fmt: skip
+    assert noted.exit_code == 0, noted.output
+    again = world.invoke(
+        "admin", "queue", "--key", str(world.key_file), input=f"{TEST_PASSPHRASE}\n"
+    )
+    [line] = [line for line in again.stdout.splitlines() if REPORT_A in line]
+    assert " 3 " in line  # the team's note does not count as something the reporter sent
 
 
 def test_admin_queue_without_decrypting_needs_no_passphrase(

@@ -93,7 +93,9 @@ SUBMITTED: Final = N_("Submitted")
 STATUS: Final = N_("Status")
 LANGUAGE: Final = N_("Language of the reporter")
 MONTH: Final = N_("Month of the report")
-ITEMS: Final = N_("Items")
+SENT: Final = N_("Messages and files")
+"""The queue column: what the reporter sent (story messages, files, later messages), not the
+team's notes and answers, so the number changes only when the reporter sends something."""
 WHERE: Final = N_("Where")
 NO_REPORTS: Final = N_("No reports.")
 URGENT_NOTE: Final = N_("URGENT: the reporter said they were in danger")
@@ -377,7 +379,7 @@ def render_queue(
             else:
                 cells += [row.problem or "-", ""]
         table.append(cells)
-    header = ["", t(REPORT), t(SUBMITTED), t(STATUS), t(ITEMS)]
+    header = ["", t(REPORT), t(SUBMITTED), t(STATUS), t(SENT)]
     if decrypted:
         header += [_question_label("incident", locale, translations), t(WHERE)]
     widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]

@@ -309,7 +309,7 @@ def _queue_rows(answer: object) -> tuple[list[tuple[ReportSummary, StoredReport 
                 submitted_on=date.fromisoformat(row["day"]),
                 urgent=bool(row["urgent"]),
                 status=str(row["status"]),
-                item_count=int(row["items"]),
+                item_count=int(row["sent"]),
             )
             sealed = row.get("answers")
             rows.append((summary, None if sealed is None else _answers_only(summary, sealed)))

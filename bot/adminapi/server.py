@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.adminapi.gate import AUDIT_HEADER, AUDIT_MOVED_ON, Admin, Gate, Refused, Role
 from bot.adminapi.protocol import queue_subject
+from bot.answers import NOT_SENT_BY_REPORTER
 from bot.crypto.audit import SIGNATURE_SIZE, entry_signature_holds
 from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
@@ -154,7 +155,10 @@ class AdminApi:
         async def read(session: AsyncSession) -> web.Response:
             reports = ReportRepository(session)
             rows = await reports.queue(
-                status=status, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
+                status=status,
+                limit=PAGE_SIZE + 1,
+                offset=(page - 1) * PAGE_SIZE,
+                uncounted=NOT_SENT_BY_REPORTER,
             )
             listed = [_summary(row) for row in rows[:PAGE_SIZE]]
             if sealed:
@@ -467,7 +471,7 @@ def _summary(row: ReportSummary) -> dict[str, Any]:
         "day": row.submitted_on.isoformat(),
         "urgent": row.urgent,
         "status": row.status,
-        "items": row.item_count,
+        "sent": row.item_count,
     }
 
 

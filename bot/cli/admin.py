@@ -25,7 +25,7 @@ from bot.admin.view import (
     render_report,
 )
 from bot.adminapi.client import AdminApiClient
-from bot.answers import AnswersFormatError, decode_consent
+from bot.answers import NOT_SENT_BY_REPORTER, AnswersFormatError, decode_consent
 from bot.cli.common import (
     ALTERED,
     CliConfig,
@@ -399,7 +399,10 @@ def _queue_rows(
         rows: list[QueueRow] = []
         async with unit_of_work(sessions) as session:
             reports = ReportRepository(session)
-            for summary in await reports.queue(status=status, limit=limit, offset=offset):
+            listed = await reports.queue(
+                status=status, limit=limit, offset=offset, uncounted=NOT_SENT_BY_REPORTER
+            )
+            for summary in listed:
                 row = _queue_row(summary)
                 if key is not None:
                     row = await _decrypt_row(reports, row, key)
