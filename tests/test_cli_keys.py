@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -373,6 +374,35 @@ def test_revoke_refuses_to_lock_everyone_out(
     assert all_blobs(world, REPORT_A) == before
 
 
+def test_revoke_refuses_a_key_id_that_names_no_admin_here(world: World, admins: Admins) -> None:
+    world.configure(admins.alice, admins.bob)
+    world.store(REPORT_A, admins.alice, admins.bob)
+    before = all_blobs(world, REPORT_A)
+    typo = world.invoke(
+        "keys", "revoke", "0000000000000000", "--key", str(world.alice_file), "--execute",
+        input=f"{ALICE_PASS}\n",
+    )  # fmt: skip
+    assert typo.exit_code == 1
+    assert "key 0000000000000000 is not an admin key here" in typo.output
+    assert all_blobs(world, REPORT_A) == before
+
+
+def test_revoke_takes_a_former_admins_key_off_old_reports(world: World, admins: Admins) -> None:
+    """Carol left the configuration earlier; her key is listed as a former admin's."""
+    world.configure(admins.alice, admins.bob)
+    world.store(REPORT_A, admins.alice, admins.bob, admins.carol)
+    world.settings = world.settings.model_copy(
+        update={"former_admin_public_keys": (admins.carol.public_key().to_text(),)}
+    )
+    result = world.invoke(
+        "keys", "revoke", admins.carol.public_key().key_id, "--key", str(world.alice_file),
+        "--execute", input=f"{ALICE_PASS}\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert not world.opens(REPORT_A, admins.carol)
+    assert world.opens(REPORT_A, admins.bob)
+
+
 # --- rotate --------------------------------------------------------------------------------
 
 
@@ -418,6 +448,11 @@ def test_rotate_dry_run_writes_no_key_and_changes_nothing(world: World, admins: 
     assert not out.exists()
     assert all_blobs(world, REPORT_A) == before
     assert "AMANAT_ADMIN_PUBLIC_KEYS=" not in result.stdout
+    # The rehearsal key is thrown away: its id would name a key nobody will ever hold.
+    assert "to 1 admin keys: your new key (its id is known once --execute makes it)" in (
+        result.stdout
+    )
+    assert not re.search(r"admin keys: [0-9a-f]{16}", result.stdout)
 
 
 def test_rotate_writes_next_to_the_old_key_by_default(world: World, admins: Admins) -> None:

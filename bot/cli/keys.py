@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -27,6 +27,7 @@ from bot.admin.rekey import (
     plan_add,
     plan_revoke,
     plan_rotate,
+    resolve_key_id,
     rewrap_stored_reports,
 )
 from bot.cli.common import (
@@ -157,11 +158,23 @@ def _rekey(
     return run_storage(settings, work)
 
 
-def _print_outcome(summary: RekeySummary, change: KeyChange, execute: bool) -> None:
-    """Say what was (or would be) re-wrapped, to which keys, and every item left over."""
+NEW_KEY_IN_DRY_RUN: Final = "your new key (its id is known once --execute makes it)"
+
+
+def _print_outcome(
+    summary: RekeySummary,
+    change: KeyChange,
+    execute: bool,
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """Say what was (or would be) re-wrapped, to which keys, and every item left over.
+
+    ``names`` shows some key ids as words: a dry run's rehearsal key is no one's key.
+    """
     for note in change.notes:
         typer.echo(f"note: {note}")
-    ids = ", ".join(key.key_id for key in change.target)
+    shown = names or {}
+    ids = ", ".join(shown.get(key.key_id, key.key_id) for key in change.target)
     count = f"{summary.rewrapped} items in {summary.reports} reports"
     if execute:
         typer.echo(f"Re-wrapped {count} to {len(change.target)} admin keys: {ids}.")
@@ -180,6 +193,19 @@ def _print_config(change: KeyChange, execute: bool) -> None:
     first = "Set" if execute else "After the --execute run, set"
     typer.echo(f"{first} this on the server (and in your own settings) and restart the bot:")
     typer.echo(f"AMANAT_ADMIN_PUBLIC_KEYS={change.config_value}")
+
+
+def _refuse_unknown(settings: Settings, current: Sequence[AdminPublicKey], revoked_id: str) -> None:
+    """Refuse a key id that names no admin here: most likely a typing mistake."""
+    known = {key.key_id for key in current}
+    known |= {_key_id_of(text) for text in settings.former_admin_public_keys}
+    if revoked_id not in known:
+        fail(
+            f"key {revoked_id} is not an admin key here: it is in neither "
+            "AMANAT_ADMIN_PUBLIC_KEYS nor AMANAT_FORMER_ADMIN_PUBLIC_KEYS. Check the id "
+            "(`amanat audit list` names every admin who acted). To take an earlier admin's "
+            "key off old reports, add their public line to AMANAT_FORMER_ADMIN_PUBLIC_KEYS first."
+        )
 
 
 def _print_former(
@@ -358,6 +384,7 @@ def register(keys_app: typer.Typer, config: CliConfig) -> None:
         settings = load_settings(config)
         holder, current = _holder_and_current_set(settings, key)
         change = _plan(lambda: plan_revoke(current, revoked, holder=holder.public_key()))
+        _refuse_unknown(settings, current, resolve_key_id(revoked))
         summary = _rekey(settings, (holder,), change, execute, config.after_report)
         _print_outcome(summary, change, execute)
         _print_config(change, execute)
@@ -425,7 +452,8 @@ def register(keys_app: typer.Typer, config: CliConfig) -> None:
             _write_private_file(new_path, _key_file_bytes(config, new, passphrase), replace=False)
             typer.echo(f"Wrote the new encrypted private key to {new_path} (only you can read it).")
         summary = _rekey(settings, (old, new), change, execute, config.after_report)
-        _print_outcome(summary, change, execute)
+        rehearsal = {} if execute or resume else {new.public_key().key_id: NEW_KEY_IN_DRY_RUN}
+        _print_outcome(summary, change, execute, rehearsal)
         advice = (
             "an admin whose key opens them must run `amanat keys add-admin` with the new "
             "public key once the setting lists it"
