@@ -8,6 +8,7 @@ takes a session and never commits.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 
 from sqlalchemy import select, text
@@ -61,6 +62,18 @@ class AuditRepository:
             select(AuditEntryRow).order_by(AuditEntryRow.seq.desc()).limit(1)
         )
         return (0, GENESIS) if last is None else (last.seq, last.hash)
+
+    async def about(self, subject: str, actions: Collection[str]) -> list[AuditEntry]:
+        """The entries of these actions on this subject (e.g. a report's notes), oldest first."""
+        rows = await self._session.scalars(
+            select(AuditEntryRow)
+            .where(AuditEntryRow.subject == subject, AuditEntryRow.action.in_(list(actions)))
+            .order_by(AuditEntryRow.seq)
+        )
+        return [
+            AuditEntry(r.seq, r.day, r.admin, r.action, r.subject, r.prev_hash, r.hash, r.signature)
+            for r in rows
+        ]
 
     async def entries(self) -> list[AuditEntry]:
         """Return every entry in sequence order, each with its signature (None if unsigned)."""

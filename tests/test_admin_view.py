@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from bot.admin.history import who_and_when
 from bot.admin.view import (
     OpenedItem,
     OpenedReport,
@@ -17,6 +18,7 @@ from bot.admin.view import (
 )
 from bot.answers import AnswersDocument, AnswersFormatError, decode_answers
 from bot.i18n.translations import Translations
+from bot.questions import NOTE_KIND, REPLY_KIND
 
 SECRET = "SECRET-answer-text"
 
@@ -211,3 +213,17 @@ def test_queue_columns_line_up_and_show_problems(translations: Translations) -> 
     assert "Closed" in lines[2]
     assert "ALTERED: failed" in lines[3]
     assert render_queue([], "en", translations, decrypted=False) == "No reports.\n"
+
+
+def test_notes_and_answers_are_matched_to_their_audit_entries_newest_first() -> None:
+    """Notes written before the chain existed get no name; the chain's entries take the newest."""
+    day1, day2, day3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
+    entries = [("note", day2, "a" * 16), ("reply", day1, "b" * 16), ("note", day3, "c" * 16)]
+    found = who_and_when(entries, {NOTE_KIND: [0, 1, 2], REPLY_KIND: [0]})
+    assert found == {
+        (NOTE_KIND, 1): (day2, "a" * 16),
+        (NOTE_KIND, 2): (day3, "c" * 16),
+        (REPLY_KIND, 0): (day1, "b" * 16),
+    }
+    assert who_and_when([], {NOTE_KIND: [0]}) == {}
+    assert who_and_when(entries, {}) == {}

@@ -264,6 +264,9 @@ def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
         answered = amanat(*reply)
         assert answered.exit_code == 0, answered.output
         assert "Answer 1 stored" in answered.stdout
+        shown = amanat("admin", "show", report_id)
+        key_id = admin_key.public_key().key_id
+        assert shown.stdout.count(f"written by the team member with key {key_id}") == 2
         # Whoever writes the server's database swaps the reply key for their own:
         swapped = sqlite3.connect(server_database)
         with swapped:
@@ -295,6 +298,7 @@ def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
         ("queue", "all page 1"),
         ("show", report_id),
         ("reply", report_id),
+        ("show", report_id),
         ("show", report_id),  # the refused answer read the report, and sent nothing
         ("status", f"{report_id} closed"),
     ]

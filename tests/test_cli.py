@@ -628,6 +628,9 @@ def test_team_notes_are_sealed_shown_to_admins_and_logged(
                          input=f"{TEST_PASSPHRASE}\n")  # fmt: skip
     assert "د ټیم یادښتونه (راپور ورکوونکی یې هېڅکله نه ویني):" in shown.stdout
     assert note in shown.stdout
+    key_id = admin_key.public_key().key_id
+    isolated = f"\u2068{key_id}\u2069"  # values stand apart from right-to-left text
+    assert f"د ټیم د هغه غړي لیکنه چې کیلي یې {isolated} ده" in shown.stdout  # from the chain
     too_long = world.invoke(
         "admin", "note", REPORT_A, *key, input=f"{TEST_PASSPHRASE}\n" + "x" * 3501
     )

@@ -93,6 +93,8 @@ SUBMITTED: Final = N_("Submitted")
 STATUS: Final = N_("Status")
 LANGUAGE: Final = N_("Language of the reporter")
 MONTH: Final = N_("Month of the report")
+# Translators: {day} is a date; {admin} a team member's key id, 16 letters and digits.
+WRITTEN_BY: Final = N_("{day}, written by the team member with key {admin}")
 SENT: Final = N_("Messages and files")
 """The queue column: what the reporter sent (story messages, files, later messages), not the
 team's notes and answers, so the number changes only when the reporter sends something."""
@@ -124,6 +126,8 @@ class OpenedReport:
     status: str
     answers: AnswersDocument
     items: tuple[OpenedItem, ...] = field(repr=False)
+    recorded: Mapping[tuple[str, int], tuple[date, str]] = field(default_factory=dict)
+    """Who wrote each team note and answer (key id), and on which day, from the audit log."""
 
     def __repr__(self) -> str:
         """Name the report without any of its content."""
@@ -321,6 +325,15 @@ def render_report(report: OpenedReport, locale: str, translations: Translations)
             prefix = f"  [{format_number(locale, number)}]" if len(items) > 1 else ""
             if prefix:
                 lines.append(prefix)
+            written = report.recorded.get((kind, item.index))
+            if written is not None:
+                day, admin = written
+                lines.append(
+                    "  "
+                    + translations.format(
+                        locale, WRITTEN_BY, day=format_date(locale, day), admin=admin
+                    )
+                )
             if kind == CONSENT_KIND:
                 lines.append(_indent(_consent_of(item, locale, translations)))
             else:

@@ -129,6 +129,17 @@ class AdminApiClient:
         answer = await self.audited("GET", f"/v1/reports/{report_id}", "show", report_id)
         return report_from_answer(answer)
 
+    async def history(self, report_id: str) -> list[tuple[str, date, str]]:
+        """The audit log's (action, day, admin) for a report's notes and answers."""
+        answer = await self.call("GET", f"/v1/reports/{report_id}/history")
+        try:
+            return [
+                (str(entry["action"]), date.fromisoformat(entry["day"]), str(entry["admin"]))
+                for entry in answer["entries"]
+            ]
+        except (KeyError, TypeError, ValueError):
+            raise ApiRefused(502, "the server's answer is not a history") from None
+
     async def claim_next(self) -> str | None:
         """Claim the next new report (urgent first); None when none is new.
 

@@ -18,6 +18,7 @@ from typing import Any, Final
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.admin.history import RECORDED_ACTIONS
 from bot.adminapi.gate import AUDIT_HEADER, AUDIT_MOVED_ON, Admin, Gate, Refused, Role
 from bot.adminapi.protocol import queue_subject
 from bot.answers import NOT_SENT_BY_REPORTER
@@ -106,6 +107,7 @@ class AdminApi:
         app.router.add_get("/v1/queue", self._queue)
         app.router.add_get("/v1/reports/{report_id}", self._report)
         app.router.add_get("/v1/reports/{report_id}/counts", self._counts)
+        app.router.add_get("/v1/reports/{report_id}/history", self._history)
         app.router.add_get("/v1/claimable", self._claimable)
         app.router.add_post("/v1/reports/{report_id}/claim", self._claim)
         app.router.add_post("/v1/reports/{report_id}/status", self._status)
@@ -229,6 +231,24 @@ class AdminApi:
             return refusal("no such report", 404)
         notes = sum(1 for item in report.items if item.kind == NOTE_KIND)
         return answer({"note": notes, "reply": replies})
+
+    async def _history(self, request: web.Request) -> web.Response:
+        """Who wrote a report's notes and answers, and when: the audit entries that chain them.
+
+        Metadata the chain already shows every admin (`amanat audit list`); the signatures
+        stay with `amanat audit verify`.
+        """
+        report_id = _report_id(request)
+        async with unit_of_work(session_factory(self.engine)) as session:
+            entries = await AuditRepository(session).about(report_id, RECORDED_ACTIONS.values())
+        return answer(
+            {
+                "entries": [
+                    {"action": e.action, "day": e.day.isoformat(), "admin": e.admin}
+                    for e in entries
+                ]
+            }
+        )
 
     async def _claimable(self, _: web.Request) -> web.Response:
         """The report a claim would take now, urgent first, then the longest waiting."""

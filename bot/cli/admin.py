@@ -10,6 +10,7 @@ import hmac
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -17,6 +18,7 @@ import typer
 
 from bot.admin.binding import open_answers
 from bot.admin.export import Exported, ExportError, export_attachments
+from bot.admin.history import RECORDED_ACTIONS, who_and_when
 from bot.admin.view import (
     OpenedItem,
     OpenedReport,
@@ -61,6 +63,7 @@ from bot.partners.months import PartnerDigestError
 from bot.partners.outbox import write_new_file
 from bot.partners.routing import RoutingRefused, check_consent, check_summary, render_case
 from bot.questions import ANSWERS_KIND, CONSENT_KIND, NOTE_KIND, REPLY_KIND
+from storage.audit import AuditRepository
 from storage.consent import ConsentRepository
 from storage.db import unit_of_work
 from storage.records import ReportSummary, StoredItem, StoredReport
@@ -133,8 +136,10 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         translations = admin_translations(settings, lang)
         private_key = load_key(settings, key)
         if settings.admin_api_url is not None:
-            stored = run_api(settings.admin_api_url, private_key, lambda api: api.report(wanted))
-            report = _opened_or_fail(stored, private_key)
+            stored, history = run_api(
+                settings.admin_api_url, private_key, lambda api: _with_history(api, wanted)
+            )
+            report = _opened_or_fail(stored, private_key, history)
         else:
             report = run_storage(settings, _open_report(private_key, wanted))
         typer.echo(render_report(report, lang.value, translations), nl=False)
@@ -151,11 +156,12 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         translations = admin_translations(settings, lang)
         private_key = load_key(settings, key)
         if settings.admin_api_url is not None:
-            stored = run_api(settings.admin_api_url, private_key, _claim_through_api)
-            if stored is None:
+            fetched = run_api(settings.admin_api_url, private_key, _claim_through_api)
+            if fetched is None:
                 typer.echo("No new reports: nothing to claim.")
                 return
-            report = _opened_or_fail(stored, private_key)
+            stored, history = fetched
+            report = _opened_or_fail(stored, private_key, history)
         else:
             claimed = run_storage(settings, _claim_next(private_key))
             if claimed is None:
@@ -559,16 +565,27 @@ async def _reply_through_api(
     return await api.add_reply(report_id, seal)
 
 
-async def _claim_through_api(api: AdminApiClient) -> StoredReport | None:
+async def _claim_through_api(api: AdminApiClient) -> Fetched | None:
     """Claim the next new report through the API and fetch it, both signed into the audit."""
     claimed = await api.claim_next()
-    return None if claimed is None else await api.report(claimed)
+    return None if claimed is None else await _with_history(api, claimed)
 
 
-def _opened_or_fail(stored: StoredReport, key: AdminPrivateKey) -> OpenedReport:
+Fetched = tuple[StoredReport, list[tuple[str, date, str]]]
+"""A sealed report and the audit log's record of its notes and answers."""
+
+
+async def _with_history(api: AdminApiClient, report_id: str) -> Fetched:
+    """A report through the API (its reading chained) with who wrote its notes and answers."""
+    return await api.report(report_id), await api.history(report_id)
+
+
+def _opened_or_fail(
+    stored: StoredReport, key: AdminPrivateKey, history: Sequence[tuple[str, date, str]] = ()
+) -> OpenedReport:
     """Open a report fetched through the API; a failure is one line, nothing shown."""
     try:
-        return open_stored(stored, key)
+        return open_stored(stored, key, history)
     except CliError as exc:
         fail(str(exc))
 
@@ -581,15 +598,23 @@ def _open_report(key: AdminPrivateKey, report_id: str) -> Work[OpenedReport]:
             stored = await ReportRepository(session).get(report_id)
             if stored is not None:
                 await audit(session, key, "show", report_id)
+            chained = await AuditRepository(session).about(report_id, RECORDED_ACTIONS.values())
         if stored is None:
             raise CliError(f"no report with id {report_id}")
-        return open_stored(stored, key)
+        return open_stored(stored, key, [(e.action, e.day, e.admin) for e in chained])
 
     return work
 
 
-def open_stored(stored: StoredReport, key: AdminPrivateKey) -> OpenedReport:
-    """Open every item of a stored report with the admin key; any failure fails it whole."""
+def open_stored(
+    stored: StoredReport,
+    key: AdminPrivateKey,
+    history: Sequence[tuple[str, date, str]] = (),
+) -> OpenedReport:
+    """Open every item of a stored report with the admin key; any failure fails it whole.
+
+    ``history`` is the audit log's (action, day, admin) for the report's notes and answers.
+    """
     # Open every item before rendering any: on a failure nothing decrypted is shown.
     if _find(stored.items, ANSWERS_KIND, 0) is None:
         raise CliError(f"report {stored.id} has no answers item")
@@ -618,7 +643,13 @@ def open_stored(stored: StoredReport, key: AdminPrivateKey) -> OpenedReport:
         status=stored.status,
         answers=answers,
         items=tuple(opened),
+        recorded=who_and_when(history, _team_indexes(opened)),
     )
+
+
+def _team_indexes(items: Sequence[OpenedItem]) -> dict[str, list[int]]:
+    """The indexes of the team's notes and answers, by kind."""
+    return {kind: [item.index for item in items if item.kind == kind] for kind in RECORDED_ACTIONS}
 
 
 def recorded_consent(report: OpenedReport) -> list[bool]:
