@@ -11,14 +11,12 @@ import asyncio
 import hashlib
 import json
 import logging
-import queue
 import secrets
 import sqlite3
 import struct
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import date, datetime
 from pathlib import Path
 
@@ -52,6 +50,7 @@ from storage.audit import AuditRepository
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.records import StoredItem, StoredReport
 from storage.repositories import ReportRepository
+from tests.api_support import api_in_a_thread
 from tests.conftest import TEST_PASSPHRASE
 from tests.test_intake_service import Person, canary, fill_report, receipt_code, team_answers
 from tests.test_storage_conversations import REDIS_URL, redis_or_skip
@@ -190,31 +189,16 @@ async def _signed_entry(
     return b64encode(signer.sign_audit_entry(digest))
 
 
-@contextmanager
-def api_in_a_thread(settings: Settings, story: str) -> Iterator[tuple[str, str]]:
-    """The server side in its own thread and loop, with one report: yields (URL, report id).
+def one_report(story: str) -> Callable[[Services], Awaitable[str]]:
+    """A server-side set-up: one report with this story; returns its id."""
 
-    The command line runs its own event loop, as on an admin's machine.
-    """
-    started: queue.Queue[tuple[str, str, asyncio.AbstractEventLoop, asyncio.Event]] = queue.Queue()
+    async def prepare(services: Services) -> str:
+        await fill_report(Person(services), {"narrative": story})
+        async with unit_of_work(session_factory(services.engine)) as session:
+            [summary] = await ReportRepository(session).queue()
+        return summary.id
 
-    async def serve() -> None:
-        async with serving(settings) as (services, url):
-            await fill_report(Person(services), {"narrative": story})
-            async with unit_of_work(session_factory(services.engine)) as session:
-                [summary] = await ReportRepository(session).queue()
-            stop = asyncio.Event()
-            started.put((url, summary.id, asyncio.get_running_loop(), stop))
-            await stop.wait()
-
-    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
-    thread.start()
-    url, report_id, loop, stop = started.get(timeout=60)
-    try:
-        yield url, report_id
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=60)
+    return prepare
 
 
 def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
@@ -225,7 +209,8 @@ def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
     key_file = tmp_path / "admin.key"
     key_file.write_bytes(admin_key.to_file_bytes(TEST_PASSPHRASE, scrypt_n=2**10))
     server_database = tmp_path / "amanat.db"
-    with api_in_a_thread(server_settings, story) as (url, report_id):
+    with api_in_a_thread(server_settings, one_report(story)) as (url, prepared):
+        report_id = str(prepared)
         laptop = make_settings(
             database_url=f"sqlite:///{tmp_path / 'no-such-folder' / 'none.db'}",
             admin_api_url=url,

@@ -6,7 +6,7 @@ The partner's side is ``pyrage`` (``rage``), as a partner would use the ``age`` 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from storage.db import create_engine, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head
 from storage.records import NewReport
 from storage.repositories import ReportRepository
+from tests.api_support import api_in_a_thread
 from tests.test_cli import CANARIES, REPORT_A, REPORT_B, sealed_report
 
 FAST_N = 2**10
@@ -38,13 +39,18 @@ SUMMARY = "A man in Herat offered money to fight abroad; the reporter refused."
 
 @dataclass
 class Team:
-    """A database with two reports, one partner, and the admin's command line."""
+    """A database with two reports, one partner, and the admin's command line.
+
+    ``laptop`` is what the admin's commands read: the server's own settings (the database
+    path), or settings naming the admin API and a database that does not exist (the API path).
+    """
 
     settings: Settings
     key_file: Path
     partner: pyrage.x25519.Identity
 
     sealer: AdminSealer
+    laptop: Settings
 
     def route(self, report_id: str, summary: Path, out: Path, *extra: str):  # type: ignore[no-untyped-def]
         return self.admin(
@@ -53,7 +59,7 @@ class Team:
         )  # fmt: skip
 
     def admin(self, *args: str):  # type: ignore[no-untyped-def]
-        config = CliConfig(load_settings=lambda: self.settings, scrypt_n=FAST_N)
+        config = CliConfig(load_settings=lambda: self.laptop, scrypt_n=FAST_N)
         return CliRunner().invoke(
             create_app(config),
             ["admin", *args, "--key", str(self.key_file)],
@@ -98,10 +104,13 @@ def _store(settings: Settings, *reports: NewReport) -> None:
     asyncio.run(go())
 
 
-@pytest.fixture
+@pytest.fixture(params=["database", "api"])
 def team(
-    tmp_path: Path, make_settings: Callable[..., Settings], admin_key: AdminPrivateKey
-) -> Team:
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    admin_key: AdminPrivateKey,
+) -> Iterator[Team]:
     partner = pyrage.x25519.Identity.generate()
     settings = make_settings(
         partners=(
@@ -121,7 +130,13 @@ def team(
         ),
         sealed_report(REPORT_B, sealer, **answers, consent_referral="no"),
     )  # fmt: skip
-    return Team(settings, key_file, partner, sealer)
+    if request.param == "database":
+        yield Team(settings, key_file, partner, sealer, settings)
+        return
+    with api_in_a_thread(settings) as (url, _):
+        nowhere = f"sqlite:///{tmp_path / 'no-such-folder' / 'none.db'}"
+        laptop = settings.model_copy(update={"admin_api_url": url, "database_url": nowhere})
+        yield Team(settings, key_file, partner, sealer, laptop)
 
 
 def test_a_case_goes_only_after_the_reporters_recorded_yes_and_holds_only_the_teams_words(

@@ -140,6 +140,33 @@ class AdminApiClient:
         except (KeyError, TypeError, ValueError):
             raise ApiRefused(502, "the server's answer is not a history") from None
 
+    async def consent_waiting(self, report_id: str) -> bool:
+        """Whether the team's question to the reporter still waits for an answer."""
+        answer = await self.call("GET", f"/v1/reports/{report_id}/consent")
+        return bool(answer.get("waiting")) if isinstance(answer, dict) else False
+
+    async def ask_consent(self, report_id: str) -> tuple[bool, bool]:
+        """Ask the reporter about sharing the case: (asked now, reporter notified)."""
+        try:
+            done = await self.audited(
+                "POST", f"/v1/reports/{report_id}/ask-consent", "ask-consent", report_id
+            )
+        except ApiRefused as refused:
+            if refused.status == 409 and refused.reason.startswith("a question"):
+                return False, False
+            raise
+        return True, bool(done.get("notified"))
+
+    async def record_route(self, report_id: str, partner: str) -> None:
+        """Chain that this case goes to this partner (before the case file is written)."""
+        await self.audited(
+            "POST",
+            f"/v1/reports/{report_id}/route",
+            "route",
+            f"{report_id} {partner}",
+            {"partner": partner},
+        )
+
     async def claim_next(self) -> str | None:
         """Claim the next new report (urgent first); None when none is new.
 

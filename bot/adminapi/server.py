@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -29,6 +30,7 @@ from bot.crypto.sealer import AdminSealer
 from bot.crypto.values import SealedBlob
 from bot.questions import ANSWERS_KIND, NOTE_KIND, REPLY_KIND
 from storage.audit import AuditRepository
+from storage.consent import ConsentRepository
 from storage.db import session_factory, unit_of_work
 from storage.records import (
     REPORT_STATUSES,
@@ -113,6 +115,9 @@ class AdminApi:
         app.router.add_post("/v1/reports/{report_id}/status", self._status)
         app.router.add_post("/v1/reports/{report_id}/notes", self._note)
         app.router.add_post("/v1/reports/{report_id}/replies", self._reply)
+        app.router.add_get("/v1/reports/{report_id}/consent", self._consent)
+        app.router.add_post("/v1/reports/{report_id}/ask-consent", self._ask_consent)
+        app.router.add_post("/v1/reports/{report_id}/route", self._route)
         app.router.add_get("/v1/admins", lead_only(self._admins))
         app.router.add_post("/v1/admins/{key_id}/revoke", lead_only(self._revoke))
         return app
@@ -249,6 +254,46 @@ class AdminApi:
                 ]
             }
         )
+
+    async def _consent(self, request: web.Request) -> web.Response:
+        """Whether the team's question to the reporter still waits for an answer."""
+        report_id = _report_id(request)
+        async with unit_of_work(session_factory(self.engine)) as session:
+            waiting = await ConsentRepository(session).pending(report_id) is not None
+        return answer({"waiting": waiting})
+
+    async def _ask_consent(self, request: web.Request) -> web.Response:
+        """Ask the reporter whether the case may go to a partner; one question at a time."""
+        report_id = _report_id(request)
+
+        async def ask(session: AsyncSession) -> web.Response:
+            if not await ReportRepository(session).exists(report_id):
+                raise Unanswerable("no such report", 404)
+            if not await ConsentRepository(session).ask(report_id, self.gate.today()):
+                raise Unanswerable(ALREADY_ASKED, 409)
+            notified = await ReplyNoticeRepository(session).mark_pending(report_id)
+            return answer({"id": report_id, "notified": notified})
+
+        return await self._audited(request, "ask-consent", report_id, ask)
+
+    async def _route(self, request: web.Request) -> web.Response:
+        """Chain that a case goes to a partner, before the admin's machine writes it.
+
+        The case is sealed to the partner on that machine, after it read the reporter's
+        sealed yes; the server cannot read that answer, so it records and trusts nothing
+        else. Recording first means no case leaves unrecorded.
+        """
+        report_id = _report_id(request)
+        partner = (await _json_object(request)).get("partner")
+        if not isinstance(partner, str) or not _PARTNER_NAME.fullmatch(partner):
+            return refusal("partner is a partner's name from AMANAT_PARTNERS", 400)
+
+        async def record(session: AsyncSession) -> web.Response:
+            if not await ReportRepository(session).exists(report_id):
+                raise Unanswerable("no such report", 404)
+            return answer({"id": report_id, "partner": partner})
+
+        return await self._audited(request, "route", f"{report_id} {partner}", record)
 
     async def _claimable(self, _: web.Request) -> web.Response:
         """The report a claim would take now, urgent first, then the longest waiting."""
@@ -429,6 +474,8 @@ class AdminApi:
 
 
 CLOSED: Final = "the report is closed: reopen it first with `amanat admin mark ID claimed`"
+ALREADY_ASKED: Final = "a question to the reporter is already waiting for an answer"
+_PARTNER_NAME: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
 
 class Unanswerable(Exception):

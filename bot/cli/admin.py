@@ -203,8 +203,15 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         except RoutingRefused as exc:
             fail(str(exc))
         holder = load_key(settings, key)
-        report = run_storage(settings, _open_report(holder, wanted))
-        waiting = run_storage(settings, _question_waiting(wanted))
+        url = settings.admin_api_url
+        if url is not None:
+            stored, history, waiting = run_api(
+                url, holder, lambda api: _case_through_api(api, wanted)
+            )
+            report = _opened_or_fail(stored, holder, history)
+        else:
+            report = run_storage(settings, _open_report(holder, wanted))
+            waiting = run_storage(settings, _question_waiting(wanted))
         try:
             check_consent(recorded_consent(report), question_waiting=waiting)
         except RoutingRefused as exc:
@@ -212,11 +219,14 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         translations = admin_translations(settings, Lang(partner.language))
         text = render_case(wanted, report.answers, summary, partner.language, translations)
         sealed = seal_for_partner(text, partner.age_recipients)
+        if url is not None:  # the server records it first: no case leaves unrecorded
+            run_api(url, holder, lambda api: api.record_route(wanted, partner.name))
         try:
             path = write_new_file(to, f"amanat-case-{partner.name}-{wanted}.txt.age", sealed)
         except PartnerDigestError as exc:
             fail(str(exc))
-        run_storage(settings, _audit_route(holder, wanted, partner.name))
+        if url is None:
+            run_storage(settings, _audit_route(holder, wanted, partner.name))
         typer.echo(f"{path}  ({len(sealed)} bytes, for {partner.name})")
 
     @admin_app.command("ask-consent")
@@ -235,7 +245,12 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         settings = load_settings(config)
         wanted = read_report_id(report_id)
         holder = load_key(settings, key)  # the audit log names who asked
-        asked, notified = run_storage(settings, _ask_consent(wanted, holder))
+        if settings.admin_api_url is not None:
+            asked, notified = run_api(
+                settings.admin_api_url, holder, lambda api: api.ask_consent(wanted)
+            )
+        else:
+            asked, notified = run_storage(settings, _ask_consent(wanted, holder))
         if not asked:
             typer.echo(f"A question to the reporter of {wanted} is already waiting for an answer.")
             return
@@ -573,6 +588,15 @@ async def _claim_through_api(api: AdminApiClient) -> Fetched | None:
 
 Fetched = tuple[StoredReport, list[tuple[str, date, str]]]
 """A sealed report and the audit log's record of its notes and answers."""
+
+
+async def _case_through_api(
+    api: AdminApiClient, report_id: str
+) -> tuple[StoredReport, list[tuple[str, date, str]], bool]:
+    """What routing a case needs: the report (its reading chained), its history, and
+    whether the question to the reporter still waits."""
+    stored, history = await _with_history(api, report_id)
+    return stored, history, await api.consent_waiting(report_id)
 
 
 async def _with_history(api: AdminApiClient, report_id: str) -> Fetched:
