@@ -290,8 +290,8 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "On an admin's machine: the admin API to work through (https://…, or http:// to "
-            "this machine only). Set, the `amanat admin` commands but `export` need no "
-            "database URL."
+            "this machine only). Set, every `amanat admin` command works through it and "
+            "needs no database URL."
         ),
     )
     admin_api_host: str = Field(

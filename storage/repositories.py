@@ -262,6 +262,14 @@ class ReportRepository:
         )
         return str(report_id)
 
+    async def upload_of(self, report_id: str, index: int) -> str | None:
+        """The upload that holds a report's file at ``index``, if it has one."""
+        return await self._session.scalar(
+            select(ReportFileRow.upload_id).where(
+                ReportFileRow.report_id == report_id, ReportFileRow.index == index
+            )
+        )
+
     async def next_new(self) -> str | None:
         """The report :meth:`claim_next` would take now (urgent first, then the longest
         waiting), without taking it: an admin's machine signs the claim of this one."""

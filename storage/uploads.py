@@ -43,19 +43,25 @@ class UploadRepository:
         """Yield the sealed chunks of one upload in order, a few rows at a time."""
         seq = 0
         while True:
-            rows = (
-                await self._session.scalars(
-                    select(UploadChunkRow)
-                    .where(UploadChunkRow.upload_id == upload_id, UploadChunkRow.seq >= seq)
-                    .order_by(UploadChunkRow.seq)
-                    .limit(CHUNKS_PER_READ)
-                )
-            ).all()
-            for row in rows:
-                yield SealedBlob(row.blob)
-            if len(rows) < CHUNKS_PER_READ:
+            batch = await self.chunk_batch(upload_id, seq)
+            for _, blob in batch:
+                yield blob
+            if len(batch) < CHUNKS_PER_READ:
                 return
-            seq = rows[-1].seq + 1
+            seq = batch[-1][0] + 1
+
+    async def chunk_batch(self, upload_id: str, from_seq: int) -> list[tuple[int, SealedBlob]]:
+        """Up to CHUNKS_PER_READ chunks from ``from_seq`` on, with their numbers: a caller
+        that streams them far away reads each batch in a transaction of its own."""
+        rows = (
+            await self._session.scalars(
+                select(UploadChunkRow)
+                .where(UploadChunkRow.upload_id == upload_id, UploadChunkRow.seq >= from_seq)
+                .order_by(UploadChunkRow.seq)
+                .limit(CHUNKS_PER_READ)
+            )
+        ).all()
+        return [(row.seq, SealedBlob(row.blob)) for row in rows]
 
     async def header(self, upload_id: str) -> SealedBlob | None:
         """Return an upload's stream header (chunk 0), or None if there is no such upload."""

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import secrets
 import sqlite3
 import struct
@@ -35,6 +36,7 @@ from bot.cli.common import PASSPHRASE_ENV, CliConfig
 from bot.cli.main import create_app
 from bot.crypto.audit import AuditEntry, entry_hash, verify
 from bot.crypto.audit import signed_message as audit_message
+from bot.crypto.constants import STREAM_CHUNK_SIZE
 from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
 from bot.crypto.items import open_with_admin_key
@@ -52,6 +54,8 @@ from storage.records import StoredItem, StoredReport
 from storage.repositories import ReportRepository
 from tests.api_support import api_in_a_thread
 from tests.conftest import TEST_PASSPHRASE
+from tests.test_admin_export import REPORT as EXPORTED
+from tests.test_admin_export import _store as store_with_files
 from tests.test_intake_service import Person, canary, fill_report, receipt_code, team_answers
 from tests.test_storage_conversations import REDIS_URL, redis_or_skip
 
@@ -292,6 +296,48 @@ def test_an_admin_machine_without_a_database_url_shows_a_report_through_the_api(
     assert down.exit_code == 1
     assert "cannot reach the admin API" in down.output
     assert "Traceback" not in down.output
+
+
+def test_an_admin_machine_exports_files_streamed_through_the_api(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, tmp_path: Path
+) -> None:
+    """Chunks stream from the server as ciphertext and open on the laptop, each file chained."""
+    voice = os.urandom(2 * STREAM_CHUNK_SIZE + 123)  # three chunks
+    document = b"%PDF-1.4 a small document"
+    server_settings = with_admins(make_settings, admin_key)
+    asyncio.run(store_with_files(server_settings, admin_key, [voice, document]))
+    key_file = tmp_path / "admin.key"
+    key_file.write_bytes(admin_key.to_file_bytes(TEST_PASSPHRASE, scrypt_n=2**10))
+    folder = tmp_path / "case-files"
+    with api_in_a_thread(server_settings) as (url, _):
+        laptop = make_settings(
+            database_url=f"sqlite:///{tmp_path / 'no-such-folder' / 'none.db'}",
+            admin_api_url=url,
+        )
+        app = create_app(CliConfig(load_settings=lambda: laptop, scrypt_n=2**10))
+        export = ["admin", "export", EXPORTED, "--to", str(folder), "--key", str(key_file)]
+        done = CliRunner().invoke(app, export, env={PASSPHRASE_ENV: TEST_PASSPHRASE})
+        assert done.exit_code == 0, done.output
+        again = CliRunner().invoke(app, export, env={PASSPHRASE_ENV: TEST_PASSPHRASE})
+    assert (folder / f"{EXPORTED}-1.ogg").read_bytes() == voice
+    assert (folder / f"{EXPORTED}-2.ogg").read_bytes() == document  # both stored as voice
+    assert again.exit_code == 1
+    assert "already holds" in again.output
+    entries = asyncio.run(server_audit(server_settings))
+    assert [(e.action, e.subject) for e in entries][:3] == [
+        ("show", EXPORTED),
+        ("export", f"{EXPORTED} 0"),
+        ("export", f"{EXPORTED} 1"),
+    ]
+
+
+async def server_audit(settings: Settings) -> list[AuditEntry]:
+    engine = create_engine(settings.database_url)
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            return await AuditRepository(session).entries()
+    finally:
+        await engine.dispose()
 
 
 async def test_two_admins_claiming_at_once_get_different_reports_each_claim_chained(

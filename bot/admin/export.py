@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Final
@@ -27,9 +28,10 @@ from bot.crypto.errors import TamperedCiphertext
 from bot.crypto.items import open_with_admin_key
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.stream import StreamOpener
-from bot.crypto.values import ItemRef
+from bot.crypto.values import ItemRef, SealedBlob
 from bot.questions import ATTACHMENT_META_KIND, FOLLOWUP_META_KIND
 from storage.db import unit_of_work
+from storage.records import StoredReport
 from storage.repositories import ReportRepository
 from storage.uploads import UploadRepository
 
@@ -64,6 +66,11 @@ class Exported:
     note: str = ORIGINAL
 
 
+Chunks = Callable[[int, str], AsyncIterator[SealedBlob]]
+"""The sealed chunks of a report's file, by its index and upload id: from the database, or
+streamed by the admin API."""
+
+
 async def export_attachments(
     sessions: async_sessionmaker[AsyncSession],
     report_id: str,
@@ -80,37 +87,53 @@ async def export_attachments(
         report = await ReportRepository(session).get(report_id)
         if report is None:
             raise ExportError("no report with this id")
-        document = open_answers(report, key)
-        extensions: dict[int, str] = {}
-        for item in report.items:
-            if item.kind in (ATTACHMENT_META_KIND, FOLLOWUP_META_KIND):
-                ref = document.item_ref(report_id, item.kind, item.index)
-                meta = json.loads(open_with_admin_key(item.blob, ref, key))
-                extensions[item.index] = _extension(meta)
         uploads = UploadRepository(session)
-        # Blocking file work is fine here: one admin, one command, nothing else on the loop.
-        _private_folder(folder)
-        written = []
-        for file in report.files:
-            extension = extensions.get(file.index, ".bin")
-            path = folder / f"{report_id}-{file.index + 1}{extension}"
-            ref = stream_ref(report, document, file.index)
-            if not original and extension in CLEANED_IN_MEMORY:
-                data = await _open_in_memory(uploads, file.upload_id, ref, key)
-                cleaned = clean_metadata(data, extension)
-                del data
-                written.append(_write_bytes(path, cleaned.data, cleaned.note))
-                continue
-            exported = await _write_one(uploads, file.upload_id, ref, key, path)
-            written.append(exported if original else replace(exported, note=STREAMED))
+        return await export_report(
+            report, lambda _, upload_id: uploads.chunks(upload_id), key, folder, original=original
+        )
+
+
+async def export_report(
+    report: StoredReport,
+    chunks: Chunks,
+    key: AdminPrivateKey,
+    folder: Path,
+    *,
+    original: bool = False,
+) -> list[Exported]:
+    """Decrypt every attachment of a stored report, its chunks from ``chunks``, into ``folder``."""
+    report_id = report.id
+    document = open_answers(report, key)
+    extensions: dict[int, str] = {}
+    for item in report.items:
+        if item.kind in (ATTACHMENT_META_KIND, FOLLOWUP_META_KIND):
+            ref = document.item_ref(report_id, item.kind, item.index)
+            meta = json.loads(open_with_admin_key(item.blob, ref, key))
+            extensions[item.index] = _extension(meta)
+    # Blocking file work is fine here: one admin, one command, nothing else on the loop.
+    _private_folder(folder)
+    written = []
+    for file in report.files:
+        extension = extensions.get(file.index, ".bin")
+        path = folder / f"{report_id}-{file.index + 1}{extension}"
+        ref = stream_ref(report, document, file.index)
+        source = chunks(file.index, file.upload_id)
+        if not original and extension in CLEANED_IN_MEMORY:
+            data = await _open_in_memory(source, ref, key)
+            cleaned = clean_metadata(data, extension)
+            del data
+            written.append(_write_bytes(path, cleaned.data, cleaned.note))
+            continue
+        exported = await _write_one(source, ref, key, path)
+        written.append(exported if original else replace(exported, note=STREAMED))
     return written
 
 
 async def _open_in_memory(
-    uploads: UploadRepository, upload_id: str, ref: ItemRef, key: AdminPrivateKey
+    source: AsyncIterator[SealedBlob], ref: ItemRef, key: AdminPrivateKey
 ) -> bytes:
     """Open a whole attachment into memory (photos and documents: 20 MB at most)."""
-    chunks = aiter(uploads.chunks(upload_id))
+    chunks = aiter(source)
     header = await anext(chunks, None)
     if header is None:
         raise ExportError("an attachment has no stored chunks")
@@ -173,14 +196,13 @@ def _extension(meta: object) -> str:
 
 
 async def _write_one(
-    uploads: UploadRepository,
-    upload_id: str,
+    source: AsyncIterator[SealedBlob],
     ref: ItemRef,
     key: AdminPrivateKey,
     path: Path,
 ) -> Exported:
-    """Stream one attachment from the database to `path`, one batch of rows in memory at most."""
-    chunks = aiter(uploads.chunks(upload_id))
+    """Stream one attachment to `path`, one batch of chunks in memory at most."""
+    chunks = aiter(source)
     header = await anext(chunks, None)
     if header is None:
         raise ExportError("an attachment has no stored chunks")

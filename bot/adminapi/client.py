@@ -7,10 +7,12 @@ headers (docs/crypto.md §18) and sealed data only. A refusal comes back as
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
+import struct
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from typing import Any
 
@@ -36,6 +38,10 @@ from storage.records import NewFile, ReportSummary, StoredItem, StoredReport
 
 API_TIMEOUT = aiohttp.ClientTimeout(total=60)
 AUDIT_ATTEMPTS = 5
+FRAME = struct.Struct(">I")
+"""The length before each sealed chunk of a streamed file (as the server writes it)."""
+MAX_CHUNK_FRAME = 1024 * 1024
+"""No sealed chunk is near this long: a longer frame is a broken or hostile stream."""
 CLAIM_ATTEMPTS = 10
 
 
@@ -101,28 +107,25 @@ class AdminApiClient:
         The entry follows the head the server names now; if another admin's entry lands
         first, the server answers 409 and the entry is signed again on the new head.
         """
-        key_id = self._key.public_key().key_id
         for _ in range(AUDIT_ATTEMPTS):
-            head = await self.call("GET", "/v1/audit/head")
-            try:
-                prev = b64decode(head["hash"], size=HASH_SIZE)
-                digest = entry_hash(
-                    prev,
-                    int(head["seq"]) + 1,
-                    date.fromisoformat(head["day"]),
-                    key_id,
-                    action,
-                    subject,
-                )
-            except (KeyError, TypeError, ValueError, CryptoError):
-                raise ApiRefused(502, "the server's audit head is malformed") from None
-            signature = b64encode(self._key.sign_audit_entry(digest))
+            signature = await self._entry_signature(action, subject)
             try:
                 return await self.call(method, target, payload, audit=signature)
             except ApiRefused as refused:
                 if refused.reason != AUDIT_MOVED_ON:
                     raise
         raise ApiRefused(409, "the audit log kept moving on: try again")
+
+    async def _entry_signature(self, action: str, subject: str) -> str:
+        """Sign the audit entry that follows the head the server names now."""
+        head = await self.call("GET", "/v1/audit/head")
+        try:
+            prev = b64decode(head["hash"], size=HASH_SIZE)
+            seq, day = int(head["seq"]) + 1, date.fromisoformat(head["day"])
+            digest = entry_hash(prev, seq, day, self._key.public_key().key_id, action, subject)
+        except (KeyError, TypeError, ValueError, CryptoError):
+            raise ApiRefused(502, "the server's audit head is malformed") from None
+        return b64encode(self._key.sign_audit_entry(digest))
 
     async def report(self, report_id: str) -> StoredReport:
         """Fetch one sealed report, its reading signed into the audit log."""
@@ -166,6 +169,40 @@ class AdminApiClient:
             f"{report_id} {partner}",
             {"partner": partner},
         )
+
+    async def file_chunks(
+        self, report_id: str, index: int, *, original: bool
+    ) -> AsyncIterator[SealedBlob]:
+        """Stream one attachment's sealed chunks, its fetching signed into the audit log."""
+        if self._session is None:
+            raise RuntimeError("use the client in an async with block")
+        action = "export-original" if original else "export"
+        target = f"/v1/reports/{report_id}/files/{index}" + ("?original=1" if original else "")
+        for _ in range(AUDIT_ATTEMPTS):
+            signature = await self._entry_signature(action, f"{report_id} {index}")
+            headers = signed_headers(self._key, "GET", target, now=int(self._clock()))
+            headers[AUDIT_HEADER] = signature
+            async with self._session.get(self._base + target, headers=headers) as response:
+                if response.status >= 400:
+                    refused = await response.json(content_type=None)
+                    reason = refused.get("error") if isinstance(refused, dict) else None
+                    if response.status == 409 and reason == AUDIT_MOVED_ON:
+                        continue
+                    raise ApiRefused(response.status, str(reason or "refused"))
+                while True:
+                    try:
+                        size = FRAME.unpack(await response.content.readexactly(FRAME.size))[0]
+                    except asyncio.IncompleteReadError as end:
+                        if end.partial:
+                            raise ApiRefused(502, "a file stream was cut short") from None
+                        return
+                    if size > MAX_CHUNK_FRAME:
+                        raise ApiRefused(502, "a file stream holds an oversized chunk")
+                    try:
+                        yield SealedBlob(await response.content.readexactly(size))
+                    except asyncio.IncompleteReadError:
+                        raise ApiRefused(502, "a file stream was cut short") from None
+        raise ApiRefused(409, "the audit log kept moving on: try again")
 
     async def claim_next(self) -> str | None:
         """Claim the next new report (urgent first); None when none is new.

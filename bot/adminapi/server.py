@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -43,6 +44,7 @@ from storage.records import (
 from storage.replies import ReplyNoticeRepository, ReplyRepository
 from storage.repositories import ReportRepository
 from storage.revocations import RevocationRepository
+from storage.uploads import CHUNKS_PER_READ, UploadRepository
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,7 @@ class AdminApi:
         app.router.add_post("/v1/reports/{report_id}/notes", self._note)
         app.router.add_post("/v1/reports/{report_id}/replies", self._reply)
         app.router.add_get("/v1/reports/{report_id}/consent", self._consent)
+        app.router.add_get("/v1/reports/{report_id}/files/{index}", self._file)
         app.router.add_post("/v1/reports/{report_id}/ask-consent", self._ask_consent)
         app.router.add_post("/v1/reports/{report_id}/route", self._route)
         app.router.add_get("/v1/admins", lead_only(self._admins))
@@ -254,6 +257,47 @@ class AdminApi:
                 ]
             }
         )
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        """Stream one attachment's sealed chunks, each as u32 length then its bytes.
+
+        Served only with the audit entry (`export` or, when the admin will keep the hidden
+        details, `export-original`, subject "<report> <index>"); each batch of chunks is read
+        in a transaction of its own, so a slow download never holds the database.
+        """
+        report_id = _report_id(request)
+        index_text = request.match_info["index"]
+        if not index_text.isdigit() or len(index_text) > 6:
+            return refusal("no such file", 404)
+        index = int(index_text)
+        action = "export-original" if request.query.get("original") == "1" else "export"
+        upload: list[str] = []
+
+        async def find(session: AsyncSession) -> web.Response:
+            found = await ReportRepository(session).upload_of(report_id, index)
+            if found is None:
+                raise Unanswerable("no such file", 404)
+            upload.append(found)
+            return answer({})
+
+        recorded = await self._audited(request, action, f"{report_id} {index}", find)
+        if not upload:
+            return recorded  # the refusal
+        response = web.StreamResponse(
+            headers={"Content-Type": "application/octet-stream", "Cache-Control": "no-store"}
+        )
+        await response.prepare(request)
+        seq = 0
+        while True:
+            async with unit_of_work(session_factory(self.engine)) as session:
+                batch = await UploadRepository(session).chunk_batch(upload[0], seq)
+            for _, blob in batch:
+                await response.write(FRAME.pack(len(blob.data)) + blob.data)
+            if len(batch) < CHUNKS_PER_READ:
+                break
+            seq = batch[-1][0] + 1
+        await response.write_eof()
+        return response
 
     async def _consent(self, request: web.Request) -> web.Response:
         """Whether the team's question to the reporter still waits for an answer."""
@@ -476,6 +520,8 @@ class AdminApi:
 CLOSED: Final = "the report is closed: reopen it first with `amanat admin mark ID claimed`"
 ALREADY_ASKED: Final = "a question to the reporter is already waiting for an answer"
 _PARTNER_NAME: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+FRAME: Final = struct.Struct(">I")
+"""The length before each sealed chunk of a streamed file."""
 
 
 class Unanswerable(Exception):

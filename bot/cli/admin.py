@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hmac
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Annotated, Final
 import typer
 
 from bot.admin.binding import open_answers
-from bot.admin.export import Exported, ExportError, export_attachments
+from bot.admin.export import Exported, ExportError, export_attachments, export_report
 from bot.admin.history import RECORDED_ACTIONS, who_and_when
 from bot.admin.view import (
     OpenedItem,
@@ -58,7 +59,7 @@ from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
 from bot.crypto.partner import seal_for_partner
 from bot.crypto.reporter import seal_for_reporter
 from bot.crypto.sealer import AdminSealer
-from bot.crypto.values import ItemRef
+from bot.crypto.values import ItemRef, SealedBlob
 from bot.partners.months import PartnerDigestError
 from bot.partners.outbox import write_new_file
 from bot.partners.routing import RoutingRefused, check_consent, check_summary, render_case
@@ -401,7 +402,14 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         settings = load_settings(config)
         wanted = read_report_id(report_id)
         private_key = load_key(settings, key)
-        written = run_storage(settings, _export(private_key, wanted, to, original=original))
+        if settings.admin_api_url is not None:
+            written = run_api(
+                settings.admin_api_url,
+                private_key,
+                lambda api: _export_through_api(api, private_key, wanted, to, original),
+            )
+        else:
+            written = run_storage(settings, _export(private_key, wanted, to, original=original))
         if not written:
             typer.echo("This report has no voice notes, photos or files.")
         for exported in written:
@@ -749,6 +757,20 @@ def _mark(report_id: str, status: str, key: AdminPrivateKey) -> Work[bool]:
     return work
 
 
+async def _export_through_api(
+    api: AdminApiClient, key: AdminPrivateKey, report_id: str, folder: Path, original: bool
+) -> list[Exported]:
+    """Export through the API: each file's chunks streamed, its fetching chained."""
+    stored = await api.report(report_id)
+
+    def chunks(index: int, _: str) -> AsyncIterator[SealedBlob]:
+        return api.file_chunks(report_id, index, original=original)
+
+    with _export_problems(report_id, folder):
+        return await export_report(stored, chunks, key, folder, original=original)
+    raise AssertionError("unreachable: every problem raises")  # pragma: no cover
+
+
 def _export(
     key: AdminPrivateKey, report_id: str, folder: Path, *, original: bool
 ) -> Work[list[Exported]]:
@@ -759,25 +781,31 @@ def _export(
             if await ReportRepository(session).exists(report_id):
                 action = "export-original" if original else "export"
                 await audit(session, key, action, report_id)
-        try:
+        with _export_problems(report_id, folder):
             return await export_attachments(sessions, report_id, key, folder, original=original)
-        except ExportError as exc:
-            raise CliError(f"report {report_id}: {exc}") from None
-        except (CryptoError, AnswersFormatError) as exc:
-            raise CliError(
-                f"an attachment of report {report_id}: {describe_problem(exc)}"
-            ) from None
-        except FileExistsError as exc:
-            # Never over an earlier export: its files may already be cleaned, moved or in use.
-            name = Path(str(exc.filename)).name if exc.filename else "a file"
-            raise CliError(
-                f"{folder} already holds {name} from an earlier export of this report: "
-                "export to another folder with --to, or delete that folder first"
-            ) from None
-        except OSError as exc:
-            raise CliError(f"cannot write to {folder}: {type(exc).__name__}") from None
+        raise AssertionError("unreachable: every problem raises")  # pragma: no cover
 
     return work
+
+
+@contextmanager
+def _export_problems(report_id: str, folder: Path) -> Iterator[None]:
+    """Turn an export's failures into one line that names the problem, never the content."""
+    try:
+        yield
+    except ExportError as exc:
+        raise CliError(f"report {report_id}: {exc}") from None
+    except (CryptoError, AnswersFormatError) as exc:
+        raise CliError(f"an attachment of report {report_id}: {describe_problem(exc)}") from None
+    except FileExistsError as exc:
+        # Never over an earlier export: its files may already be cleaned, moved or in use.
+        name = Path(str(exc.filename)).name if exc.filename else "a file"
+        raise CliError(
+            f"{folder} already holds {name} from an earlier export of this report: "
+            "export to another folder with --to, or delete that folder first"
+        ) from None
+    except OSError as exc:
+        raise CliError(f"cannot write to {folder}: {type(exc).__name__}") from None
 
 
 def _note(
