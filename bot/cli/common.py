@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin.rekey import AfterReport
 from bot.answers import AnswersFormatError
+from bot.cli.agent import AgentKey, AgentUnavailable
 from bot.crypto.codes import normalise_report_id
 from bot.crypto.errors import (
     CryptoError,
@@ -34,7 +35,7 @@ from bot.crypto.errors import (
     UnsupportedFormat,
     WrongPassphrase,
 )
-from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.keyfile import AdminPrivateKey, recorded_public_key
 from bot.devtools.devkeys import dev_key_path, dev_passphrase_path, is_dev_key
 from bot.i18n.translations import CatalogError, Translations
 from bot.settings import Partner, Problem, Settings, describe_invalid_settings
@@ -198,6 +199,10 @@ def load_key_file(settings: Settings, path: Path) -> AdminPrivateKey:
         data = path.read_bytes()
     except OSError as exc:
         fail(f"cannot read the key file {path} ({exc.strerror or type(exc).__name__})")
+    try:  # unlocked with `amanat unlock`: the agent answers, no passphrase, no scrypt
+        return AgentKey.connect(recorded_public_key(data))
+    except (AgentUnavailable, CryptoError):
+        pass
     passphrase = read_passphrase(settings, path)
     try:
         return AdminPrivateKey.from_file_bytes(data, passphrase)

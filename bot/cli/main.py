@@ -46,6 +46,7 @@ from bot.cli.common import (
 )
 from bot.cli.keys import register as register_keys
 from bot.cli.partners import register as register_digest
+from bot.cli.session import register as register_session
 from bot.crypto.audit import AuditEntry, Verdict, verify
 from bot.crypto.errors import CryptoError
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
@@ -163,6 +164,7 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
     register_keys(keys_app, config)
     register_admin(admin_app, config)
     register_digest(digest_app, config)
+    register_session(root, config)
 
     @audit_app.command("list")
     def audit_list(

@@ -26,11 +26,18 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from bot.crypto.audit import signed_message
-from bot.crypto.constants import FORMAT_VERSION, KEY_ID_SIZE, KEY_SIZE, NONCE_SIZE, TAG_SIZE
+from bot.crypto.audit import SIGNATURE_MAGIC, signed_message
+from bot.crypto.constants import (
+    FORMAT_VERSION,
+    HPKE_SUITE,
+    KEY_ID_SIZE,
+    KEY_SIZE,
+    NONCE_SIZE,
+    TAG_SIZE,
+)
 from bot.crypto.encoding import b64decode, b64encode, i64, lp
 from bot.crypto.errors import CryptoError, TamperedCiphertext, UnsupportedFormat, WrongPassphrase
-from bot.crypto.requests import SignedRequest
+from bot.crypto.requests import REQUEST_SIGNATURE_MAGIC, SignedRequest
 from bot.crypto.requests import signed_message as request_signed_message
 
 _KEY_FILE_MAGIC = b"AMANAT-ADMIN-KEY"
@@ -40,6 +47,8 @@ _PUBLIC_KEY_PREFIX = "amanat-admin-pk-v1:"
 _PUBLIC_KEY_V2_PREFIX = "amanat-admin-pk-v2:"
 _AUDIT_SIGNING_INFO = b"amanat/v1/admin/audit-signing-key"
 _MAX_KEY_FILE_BYTES = 64 * 1024
+SIGNING_PREFIXES: tuple[bytes, ...] = (SIGNATURE_MAGIC, REQUEST_SIGNATURE_MAGIC)
+"""What an admin key signs: audit entries (§14) and admin API requests (§18), nothing else."""
 
 _SCRYPT_DEFAULT_N = 2**17
 _SCRYPT_R = 8
@@ -143,7 +152,35 @@ class AdminPrivateKey:
 
         Ed25519 over ``AMANAT-AUDIT-SIG-1 || entry_hash`` (docs/crypto.md §14); 64 bytes.
         """
-        return self._signing.sign(signed_message(entry_hash))
+        return self.sign(signed_message(entry_hash))
+
+    def sign(self, message: bytes) -> bytes:
+        """Ed25519 over ``message``, which must begin with one of Amanat's signing prefixes.
+
+        The prefixes keep an audit signature and a request signature apart; refusing
+        anything else keeps a key agent from signing whatever a caller brings.
+        """
+        if not message.startswith(SIGNING_PREFIXES):
+            raise CryptoError("refusing to sign a message without an Amanat signing prefix")
+        return self._signing.sign(message)
+
+    def hpke_open(self, wrapped: bytes, info: bytes) -> bytes:
+        """Open an HPKE-wrapped data key (item and stream v1 entries); InvalidTag if altered."""
+        return HPKE_SUITE.decrypt(wrapped, self._key, info=info)
+
+    def exchange(self, peer_raw: bytes) -> bytes:
+        """X25519 with a peer's raw public key (item v2 entries); ValueError on a low-order one."""
+        return self._key.exchange(X25519PublicKey.from_public_bytes(peer_raw))
+
+    @property
+    def key_id_bytes(self) -> bytes:
+        """The 8 bytes a sealed blob's recipient table names this key by."""
+        return self._key_id
+
+    @property
+    def public_raw(self) -> bytes:
+        """The raw X25519 public key."""
+        return self._public_raw
 
     def sign_request(self, request: SignedRequest) -> bytes:
         """Sign one admin API request (docs/crypto.md §18); 64 bytes.
@@ -151,7 +188,7 @@ class AdminPrivateKey:
         The same derived Ed25519 key as the audit, under another prefix: neither signature
         can be replayed as the other.
         """
-        return self._signing.sign(request_signed_message(request.digest()))
+        return self.sign(request_signed_message(request.digest()))
 
     def __repr__(self) -> str:
         """Name the key by its public id only, so a stray print or log never leaks it."""
@@ -226,6 +263,15 @@ class AdminPrivateKey:
         if not _same_public_key(key.public_key(), public):
             raise TamperedCiphertext("the key file's private and public keys do not match")
         return key
+
+
+def recorded_public_key(data: bytes) -> AdminPublicKey:
+    """The public key a key file records, read without its passphrase (it is public)."""
+    doc = _parse_key_file(data)
+    try:
+        return AdminPublicKey.from_text(str(doc["public_key"]))
+    except CryptoError:
+        raise CryptoError("malformed key file") from None
 
 
 def _audit_signing_key(key: X25519PrivateKey) -> Ed25519PrivateKey:

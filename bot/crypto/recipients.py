@@ -49,7 +49,7 @@ def hpke_wrap(public: X25519PublicKey, public_raw: bytes, data_key: bytes, info:
 def hpke_unwrap(wrapped: bytes, key: AdminPrivateKey, info: bytes) -> bytes:
     """Open an HPKE-wrapped data key."""
     try:
-        return HPKE_SUITE.decrypt(wrapped, key._key, info=info)
+        return key.hpke_open(wrapped, info)
     except InvalidTag:
         raise TamperedCiphertext() from None
 
@@ -78,10 +78,10 @@ def x25519_unwrap(wrapped: bytes, key: AdminPrivateKey, info: bytes) -> bytes:
     """Open a v2-wrapped data key; a low-order `enc` or any altered byte is tampering."""
     enc = wrapped[:_HPKE_ENC_SIZE]
     try:
-        shared = key._key.exchange(X25519PublicKey.from_public_bytes(enc))
+        shared = key.exchange(enc)
     except ValueError:  # the shared secret came out all zero: enc is a low-order point
         raise TamperedCiphertext() from None
-    wrap_key = _x25519_wrap_key(shared, enc, key._public_raw, info)
+    wrap_key = _x25519_wrap_key(shared, enc, key.public_raw, info)
     try:
         return AESGCM(wrap_key).decrypt(_WRAP_V2_NONCE, wrapped[_HPKE_ENC_SIZE:], None)
     except InvalidTag:
@@ -158,10 +158,10 @@ def unwrap_entry(
     entries: dict[bytes, bytes], key: AdminPrivateKey, binding: bytes, unwrap: Unwrap
 ) -> bytes:
     """Find this admin's entry and open the data key in it (info: binding, then LP(key id))."""
-    wrapped = entries.get(key._key_id)
+    wrapped = entries.get(key.key_id_bytes)
     if wrapped is None:
         raise NotARecipient()
-    return unwrap(wrapped, key, binding + LP_KEY_ID + key._key_id)
+    return unwrap(wrapped, key, binding + LP_KEY_ID + key.key_id_bytes)
 
 
 def check_blob(blob: SealedBlob, ref: ItemRef, key: AdminPrivateKey) -> None:
