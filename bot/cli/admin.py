@@ -17,11 +17,12 @@ from typing import Annotated, Final
 
 import typer
 
+from bot.admin import opening
 from bot.admin.binding import open_answers
 from bot.admin.export import Exported, ExportError, export_attachments, export_report
-from bot.admin.history import RECORDED_ACTIONS, who_and_when
+from bot.admin.history import RECORDED_ACTIONS
+from bot.admin.opening import ALTERED, describe_problem, find_item
 from bot.admin.view import (
-    OpenedItem,
     OpenedReport,
     QueueRow,
     render_queue,
@@ -30,7 +31,6 @@ from bot.admin.view import (
 from bot.adminapi.client import AdminApiClient
 from bot.answers import NOT_SENT_BY_REPORTER, AnswersFormatError, decode_consent
 from bot.cli.common import (
-    ALTERED,
     CliConfig,
     CliError,
     KeyOption,
@@ -41,7 +41,6 @@ from bot.cli.common import (
     Work,
     admin_translations,
     audit,
-    describe_problem,
     fail,
     find_partner,
     key_path,
@@ -54,7 +53,6 @@ from bot.cli.common import (
 from bot.cli.keys import configured_keys, current_keys
 from bot.cli.remote import run_api
 from bot.crypto.errors import CryptoError
-from bot.crypto.items import open_with_admin_key
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
 from bot.crypto.partner import seal_for_partner
 from bot.crypto.reporter import seal_for_reporter
@@ -67,7 +65,7 @@ from bot.questions import ANSWERS_KIND, CONSENT_KIND, NOTE_KIND, REPLY_KIND
 from storage.audit import AuditRepository
 from storage.consent import ConsentRepository
 from storage.db import unit_of_work
-from storage.records import ReportSummary, StoredItem, StoredReport
+from storage.records import ReportSummary, StoredReport
 from storage.replies import ReplyNoticeRepository, ReplyRepository
 from storage.repositories import ReportRepository
 
@@ -447,7 +445,7 @@ def _queue_rows(
 async def _decrypt_row(reports: ReportRepository, row: QueueRow, key: AdminPrivateKey) -> QueueRow:
     """Open a queue row's answers; a failure marks the row instead of stopping the queue."""
     stored = await reports.get(row.report_id)
-    item = None if stored is None else _find(stored.items, ANSWERS_KIND, 0)
+    item = None if stored is None else find_item(stored.items, ANSWERS_KIND, 0)
     if stored is None or item is None:
         return replace(row, problem="no answers item")
     try:
@@ -502,11 +500,6 @@ def read_text(what: str, from_file: Path | None) -> str:
     if sys.stdin.isatty():
         typer.echo(f"Type the {what}; end with Ctrl-D on an empty line:", err=True)
     return sys.stdin.read().strip()
-
-
-def _find(items: Sequence[StoredItem], kind: str, index: int) -> StoredItem | None:
-    """Return the item at (kind, index), if the report has it."""
-    return next((i for i in items if i.kind == kind and i.index == index), None)
 
 
 async def _queue_through_api(
@@ -643,45 +636,11 @@ def open_stored(
     key: AdminPrivateKey,
     history: Sequence[tuple[str, date, str]] = (),
 ) -> OpenedReport:
-    """Open every item of a stored report with the admin key; any failure fails it whole.
-
-    ``history`` is the audit log's (action, day, admin) for the report's notes and answers.
-    """
-    # Open every item before rendering any: on a failure nothing decrypted is shown.
-    if _find(stored.items, ANSWERS_KIND, 0) is None:
-        raise CliError(f"report {stored.id} has no answers item")
+    """Open every item of a stored report (bot.admin.opening); a refusal is a CliError."""
     try:
-        answers = open_answers(stored, key)
-    except (CryptoError, AnswersFormatError) as exc:
-        raise CliError(
-            f"item {ANSWERS_KIND} #0 of report {stored.id}: {describe_problem(exc)}"
-        ) from None
-    opened: list[OpenedItem] = []
-    for item in stored.items:
-        if item.kind == ANSWERS_KIND and item.index == 0:
-            continue
-        ref = answers.item_ref(stored.id, item.kind, item.index)
-        try:
-            plaintext = open_with_admin_key(item.blob, ref, key)
-        except CryptoError as exc:
-            raise CliError(
-                f"item {item.kind} #{item.index} of report {stored.id}: {describe_problem(exc)}"
-            ) from None
-        opened.append(OpenedItem(item.kind, item.index, plaintext))
-    return OpenedReport(
-        report_id=stored.id,
-        submitted_on=stored.submitted_on,
-        urgent=stored.urgent,
-        status=stored.status,
-        answers=answers,
-        items=tuple(opened),
-        recorded=who_and_when(history, _team_indexes(opened)),
-    )
-
-
-def _team_indexes(items: Sequence[OpenedItem]) -> dict[str, list[int]]:
-    """The indexes of the team's notes and answers, by kind."""
-    return {kind: [item.index for item in items if item.kind == kind] for kind in RECORDED_ACTIONS}
+        return opening.open_stored(stored, key, history)
+    except opening.ReportUnreadable as exc:
+        raise CliError(str(exc)) from None
 
 
 def recorded_consent(report: OpenedReport) -> list[bool]:

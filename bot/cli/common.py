@@ -25,14 +25,10 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin.rekey import AfterReport
-from bot.answers import AnswersFormatError
 from bot.cli.agent import AgentKey, AgentUnavailable
 from bot.crypto.codes import normalise_report_id
 from bot.crypto.errors import (
     CryptoError,
-    NotARecipient,
-    TamperedCiphertext,
-    UnsupportedFormat,
     WrongPassphrase,
 )
 from bot.crypto.keyfile import AdminPrivateKey, recorded_public_key
@@ -244,22 +240,6 @@ def database_failure(exc: Exception) -> NoReturn:
     if isinstance(exc, DatabaseUnavailable):
         fail(f"DATABASE_URL: {exc}")
     fail(f"database error ({type(exc).__name__}); check DATABASE_URL and run `amanat db upgrade`")
-
-
-ALTERED: Final = "ALTERED: failed authentication"
-
-
-def describe_problem(exc: Exception) -> str:
-    """Describe why an item did not open, without any of its content."""
-    if isinstance(exc, NotARecipient):
-        return "not sealed to this key"
-    if isinstance(exc, TamperedCiphertext):
-        return ALTERED
-    if isinstance(exc, UnsupportedFormat):
-        return "unsupported format version"
-    if isinstance(exc, AnswersFormatError):
-        return "answers in an unknown format"
-    return "cannot be opened"
 
 
 # --- storage work (each a function of the session factory) -------------------------------

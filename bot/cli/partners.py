@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.admin.opening import describe_problem
 from bot.cli.common import (
     CliConfig,
     CliError,
@@ -26,7 +27,6 @@ from bot.cli.common import (
     Work,
     admin_translations,
     audit,
-    describe_problem,
     fail,
     find_partner,
     key_path,
