@@ -129,6 +129,29 @@ async def export_report(
     return written
 
 
+async def open_file(
+    report: StoredReport, index: int, chunks: Chunks, key: AdminPrivateKey
+) -> tuple[bytes, str]:
+    """Open one attachment in memory, cleaned of hidden details where it can be, for viewing.
+
+    Returns its bytes and its extension (which says how to show it). Nothing touches the
+    disk: the local console hands it straight to the browser.
+    """
+    document = open_answers(report, key)
+    extension = ".bin"
+    for item in report.items:
+        if item.kind in (ATTACHMENT_META_KIND, FOLLOWUP_META_KIND) and item.index == index:
+            ref = document.item_ref(report.id, item.kind, item.index)
+            extension = _extension(json.loads(open_with_admin_key(item.blob, ref, key)))
+    upload = next((file.upload_id for file in report.files if file.index == index), None)
+    if upload is None:
+        raise ExportError("no such file")
+    data = await _open_in_memory(chunks(index, upload), stream_ref(report, document, index), key)
+    if extension in CLEANED_IN_MEMORY:
+        data = clean_metadata(data, extension).data
+    return data, extension
+
+
 async def _open_in_memory(
     source: AsyncIterator[SealedBlob], ref: ItemRef, key: AdminPrivateKey
 ) -> bytes:

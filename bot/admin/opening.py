@@ -7,19 +7,21 @@ console both open reports here; how they show a refusal is theirs.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Final
 
 from bot.admin.binding import open_answers
 from bot.admin.history import RECORDED_ACTIONS, who_and_when
-from bot.admin.view import OpenedItem, OpenedReport
+from bot.admin.view import OpenedItem, OpenedReport, QueueRow
 from bot.answers import AnswersFormatError
 from bot.crypto.errors import CryptoError, NotARecipient, TamperedCiphertext, UnsupportedFormat
 from bot.crypto.items import open_with_admin_key
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.questions import ANSWERS_KIND
-from storage.records import StoredItem, StoredReport
+from storage.records import ReportSummary, StoredItem, StoredReport
 
 ALTERED: Final = "ALTERED: failed authentication"
 
@@ -89,3 +91,60 @@ def open_stored(
 def team_indexes(items: Sequence[OpenedItem]) -> dict[str, list[int]]:
     """The indexes of the team's notes and answers, by kind."""
     return {kind: [item.index for item in items if item.kind == kind] for kind in RECORDED_ACTIONS}
+
+
+def refuse_if_closed(stored: StoredReport) -> None:
+    """A closed report takes no more notes or answers until someone reopens it."""
+    if stored.status == "closed":
+        raise ReportUnreadable(
+            f"report {stored.id} is closed: reopen it first with "
+            f"`amanat admin mark {stored.id} claimed`"
+        )
+
+
+def check_reporter_key(stored: StoredReport, key: AdminPrivateKey, *, legacy_key: bool) -> None:
+    """Refuse to answer unless the stored reply key is the one sealed in the report's answers.
+
+    The database copy of the key is what the answer is sealed to; anyone who can write the
+    database could swap it for their own, read the answer and swap it back. The copy sealed
+    to the admins at submission cannot be swapped unnoticed.
+    """
+    try:
+        document = open_answers(stored, key)
+    except (CryptoError, AnswersFormatError) as exc:
+        raise ReportUnreadable(f"report {stored.id}: {describe_problem(exc)}") from None
+    if document.reporter_key is None:
+        if legacy_key:
+            return
+        raise ReportUnreadable(
+            f"report {stored.id} was sent before reply keys were sealed with the answers, so "
+            "its stored key cannot be checked; add --legacy-key to answer it anyway"
+        )
+    if stored.reporter_key is None or not hmac.compare_digest(
+        document.reporter_key, stored.reporter_key
+    ):
+        raise ReportUnreadable(
+            f"the reply key stored with report {stored.id} is not the one sealed in its "
+            "answers: the database was altered; nothing was sent"
+        )
+
+
+def queue_line(summary: ReportSummary) -> QueueRow:
+    """A queue line from a report's metadata, before any answers are opened."""
+    return QueueRow(
+        report_id=summary.id,
+        submitted_on=summary.submitted_on,
+        urgent=summary.urgent,
+        status=summary.status,
+        item_count=summary.item_count,
+    )
+
+
+def with_answers(row: QueueRow, sealed: StoredReport | None, key: AdminPrivateKey) -> QueueRow:
+    """Open a queue row's answers; a failure marks the row instead of stopping the queue."""
+    if sealed is None:
+        return replace(row, problem="no answers item")
+    try:
+        return replace(row, answers=open_answers(sealed, key))
+    except (CryptoError, AnswersFormatError) as exc:
+        return replace(row, problem=describe_problem(exc))

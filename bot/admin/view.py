@@ -207,6 +207,11 @@ def _month(locale: str, month: str | None, translations: Translations) -> str:
     return format_month(locale, int(year), int(number))
 
 
+def status_label(status: str, locale: str, translations: Translations) -> str:
+    """Translate a report status; unknown ones are shown, neutralised."""
+    return _status(status, locale, translations)
+
+
 def _status(status: str, locale: str, translations: Translations) -> str:
     """Translate a report status; unknown ones are shown, neutralised."""
     label = STATUS_LABELS.get(status)
@@ -362,16 +367,17 @@ def _place(document: AnswersDocument, locale: str, translations: Translations) -
     return " / ".join(parts) if parts else "-"
 
 
-def render_queue(
+def queue_table(
     rows: Sequence[QueueRow], locale: str, translations: Translations, *, decrypted: bool
-) -> str:
-    """Render the queue as aligned columns: urgency, id, day, status, then decrypted fields."""
+) -> tuple[list[str], list[list[str]]]:
+    """The queue's header and cells: urgency, id, day, status, count, then decrypted fields.
+
+    The command line aligns them as text; the local console makes an HTML table of them.
+    """
 
     def t(message: str) -> str:
         return translations.gettext(locale, message)
 
-    if not rows:
-        return t(NO_REPORTS) + "\n"
     urgent = t(URGENT)
     table: list[list[str]] = []
     for row in rows:
@@ -395,6 +401,16 @@ def render_queue(
     header = ["", t(REPORT), t(SUBMITTED), t(STATUS), t(SENT)]
     if decrypted:
         header += [_question_label("incident", locale, translations), t(WHERE)]
+    return header, table
+
+
+def render_queue(
+    rows: Sequence[QueueRow], locale: str, translations: Translations, *, decrypted: bool
+) -> str:
+    """Render the queue as aligned columns: urgency, id, day, status, then decrypted fields."""
+    if not rows:
+        return translations.gettext(locale, NO_REPORTS) + "\n"
+    header, table = queue_table(rows, locale, translations, decrypted=decrypted)
     widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
     lines = []
     for cells in [header, *table]:

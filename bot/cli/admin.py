@@ -6,7 +6,6 @@ every action that shows or changes a report is chained in the audit log.
 
 from __future__ import annotations
 
-import hmac
 import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
@@ -430,7 +429,7 @@ def _queue_rows(
                 status=status, limit=limit, offset=offset, uncounted=NOT_SENT_BY_REPORTER
             )
             for summary in listed:
-                row = _queue_row(summary)
+                row = opening.queue_line(summary)
                 if key is not None:
                     row = await _decrypt_row(reports, row, key)
                 rows.append(row)
@@ -455,39 +454,19 @@ async def _decrypt_row(reports: ReportRepository, row: QueueRow, key: AdminPriva
 
 
 def refuse_if_closed(stored: StoredReport) -> None:
-    """A closed report takes no more notes or answers until someone reopens it."""
-    if stored.status == "closed":
-        raise CliError(
-            f"report {stored.id} is closed: reopen it first with "
-            f"`amanat admin mark {stored.id} claimed`"
-        )
+    """A closed report takes no more notes or answers (bot.admin.opening); a CliError."""
+    try:
+        opening.refuse_if_closed(stored)
+    except opening.ReportUnreadable as exc:
+        raise CliError(str(exc)) from None
 
 
 def check_reporter_key(stored: StoredReport, key: AdminPrivateKey, *, legacy_key: bool) -> None:
-    """Refuse to answer unless the stored reply key is the one sealed in the report's answers.
-
-    The database copy of the key is what the answer is sealed to; anyone who can write the
-    database could swap it for their own, read the answer and swap it back. The copy sealed
-    to the admins at submission cannot be swapped unnoticed.
-    """
+    """Refuse an answer to a swapped reply key (bot.admin.opening); a CliError."""
     try:
-        document = open_answers(stored, key)
-    except (CryptoError, AnswersFormatError) as exc:
-        raise CliError(f"report {stored.id}: {describe_problem(exc)}") from None
-    if document.reporter_key is None:
-        if legacy_key:
-            return
-        raise CliError(
-            f"report {stored.id} was sent before reply keys were sealed with the answers, so "
-            "its stored key cannot be checked; add --legacy-key to answer it anyway"
-        )
-    if stored.reporter_key is None or not hmac.compare_digest(
-        document.reporter_key, stored.reporter_key
-    ):
-        raise CliError(
-            f"the reply key stored with report {stored.id} is not the one sealed in its "
-            "answers: the database was altered; nothing was sent"
-        )
+        opening.check_reporter_key(stored, key, legacy_key=legacy_key)
+    except opening.ReportUnreadable as exc:
+        raise CliError(str(exc)) from None
 
 
 def read_text(what: str, from_file: Path | None) -> str:
@@ -520,36 +499,15 @@ async def _queue_through_api(
         else:
             found, more = await api.queue_page(status, page)
         for summary, sealed in found[skip:]:
-            row = _queue_row(summary)
+            row = opening.queue_line(summary)
             if key is not None:
-                row = _opened_row(row, sealed, key)
+                row = opening.with_answers(row, sealed, key)
             rows.append(row)
         skip = 0
         if not more:
             break
         page += 1
     return rows[:limit]
-
-
-def _queue_row(summary: ReportSummary) -> QueueRow:
-    """A queue line from a report's metadata, before any answers are opened."""
-    return QueueRow(
-        report_id=summary.id,
-        submitted_on=summary.submitted_on,
-        urgent=summary.urgent,
-        status=summary.status,
-        item_count=summary.item_count,
-    )
-
-
-def _opened_row(row: QueueRow, sealed: StoredReport | None, key: AdminPrivateKey) -> QueueRow:
-    """Open a queue row's answers; a failure marks the row instead of stopping the queue."""
-    if sealed is None:
-        return replace(row, problem="no answers item")
-    try:
-        return replace(row, answers=open_answers(sealed, key))
-    except (CryptoError, AnswersFormatError) as exc:
-        return replace(row, problem=describe_problem(exc))
 
 
 async def _reply_through_api(

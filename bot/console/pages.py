@@ -1,0 +1,119 @@
+"""Render the local console's pages: plain HTML, every value escaped, no script, no outside asset.
+
+Right-to-left languages get ``dir="rtl"`` on the page; text from reporters sits in
+``dir="auto"`` blocks so each line takes its own direction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+from typing import Final
+
+from bot.admin.view import (
+    OpenedReport,
+    QueueRow,
+    queue_table,
+    render_report,
+)
+from bot.console import texts
+from bot.i18n.translations import LANGUAGE_NAMES, RTL_LOCALES, Translations, format_number
+
+STYLE: Final = """
+body { font-family: "Noto Naskh Arabic", "Noto Sans", sans-serif; margin: 1.5rem; }
+body { line-height: 1.6; }
+nav a, nav form { margin-inline-end: 1rem; display: inline-block; }
+table { border-collapse: collapse; }
+td, th { padding: 0.3rem 0.6rem; border-bottom: 1px solid #ccc; text-align: start; }
+.urgent { color: #a00; font-weight: bold; }
+pre { white-space: pre-wrap; font-family: inherit; background: #f6f6f6; padding: 1rem; }
+textarea { width: 100%; min-height: 6rem; }
+.refused { color: #a00; }
+"""
+
+
+def page(title: str, body: str, locale: str, translations: Translations, *, here: str = "/") -> str:
+    """A whole page: language, direction, the language links and the body."""
+    direction = "rtl" if locale in RTL_LOCALES else "ltr"
+    html_lang = locale.split("_")[0]
+    languages = " ".join(
+        f'<a href="{escape(here)}?lang={code}" lang="{code.split("_")[0]}">{escape(name)}</a>'
+        for code, name in LANGUAGE_NAMES.items()
+    )
+    queue = escape(translations.gettext(locale, texts.QUEUE))
+    return (
+        f'<!doctype html><html lang="{html_lang}" dir="{direction}"><head>'
+        '<meta charset="utf-8"><meta name="viewport" content="width=device-width">'
+        f'<title>{escape(title)}</title><link rel="stylesheet" href="/console.css"></head>'
+        f'<body><nav><a href="/?lang={locale}">{queue}</a> {languages}</nav>{body}</body></html>'
+    )
+
+
+def queue_page(rows: Sequence[QueueRow], locale: str, translations: Translations, csrf: str) -> str:
+    """The queue as a table; each report id opens it."""
+    t = translations.gettext
+    header, table = queue_table(rows, locale, translations, decrypted=True)
+    head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
+    lines = []
+    for row, cells in zip(rows, table, strict=True):
+        link = f'<a href="/reports/{escape(row.report_id)}?lang={locale}">{escape(cells[1])}</a>'
+        shown = [escape(cells[0]), link, *(escape(cell) for cell in cells[2:])]
+        marked = ' class="urgent"' if row.urgent else ""
+        lines.append(f"<tr{marked}>" + "".join(f'<td dir="auto">{c}</td>' for c in shown) + "</tr>")
+    take = (
+        f'<form method="post" action="/claim?lang={locale}">{_csrf(csrf)}'
+        f"<button>{escape(t(locale, texts.TAKE_NEXT))}</button></form>"
+    )
+    body = (
+        f"<h1>{escape(t(locale, texts.TITLE))}</h1>{take}"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
+    )
+    return page(t(locale, texts.TITLE), body, locale, translations)
+
+
+def report_page(
+    report: OpenedReport,
+    file_indexes: Sequence[int],
+    locale: str,
+    translations: Translations,
+    csrf: str,
+) -> str:
+    """One report, opened on this machine, with its files and the team's actions."""
+    t = translations.gettext
+    rid = escape(report.report_id)
+
+    def file_link(index: int) -> str:
+        number = format_number(locale, index + 1)
+        label = escape(translations.format(locale, texts.OPEN_FILE, number=number))
+        return f'<li><a href="/reports/{rid}/files/{index}">{label}</a></li>'
+
+    files = "".join(file_link(index) for index in file_indexes)
+    actions = "".join(
+        f'<form method="post" action="/reports/{rid}/status?lang={locale}">{_csrf(csrf)}'
+        f'<input type="hidden" name="status" value="{status}">'
+        f"<button>{escape(t(locale, label))}</button></form>"
+        for status, label in (("claimed", texts.WORK_ON), ("closed", texts.CLOSE))
+    )
+    writing = "".join(
+        f'<form method="post" action="/reports/{rid}/{kind}?lang={locale}">{_csrf(csrf)}'
+        f'<label>{escape(t(locale, label))}<textarea name="text" dir="auto" required '
+        'maxlength="3500"></textarea></label>'
+        f"<button>{escape(t(locale, texts.SAVE))}</button></form>"
+        for kind, label in (("notes", texts.NOTE), ("replies", texts.ANSWER))
+    )
+    body = (
+        f'<pre dir="auto">{escape(render_report(report, locale, translations))}</pre>'
+        + (f"<h2>{escape(t(locale, texts.FILES))}</h2><ul>{files}</ul>" if files else "")
+        + f"<nav>{actions}</nav>{writing}"
+    )
+    return page(report.report_id, body, locale, translations, here=f"/reports/{report.report_id}")
+
+
+def refused_page(reason: str, locale: str, translations: Translations) -> str:
+    """Say what the server refused, in the admin's language."""
+    text = translations.format(locale, texts.REFUSED, reason=reason)
+    return page(text, f'<p class="refused">{escape(text)}</p>', locale, translations)
+
+
+def _csrf(token: str) -> str:
+    return f'<input type="hidden" name="csrf" value="{escape(token)}">'
