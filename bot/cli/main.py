@@ -44,6 +44,7 @@ from bot.cli.common import (
     load_settings,
     run_storage,
 )
+from bot.cli.console import register as register_console
 from bot.cli.keys import register as register_keys
 from bot.cli.partners import register as register_digest
 from bot.cli.session import register as register_session
@@ -165,6 +166,7 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
     register_admin(admin_app, config)
     register_digest(digest_app, config)
     register_session(root, config)
+    register_console(root, config)
 
     @audit_app.command("list")
     def audit_list(

@@ -9,7 +9,6 @@ from bot.i18n.translations import N_
 TITLE: Final = N_("Amanat: reports")
 QUEUE: Final = N_("All reports")
 TAKE_NEXT: Final = N_("Take the next new report")
-NOTHING_NEW: Final = N_("No new reports: nothing to take.")
 WORK_ON: Final = N_("Mark: someone works on it")
 CLOSE: Final = N_("Close the report")
 NOTE: Final = N_("A note for the team (the reporter never sees it)")

@@ -1,0 +1,293 @@
+"""The local console: reports opened in a browser on the admin's own machine, never elsewhere.
+
+It listens on 127.0.0.1 only and talks to the server through the admin API, each request
+signed with the admin's key, each read or change chained in the audit log. Everything is
+opened in this process's memory and handed to the browser; nothing decrypted is written to
+disk. The browser gets in once, through the address with a one-time token that ``amanat
+console`` prints; then a session cookie (HttpOnly, SameSite=Strict) and, for every form, a
+CSRF token. A request for another host name is refused (DNS rebinding); every answer carries
+a Content-Security-Policy that allows no script and nothing from elsewhere.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from aiohttp import web
+
+from bot.admin import opening
+from bot.admin.export import ExportError, open_file
+from bot.adminapi.client import AdminApiClient, ApiRefused
+from bot.console import pages
+from bot.crypto.errors import CryptoError
+from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
+from bot.crypto.reporter import seal_for_reporter
+from bot.crypto.sealer import AdminSealer
+from bot.crypto.values import ItemRef
+from bot.i18n.translations import SUPPORTED_LOCALES, Translations
+from bot.questions import NOTE_KIND, REPLY_KIND
+
+log = logging.getLogger(__name__)
+
+COOKIE: Final = "amanat_console"
+MAX_TEXT: Final = 3500
+SECURITY_HEADERS: Final = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+SHOWN_INLINE: Final = {
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".wav": "audio/wav",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+}
+"""What the browser shows by itself; anything else is exported with `amanat admin export`."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Console:
+    """One admin's console: their key, their server, their language."""
+
+    client: AdminApiClient
+    key: AdminPrivateKey
+    admins: Sequence[AdminPublicKey]
+    translations: Translations
+    default_locale: str = "en"
+    login_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    session: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
+    _port: int = field(default=0, init=False)
+
+    def application(self) -> web.Application:
+        """The console's routes behind its guard."""
+        app = web.Application(client_max_size=64 * 1024, middlewares=[self._guard])
+        app.router.add_get("/login", self._login)
+        app.router.add_get("/console.css", self._style)
+        app.router.add_get("/", self._queue)
+        app.router.add_post("/claim", self._claim)
+        app.router.add_get("/reports/{report_id}", self._report)
+        app.router.add_get("/reports/{report_id}/files/{index}", self._file)
+        app.router.add_post("/reports/{report_id}/status", self._status)
+        app.router.add_post("/reports/{report_id}/notes", self._note)
+        app.router.add_post("/reports/{report_id}/replies", self._reply)
+        return app
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where it listens."""
+        if self._runner is None or not self._runner.addresses:
+            raise RuntimeError("the console is not running")
+        host, port = self._runner.addresses[0][:2]
+        return str(host), int(port)
+
+    @property
+    def login_url(self) -> str:
+        """The one address that lets a browser in (print it to the admin only)."""
+        host, port = self.address
+        return f"http://{host}:{port}/login?token={self.login_token}"
+
+    async def start(self, port: int = 0) -> None:
+        """Listen on loopback only, with no access log."""
+        self._runner = web.AppRunner(self.application(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        self._port = self.address[1]
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # --- the guard ---------------------------------------------------------------------------
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.host not in (f"127.0.0.1:{self._port}", f"localhost:{self._port}"):
+            return _secured(web.Response(status=403, text="Not this host."))
+        if request.path != "/login" and not _same(request.cookies.get(COOKIE), self.session):
+            return _secured(
+                web.Response(status=403, text="Open the address `amanat console` printed.")
+            )
+        if request.method == "POST":
+            form = await request.post()
+            origin = request.headers.get("Origin")
+            if origin is not None and origin != f"http://{request.host}":
+                return _secured(web.Response(status=403, text="Not from this console."))
+            if not _same(str(form.get("csrf", "")), self.csrf):
+                return _secured(web.Response(status=403, text="This form is stale: reload."))
+        locale = self._locale(request)
+        try:
+            response = await handler(request)
+        except web.HTTPException as answer:  # redirects and refusals carry the headers too
+            for name, value in SECURITY_HEADERS.items():
+                answer.headers.setdefault(name, value)
+            raise
+        except ApiRefused as refused:
+            page = pages.refused_page(refused.reason, locale, self.translations)
+            response = self._html(page, refused.status if 400 <= refused.status < 500 else 502)
+        except (opening.ReportUnreadable, ExportError, CryptoError) as problem:
+            page = pages.refused_page(str(problem) or "cannot be opened", locale, self.translations)
+            response = self._html(page, 409)
+        return _secured(response)
+
+    async def _login(self, request: web.Request) -> web.Response:
+        if not _same(request.query.get("token"), self.login_token):
+            return web.Response(status=403, text="This address is not valid.")
+        response = web.HTTPSeeOther("/")
+        response.set_cookie(COOKIE, self.session, httponly=True, samesite="Strict", path="/")
+        raise response
+
+    # --- pages -------------------------------------------------------------------------------
+
+    async def _style(self, _: web.Request) -> web.Response:
+        return web.Response(text=pages.STYLE, content_type="text/css")
+
+    async def _queue(self, request: web.Request) -> web.Response:
+        locale = self._locale(request)
+        found, _ = await self.client.queue_page(None, 1)
+        rows = [
+            opening.with_answers(opening.queue_line(summary), sealed, self.key)
+            for summary, sealed in found
+        ]
+        return self._html(pages.queue_page(rows, locale, self.translations, self.csrf))
+
+    async def _claim(self, request: web.Request) -> web.Response:
+        claimed = await self.client.claim_next()
+        if claimed is None:
+            raise web.HTTPSeeOther(f"/?lang={self._locale(request)}")
+        raise web.HTTPSeeOther(f"/reports/{claimed}?lang={self._locale(request)}")
+
+    async def _report(self, request: web.Request) -> web.Response:
+        report_id = _report_id(request)
+        stored = await self.client.report(report_id)
+        history = await self.client.history(report_id)
+        opened = opening.open_stored(stored, self.key, history)
+        indexes = [file.index for file in stored.files]
+        return self._html(
+            pages.report_page(opened, indexes, self._locale(request), self.translations, self.csrf)
+        )
+
+    async def _file(self, request: web.Request) -> web.Response:
+        """A voice note or photo, opened (and cleaned) in memory, shown by the browser."""
+        report_id = _report_id(request)
+        index_text = request.match_info["index"]
+        if not index_text.isdigit():
+            raise web.HTTPNotFound()
+        stored = await self.client.report(report_id)
+        data, extension = await open_file(
+            stored,
+            int(index_text),
+            lambda index, _: self.client.file_chunks(report_id, index, original=False),
+            self.key,
+        )
+        kind = SHOWN_INLINE.get(extension)
+        if kind is None:
+            del data
+            return self._html(
+                pages.refused_page(
+                    "this kind of file is not shown here: save it with `amanat admin export`",
+                    self._locale(request),
+                    self.translations,
+                ),
+                415,
+            )
+        return web.Response(body=data, content_type=kind, headers={"Content-Disposition": "inline"})
+
+    async def _status(self, request: web.Request) -> web.Response:
+        report_id = _report_id(request)
+        status = str((await request.post()).get("status", ""))
+        if status not in ("claimed", "closed", "new"):
+            raise web.HTTPBadRequest()
+        await self.client.set_status(report_id, status)
+        raise web.HTTPSeeOther(f"/reports/{report_id}?lang={self._locale(request)}")
+
+    async def _note(self, request: web.Request) -> web.Response:
+        report_id = _report_id(request)
+        text = _text(await request.post())
+        sealer = AdminSealer(self.admins)
+        data = text.encode("utf-8")
+        await self.client.add_note(
+            report_id,
+            lambda index: sealer.seal_for_admins(data, ItemRef(report_id, NOTE_KIND, index)).data,
+        )
+        raise web.HTTPSeeOther(f"/reports/{report_id}?lang={self._locale(request)}")
+
+    async def _reply(self, request: web.Request) -> web.Response:
+        report_id = _report_id(request)
+        text = _text(await request.post())
+        stored = await self.client.report(report_id)
+        opening.refuse_if_closed(stored)
+        opening.check_reporter_key(stored, self.key, legacy_key=False)
+        reporter_key = stored.reporter_key
+        if reporter_key is None:
+            raise opening.ReportUnreadable("this report was stored before answers existed")
+        sealer = AdminSealer(self.admins)
+        data = text.encode("utf-8")
+
+        def seal(index: int) -> tuple[bytes, bytes]:
+            ref = ItemRef(report_id, REPLY_KIND, index)
+            return (
+                seal_for_reporter(data, reporter_key, ref).data,
+                sealer.seal_for_admins(data, ref).data,
+            )
+
+        await self.client.add_reply(report_id, seal)
+        raise web.HTTPSeeOther(f"/reports/{report_id}?lang={self._locale(request)}")
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _locale(self, request: web.Request) -> str:
+        wanted = request.query.get("lang", self.default_locale)
+        return wanted if wanted in SUPPORTED_LOCALES else self.default_locale
+
+    @staticmethod
+    def _html(text: str, status: int = 200) -> web.Response:
+        return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+def _secured(response: web.StreamResponse) -> web.StreamResponse:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _same(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _report_id(request: web.Request) -> str:
+    report_id = request.match_info["report_id"]
+    if not 0 < len(report_id) <= 32 or not report_id.isascii() or not report_id.isalnum():
+        raise web.HTTPNotFound()
+    return report_id
+
+
+def _text(form: object) -> str:
+    text = str(getattr(form, "get", lambda *_: "")("text", "")).strip()
+    if not text or len(text) > MAX_TEXT:
+        raise web.HTTPBadRequest(text=f"Write 1 to {MAX_TEXT} characters.")
+    return text

@@ -1,0 +1,177 @@
+"""The local console: one browser in through a one-time address, forms guarded, nothing on disk.
+
+A real console on 127.0.0.1 talks to a real admin API (same event loop) over loopback; the
+browser is an aiohttp client with a cookie jar.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+from typer.testing import CliRunner
+
+from bot.adminapi.client import AdminApiClient
+from bot.app import Services
+from bot.cli.common import CliConfig
+from bot.cli.main import create_app
+from bot.console.app import Console
+from bot.crypto.constants import STREAM_CHUNK_SIZE
+from bot.crypto.keyfile import AdminPrivateKey
+from bot.i18n.translations import Translations
+from bot.settings import Settings
+from tests.test_admin_export import REPORT as WITH_FILES
+from tests.test_admin_export import _store as store_with_files
+from tests.test_adminapi import audit_entries, serving, with_admins
+from tests.test_intake_service import Person, canary, fill_report
+
+
+@dataclass
+class Browser:
+    session: aiohttp.ClientSession
+    console: Console
+    services: Services
+
+    @property
+    def base(self) -> str:
+        host, port = self.console.address
+        return f"http://{host}:{port}"
+
+    async def get(self, path: str, **headers: str) -> tuple[int, str, aiohttp.ClientResponse]:
+        async with self.session.get(
+            self.base + path, headers=headers, allow_redirects=False
+        ) as got:
+            return got.status, await got.text(errors="replace"), got
+
+    async def post(self, path: str, form: dict[str, str], **headers: str) -> int:
+        async with self.session.post(
+            self.base + path, data=form, headers=headers, allow_redirects=False
+        ) as got:
+            return got.status
+
+
+@asynccontextmanager
+async def browsing(
+    settings: Settings, key: AdminPrivateKey, translations: Translations
+) -> AsyncIterator[Browser]:
+    async with serving(settings) as (services, url), AdminApiClient(url, key) as client:
+        console = Console(client, key, [key.public_key()], translations, "en")
+        await console.start()
+        try:
+            jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1
+            async with aiohttp.ClientSession(cookie_jar=jar) as session:
+                yield Browser(session, console, services)
+        finally:
+            await console.stop()
+
+
+async def test_only_the_printed_address_lets_a_browser_in(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, translations: Translations
+) -> None:
+    async with browsing(with_admins(make_settings, admin_key), admin_key, translations) as b:
+        assert (await b.get("/"))[0] == 403
+        assert (await b.get("/login?token=guess"))[0] == 403
+        status, _, answer = await b.get(f"/login?token={b.console.login_token}")
+        assert status == 303
+        assert "HttpOnly" in answer.headers["Set-Cookie"]
+        assert "SameSite=Strict" in answer.headers["Set-Cookie"]
+        assert (await b.get("/"))[0] == 200
+        _, port = b.console.address
+        rebound, _, _ = await b.get("/", Host=f"attacker.example:{port}")
+        assert rebound == 403  # a page elsewhere that resolves its name to 127.0.0.1
+
+
+async def test_the_queue_and_a_report_in_dari_right_to_left_with_no_script(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, translations: Translations
+) -> None:
+    story = canary()
+    async with browsing(with_admins(make_settings, admin_key), admin_key, translations) as b:
+        await fill_report(Person(b.services), {"narrative": story})
+        await b.get(f"/login?token={b.console.login_token}")
+        status, html, answer = await b.get("/?lang=fa_AF")
+        assert status == 200
+        assert '<html lang="fa" dir="rtl">' in html
+        assert "همهٔ گزارش‌ها" in html
+        policy = answer.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in policy
+        assert "script" not in policy
+        assert "<script" not in html
+        assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing from elsewhere
+        [report_id] = re.findall(r'href="/reports/([0-9A-Z]+)\?', html)
+        status, page, _ = await b.get(f"/reports/{report_id}?lang=ps")
+        assert status == 200
+        assert '<html lang="ps" dir="rtl">' in page
+        assert story in page  # opened here, in memory
+        entries = await audit_entries(b.services)
+    assert ("queue", "all page 1") in [(e.action, e.subject) for e in entries]
+    assert ("show", report_id) in [(e.action, e.subject) for e in entries]
+
+
+async def test_forms_need_the_console_s_token_and_origin(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, translations: Translations
+) -> None:
+    async with browsing(with_admins(make_settings, admin_key), admin_key, translations) as b:
+        await fill_report(Person(b.services), {"narrative": canary()})
+        await b.get(f"/login?token={b.console.login_token}")
+        _, html, _ = await b.get("/")
+        [report_id] = re.findall(r'href="/reports/([0-9A-Z]+)\?', html)
+        note = {"text": "called back, safe for now"}
+        target = f"/reports/{report_id}/notes"
+        assert await b.post(target, note) == 403  # no CSRF token: another site's form
+        with_token = {**note, "csrf": b.console.csrf}
+        assert await b.post(target, with_token, Origin="https://attacker.example") == 403
+        assert await b.post(target, with_token) == 303
+        _, page, _ = await b.get(f"/reports/{report_id}")
+        assert "called back, safe for now" in page
+        assert f"written by the team member with key {admin_key.public_key().key_id}" in page
+        closing = {"status": "closed", "csrf": b.console.csrf}
+        assert await b.post(f"/reports/{report_id}/status", closing) == 303
+        assert await b.post(target, with_token) == 409  # closed: reopen first
+        entries = await audit_entries(b.services)
+    actions = [e.action for e in entries]
+    assert actions.count("note") == 1
+    assert "status" in actions
+
+
+async def test_a_voice_note_plays_from_memory_and_nothing_decrypted_reaches_the_disk(
+    make_settings: Callable[..., Settings],
+    admin_key: AdminPrivateKey,
+    translations: Translations,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    voice = os.urandom(STREAM_CHUNK_SIZE + 77)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))  # any temp file would land here
+    settings = with_admins(make_settings, admin_key)
+    await store_with_files(settings, admin_key, [voice])
+    async with browsing(settings, admin_key, translations) as b:
+        await b.get(f"/login?token={b.console.login_token}")
+        status, _, answer = await b.get(f"/reports/{WITH_FILES}/files/0")
+        assert status == 200
+        assert answer.content_type == "audio/ogg"
+        async with b.session.get(f"{b.base}/reports/{WITH_FILES}/files/0") as again:
+            assert await again.read() == voice
+    assert_nowhere_on_disk(voice[100:140], tmp_path)
+
+
+def assert_nowhere_on_disk(needle: bytes, folder: Path) -> None:
+    """Every file under the test's folder (database, WAL, anything written) lacks the bytes."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            assert needle not in path.read_bytes(), path
+
+
+def test_the_console_needs_the_admin_api(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    result = CliRunner().invoke(create_app(CliConfig(load_settings=lambda: settings)), ["console"])
+    assert result.exit_code == 2
+    assert "set AMANAT_ADMIN_API_URL" in result.output
