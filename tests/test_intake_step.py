@@ -522,7 +522,7 @@ def events(draw: st.DrawFn) -> list[tuple[str, object]]:
 @given(events())
 def test_random_events_never_crash_and_never_lose_answers(script: list[tuple[str, object]]) -> None:
     chat = Chat()
-    for kind, value in script:
+    for step_number, (kind, value) in enumerate(script):
         before = chat.draft
         if kind == "press_visible":
             buttons = chat.buttons()
@@ -539,8 +539,10 @@ def test_random_events_never_crash_and_never_lose_answers(script: list[tuple[str
             event = Attached("voice", "file", int(value))  # type: ignore[call-overload]
         else:
             event = Edited()
-        # A fresh id each step, as the service draws one: a restart is a new report.
-        outcome = chat.send(event, Env(ENV.today, f"R{len(chat.effects)}-{id(event)}"))
+        # A fresh id each step, as the service draws one: a restart is a new report. (It was
+        # built from id(event), which Python reuses once an event is freed: two reports then
+        # shared an id, and a restart looked like answers lost inside one report.)
+        outcome = chat.send(event, Env(ENV.today, f"R{step_number}"))
         # Every input is answered.
         assert outcome.replies or outcome.effects
         for reply in outcome.replies:
