@@ -28,7 +28,6 @@ from typing import Final
 from bot.crypto.values import ItemRef
 from bot.questions import (
     ANSWERS_KIND,
-    ATTACHMENT_META_KIND,
     CONSENT_KIND,
     FOLLOWUP_FILE_KIND,
     FOLLOWUP_KIND,
@@ -55,11 +54,10 @@ TEAM_KINDS: Final = frozenset(
 """Items written at or after submission (by the team, or by the reporter with their code),
 bound to the report id in every format."""
 
-NOT_SENT_BY_REPORTER: Final = frozenset(
-    {ANSWERS_KIND, NOTE_KIND, REPLY_KIND, ATTACHMENT_META_KIND, FOLLOWUP_META_KIND}
-)
+NOT_SENT_BY_REPORTER: Final = frozenset({ANSWERS_KIND, NOTE_KIND, REPLY_KIND})
 """Kinds the queue's "Messages and files" leaves out: the answers document every report has,
-the team's notes and answers, and the descriptions that go with each file."""
+and the team's notes and answers. Each file counts once, by its description item (its
+content is a stream of chunks, not an item)."""
 
 _MAX_ANSWER_ID = 64
 _MAX_DRAFT_ID = 64
