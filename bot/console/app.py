@@ -16,14 +16,17 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from html import escape
 from typing import Final
 
 from aiohttp import web
+from aiohttp.web_request import FileField
+from multidict import MultiDictProxy
 
 from bot.admin import opening
 from bot.admin.export import ExportError, open_file
 from bot.adminapi.client import AdminApiClient, ApiRefused
-from bot.console import pages
+from bot.console import pages, texts
 from bot.crypto.errors import CryptoError
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
 from bot.crypto.reporter import seal_for_reporter
@@ -64,6 +67,7 @@ SHOWN_INLINE: Final = {
 """What the browser shows by itself; anything else is exported with `amanat admin export`."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Form = MultiDictProxy[str | bytes | bytearray | FileField]
 
 
 @dataclass
@@ -127,18 +131,16 @@ class Console:
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.host not in (f"127.0.0.1:{self._port}", f"localhost:{self._port}"):
-            return _secured(web.Response(status=403, text="Not this host."))
+            return _secured(self._plain(request, texts.NOT_THIS_HOST, 403))
         if request.path != "/login" and not _same(request.cookies.get(COOKIE), self.session):
-            return _secured(
-                web.Response(status=403, text="Open the address `amanat console` printed.")
-            )
+            return _secured(self._plain(request, texts.LOG_IN_FIRST, 403))
         if request.method == "POST":
             form = await request.post()
             origin = request.headers.get("Origin")
             if origin is not None and origin != f"http://{request.host}":
-                return _secured(web.Response(status=403, text="Not from this console."))
+                return _secured(self._plain(request, texts.NOT_FROM_HERE, 403))
             if not _same(str(form.get("csrf", "")), self.csrf):
-                return _secured(web.Response(status=403, text="This form is stale: reload."))
+                return _secured(self._plain(request, texts.STALE_FORM, 403))
         locale = self._locale(request)
         try:
             response = await handler(request)
@@ -156,7 +158,7 @@ class Console:
 
     async def _login(self, request: web.Request) -> web.Response:
         if not _same(request.query.get("token"), self.login_token):
-            return web.Response(status=403, text="This address is not valid.")
+            return self._plain(request, texts.BAD_ADDRESS, 403)
         response = web.HTTPSeeOther("/")
         response.set_cookie(COOKIE, self.session, httponly=True, samesite="Strict", path="/")
         raise response
@@ -207,14 +209,7 @@ class Console:
         kind = SHOWN_INLINE.get(extension)
         if kind is None:
             del data
-            return self._html(
-                pages.refused_page(
-                    "this kind of file is not shown here: save it with `amanat admin export`",
-                    self._locale(request),
-                    self.translations,
-                ),
-                415,
-            )
+            return self._plain(request, texts.NOT_SHOWN, 415)
         return web.Response(body=data, content_type=kind, headers={"Content-Disposition": "inline"})
 
     async def _status(self, request: web.Request) -> web.Response:
@@ -227,7 +222,7 @@ class Console:
 
     async def _note(self, request: web.Request) -> web.Response:
         report_id = _report_id(request)
-        text = _text(await request.post())
+        text = self._text(request, await request.post())
         sealer = AdminSealer(self.admins)
         data = text.encode("utf-8")
         await self.client.add_note(
@@ -238,7 +233,7 @@ class Console:
 
     async def _reply(self, request: web.Request) -> web.Response:
         report_id = _report_id(request)
-        text = _text(await request.post())
+        text = self._text(request, await request.post())
         stored = await self.client.report(report_id)
         opening.refuse_if_closed(stored)
         opening.check_reporter_key(stored, self.key, legacy_key=False)
@@ -264,6 +259,26 @@ class Console:
         wanted = request.query.get("lang", self.default_locale)
         return wanted if wanted in SUPPORTED_LOCALES else self.default_locale
 
+    def _plain(self, request: web.Request, message: str, status: int) -> web.Response:
+        """A refusal in the admin's language, as a page of its own."""
+        text = self.translations.gettext(self._locale(request), message)
+        return self._html(
+            pages.page(text, f"<p>{escape(text)}</p>", self._locale(request), self.translations),
+            status,
+        )
+
+    def _text(
+        self, request: web.Request, form: MultiDictProxy[str | bytes | bytearray | FileField]
+    ) -> str:
+        """The text a form sent, within its limit, or a refusal in the admin's language."""
+        text = str(form.get("text", "")).strip()
+        if not text or len(text) > MAX_TEXT:
+            message = self.translations.format(
+                self._locale(request), texts.TEXT_LENGTH, limit=str(MAX_TEXT)
+            )
+            raise web.HTTPBadRequest(text=message)
+        return text
+
     @staticmethod
     def _html(text: str, status: int = 200) -> web.Response:
         return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
@@ -284,10 +299,3 @@ def _report_id(request: web.Request) -> str:
     if not 0 < len(report_id) <= 32 or not report_id.isascii() or not report_id.isalnum():
         raise web.HTTPNotFound()
     return report_id
-
-
-def _text(form: object) -> str:
-    text = str(getattr(form, "get", lambda *_: "")("text", "")).strip()
-    if not text or len(text) > MAX_TEXT:
-        raise web.HTTPBadRequest(text=f"Write 1 to {MAX_TEXT} characters.")
-    return text

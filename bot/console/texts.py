@@ -19,3 +19,11 @@ FILES: Final = N_("Voice notes, photos and files")
 OPEN_FILE: Final = N_("File {number}")
 # Translators: {reason} is the server's reason, in English.
 REFUSED: Final = N_("The server refused: {reason}")
+NOT_THIS_HOST: Final = N_("This console answers only at its own address on this computer.")
+LOG_IN_FIRST: Final = N_("Open the address that `amanat console` printed.")
+NOT_FROM_HERE: Final = N_("This form did not come from this console.")
+STALE_FORM: Final = N_("This form is out of date: reload the page and try again.")
+BAD_ADDRESS: Final = N_("This address is not valid: use the one `amanat console` printed.")
+NOT_SHOWN: Final = N_("This kind of file is not shown here: save it with `amanat admin export`.")
+# Translators: {limit} is a number of characters.
+TEXT_LENGTH: Final = N_("Write between 1 and {limit} characters.")
