@@ -134,6 +134,11 @@ async def test_forms_need_the_console_s_token_and_origin(
         closing = {"status": "closed", "csrf": b.console.csrf}
         assert await b.post(f"/reports/{report_id}/status", closing) == 303
         assert await b.post(target, with_token) == 409  # closed: reopen first
+        _, closed_only, _ = await b.get("/?status=closed")
+        assert report_id in closed_only
+        _, new_only, _ = await b.get("/?status=new")
+        assert report_id not in new_only
+        assert (await b.get("/?status=deleted"))[0] == 404
         entries = await audit_entries(b.services)
     actions = [e.action for e in entries]
     assert actions.count("note") == 1

@@ -27,6 +27,7 @@ from bot.admin import opening
 from bot.admin.export import ExportError, open_file
 from bot.adminapi.client import AdminApiClient, ApiRefused
 from bot.console import pages, texts
+from bot.console.pages import STATUSES
 from bot.crypto.errors import CryptoError
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
 from bot.crypto.reporter import seal_for_reporter
@@ -170,12 +171,15 @@ class Console:
 
     async def _queue(self, request: web.Request) -> web.Response:
         locale = self._locale(request)
-        found, _ = await self.client.queue_page(None, 1)
+        status = request.query.get("status") or None
+        if status not in (None, *STATUSES):
+            raise web.HTTPNotFound()
+        found, _ = await self.client.queue_page(status, 1)
         rows = [
             opening.with_answers(opening.queue_line(summary), sealed, self.key)
             for summary, sealed in found
         ]
-        return self._html(pages.queue_page(rows, locale, self.translations, self.csrf))
+        return self._html(pages.queue_page(rows, locale, self.translations, self.csrf, status))
 
     async def _claim(self, request: web.Request) -> web.Response:
         claimed = await self.client.claim_next()
@@ -215,7 +219,7 @@ class Console:
     async def _status(self, request: web.Request) -> web.Response:
         report_id = _report_id(request)
         status = str((await request.post()).get("status", ""))
-        if status not in ("claimed", "closed", "new"):
+        if status not in STATUSES:
             raise web.HTTPBadRequest()
         await self.client.set_status(report_id, status)
         raise web.HTTPSeeOther(f"/reports/{report_id}?lang={self._locale(request)}")

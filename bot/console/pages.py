@@ -15,10 +15,12 @@ from bot.admin.view import (
     QueueRow,
     queue_table,
     render_report,
+    status_label,
 )
 from bot.console import texts
 from bot.i18n.translations import LANGUAGE_NAMES, RTL_LOCALES, Translations, format_number
 
+STATUSES: Final = ("new", "claimed", "closed")
 STYLE: Final = """
 body { font-family: "Noto Naskh Arabic", "Noto Sans", sans-serif; margin: 1.5rem; }
 body { line-height: 1.6; }
@@ -49,9 +51,25 @@ def page(title: str, body: str, locale: str, translations: Translations, *, here
     )
 
 
-def queue_page(rows: Sequence[QueueRow], locale: str, translations: Translations, csrf: str) -> str:
-    """The queue as a table; each report id opens it."""
+def queue_page(
+    rows: Sequence[QueueRow],
+    locale: str,
+    translations: Translations,
+    csrf: str,
+    status: str | None = None,
+) -> str:
+    """The queue as a table, filtered by status if asked; each report id opens it."""
     t = translations.gettext
+    choices: list[tuple[str | None, str]] = [(None, t(locale, texts.QUEUE))]
+    choices += [(name, status_label(name, locale, translations)) for name in STATUSES]
+
+    def choice(name: str | None, label: str) -> str:
+        if name == status:
+            return f"<strong>{escape(label)}</strong>"
+        query = f"?lang={locale}" + (f"&amp;status={name}" if name else "")
+        return f'<a href="/{query}">{escape(label)}</a>'
+
+    filters = " ".join(choice(name, label) for name, label in choices)
     header, table = queue_table(rows, locale, translations, decrypted=True)
     head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
     lines = []
@@ -65,7 +83,7 @@ def queue_page(rows: Sequence[QueueRow], locale: str, translations: Translations
         f"<button>{escape(t(locale, texts.TAKE_NEXT))}</button></form>"
     )
     body = (
-        f"<h1>{escape(t(locale, texts.TITLE))}</h1>{take}"
+        f"<h1>{escape(t(locale, texts.TITLE))}</h1>{take}<p>{filters}</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
     )
     return page(t(locale, texts.TITLE), body, locale, translations)
