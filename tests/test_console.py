@@ -78,8 +78,10 @@ async def test_only_the_printed_address_lets_a_browser_in(
     async with browsing(with_admins(make_settings, admin_key), admin_key, translations) as b:
         assert (await b.get("/"))[0] == 403
         assert (await b.get("/login?token=guess"))[0] == 403
-        status, _, answer = await b.get(f"/login?token={b.console.login_token}")
+        printed = b.console.login_token
+        status, _, answer = await b.get(f"/login?token={printed}")
         assert status == 303
+        assert (await b.get(f"/login?token={printed}"))[0] == 403  # spent: one browser, once
         assert "HttpOnly" in answer.headers["Set-Cookie"]
         assert "SameSite=Strict" in answer.headers["Set-Cookie"]
         assert (await b.get("/"))[0] == 200

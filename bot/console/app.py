@@ -160,6 +160,7 @@ class Console:
     async def _login(self, request: web.Request) -> web.Response:
         if not _same(request.query.get("token"), self.login_token):
             return self._plain(request, texts.BAD_ADDRESS, 403)
+        self.login_token = secrets.token_urlsafe(32)  # one browser, once: the address is spent
         response = web.HTTPSeeOther("/")
         response.set_cookie(COOKIE, self.session, httponly=True, samesite="Strict", path="/")
         raise response
