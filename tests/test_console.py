@@ -133,6 +133,12 @@ async def test_forms_need_the_console_s_token_and_origin(
         _, page, _ = await b.get(f"/reports/{report_id}")
         assert "called back, safe for now" in page
         assert f"written by the team member with key {admin_key.public_key().key_id}" in page
+        asking = f"/reports/{report_id}/ask-consent"
+        assert await b.post(asking, {}) == 403  # no token
+        assert await b.post(asking, {"csrf": b.console.csrf}) == 303
+        _, asked, _ = await b.get(f"/reports/{report_id}")
+        assert "waits for the reporter&#x27;s answer" in asked
+        assert "ask-consent" not in asked  # the button is gone while the question waits
         closing = {"status": "closed", "csrf": b.console.csrf}
         assert await b.post(f"/reports/{report_id}/status", closing) == 303
         assert await b.post(target, with_token) == 409  # closed: reopen first
@@ -143,6 +149,7 @@ async def test_forms_need_the_console_s_token_and_origin(
         assert (await b.get("/?status=deleted"))[0] == 404
         entries = await audit_entries(b.services)
     actions = [e.action for e in entries]
+    assert actions.count("ask-consent") == 1
     assert actions.count("note") == 1
     assert "status" in actions
 

@@ -98,6 +98,7 @@ class Console:
         app.router.add_post("/reports/{report_id}/status", self._status)
         app.router.add_post("/reports/{report_id}/notes", self._note)
         app.router.add_post("/reports/{report_id}/replies", self._reply)
+        app.router.add_post("/reports/{report_id}/ask-consent", self._ask_consent)
         return app
 
     @property
@@ -194,9 +195,17 @@ class Console:
         history = await self.client.history(report_id)
         opened = opening.open_stored(stored, self.key, history)
         indexes = [file.index for file in stored.files]
+        waiting = await self.client.consent_waiting(report_id)
+        locale = self._locale(request)
         return self._html(
-            pages.report_page(opened, indexes, self._locale(request), self.translations, self.csrf)
+            pages.report_page(opened, indexes, locale, self.translations, self.csrf, waiting)
         )
+
+    async def _ask_consent(self, request: web.Request) -> web.Response:
+        """Ask the reporter, the next time they check with their code, about sharing."""
+        report_id = _report_id(request)
+        await self.client.ask_consent(report_id)
+        raise web.HTTPSeeOther(f"/reports/{report_id}?lang={self._locale(request)}")
 
     async def _file(self, request: web.Request) -> web.Response:
         """A voice note or photo, opened (and cleaned) in memory, shown by the browser."""

@@ -95,6 +95,7 @@ def report_page(
     locale: str,
     translations: Translations,
     csrf: str,
+    question_waiting: bool = False,
 ) -> str:
     """One report, opened on this machine, with its files and the team's actions."""
     t = translations.gettext
@@ -112,6 +113,13 @@ def report_page(
         f"<button>{escape(t(locale, label))}</button></form>"
         for status, label in (("claimed", texts.WORK_ON), ("closed", texts.CLOSE))
     )
+    if question_waiting:
+        consent = f"<p>{escape(t(locale, texts.QUESTION_WAITING))}</p>"
+    else:
+        consent = (
+            f'<form method="post" action="/reports/{rid}/ask-consent?lang={locale}">'
+            f"{_csrf(csrf)}<button>{escape(t(locale, texts.ASK_CONSENT))}</button></form>"
+        )
     writing = "".join(
         f'<form method="post" action="/reports/{rid}/{kind}?lang={locale}">{_csrf(csrf)}'
         f'<label>{escape(t(locale, label))}<textarea name="text" dir="auto" required '
@@ -122,7 +130,7 @@ def report_page(
     body = (
         f'<pre dir="auto">{escape(render_report(report, locale, translations))}</pre>'
         + (f"<h2>{escape(t(locale, texts.FILES))}</h2><ul>{files}</ul>" if files else "")
-        + f"<nav>{actions}</nav>{writing}"
+        + f"<nav>{actions}</nav>{consent}{writing}"
     )
     return page(report.report_id, body, locale, translations, here=f"/reports/{report.report_id}")
 

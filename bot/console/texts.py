@@ -14,6 +14,8 @@ CLOSE: Final = N_("Close the report")
 NOTE: Final = N_("A note for the team (the reporter never sees it)")
 ANSWER: Final = N_("An answer to the reporter (they read it with their code)")
 SAVE: Final = N_("Save")
+ASK_CONSENT: Final = N_("Ask the reporter whether we may share the case with a partner")
+QUESTION_WAITING: Final = N_("Our question about sharing the case waits for the reporter's answer.")
 FILES: Final = N_("Voice notes, photos and files")
 # Translators: {number} is a file's number in the report.
 OPEN_FILE: Final = N_("File {number}")
