@@ -12,12 +12,13 @@ import json
 import secrets
 import struct
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date
 from typing import Any
 
 import aiohttp
 
+from bot.admin import opening
 from bot.adminapi.gate import (
     AUDIT_HEADER,
     AUDIT_MOVED_ON,
@@ -26,14 +27,16 @@ from bot.adminapi.gate import (
     SIGNATURE_HEADER,
     TIME_HEADER,
 )
-from bot.adminapi.protocol import queue_subject
+from bot.adminapi.protocol import ALREADY_ASKED, ANSWER_TAKEN, NOTE_TAKEN, queue_subject
 from bot.crypto.audit import HASH_SIZE, entry_hash
 from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
-from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
+from bot.crypto.reporter import seal_for_reporter
 from bot.crypto.requests import NONCE_SIZE, SignedRequest
-from bot.crypto.values import SealedBlob
-from bot.questions import ANSWERS_KIND
+from bot.crypto.sealer import AdminSealer
+from bot.crypto.values import ItemRef, SealedBlob
+from bot.questions import ANSWERS_KIND, NOTE_KIND, REPLY_KIND
 from storage.records import NewFile, ReportSummary, StoredItem, StoredReport
 
 API_TIMEOUT = aiohttp.ClientTimeout(total=60)
@@ -155,7 +158,7 @@ class AdminApiClient:
                 "POST", f"/v1/reports/{report_id}/ask-consent", "ask-consent", report_id
             )
         except ApiRefused as refused:
-            if refused.status == 409 and refused.reason.startswith("a question"):
+            if refused.status == 409 and refused.reason == ALREADY_ASKED:
                 return False, False
             raise
         return True, bool(done.get("notified"))
@@ -184,11 +187,10 @@ class AdminApiClient:
             headers[AUDIT_HEADER] = signature
             async with self._session.get(self._base + target, headers=headers) as response:
                 if response.status >= 400:
-                    refused = await response.json(content_type=None)
-                    reason = refused.get("error") if isinstance(refused, dict) else None
-                    if response.status == 409 and reason == AUDIT_MOVED_ON:
+                    refused = _refusal(response.status, await response.json(content_type=None))
+                    if refused.status == 409 and refused.reason == AUDIT_MOVED_ON:
                         continue
-                    raise ApiRefused(response.status, str(reason or "refused"))
+                    raise refused
                 while True:
                     try:
                         size = FRAME.unpack(await response.content.readexactly(FRAME.size))[0]
@@ -250,36 +252,6 @@ class AdminApiClient:
         )
         return _queue_rows(answer)
 
-    async def add_reply(
-        self, report_id: str, seal: Callable[[int], tuple[bytes, bytes]]
-    ) -> tuple[int, bool]:
-        """Store an answer: ``seal(index)`` gives the reporter's copy and the team's.
-
-        Returns its index and whether the reporter asked to be told of answers.
-        """
-        for _ in range(CLAIM_ATTEMPTS):
-            counts = await self.call("GET", f"/v1/reports/{report_id}/counts")
-            index = int(counts["reply"])
-            for_reporter, for_admins = seal(index)
-            try:
-                done = await self.audited(
-                    "POST",
-                    f"/v1/reports/{report_id}/replies",
-                    "reply",
-                    report_id,
-                    {
-                        "index": index,
-                        "for_reporter": b64encode(for_reporter),
-                        "for_admins": b64encode(for_admins),
-                    },
-                )
-            except ApiRefused as refused:
-                if refused.status == 409 and refused.reason.startswith("another answer"):
-                    continue
-                raise
-            return index, bool(done.get("notified"))
-        raise ApiRefused(409, "other answers kept coming first: try again")
-
     async def set_status(self, report_id: str, status: str) -> None:
         """Set a report's status, signed into the audit log."""
         await self.audited(
@@ -292,23 +264,94 @@ class AdminApiClient:
 
     async def add_note(self, report_id: str, seal: Callable[[int], bytes]) -> int:
         """Store a team note; ``seal(index)`` seals it, on this machine, for that index."""
+        index, _ = await self._at_next_index(
+            report_id,
+            "note",
+            NOTE_TAKEN,
+            lambda index: {"index": index, "blob": b64encode(seal(index))},
+        )
+        return index
+
+    async def add_reply(
+        self, report_id: str, seal: Callable[[int], tuple[bytes, bytes]]
+    ) -> tuple[int, bool]:
+        """Store an answer: ``seal(index)`` gives the reporter's copy and the team's.
+
+        Returns its index and whether the reporter asked to be told of answers.
+        """
+
+        def payload(index: int) -> dict[str, object]:
+            for_reporter, for_admins = seal(index)
+            return {
+                "index": index,
+                "for_reporter": b64encode(for_reporter),
+                "for_admins": b64encode(for_admins),
+            }
+
+        index, done = await self._at_next_index(report_id, "reply", ANSWER_TAKEN, payload)
+        return index, bool(done.get("notified"))
+
+    async def _at_next_index(
+        self,
+        report_id: str,
+        kind: str,
+        taken: str,
+        payload: Callable[[int], dict[str, object]],
+    ) -> tuple[int, Any]:
+        """Seal a note or an answer for the index the report's next one takes, and store it.
+
+        The index is part of what is sealed, so if another admin's lands there first the
+        server answers ``taken`` and it is sealed again for the next index.
+        """
+        route, plural = {"note": ("notes", "notes"), "reply": ("replies", "answers")}[kind]
         for _ in range(CLAIM_ATTEMPTS):
-            counts = await self.call("GET", f"/v1/reports/{report_id}/counts")
-            index = int(counts["note"])
+            index = int((await self.call("GET", f"/v1/reports/{report_id}/counts"))[kind])
             try:
-                await self.audited(
-                    "POST",
-                    f"/v1/reports/{report_id}/notes",
-                    "note",
-                    report_id,
-                    {"index": index, "blob": b64encode(seal(index))},
+                done = await self.audited(
+                    "POST", f"/v1/reports/{report_id}/{route}", kind, report_id, payload(index)
                 )
             except ApiRefused as refused:
-                if refused.status == 409 and refused.reason.startswith("another note"):
+                if refused.status == 409 and refused.reason == taken:
                     continue
                 raise
-            return index
-        raise ApiRefused(409, "other notes kept coming first: try again")
+            return index, done
+        raise ApiRefused(409, f"other {plural} kept coming first: try again")
+
+    async def write_note(self, report_id: str, text: str, admins: Sequence[AdminPublicKey]) -> int:
+        """Seal a team note here, to ``admins``, and store it as the report's next note."""
+        sealer, data = AdminSealer(admins), text.encode("utf-8")
+        return await self.add_note(
+            report_id,
+            lambda index: sealer.seal_for_admins(data, ItemRef(report_id, NOTE_KIND, index)).data,
+        )
+
+    async def answer_reporter(
+        self,
+        report_id: str,
+        text: str,
+        admins: Sequence[AdminPublicKey],
+        *,
+        legacy_key: bool = False,
+    ) -> tuple[int, bool]:
+        """Answer a reporter: sealed here to their reply key and, as the team's copy, to
+        ``admins``. The key the server sends is checked first against the copy sealed in the
+        answers (opening.check_reporter_key); a closed report takes no answer."""
+        stored = await self.report(report_id)
+        opening.refuse_if_closed(stored)
+        reporter_key = stored.reporter_key
+        if reporter_key is None:
+            raise opening.ReportUnreadable(f"report {report_id} was stored before replies existed")
+        opening.check_reporter_key(stored, self._key, legacy_key=legacy_key)
+        sealer, data = AdminSealer(admins), text.encode("utf-8")
+
+        def seal(index: int) -> tuple[bytes, bytes]:
+            ref = ItemRef(report_id, REPLY_KIND, index)
+            return (
+                seal_for_reporter(data, reporter_key, ref).data,
+                sealer.seal_for_admins(data, ref).data,
+            )
+
+        return await self.add_reply(report_id, seal)
 
     async def call(
         self, method: str, target: str, payload: Any = None, *, audit: str | None = None
@@ -327,9 +370,14 @@ class AdminApiClient:
         ) as response:
             answer = await response.json(content_type=None)
             if response.status >= 400:
-                reason = answer.get("error") if isinstance(answer, dict) else None
-                raise ApiRefused(response.status, str(reason or "refused"))
+                raise _refusal(response.status, answer)
             return answer
+
+
+def _refusal(status: int, answer: object) -> ApiRefused:
+    """The server's refusal, with its fixed phrase."""
+    reason = answer.get("error") if isinstance(answer, dict) else None
+    return ApiRefused(status, str(reason or "refused"))
 
 
 def report_from_answer(data: object) -> StoredReport:

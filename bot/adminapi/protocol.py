@@ -6,3 +6,11 @@ from __future__ import annotations
 def queue_subject(status: str | None, page: int) -> str:
     """What the audit entry of a decrypted queue page names: the filter and the page."""
     return f"{status or 'all'} page {page}"
+
+
+NOTE_TAKEN = "another note came first: ask for the counts again"
+"""409: a note was stored at that index meanwhile; the admin's machine seals it again."""
+ANSWER_TAKEN = "another answer came first: ask for the counts again"
+"""409: an answer was stored at that index meanwhile; the admin's machine seals it again."""
+ALREADY_ASKED = "a question to the reporter is already waiting for an answer"
+"""409: the team's question about sharing the case still waits; nothing new is asked."""

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.admin.history import RECORDED_ACTIONS
 from bot.adminapi.gate import AUDIT_HEADER, AUDIT_MOVED_ON, Admin, Gate, Refused, Role
-from bot.adminapi.protocol import queue_subject
+from bot.adminapi.protocol import ALREADY_ASKED, ANSWER_TAKEN, NOTE_TAKEN, queue_subject
 from bot.answers import NOT_SENT_BY_REPORTER
 from bot.crypto.audit import SIGNATURE_SIZE, entry_signature_holds
 from bot.crypto.encoding import b64decode, b64encode
@@ -207,7 +207,7 @@ class AdminApi:
             if report.reporter_key is None:
                 raise Unanswerable("this report was stored before answers existed", 409)
             if index != await replies.next_index(report_id):
-                raise Unanswerable("another answer came first: ask for the counts again", 409)
+                raise Unanswerable(ANSWER_TAKEN, 409)
             await replies.add(report_id, index, for_reporter, self.gate.today())
             await reports.add_item(report_id, REPLY_KIND, index, for_admins)
             if report.status == STATUS_NEW:
@@ -397,7 +397,7 @@ class AdminApi:
             if report.status == STATUS_CLOSED:
                 raise Unanswerable(CLOSED, 409)
             if index != sum(1 for item in report.items if item.kind == NOTE_KIND):
-                raise Unanswerable("another note came first: ask for the counts again", 409)
+                raise Unanswerable(NOTE_TAKEN, 409)
             await reports.add_item(report_id, NOTE_KIND, index, sealed)
             return answer({"id": report_id, "note": index})
 
@@ -518,7 +518,6 @@ class AdminApi:
 
 
 CLOSED: Final = "the report is closed: reopen it first with `amanat admin mark ID claimed`"
-ALREADY_ASKED: Final = "a question to the reporter is already waiting for an answer"
 _PARTNER_NAME: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 FRAME: Final = struct.Struct(">I")
 """The length before each sealed chunk of a streamed file."""

@@ -324,7 +324,7 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
             index, notified = run_api(
                 settings.admin_api_url,
                 holder,
-                lambda api: _reply_through_api(api, wanted, text, admins, holder, legacy_key),
+                lambda api: api.answer_reporter(wanted, text, admins, legacy_key=legacy_key),
             )
         else:
             index, notified = run_storage(
@@ -361,13 +361,9 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         if not admins:  # development: the development key is what the simulator seals to
             admins = current_keys(settings, admins, key_path(settings, key), holder)
         if settings.admin_api_url is not None:
-            sealer = AdminSealer(admins)
-
-            def seal(index: int) -> bytes:
-                ref = ItemRef(wanted, NOTE_KIND, index)
-                return sealer.seal_for_admins(text.encode("utf-8"), ref).data
-
-            index = run_api(settings.admin_api_url, holder, lambda api: api.add_note(wanted, seal))
+            index = run_api(
+                settings.admin_api_url, holder, lambda api: api.write_note(wanted, text, admins)
+            )
             number = index + 1
         else:
             number = run_storage(settings, _note(wanted, text, admins, holder))
@@ -508,35 +504,6 @@ async def _queue_through_api(
             break
         page += 1
     return rows[:limit]
-
-
-async def _reply_through_api(
-    api: AdminApiClient,
-    report_id: str,
-    text: str,
-    admins: Sequence[AdminPublicKey],
-    holder: AdminPrivateKey,
-    legacy_key: bool,
-) -> tuple[int, bool]:
-    """Answer through the API: the reply key the server sends is checked against the copy
-    sealed in the answers before anything is sealed to it."""
-    stored = await api.report(report_id)
-    refuse_if_closed(stored)
-    if stored.reporter_key is None:
-        raise CliError(f"report {report_id} was stored before replies existed")
-    check_reporter_key(stored, holder, legacy_key=legacy_key)
-    reporter_key = stored.reporter_key
-    data = text.encode("utf-8")
-    sealer = AdminSealer(admins)
-
-    def seal(index: int) -> tuple[bytes, bytes]:
-        ref = ItemRef(report_id, REPLY_KIND, index)
-        return (
-            seal_for_reporter(data, reporter_key, ref).data,
-            sealer.seal_for_admins(data, ref).data,
-        )
-
-    return await api.add_reply(report_id, seal)
 
 
 async def _claim_through_api(api: AdminApiClient) -> Fetched | None:

@@ -30,11 +30,7 @@ from bot.console import pages, texts
 from bot.console.pages import STATUSES
 from bot.crypto.errors import CryptoError
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
-from bot.crypto.reporter import seal_for_reporter
-from bot.crypto.sealer import AdminSealer
-from bot.crypto.values import ItemRef
 from bot.i18n.translations import SUPPORTED_LOCALES, Translations
-from bot.questions import NOTE_KIND, REPLY_KIND
 
 log = logging.getLogger(__name__)
 
@@ -237,34 +233,13 @@ class Console:
     async def _note(self, request: web.Request) -> web.Response:
         report_id = _report_id(request)
         text = self._text(request, await request.post())
-        sealer = AdminSealer(self.admins)
-        data = text.encode("utf-8")
-        await self.client.add_note(
-            report_id,
-            lambda index: sealer.seal_for_admins(data, ItemRef(report_id, NOTE_KIND, index)).data,
-        )
+        await self.client.write_note(report_id, text, self.admins)
         raise web.HTTPSeeOther(f"/reports/{report_id}?lang={self._locale(request)}")
 
     async def _reply(self, request: web.Request) -> web.Response:
         report_id = _report_id(request)
         text = self._text(request, await request.post())
-        stored = await self.client.report(report_id)
-        opening.refuse_if_closed(stored)
-        opening.check_reporter_key(stored, self.key, legacy_key=False)
-        reporter_key = stored.reporter_key
-        if reporter_key is None:
-            raise opening.ReportUnreadable("this report was stored before answers existed")
-        sealer = AdminSealer(self.admins)
-        data = text.encode("utf-8")
-
-        def seal(index: int) -> tuple[bytes, bytes]:
-            ref = ItemRef(report_id, REPLY_KIND, index)
-            return (
-                seal_for_reporter(data, reporter_key, ref).data,
-                sealer.seal_for_admins(data, ref).data,
-            )
-
-        await self.client.add_reply(report_id, seal)
+        await self.client.answer_reporter(report_id, text, self.admins)
         raise web.HTTPSeeOther(f"/reports/{report_id}?lang={self._locale(request)}")
 
     # --- helpers -----------------------------------------------------------------------------
