@@ -15,7 +15,7 @@ import re
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -192,7 +192,7 @@ class AdminApi:
             for_admins = SealedBlob(b64decode(body.get("for_admins")))
         except CryptoError:
             return refusal("for_reporter and for_admins are sealed answers in base64", 400)
-        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        if not _is_index(index):
             return refusal("index is the answer's number, from 0", 400)
         if not self.sealer.is_current(for_admins):
             return refusal("the team's copy is not sealed to the current admin key set", 422)
@@ -233,11 +233,11 @@ class AdminApi:
         """How many notes and answers a report has: the index the next one is sealed under."""
         report_id = _report_id(request)
         async with unit_of_work(session_factory(self.engine)) as session:
-            report = await ReportRepository(session).get(report_id)
-            replies = await ReplyRepository(session).next_index(report_id) if report else 0
-        if report is None:
-            return refusal("no such report", 404)
-        notes = sum(1 for item in report.items if item.kind == NOTE_KIND)
+            reports = ReportRepository(session)
+            if not await reports.exists(report_id):
+                return refusal("no such report", 404)
+            notes = await reports.next_index(report_id, NOTE_KIND)
+            replies = await ReplyRepository(session).next_index(report_id)
         return answer({"note": notes, "reply": replies})
 
     async def _history(self, request: web.Request) -> web.Response:
@@ -384,7 +384,7 @@ class AdminApi:
             sealed = SealedBlob(b64decode(blob, size=None))
         except CryptoError:
             return refusal("blob is the sealed note in base64", 400)
-        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        if not _is_index(index):
             return refusal("index is the note's number, from 0", 400)
         if not self.sealer.is_current(sealed):
             return refusal("the note is not sealed to the current admin key set", 422)
@@ -396,7 +396,7 @@ class AdminApi:
                 raise Unanswerable("no such report", 404)
             if report.status == STATUS_CLOSED:
                 raise Unanswerable(CLOSED, 409)
-            if index != sum(1 for item in report.items if item.kind == NOTE_KIND):
+            if index != await reports.next_index(report_id, NOTE_KIND):  # as counts says
                 raise Unanswerable(NOTE_TAKEN, 409)
             await reports.add_item(report_id, NOTE_KIND, index, sealed)
             return answer({"id": report_id, "note": index})
@@ -531,6 +531,11 @@ class Unanswerable(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+def _is_index(value: object) -> TypeGuard[int]:
+    """A JSON number usable as an item index: a whole number from 0 (true and false are not)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _report_id(request: web.Request) -> str:
