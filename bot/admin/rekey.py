@@ -19,7 +19,6 @@ configuration (the caller prints the new value), and never runs SQL itself: stor
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin.binding import open_answers, stream_kind
 from bot.answers import AnswersDocument, AnswersFormatError
+from bot.crypto.audit import KEY_ID_PATTERN
 from bot.crypto.errors import CryptoError, NotARecipient, TamperedCiphertext, UnsupportedFormat
 from bot.crypto.items import rewrap_for_admins
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
@@ -66,7 +66,6 @@ __all__ = [
 PAGE_SIZE: Final = 200
 STREAM_KINDS: Final = frozenset({ATTACHMENT_KIND, FOLLOWUP_FILE_KIND})
 """Kinds whose blob is a stream header (chunk 0 of an upload), re-wrapped through it."""
-_KEY_ID = re.compile(r"[0-9a-f]{16}")
 
 ItemRewrapper = Callable[
     [SealedBlob, ItemRef, AdminPrivateKey, Sequence[AdminPublicKey]], SealedBlob
@@ -128,7 +127,7 @@ def resolve_key_id(text: str) -> str:
         except CryptoError:
             raise KeySetError("that is not an Amanat admin public key") from None
     lowered = cleaned.lower()
-    if not _KEY_ID.fullmatch(lowered):
+    if not KEY_ID_PATTERN.fullmatch(lowered):
         raise KeySetError(
             "name the key by its key id (16 hex digits) or its public key (amanat-admin-pk-v1:…)"
         )

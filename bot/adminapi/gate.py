@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
+from bot.crypto.audit import KEY_ID_PATTERN
 from bot.crypto.encoding import b64decode
 from bot.crypto.errors import CryptoError
 from bot.crypto.keyfile import AdminPublicKey
@@ -144,7 +145,7 @@ def _read_headers(headers: Mapping[str, str]) -> tuple[str, int, bytes, bytes]:
         signature = b64decode(headers[SIGNATURE_HEADER], size=SIGNATURE_SIZE)
     except (KeyError, ValueError, CryptoError):
         raise _refuse("missing or malformed signature headers") from None
-    if len(key_id) != 16 or not all(c in "0123456789abcdef" for c in key_id):
+    if not KEY_ID_PATTERN.fullmatch(key_id):
         raise _refuse("missing or malformed signature headers")
     if not 0 < moment < 2**40:
         raise _refuse("missing or malformed signature headers")

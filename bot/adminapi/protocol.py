@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def could_be_report_id(text: str) -> bool:
+    """What a path may name as a report: 1 to 32 ASCII letters and digits (ids are 10)."""
+    return 0 < len(text) <= 32 and text.isascii() and text.isalnum()
+
+
 def queue_subject(status: str | None, page: int) -> str:
     """What the audit entry of a decrypted queue page names: the filter and the page."""
     return f"{status or 'all'} page {page}"

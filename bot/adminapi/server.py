@@ -22,7 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.admin.history import RECORDED_ACTIONS
 from bot.adminapi.gate import AUDIT_HEADER, AUDIT_MOVED_ON, Admin, Gate, Refused, Role
-from bot.adminapi.protocol import ALREADY_ASKED, ANSWER_TAKEN, NOTE_TAKEN, queue_subject
+from bot.adminapi.protocol import (
+    ALREADY_ASKED,
+    ANSWER_TAKEN,
+    NOTE_TAKEN,
+    could_be_report_id,
+    queue_subject,
+)
 from bot.answers import NOT_SENT_BY_REPORTER
 from bot.crypto.audit import SIGNATURE_SIZE, entry_signature_holds
 from bot.crypto.encoding import b64decode, b64encode
@@ -541,7 +547,7 @@ def _is_index(value: object) -> TypeGuard[int]:
 def _report_id(request: web.Request) -> str:
     """The report id in the path; anything that cannot be one reads as no such report."""
     report_id = request.match_info["report_id"]
-    if not 0 < len(report_id) <= 32 or not report_id.isascii() or not report_id.isalnum():
+    if not could_be_report_id(report_id):
         raise web.HTTPNotFound(
             text=json.dumps({"error": "no such report"}), content_type="application/json"
         )

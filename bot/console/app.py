@@ -26,6 +26,7 @@ from multidict import MultiDictProxy
 from bot.admin import opening
 from bot.admin.export import ExportError, open_file
 from bot.adminapi.client import AdminApiClient, ApiRefused
+from bot.adminapi.protocol import could_be_report_id
 from bot.console import pages, texts
 from bot.console.pages import STATUSES
 from bot.crypto.errors import CryptoError
@@ -285,6 +286,6 @@ def _same(given: str | None, expected: str) -> bool:
 
 def _report_id(request: web.Request) -> str:
     report_id = request.match_info["report_id"]
-    if not 0 < len(report_id) <= 32 or not report_id.isascii() or not report_id.isalnum():
+    if not could_be_report_id(report_id):
         raise web.HTTPNotFound()
     return report_id

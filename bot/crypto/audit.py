@@ -34,7 +34,8 @@ HASH_SIZE: Final = 32
 Signer = Callable[[bytes], bytes]
 """Sign one entry hash: an admin key's ``sign_audit_entry`` (the signature, 64 bytes)."""
 
-_KEY_ID: Final = re.compile(r"[0-9a-f]{16}")
+KEY_ID_PATTERN: Final = re.compile(r"[0-9a-f]{16}")
+"""An admin key id as entries and requests name it: 16 lower-case hex digits."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ def _signature_problem(
 
 def _admin_name(admin: str) -> str:
     """Name an entry's admin by key id; anything else it holds is never quoted."""
-    return f"admin {admin}" if _KEY_ID.fullmatch(admin) else "the admin it names"
+    return f"admin {admin}" if KEY_ID_PATTERN.fullmatch(admin) else "the admin it names"
 
 
 def entry_signature_holds(key: bytes, signature: bytes, digest: bytes) -> bool:
