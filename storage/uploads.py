@@ -10,7 +10,7 @@ accepts only :class:`bot.crypto.values.SealedBlob`: a file is never stored in th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import date
 
 from sqlalchemy import delete, exists, func, select, update
@@ -39,16 +39,9 @@ class UploadRepository:
         )
         await self._session.flush()
 
-    async def chunks(self, upload_id: str) -> AsyncIterator[SealedBlob]:
+    def chunks(self, upload_id: str) -> AsyncIterator[SealedBlob]:
         """Yield the sealed chunks of one upload in order, a few rows at a time."""
-        seq = 0
-        while True:
-            batch = await self.chunk_batch(upload_id, seq)
-            for _, blob in batch:
-                yield blob
-            if len(batch) < CHUNKS_PER_READ:
-                return
-            seq = batch[-1][0] + 1
+        return paged_chunks(lambda seq: self.chunk_batch(upload_id, seq))
 
     async def chunk_batch(self, upload_id: str, from_seq: int) -> list[tuple[int, SealedBlob]]:
         """Up to CHUNKS_PER_READ chunks from ``from_seq`` on, with their numbers: a caller
@@ -116,3 +109,21 @@ class UploadRepository:
             .values(blob=blob.data)
         )
         return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+async def paged_chunks(
+    batch: Callable[[int], Awaitable[list[tuple[int, SealedBlob]]]],
+) -> AsyncIterator[SealedBlob]:
+    """Yield an upload's chunks in order, asking ``batch(from_seq)`` for each batch of rows.
+
+    In one session (:meth:`UploadRepository.chunks`) or in a short transaction per batch,
+    for a caller that streams them far away (the admin API).
+    """
+    seq = 0
+    while True:
+        rows = await batch(seq)
+        for _, blob in rows:
+            yield blob
+        if len(rows) < CHUNKS_PER_READ:
+            return
+        seq = rows[-1][0] + 1

@@ -50,7 +50,7 @@ from storage.records import (
 from storage.replies import ReplyNoticeRepository, ReplyRepository
 from storage.repositories import ReportRepository
 from storage.revocations import RevocationRepository
-from storage.uploads import CHUNKS_PER_READ, UploadRepository
+from storage.uploads import UploadRepository, paged_chunks
 
 log = logging.getLogger(__name__)
 
@@ -293,15 +293,13 @@ class AdminApi:
             headers={"Content-Type": "application/octet-stream", "Cache-Control": "no-store"}
         )
         await response.prepare(request)
-        seq = 0
-        while True:
+
+        async def batch(from_seq: int) -> list[tuple[int, SealedBlob]]:
             async with unit_of_work(session_factory(self.engine)) as session:
-                batch = await UploadRepository(session).chunk_batch(upload[0], seq)
-            for _, blob in batch:
-                await response.write(FRAME.pack(len(blob.data)) + blob.data)
-            if len(batch) < CHUNKS_PER_READ:
-                break
-            seq = batch[-1][0] + 1
+                return await UploadRepository(session).chunk_batch(upload[0], from_seq)
+
+        async for blob in paged_chunks(batch):
+            await response.write(FRAME.pack(len(blob.data)) + blob.data)
         await response.write_eof()
         return response
 
