@@ -293,6 +293,15 @@ class ReportRepository:
         )
         return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
+    async def release(self, report_id: str) -> bool:
+        """Move one report from claimed back to new; False when it is not claimed."""
+        result = await self._session.execute(
+            update(ReportRow)
+            .where(ReportRow.id == report_id, ReportRow.status == STATUS_CLAIMED)
+            .values(status=STATUS_NEW)
+        )
+        return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
     async def submitted_on(self, report_id: str) -> date | None:
         """Return the day a report was stored, or None when there is no such report."""
         if not isinstance(report_id, str):

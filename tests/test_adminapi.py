@@ -31,6 +31,7 @@ from typer.testing import CliRunner
 from bot.admin.binding import open_answers
 from bot.adminapi.client import AdminApiClient, ApiRefused, signed_headers
 from bot.adminapi.gate import NONCE_HEADER, SIGNATURE_HEADER, TIME_HEADER
+from bot.adminapi.protocol import NEXT_CHANGED, NOTHING_NEW
 from bot.app import Services, admin_api, open_services
 from bot.cli.common import PASSPHRASE_ENV, CliConfig
 from bot.cli.main import create_app
@@ -348,18 +349,47 @@ async def test_two_admins_claiming_at_once_get_different_reports_each_claim_chai
             await fill_report(Person(services, user_id), {"narrative": canary()})
         async with AdminApiClient(url, alice) as first, AdminApiClient(url, bob) as second:
             next_one = (await first.call("GET", "/v1/claimable"))["id"]
-            await first.audited("POST", f"/v1/reports/{next_one}/claim", "claim", next_one)
+            claim = ("POST", "/v1/claim-next", "claim", next_one, {"id": next_one})
+            await first.audited(*claim)
             with pytest.raises(ApiRefused) as taken:
+                await second.audited(*claim)  # signed for the report that was next
+            assert (taken.value.status, taken.value.reason) == (409, NEXT_CHANGED)
+            with pytest.raises(ApiRefused) as by_id:
                 await second.audited("POST", f"/v1/reports/{next_one}/claim", "claim", next_one)
-            assert (taken.value.status, taken.value.reason) == (409, "another admin took it first")
+            assert (by_id.value.status, by_id.value.reason) == (409, "another admin took it first")
             other = await second.claim_next()
             assert other is not None
             assert other != next_one
             assert await first.claim_next() is None  # nothing new is left
+            with pytest.raises(ApiRefused) as nothing:
+                await first.audited(*claim)
+            assert (nothing.value.status, nothing.value.reason) == (404, NOTHING_NEW)
         entries = await audit_entries(services)
     assert [(e.admin, e.action, e.subject) for e in entries] == [
         (alice.public_key().key_id, "claim", next_one),
         (bob.public_key().key_id, "claim", other),
+    ]
+
+
+async def test_a_released_report_goes_back_to_the_queue_and_the_release_is_chained(
+    make_settings: Callable[..., Settings], alice: AdminPrivateKey, bob: AdminPrivateKey
+) -> None:
+    async with serving(with_admins(make_settings, alice, bob)) as (services, url):
+        await fill_report(Person(services), {"narrative": canary()})
+        async with AdminApiClient(url, alice) as first, AdminApiClient(url, bob) as second:
+            report_id = await first.claim_next()
+            assert report_id is not None
+            assert await second.claim_next() is None
+            await first.release(report_id)
+            with pytest.raises(ApiRefused) as again:
+                await first.release(report_id)  # it is new now: nothing to give back
+            assert again.value.status == 409
+            assert await second.claim_next() == report_id
+        entries = await audit_entries(services)
+    assert [(e.admin, e.action) for e in entries] == [
+        (alice.public_key().key_id, "claim"),
+        (alice.public_key().key_id, "release"),
+        (bob.public_key().key_id, "claim"),
     ]
 
 

@@ -601,6 +601,14 @@ def test_claim_takes_the_urgent_report_first_and_shows_it(
     listed = world.invoke("audit", "list").stdout
     assert f"claim    {REPORT_B}" in listed
     assert f"claim    {REPORT_A}" in listed
+    given_back = world.invoke("admin", "release", REPORT_A, *key, input=f"{TEST_PASSPHRASE}\n")
+    assert given_back.exit_code == 0, given_back.output
+    assert f"Report {REPORT_A} is back in the queue as new." in given_back.stdout
+    again = world.invoke("admin", "release", REPORT_A, *key, input=f"{TEST_PASSPHRASE}\n")
+    assert again.exit_code == 1
+    assert "only a claimed report can be given back" in again.output
+    assert REPORT_A in world.invoke("admin", "claim", *key, input=f"{TEST_PASSPHRASE}\n").stdout
+    assert f"release  {REPORT_A}" in world.invoke("audit", "list").stdout
 
 
 def test_team_notes_are_sealed_shown_to_admins_and_logged(

@@ -27,7 +27,14 @@ from bot.adminapi.gate import (
     SIGNATURE_HEADER,
     TIME_HEADER,
 )
-from bot.adminapi.protocol import ALREADY_ASKED, ANSWER_TAKEN, NOTE_TAKEN, queue_subject
+from bot.adminapi.protocol import (
+    ALREADY_ASKED,
+    ANSWER_TAKEN,
+    NEXT_CHANGED,
+    NOTE_TAKEN,
+    NOTHING_NEW,
+    queue_subject,
+)
 from bot.crypto.audit import HASH_SIZE, entry_hash
 from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
@@ -209,8 +216,9 @@ class AdminApiClient:
     async def claim_next(self) -> str | None:
         """Claim the next new report (urgent first); None when none is new.
 
-        The server names the next one, this admin signs its claim; if another admin took
-        it meanwhile, ask again.
+        The server names the next one and this admin signs its claim; the server takes the
+        row with ``SKIP LOCKED`` and keeps the claim only if it is still that one. If another
+        admin took it meanwhile, or a more urgent one came in, ask again.
         """
         for _ in range(CLAIM_ATTEMPTS):
             found = await self.call("GET", "/v1/claimable")
@@ -219,14 +227,20 @@ class AdminApiClient:
                 return None
             try:
                 await self.audited(
-                    "POST", f"/v1/reports/{report_id}/claim", "claim", str(report_id)
+                    "POST", "/v1/claim-next", "claim", str(report_id), {"id": str(report_id)}
                 )
             except ApiRefused as refused:
-                if refused.status == 409:
+                if refused.status == 409 and refused.reason == NEXT_CHANGED:
                     continue
+                if refused.status == 404 and refused.reason == NOTHING_NEW:
+                    return None
                 raise
             return str(report_id)
         raise ApiRefused(409, "other admins kept taking the next report: try again")
+
+    async def release(self, report_id: str) -> None:
+        """Give a claimed report back to the queue."""
+        await self.audited("POST", f"/v1/reports/{report_id}/release", "release", report_id)
 
     async def queue_metadata(
         self, status: str | None, page: int

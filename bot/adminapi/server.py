@@ -25,7 +25,9 @@ from bot.adminapi.gate import AUDIT_HEADER, AUDIT_MOVED_ON, Admin, Gate, Refused
 from bot.adminapi.protocol import (
     ALREADY_ASKED,
     ANSWER_TAKEN,
+    NEXT_CHANGED,
     NOTE_TAKEN,
+    NOTHING_NEW,
     could_be_report_id,
     queue_subject,
 )
@@ -119,7 +121,9 @@ class AdminApi:
         app.router.add_get("/v1/reports/{report_id}/counts", self._counts)
         app.router.add_get("/v1/reports/{report_id}/history", self._history)
         app.router.add_get("/v1/claimable", self._claimable)
+        app.router.add_post("/v1/claim-next", self._claim_next)
         app.router.add_post("/v1/reports/{report_id}/claim", self._claim)
+        app.router.add_post("/v1/reports/{report_id}/release", self._release)
         app.router.add_post("/v1/reports/{report_id}/status", self._status)
         app.router.add_post("/v1/reports/{report_id}/notes", self._note)
         app.router.add_post("/v1/reports/{report_id}/replies", self._reply)
@@ -348,6 +352,44 @@ class AdminApi:
         async with unit_of_work(session_factory(self.engine)) as session:
             report_id = await ReportRepository(session).next_new()
         return answer({"id": report_id})
+
+    async def _claim_next(self, request: web.Request) -> web.Response:
+        """Take the next new report, urgent first, as the admin signed its claim.
+
+        The row is taken ``FOR UPDATE SKIP LOCKED`` (docs/operations.md, "Admin API"): two
+        admins claiming at once never wait on each other's row. The admin signed the claim of
+        the report ``/v1/claimable`` named; if the next one is another by now (taken, or a
+        more urgent one arrived), nothing is kept and the admin asks again.
+        """
+        expected = (await _json_object(request)).get("id")
+        if not isinstance(expected, str) or not could_be_report_id(expected):
+            return refusal("id is the report /v1/claimable named", 400)
+
+        async def take(session: AsyncSession) -> web.Response:
+            taken = await ReportRepository(session).claim_next()
+            if taken is None:
+                raise Unanswerable(NOTHING_NEW, 404)
+            if taken != expected:
+                raise Unanswerable(NEXT_CHANGED, 409)
+            return answer({"id": taken, "status": STATUS_CLAIMED})
+
+        return await self._audited(request, "claim", expected, take)
+
+    async def _release(self, request: web.Request) -> web.Response:
+        """Give a claimed report back to the queue, for another admin to take."""
+        report_id = _report_id(request)
+
+        async def give_back(session: AsyncSession) -> web.Response:
+            reports = ReportRepository(session)
+            if not await reports.release(report_id):
+                exists = await reports.exists(report_id)
+                raise Unanswerable(
+                    "only a claimed report can be given back" if exists else "no such report",
+                    409 if exists else 404,
+                )
+            return answer({"id": report_id, "status": STATUS_NEW})
+
+        return await self._audited(request, "release", report_id, give_back)
 
     async def _claim(self, request: web.Request) -> web.Response:
         """Take one new report; 409 if another admin took it first (ask for the next)."""

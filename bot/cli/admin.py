@@ -285,6 +285,24 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
             fail(f"no report {wanted}")
         typer.echo(f"Report {wanted} is now {status.value}.")
 
+    @admin_app.command("release")
+    def admin_release(
+        report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
+        key: KeyOption = None,
+    ) -> None:
+        """Give a claimed report back to the queue, for another admin to claim.
+
+        Example: amanat admin release 7K3M9Q2XTB
+        """
+        settings = load_settings(config)
+        wanted = read_report_id(report_id)
+        holder = load_key(settings, key)  # the audit log names who gave it back
+        if settings.admin_api_url is not None:
+            run_api(settings.admin_api_url, holder, lambda api: api.release(wanted))
+        elif not run_storage(settings, _release(wanted, holder)):
+            fail(f"report {wanted} is not claimed: only a claimed report can be given back")
+        typer.echo(f"Report {wanted} is back in the queue as new.")
+
     @admin_app.command("reply")
     def admin_reply(
         report_id: Annotated[str, typer.Argument(metavar="ID", help="The report id.")],
@@ -636,6 +654,19 @@ def _mark(report_id: str, status: str, key: AdminPrivateKey) -> Work[bool]:
             if not await ReportRepository(session).set_status(report_id, status):
                 return False
             await audit(session, key, "status", f"{report_id} {status}")
+            return True
+
+    return work
+
+
+def _release(report_id: str, key: AdminPrivateKey) -> Work[bool]:
+    """Give a claimed report back and chain who did it; False when it is not claimed."""
+
+    async def work(sessions: Sessions) -> bool:
+        async with unit_of_work(sessions) as session:
+            if not await ReportRepository(session).release(report_id):
+                return False
+            await audit(session, key, "release", report_id)
             return True
 
     return work
