@@ -28,7 +28,8 @@ from bot.admin.view import (
     render_report,
 )
 from bot.adminapi.client import AdminApiClient
-from bot.answers import NOT_SENT_BY_REPORTER, AnswersFormatError, decode_consent
+from bot.adminapi.routing import route_case
+from bot.answers import NOT_SENT_BY_REPORTER, AnswersFormatError
 from bot.cli.common import (
     CliConfig,
     CliError,
@@ -58,9 +59,15 @@ from bot.crypto.reporter import seal_for_reporter
 from bot.crypto.sealer import AdminSealer
 from bot.crypto.values import ItemRef, SealedBlob
 from bot.partners.months import PartnerDigestError
-from bot.partners.outbox import write_new_file
-from bot.partners.routing import RoutingRefused, check_consent, check_summary, render_case
-from bot.questions import ANSWERS_KIND, CONSENT_KIND, NOTE_KIND, REPLY_KIND
+from bot.partners.outbox import case_file_name, check_new_file, write_new_file
+from bot.partners.routing import (
+    RoutingRefused,
+    check_consent,
+    check_summary,
+    recorded_consent,
+    render_case,
+)
+from bot.questions import ANSWERS_KIND, NOTE_KIND, REPLY_KIND
 from storage.audit import AuditRepository
 from storage.consent import ConsentRepository
 from storage.db import unit_of_work
@@ -201,29 +208,31 @@ def register(admin_app: typer.Typer, config: CliConfig) -> None:
         except RoutingRefused as exc:
             fail(str(exc))
         holder = load_key(settings, key)
-        url = settings.admin_api_url
-        if url is not None:
-            stored, history, waiting = run_api(
-                url, holder, lambda api: _case_through_api(api, wanted)
-            )
-            report = _opened_or_fail(stored, holder, history)
+        translations = admin_translations(settings, Lang(partner.language))
+        if settings.admin_api_url is not None:
+            try:
+                check_new_file(to, case_file_name(partner.name, wanted))
+            except PartnerDigestError as exc:
+                fail(str(exc))
+            sealed = run_api(
+                settings.admin_api_url,
+                holder,
+                lambda api: route_case(api, holder, wanted, partner, summary, translations),
+            )  # the server chains the route before the case is written: none leaves unrecorded
         else:
             report = run_storage(settings, _open_report(holder, wanted))
             waiting = run_storage(settings, _question_waiting(wanted))
+            try:
+                check_consent(recorded_consent(report), question_waiting=waiting)
+            except RoutingRefused as exc:
+                fail(str(exc))
+            text = render_case(wanted, report.answers, summary, partner.language, translations)
+            sealed = seal_for_partner(text, partner.age_recipients)
         try:
-            check_consent(recorded_consent(report), question_waiting=waiting)
-        except RoutingRefused as exc:
-            fail(str(exc))
-        translations = admin_translations(settings, Lang(partner.language))
-        text = render_case(wanted, report.answers, summary, partner.language, translations)
-        sealed = seal_for_partner(text, partner.age_recipients)
-        if url is not None:  # the server records it first: no case leaves unrecorded
-            run_api(url, holder, lambda api: api.record_route(wanted, partner.name))
-        try:
-            path = write_new_file(to, f"amanat-case-{partner.name}-{wanted}.txt.age", sealed)
+            path = write_new_file(to, case_file_name(partner.name, wanted), sealed)
         except PartnerDigestError as exc:
             fail(str(exc))
-        if url is None:
+        if settings.admin_api_url is None:
             run_storage(settings, _audit_route(holder, wanted, partner.name))
         typer.echo(f"{path}  ({len(sealed)} bytes, for {partner.name})")
 
@@ -534,15 +543,6 @@ Fetched = tuple[StoredReport, list[tuple[str, date, str]]]
 """A sealed report and the audit log's record of its notes and answers."""
 
 
-async def _case_through_api(
-    api: AdminApiClient, report_id: str
-) -> tuple[StoredReport, list[tuple[str, date, str]], bool]:
-    """What routing a case needs: the report (its reading chained), its history, and
-    whether the question to the reporter still waits."""
-    stored, history = await _with_history(api, report_id)
-    return stored, history, await api.consent_waiting(report_id)
-
-
 async def _with_history(api: AdminApiClient, report_id: str) -> Fetched:
     """A report through the API (its reading chained) with who wrote its notes and answers."""
     return await api.report(report_id), await api.history(report_id)
@@ -584,17 +584,6 @@ def open_stored(
         return opening.open_stored(stored, key, history)
     except opening.ReportUnreadable as exc:
         raise CliError(str(exc)) from None
-
-
-def recorded_consent(report: OpenedReport) -> list[bool]:
-    """Read the reporter's answers about sharing the case, oldest first."""
-    answers = sorted((i for i in report.items if i.kind == CONSENT_KIND), key=lambda i: i.index)
-    try:
-        return [decode_consent(item.data) for item in answers]
-    except AnswersFormatError:
-        raise CliError(
-            f"a consent answer of report {report.report_id} is not in a known format"
-        ) from None
 
 
 def _question_waiting(report_id: str) -> Work[bool]:

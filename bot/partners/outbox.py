@@ -18,6 +18,11 @@ def digest_file_name(partner: str, month: Month) -> str:
     return f"amanat-digest-{partner}-{month}.txt.age"
 
 
+def case_file_name(partner: str, report_id: str) -> str:
+    """Name a routed case after the partner and the case number, nothing else."""
+    return f"amanat-case-{partner}-{report_id}.txt.age"
+
+
 def _taken(path: Path) -> PartnerDigestError:
     """Say that a name is taken, naming the path only."""
     return PartnerDigestError(f"{path} exists already; move it away first")

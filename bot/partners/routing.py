@@ -18,13 +18,15 @@ summary written for the purpose does not. The text is sealed to the partner's ag
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
 from typing import Final
 
-from bot.admin.view import MONTH, answer_lines, neutralise
-from bot.answers import AnswersDocument
+from bot.admin.view import MONTH, OpenedReport, answer_lines, neutralise
+from bot.answers import AnswersDocument, AnswersFormatError, decode_consent
 from bot.i18n.localdates import format_month
 from bot.i18n.translations import N_, Translations
 from bot.partners.months import MONTH_PATTERN
+from bot.questions import CONSENT_KIND
 
 NOT_SHARED: Final = frozenset({"consent_statistics", "notify_replies"})
 """Answers that concern only the team: never in a shared case."""
@@ -41,8 +43,46 @@ CASE_RULES: Final = N_(
 )
 
 
+class Sharing(Enum):
+    """Where the reporter's consent to sharing their case stands."""
+
+    NOT_ASKED = "not asked"
+    WAITING = "waiting"
+    YES = "yes"
+    NO = "no"
+
+
 class RoutingRefused(Exception):
-    """A case may not be shared; the message says why and names no content."""
+    """A case may not be shared; the message says why and names no content.
+
+    ``sharing`` is where consent stands when that is the reason (None for a bad summary or
+    answer), so a console can say it in the admin's language.
+    """
+
+    def __init__(self, message: str, sharing: Sharing | None = None) -> None:
+        """Keep the reason."""
+        super().__init__(message)
+        self.sharing = sharing
+
+
+def recorded_consent(report: OpenedReport) -> list[bool]:
+    """The reporter's answers about sharing the case, oldest first, as sealed on the report."""
+    answers = sorted((i for i in report.items if i.kind == CONSENT_KIND), key=lambda i: i.index)
+    try:
+        return [decode_consent(item.data) for item in answers]
+    except AnswersFormatError:
+        raise RoutingRefused(
+            f"a consent answer of report {report.report_id} is not in a known format"
+        ) from None
+
+
+def sharing_state(recorded: Sequence[bool], *, question_waiting: bool) -> Sharing:
+    """Where consent stands: a waiting question outranks every older answer."""
+    if question_waiting:
+        return Sharing.WAITING
+    if not recorded:
+        return Sharing.NOT_ASKED
+    return Sharing.YES if recorded[-1] else Sharing.NO
 
 
 def check_consent(recorded: Sequence[bool], *, question_waiting: bool) -> None:
@@ -51,18 +91,21 @@ def check_consent(recorded: Sequence[bool], *, question_waiting: bool) -> None:
     ``recorded`` holds the reporter's answers to "may we share your case?", oldest first, as
     sealed on the report when they answered with their code.
     """
-    if question_waiting:
+    state = sharing_state(recorded, question_waiting=question_waiting)
+    if state is Sharing.WAITING:
         raise RoutingRefused(
             "the team's question to the reporter is still waiting for an answer: they answer "
-            "yes or no the next time they check with their code"
+            "yes or no the next time they check with their code",
+            state,
         )
-    if not recorded:
+    if state is Sharing.NOT_ASKED:
         raise RoutingRefused(
             "the reporter has not said yes to sharing this case: ask them first with "
-            "amanat admin ask-consent ID"
+            "amanat admin ask-consent ID",
+            state,
         )
-    if not recorded[-1]:
-        raise RoutingRefused("the reporter said no to sharing this case")
+    if state is Sharing.NO:
+        raise RoutingRefused("the reporter said no to sharing this case", state)
 
 
 def check_summary(text: str) -> str:
