@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import pyrage  # type: ignore[import-untyped]
 import pytest
 from typer.testing import CliRunner
 
@@ -25,8 +26,11 @@ from bot.cli.main import create_app
 from bot.console.app import Console
 from bot.crypto.constants import STREAM_CHUNK_SIZE
 from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.sealer import AdminSealer
 from bot.i18n.translations import Translations
-from bot.settings import Settings
+from bot.intake.followup_store import FollowupStore, Stored
+from bot.settings import Partner, Settings
+from storage.db import session_factory
 from tests.test_admin_export import REPORT as WITH_FILES
 from tests.test_admin_export import _store as store_with_files
 from tests.test_adminapi import audit_entries, serving, with_admins
@@ -62,7 +66,9 @@ async def browsing(
     settings: Settings, key: AdminPrivateKey, translations: Translations
 ) -> AsyncIterator[Browser]:
     async with serving(settings) as (services, url), AdminApiClient(url, key) as client:
-        console = Console(client, key, [key.public_key()], translations, "en")
+        console = Console(
+            client, key, [key.public_key()], translations, "en", partners=settings.partners
+        )
         await console.start()
         try:
             jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1
@@ -175,6 +181,93 @@ async def test_a_voice_note_plays_from_memory_and_nothing_decrypted_reaches_the_
         async with b.session.get(f"{b.base}/reports/{WITH_FILES}/files/0") as again:
             assert await again.read() == voice
     assert_nowhere_on_disk(voice[100:140], tmp_path)
+
+
+async def test_a_case_is_shared_only_after_the_reporters_yes_sealed_to_the_partner(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, translations: Translations
+) -> None:
+    partner = pyrage.x25519.Identity.generate()
+    herat = Partner(name="herat-aid", language="fa_AF", age_recipients=(str(partner.to_public()),))
+    story = canary()
+    settings = with_admins(make_settings, admin_key, partners=(herat,))
+    async with browsing(settings, admin_key, translations) as b:
+        await fill_report(Person(b.services), {"narrative": story})
+        await b.get(f"/login?token={b.console.login_token}")
+        _, html, _ = await b.get("/")
+        [report_id] = re.findall(r'href="/reports/([0-9A-Z]+)\?', html)
+        summary = "A man in Herat offered money to fight abroad."
+        sharing = {"partner": "herat-aid", "summary": summary, "csrf": b.console.csrf}
+        route = f"/reports/{report_id}/route"
+        _, not_asked, _ = await b.get(f"/reports/{report_id}?lang=ps")
+        assert "راپور ورکوونکي لا د قضیې د شریکولو لپاره «هو» نه ده ویلې." in not_asked
+        assert 'name="summary"' not in not_asked  # no form to share before a yes
+        assert await b.post(route, sharing) == 409
+        assert await b.post(f"/reports/{report_id}/ask-consent", {"csrf": b.console.csrf}) == 303
+        assert await b.post(route, sharing) == 409  # the question still waits
+        store = FollowupStore(
+            session_factory(b.services.engine), AdminSealer([admin_key.public_key()])
+        )
+        assert await store.answer_consent(report_id, True) is Stored.STORED
+        _, said_yes, _ = await b.get(f"/reports/{report_id}")
+        assert "The reporter said yes" in said_yes
+        assert '<option value="herat-aid">' in said_yes
+        unknown = {**sharing, "partner": "elsewhere"}
+        assert await b.post(route, unknown) == 400
+        assert await b.post(route, {**sharing, "summary": " "}) == 400
+        async with b.session.post(b.base + route, data=sharing) as shared:
+            assert shared.status == 200
+            disposition = shared.headers["Content-Disposition"]
+            assert f'filename="amanat-case-herat-aid-{report_id}.txt.age"' in disposition
+            sealed = await shared.read()
+        case = pyrage.decrypt(sealed, [partner]).decode()
+        assert summary in case
+        assert story not in case  # the reporter's own words never go
+        assert "قضیه" in case or "پرونده" in case  # written in the partner's language
+        entries = await audit_entries(b.services)
+    assert ("route", f"{report_id} herat-aid") in [(e.action, e.subject) for e in entries]
+
+
+async def test_a_report_and_its_files_are_saved_by_the_browser_each_save_chained(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, translations: Translations
+) -> None:
+    settings = with_admins(make_settings, admin_key)
+    pdf = b"%PDF-1.4 " + os.urandom(300)
+    await store_with_files(settings, admin_key, [pdf])
+    async with browsing(settings, admin_key, translations) as b:
+        await b.get(f"/login?token={b.console.login_token}")
+        _, page, _ = await b.get(f"/reports/{WITH_FILES}?lang=fa_AF")
+        assert f'href="/reports/{WITH_FILES}/files/0?save=1"' in page
+        assert "رمزگذاری نشده" in page  # saved copies are plain: the page says so
+        async with b.session.get(f"{b.base}/reports/{WITH_FILES}/files/0?save=1") as saved:
+            assert saved.status == 200
+            assert saved.headers["Content-Disposition"].startswith("attachment;")
+            assert await saved.read() == pdf
+        async with b.session.get(f"{b.base}/reports/{WITH_FILES}/export") as text:
+            assert text.status == 200
+            assert f'filename="{WITH_FILES}.txt"' in text.headers["Content-Disposition"]
+            assert WITH_FILES in (await text.read()).decode()
+        entries = await audit_entries(b.services)
+    chained = [(e.action, e.subject) for e in entries]
+    assert ("export", f"{WITH_FILES} 0") in chained
+    assert ("export-report", WITH_FILES) in chained
+
+
+async def test_a_claimed_report_is_given_back_to_the_queue(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, translations: Translations
+) -> None:
+    async with browsing(with_admins(make_settings, admin_key), admin_key, translations) as b:
+        await fill_report(Person(b.services), {"narrative": canary()})
+        await b.get(f"/login?token={b.console.login_token}")
+        assert await b.post("/claim", {"csrf": b.console.csrf}) == 303
+        _, claimed, _ = await b.get("/?status=claimed")
+        [report_id] = re.findall(r'href="/reports/([0-9A-Z]+)\?', claimed)
+        _, page, _ = await b.get(f"/reports/{report_id}")
+        assert f'action="/reports/{report_id}/release' in page
+        assert await b.post(f"/reports/{report_id}/release", {"csrf": b.console.csrf}) == 303
+        _, new, _ = await b.get("/?status=new")
+        assert report_id in new
+        entries = await audit_entries(b.services)
+    assert [e.action for e in entries if e.subject == report_id][-1] == "release"
 
 
 def assert_nowhere_on_disk(needle: bytes, folder: Path) -> None:

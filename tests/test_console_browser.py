@@ -14,18 +14,24 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pyrage  # type: ignore[import-untyped]
 import pytest
 
 from bot.adminapi.client import AdminApiClient
+from bot.console import texts
 from bot.console.app import Console
 from bot.crypto.constants import STREAM_CHUNK_SIZE
 from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.sealer import AdminSealer
 from bot.i18n.translations import Translations
-from bot.settings import Settings
+from bot.intake.followup_store import FollowupStore, Stored
+from bot.settings import Partner, Settings
+from storage.db import session_factory
 from tests.test_admin_export import REPORT
 from tests.test_admin_export import _store as store_with_files
 from tests.test_adminapi import audit_entries, serving, with_admins
 
+SUMMARY = "Offered money in Herat to fight abroad; refused."
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 pytestmark = pytest.mark.skipif(
@@ -57,12 +63,19 @@ async def test_the_whole_workflow_in_a_browser(
 ) -> None:
     from playwright.async_api import async_playwright
 
+    def said(message: str) -> str:
+        return translations.gettext(locale, message)
+
     voice = os.urandom(STREAM_CHUNK_SIZE + 500)
-    settings = with_admins(make_settings, admin_key)
+    partner = pyrage.x25519.Identity.generate()
+    herat = Partner(name="herat-aid", language="fa_AF", age_recipients=(str(partner.to_public()),))
+    settings = with_admins(make_settings, admin_key, partners=(herat,))
     await store_with_files(settings, admin_key, [voice])
     shots = Path(os.environ.get("AMANAT_SCREENSHOTS") or tmp_path)
     async with serving(settings) as (services, url), AdminApiClient(url, admin_key) as client:
-        console = Console(client, admin_key, [admin_key.public_key()], translations, locale)
+        console = Console(
+            client, admin_key, [admin_key.public_key()], translations, locale, (herat,)
+        )
         await console.start()
         try:
             async with async_playwright() as playwright:
@@ -102,6 +115,19 @@ async def test_the_whole_workflow_in_a_browser(
                     path=str(shots / f"console-report-{locale}.png"), full_page=True
                 )
 
+                await page.get_by_role("button", name=said(texts.ASK_CONSENT)).click()
+                assert said(texts.QUESTION_WAITING) in await page.inner_text("body")
+                sealer = AdminSealer([admin_key.public_key()])
+                reporter = FollowupStore(session_factory(services.engine), sealer)
+                assert await reporter.answer_consent(REPORT, True) is Stored.STORED
+                await page.reload()
+                await page.select_option("select[name=partner]", "herat-aid")
+                await page.locator("textarea[name=summary]").fill(SUMMARY)
+                async with page.expect_download() as downloading:
+                    await page.get_by_role("button", name=said(texts.SHARE_BUTTON)).click()
+                case = await (await downloading.value).path()
+                assert SUMMARY in pyrage.decrypt(case.read_bytes(), [partner]).decode()
+
                 await page.get_by_role("button", name=close).click()
                 if closed is not None:
                     assert f"Status: {closed}" in await page.inner_text("pre")
@@ -115,3 +141,5 @@ async def test_the_whole_workflow_in_a_browser(
     assert actions.count("note") == 1
     assert actions.count("reply") == 1
     assert "export" in actions  # the voice note, fetched to be played
+    assert actions.count("ask-consent") == 1
+    assert actions.count("route") == 1

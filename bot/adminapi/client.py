@@ -137,10 +137,16 @@ class AdminApiClient:
             raise ApiRefused(502, "the server's audit head is malformed") from None
         return b64encode(self._key.sign_audit_entry(digest))
 
-    async def report(self, report_id: str) -> StoredReport:
-        """Fetch one sealed report, its reading signed into the audit log."""
-        answer = await self.audited("GET", f"/v1/reports/{report_id}", "show", report_id)
-        return report_from_answer(answer)
+    async def report(self, report_id: str, *, export: bool = False) -> StoredReport:
+        """Fetch one sealed report, its reading signed into the audit log.
+
+        ``export`` chains "export-report" instead of "show": the admin keeps a copy.
+        """
+        if export:
+            target, action = f"/v1/reports/{report_id}?export=1", "export-report"
+        else:
+            target, action = f"/v1/reports/{report_id}", "show"
+        return report_from_answer(await self.audited("GET", target, action, report_id))
 
     async def history(self, report_id: str) -> list[tuple[str, date, str]]:
         """The audit log's (action, day, admin) for a report's notes and answers."""

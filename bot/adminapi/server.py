@@ -228,8 +228,12 @@ class AdminApi:
         return await self._audited(request, "reply", report_id, add)
 
     async def _report(self, request: web.Request) -> web.Response:
-        """A report's sealed items and metadata: only an admin key opens them, elsewhere."""
+        """A report's sealed items and metadata: only an admin key opens them, elsewhere.
+
+        Chained as "show", or "export-report" (``export=1``) when the admin keeps a copy.
+        """
         report_id = _report_id(request)
+        action = "export-report" if request.query.get("export") == "1" else "show"
 
         async def read(session: AsyncSession) -> web.Response:
             report = await ReportRepository(session).get(report_id)
@@ -237,7 +241,7 @@ class AdminApi:
                 raise Unanswerable("no such report", 404)
             return answer(_sealed(report))
 
-        return await self._audited(request, "show", report_id, read)
+        return await self._audited(request, action, report_id, read)
 
     async def _counts(self, request: web.Request) -> web.Response:
         """How many notes and answers a report has: the index the next one is sealed under."""

@@ -54,7 +54,9 @@ def register(root: typer.Typer, config: CliConfig) -> None:
 
         async def serve() -> None:
             async with AdminApiClient(settings.admin_api_url or "", private_key) as client:
-                app = Console(client, private_key, admins, translations, lang.value)
+                app = Console(
+                    client, private_key, admins, translations, lang.value, settings.partners
+                )
                 await app.start(port)
                 typer.echo(f"Open {app.login_url} in your browser (Ctrl-C to stop).")
                 try:

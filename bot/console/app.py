@@ -25,18 +25,31 @@ from multidict import MultiDictProxy
 
 from bot.admin import opening
 from bot.admin.export import ExportError, open_file
+from bot.admin.view import render_report
 from bot.adminapi.client import AdminApiClient, ApiRefused
 from bot.adminapi.protocol import could_be_report_id
+from bot.adminapi.routing import route_case
 from bot.console import pages, texts
 from bot.console.pages import STATUSES
 from bot.crypto.errors import CryptoError
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
 from bot.i18n.translations import SUPPORTED_LOCALES, Translations
+from bot.partners.outbox import case_file_name
+from bot.partners.routing import (
+    MAX_SUMMARY_CHARS,
+    RoutingRefused,
+    check_summary,
+    recorded_consent,
+    sharing_state,
+)
+from bot.settings import Partner
 
 log = logging.getLogger(__name__)
 
 COOKIE: Final = "amanat_console"
 MAX_TEXT: Final = 3500
+MAX_FORM_BYTES: Final = 256 * 1024
+"""Room for a summary of MAX_SUMMARY_CHARS letters of Dari, percent-encoded."""
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self'; "
@@ -77,6 +90,7 @@ class Console:
     admins: Sequence[AdminPublicKey]
     translations: Translations
     default_locale: str = "en"
+    partners: Sequence[Partner] = ()
     login_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     session: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
@@ -85,7 +99,7 @@ class Console:
 
     def application(self) -> web.Application:
         """The console's routes behind its guard."""
-        app = web.Application(client_max_size=64 * 1024, middlewares=[self._guard])
+        app = web.Application(client_max_size=MAX_FORM_BYTES, middlewares=[self._guard])
         app.router.add_get("/login", self._login)
         app.router.add_get("/console.css", self._style)
         app.router.add_get("/", self._queue)
@@ -96,6 +110,9 @@ class Console:
         app.router.add_post("/reports/{report_id}/notes", self._note)
         app.router.add_post("/reports/{report_id}/replies", self._reply)
         app.router.add_post("/reports/{report_id}/ask-consent", self._ask_consent)
+        app.router.add_post("/reports/{report_id}/release", self._release)
+        app.router.add_post("/reports/{report_id}/route", self._route)
+        app.router.add_get("/reports/{report_id}/export", self._export)
         return app
 
     @property
@@ -150,6 +167,8 @@ class Console:
         except ApiRefused as refused:
             page = pages.refused_page(refused.reason, locale, self.translations)
             response = self._html(page, refused.status if 400 <= refused.status < 500 else 502)
+        except RoutingRefused as refused:
+            response = self._plain(request, _refusal_text(refused), 409)
         except (opening.ReportUnreadable, ExportError, CryptoError) as problem:
             page = pages.refused_page(str(problem) or "cannot be opened", locale, self.translations)
             response = self._html(page, 409)
@@ -192,10 +211,14 @@ class Console:
         history = await self.client.history(report_id)
         opened = opening.open_stored(stored, self.key, history)
         indexes = [file.index for file in stored.files]
-        waiting = await self.client.consent_waiting(report_id)
+        sharing = sharing_state(
+            recorded_consent(opened),
+            question_waiting=await self.client.consent_waiting(report_id),
+        )
         locale = self._locale(request)
+        names = [partner.name for partner in self.partners]
         return self._html(
-            pages.report_page(opened, indexes, locale, self.translations, self.csrf, waiting)
+            pages.report_page(opened, indexes, locale, self.translations, self.csrf, sharing, names)
         )
 
     async def _ask_consent(self, request: web.Request) -> web.Response:
@@ -204,19 +227,61 @@ class Console:
         await self.client.ask_consent(report_id)
         raise web.HTTPSeeOther(f"/reports/{report_id}?lang={self._locale(request)}")
 
+    async def _release(self, request: web.Request) -> web.Response:
+        report_id = _report_id(request)
+        await self.client.release(report_id)
+        raise web.HTTPSeeOther(f"/?lang={self._locale(request)}")
+
+    async def _route(self, request: web.Request) -> web.Response:
+        """Seal the case to the partner here and hand it to the browser as a download.
+
+        The file is sealed to the partner's age key, so the Downloads folder holds nothing
+        the team could not send by e-mail; the server chained the route before it was made.
+        """
+        report_id = _report_id(request)
+        form = await request.post()
+        partner = next((p for p in self.partners if p.name == form.get("partner")), None)
+        if partner is None:
+            return self._plain(request, texts.NO_SUCH_PARTNER, 400)
+        try:
+            summary = check_summary(str(form.get("summary", "")))
+        except RoutingRefused:
+            message = self.translations.format(
+                self._locale(request), texts.TEXT_LENGTH, limit=str(MAX_SUMMARY_CHARS)
+            )
+            raise web.HTTPBadRequest(text=message) from None
+        if partner.language not in self.translations.locales:
+            return self._plain(request, texts.NO_PARTNER_LANGUAGE, 409)
+        sealed = await route_case(
+            self.client, self.key, report_id, partner, summary, self.translations
+        )
+        return _download(sealed, case_file_name(partner.name, report_id))
+
+    async def _export(self, request: web.Request) -> web.Response:
+        """The report as text, in the admin's language, saved by the browser (chained)."""
+        report_id = _report_id(request)
+        stored = await self.client.report(report_id, export=True)
+        opened = opening.open_stored(stored, self.key, await self.client.history(report_id))
+        text = render_report(opened, self._locale(request), self.translations)
+        return _download(text.encode("utf-8"), f"{report_id}.txt")
+
     async def _file(self, request: web.Request) -> web.Response:
-        """A voice note or photo, opened (and cleaned) in memory, shown by the browser."""
+        """A voice note or photo shown by the browser, or any file saved: opened in memory,
+        cleaned of hidden details where it can be."""
         report_id = _report_id(request)
         index_text = request.match_info["index"]
-        if not index_text.isdigit():
+        if not index_text.isdigit() or len(index_text) > 6:
             raise web.HTTPNotFound()
+        index = int(index_text)
         stored = await self.client.report(report_id)
         data, extension = await open_file(
             stored,
-            int(index_text),
-            lambda index, _: self.client.file_chunks(report_id, index, original=False),
+            index,
+            lambda wanted, _: self.client.file_chunks(report_id, wanted, original=False),
             self.key,
         )
+        if request.query.get("save") == "1":
+            return _download(data, f"{report_id}-{index + 1}{extension}")
         kind = SHOWN_INLINE.get(extension)
         if kind is None:
             del data
@@ -272,6 +337,22 @@ class Console:
     @staticmethod
     def _html(text: str, status: int = 200) -> web.Response:
         return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+def _download(data: bytes, name: str) -> web.Response:
+    """Bytes the browser saves under our own name (never a reporter's file name)."""
+    return web.Response(
+        body=data,
+        content_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _refusal_text(refused: RoutingRefused) -> str:
+    """What the admin reads when a case may not go: where consent stands, in their words."""
+    if refused.sharing is None:
+        return texts.CONSENT_UNREADABLE
+    return texts.SHARING_SAID[refused.sharing]
 
 
 def _secured(response: web.StreamResponse) -> web.StreamResponse:

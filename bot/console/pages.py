@@ -19,6 +19,7 @@ from bot.admin.view import (
 )
 from bot.console import texts
 from bot.i18n.translations import LANGUAGE_NAMES, RTL_LOCALES, Translations, format_number
+from bot.partners.routing import MAX_SUMMARY_CHARS, Sharing
 
 STATUSES: Final = ("new", "claimed", "closed")
 STYLE: Final = """
@@ -95,44 +96,89 @@ def report_page(
     locale: str,
     translations: Translations,
     csrf: str,
-    question_waiting: bool = False,
+    sharing: Sharing = Sharing.NOT_ASKED,
+    partners: Sequence[str] = (),
 ) -> str:
     """One report, opened on this machine, with its files and the team's actions."""
     t = translations.gettext
     rid = escape(report.report_id)
 
-    def file_link(index: int) -> str:
-        number = format_number(locale, index + 1)
-        label = escape(translations.format(locale, texts.OPEN_FILE, number=number))
-        return f'<li><a href="/reports/{rid}/files/{index}">{label}</a></li>'
-
-    files = "".join(file_link(index) for index in file_indexes)
-    actions = "".join(
-        f'<form method="post" action="/reports/{rid}/status?lang={locale}">{_csrf(csrf)}'
-        f'<input type="hidden" name="status" value="{status}">'
-        f"<button>{escape(t(locale, label))}</button></form>"
-        for status, label in (("claimed", texts.WORK_ON), ("closed", texts.CLOSE))
-    )
-    if question_waiting:
-        consent = f"<p>{escape(t(locale, texts.QUESTION_WAITING))}</p>"
-    else:
-        consent = (
-            f'<form method="post" action="/reports/{rid}/ask-consent?lang={locale}">'
-            f"{_csrf(csrf)}<button>{escape(t(locale, texts.ASK_CONSENT))}</button></form>"
+    def form(action: str, label: str, inside: str = "") -> str:
+        return (
+            f'<form method="post" action="/reports/{rid}/{action}?lang={locale}">{_csrf(csrf)}'
+            f"{inside}<button>{escape(t(locale, label))}</button></form>"
         )
+
+    def file_links(index: int) -> str:
+        number = format_number(locale, index + 1)
+        shown = escape(translations.format(locale, texts.OPEN_FILE, number=number))
+        saved = escape(translations.format(locale, texts.SAVE_FILE, number=number))
+        target = f"/reports/{rid}/files/{index}"
+        return f'<li><a href="{target}">{shown}</a> · <a href="{target}?save=1">{saved}</a></li>'
+
+    files = "".join(file_links(index) for index in file_indexes)
+    saving = (
+        f'<p><a href="/reports/{rid}/export">{escape(t(locale, texts.SAVE_REPORT))}</a></p>'
+        f"<p>{escape(t(locale, texts.SAVED_PLAIN))}</p>"
+    )
+    status_forms = [
+        form("status", label, f'<input type="hidden" name="status" value="{status}">')
+        for status, label in (("claimed", texts.WORK_ON), ("closed", texts.CLOSE))
+        if status != report.status
+    ]
+    if report.status == "claimed":
+        status_forms.append(form("release", texts.RELEASE))
     writing = "".join(
-        f'<form method="post" action="/reports/{rid}/{kind}?lang={locale}">{_csrf(csrf)}'
-        f'<label>{escape(t(locale, label))}<textarea name="text" dir="auto" required '
-        'maxlength="3500"></textarea></label>'
-        f"<button>{escape(t(locale, texts.SAVE))}</button></form>"
+        form(
+            kind,
+            texts.SAVE,
+            f'<label>{escape(t(locale, label))}<textarea name="text" dir="auto" required '
+            'maxlength="3500"></textarea></label>',
+        )
         for kind, label in (("notes", texts.NOTE), ("replies", texts.ANSWER))
     )
     body = (
         f'<pre dir="auto">{escape(render_report(report, locale, translations))}</pre>'
         + (f"<h2>{escape(t(locale, texts.FILES))}</h2><ul>{files}</ul>" if files else "")
-        + f"<nav>{actions}</nav>{consent}{writing}"
+        + saving
+        + f"<nav>{''.join(status_forms)}</nav>{writing}"
+        + _sharing(rid, locale, translations, csrf, sharing, partners)
     )
     return page(report.report_id, body, locale, translations, here=f"/reports/{report.report_id}")
+
+
+def _sharing(
+    rid: str,
+    locale: str,
+    translations: Translations,
+    csrf: str,
+    sharing: Sharing,
+    partners: Sequence[str],
+) -> str:
+    """Where consent stands, asking (again) when no question waits, and sharing after a yes."""
+    t = translations.gettext
+    parts = [f"<h2>{escape(t(locale, texts.SHARE))}</h2>"]
+    parts.append(f"<p>{escape(t(locale, texts.SHARING_SAID[sharing]))}</p>")
+    if sharing is not Sharing.WAITING:
+        parts.append(
+            f'<form method="post" action="/reports/{rid}/ask-consent?lang={locale}">'
+            f"{_csrf(csrf)}<button>{escape(t(locale, texts.ASK_CONSENT))}</button></form>"
+        )
+    if sharing is Sharing.YES and not partners:
+        parts.append(f"<p>{escape(t(locale, texts.NO_PARTNERS))}</p>")
+    elif sharing is Sharing.YES:
+        options = "".join(
+            f'<option value="{escape(name)}">{escape(name)}</option>' for name in partners
+        )
+        parts.append(
+            f'<form method="post" action="/reports/{rid}/route?lang={locale}">{_csrf(csrf)}'
+            f'<label>{escape(t(locale, texts.PARTNER))} <select name="partner" required>'
+            f"{options}</select></label>"
+            f'<label>{escape(t(locale, texts.SUMMARY))}<textarea name="summary" dir="auto" '
+            f'required maxlength="{MAX_SUMMARY_CHARS}"></textarea></label>'
+            f"<button>{escape(t(locale, texts.SHARE_BUTTON))}</button></form>"
+        )
+    return "".join(parts)
 
 
 def refused_page(reason: str, locale: str, translations: Translations) -> str:

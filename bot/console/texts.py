@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from bot.i18n.translations import N_
+from bot.partners.routing import Sharing
 
 TITLE: Final = N_("Amanat: reports")
 QUEUE: Final = N_("All reports")
@@ -26,6 +27,32 @@ LOG_IN_FIRST: Final = N_("Open the address that `amanat console` printed.")
 NOT_FROM_HERE: Final = N_("This form did not come from this console.")
 STALE_FORM: Final = N_("This form is out of date: reload the page and try again.")
 BAD_ADDRESS: Final = N_("This address is not valid: use the one `amanat console` printed.")
-NOT_SHOWN: Final = N_("This kind of file is not shown here: save it with `amanat admin export`.")
+NOT_SHOWN: Final = N_("This kind of file is not shown here: use its Save link.")
 # Translators: {limit} is a number of characters.
 TEXT_LENGTH: Final = N_("Write between 1 and {limit} characters.")
+RELEASE: Final = N_("Give it back to the queue")
+# Translators: {number} is a file's number in the report.
+SAVE_FILE: Final = N_("Save file {number}")
+SAVE_REPORT: Final = N_("Save this report as a text file")
+SAVED_PLAIN: Final = N_(
+    "Saved files are not encrypted. Keep them only on an encrypted disk, and delete them when "
+    "the case is finished."
+)
+SHARE: Final = N_("Share the case with a partner")
+PARTNER: Final = N_("Partner")
+SUMMARY: Final = N_("Your summary of the case. Write nothing that shows who the person is.")
+SHARE_BUTTON: Final = N_("Lock the case for this partner and download it")
+SHARING_YES: Final = N_("The reporter said yes: we may share the case with a partner.")
+SHARING_NO: Final = N_("The reporter said no: we may not share the case.")
+SHARING_NOT_ASKED: Final = N_("The reporter has not said yes to sharing the case.")
+NO_PARTNERS: Final = N_("No partner is set up: ask whoever runs the server to add one.")
+NO_SUCH_PARTNER: Final = N_("Choose a partner from the list.")
+NO_PARTNER_LANGUAGE: Final = N_("The partner's language is not installed on this computer.")
+CONSENT_UNREADABLE: Final = N_("The reporter's answer about sharing cannot be read.")
+SHARING_SAID: Final = {
+    Sharing.NOT_ASKED: SHARING_NOT_ASKED,
+    Sharing.WAITING: QUESTION_WAITING,
+    Sharing.YES: SHARING_YES,
+    Sharing.NO: SHARING_NO,
+}
+"""Where consent to sharing stands, as the console says it."""
