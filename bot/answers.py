@@ -33,6 +33,7 @@ from bot.questions import (
     FOLLOWUP_KIND,
     FOLLOWUP_META_KIND,
     NOTE_KIND,
+    ORIGINAL_KINDS,
     REPLY_KIND,
 )
 
@@ -54,10 +55,10 @@ TEAM_KINDS: Final = frozenset(
 """Items written at or after submission (by the team, or by the reporter with their code),
 bound to the report id in every format."""
 
-NOT_SENT_BY_REPORTER: Final = frozenset({ANSWERS_KIND, NOTE_KIND, REPLY_KIND})
+NOT_SENT_BY_REPORTER: Final = frozenset({ANSWERS_KIND, NOTE_KIND, REPLY_KIND, *ORIGINAL_KINDS})
 """Kinds the queue's "Messages and files" leaves out: the answers document every report has,
-and the team's notes and answers. Each file counts once, by its description item (its
-content is a stream of chunks, not an item)."""
+the team's notes and answers, and the originals of redacted items. Each file counts once, by
+its description item (its content is a stream of chunks, not an item)."""
 
 _MAX_ANSWER_ID = 64
 _MAX_DRAFT_ID = 64

@@ -653,6 +653,7 @@ def admin_api(services: Services, *, clock: Callable[[], datetime] | None = None
             return await RevocationRepository(session).is_revoked(key_id)
 
     leads = frozenset(settings.lead_admin_keys)
+    lead_keys = [key for key in keys if key.key_id in leads]
     gate = Gate(
         {key.key_id: key for key in keys},
         leads,
@@ -667,6 +668,7 @@ def admin_api(services: Services, *, clock: Callable[[], datetime] | None = None
         services.intake.sealer,
         lead_ids=leads,
         admin_ids=tuple(key.key_id for key in keys),
+        lead_sealer=AdminSealer(lead_keys) if lead_keys else None,
     )
 
 

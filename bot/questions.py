@@ -396,6 +396,17 @@ FOLLOWUP_FILE_KIND: Final = "followup_file"
 """Item kind a file sent after the report is bound to (its chunks are an upload)."""
 CONSENT_KIND: Final = "referral_consent"
 """Item kind of a reporter's answer when the team asked to share the case with a partner."""
+REDACTABLE_KINDS: Final = (*SEALED_TEXT_KINDS, FOLLOWUP_KIND)
+"""Text items the team may redact: the reporter's own words, in the report and after it."""
+ORIGINAL_PREFIX: Final = "original_"
+
+
+def original_kind(kind: str) -> str:
+    """The kind under which a redacted item's original is kept, sealed to the leads only."""
+    return ORIGINAL_PREFIX + kind
+
+
+ORIGINAL_KINDS: Final = frozenset(original_kind(kind) for kind in REDACTABLE_KINDS)
 
 
 def find_question(question_id: str) -> Question | None:

@@ -105,6 +105,7 @@ async def test_a_signed_admin_reads_the_queue_and_opens_a_report_on_their_own_ma
             assert await client.call("GET", "/v1/whoami") == {
                 "key_id": admin_key.public_key().key_id,
                 "role": "reviewer",
+                "leads": [],
             }
             queue = await client.call("GET", "/v1/queue")
             [row] = queue["reports"]
@@ -521,7 +522,11 @@ async def test_a_reviewer_may_not_use_a_leads_route_and_a_lead_may(
                 await reviewer.call("GET", "/v1/admins")
             assert (refused.value.status, refused.value.reason) == (403, "only a lead may do this")
         async with AdminApiClient(url, alice) as client:
-            assert await client.call("GET", "/v1/whoami") == {"key_id": lead, "role": "lead"}
+            assert await client.call("GET", "/v1/whoami") == {
+                "key_id": lead,
+                "role": "lead",
+                "leads": [lead],
+            }
             assert await client.call("GET", "/v1/admins") == [
                 {"key_id": lead, "role": "lead", "revoked_on": None},
                 {"key_id": bob.public_key().key_id, "role": "reviewer", "revoked_on": None},

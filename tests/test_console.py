@@ -282,3 +282,43 @@ def test_the_console_needs_the_admin_api(make_settings: Callable[..., Settings])
     result = CliRunner().invoke(create_app(CliConfig(load_settings=lambda: settings)), ["console"])
     assert result.exit_code == 2
     assert "set AMANAT_ADMIN_API_URL" in result.output
+
+
+async def test_a_reviewer_hides_parts_of_a_story_in_the_console_and_no_longer_reads_them(
+    make_settings: Callable[..., Settings],
+    alice: AdminPrivateKey,
+    bob: AdminPrivateKey,
+    translations: Translations,
+) -> None:
+    story = canary()
+    lead = alice.public_key().key_id
+    settings = with_admins(make_settings, alice, bob, lead_admin_keys=(lead,))
+    async with serving(settings) as (services, url), AdminApiClient(url, bob) as client:
+        admins = [alice.public_key(), bob.public_key()]
+        console = Console(client, bob, admins, translations, "en")
+        await console.start()
+        try:
+            jar = aiohttp.CookieJar(unsafe=True)
+            async with aiohttp.ClientSession(cookie_jar=jar) as session:
+                b = Browser(session, console, services)
+                await fill_report(Person(services), {"narrative": story})
+                await b.get(f"/login?token={console.login_token}")
+                _, html, _ = await b.get("/")
+                [report_id] = re.findall(r'href="/reports/([0-9A-Z]+)\?', html)
+                _, page, _ = await b.get(f"/reports/{report_id}")
+                [link] = re.findall(r'href="(/reports/[^"]+/redact/narrative/0)\?', page)
+                _, form, _ = await b.get(link + "?lang=fa_AF")
+                assert "مثلاً به جای نام" in form  # what to do, in Dari
+                assert story in form  # the text to change, in the box
+                edited = {"text": "[name] came at night", "csrf": console.csrf}
+                assert await b.post(link, {"text": story, "csrf": console.csrf}) == 409
+                assert await b.post(link, {"text": "", "csrf": console.csrf}) == 400
+                assert await b.post(link, edited) == 303
+                _, after, _ = await b.get(f"/reports/{report_id}")
+                assert story not in after
+                assert "[name] came at night" in after
+                assert "Only a lead can open the text as it was sent." in after
+        finally:
+            await console.stop()
+        entries = await audit_entries(services)
+    assert ("redact", f"{report_id} narrative 0") in [(e.action, e.subject) for e in entries]

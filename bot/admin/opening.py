@@ -20,7 +20,7 @@ from bot.answers import AnswersFormatError
 from bot.crypto.errors import CryptoError, NotARecipient, TamperedCiphertext, UnsupportedFormat
 from bot.crypto.items import open_with_admin_key
 from bot.crypto.keyfile import AdminPrivateKey
-from bot.questions import ANSWERS_KIND
+from bot.questions import ANSWERS_KIND, ORIGINAL_KINDS
 from storage.records import ReportSummary, StoredItem, StoredReport
 
 ALTERED: Final = "ALTERED: failed authentication"
@@ -66,12 +66,21 @@ def open_stored(
             f"item {ANSWERS_KIND} #0 of report {stored.id}: {describe_problem(exc)}"
         ) from None
     opened: list[OpenedItem] = []
+    hidden: list[tuple[str, int]] = []
     for item in stored.items:
         if item.kind == ANSWERS_KIND and item.index == 0:
             continue
         ref = answers.item_ref(stored.id, item.kind, item.index)
         try:
             plaintext = open_with_admin_key(item.blob, ref, key)
+        except NotARecipient:
+            if item.kind not in ORIGINAL_KINDS:
+                raise ReportUnreadable(
+                    f"item {item.kind} #{item.index} of report {stored.id}: "
+                    f"{describe_problem(NotARecipient())}"
+                ) from None
+            hidden.append((item.kind, item.index))  # a redacted original: leads only
+            continue
         except CryptoError as exc:
             raise ReportUnreadable(
                 f"item {item.kind} #{item.index} of report {stored.id}: {describe_problem(exc)}"
@@ -85,6 +94,7 @@ def open_stored(
         answers=answers,
         items=tuple(opened),
         recorded=who_and_when(history, team_indexes(opened)),
+        hidden=tuple(hidden),
     )
 
 

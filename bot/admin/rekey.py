@@ -36,7 +36,7 @@ from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
 from bot.crypto.sealer import AdminSealer
 from bot.crypto.stream import rewrap_stream_header
 from bot.crypto.values import ItemRef, SealedBlob
-from bot.questions import ATTACHMENT_KIND, FOLLOWUP_FILE_KIND
+from bot.questions import ATTACHMENT_KIND, FOLLOWUP_FILE_KIND, ORIGINAL_KINDS
 from storage.db import unit_of_work
 from storage.records import StoredReport
 from storage.repositories import ReportRepository
@@ -233,6 +233,7 @@ class Problem(StrEnum):
     UNSUPPORTED = "in a format version this program does not read"
     UNREADABLE = "cannot be opened"
     CHANGED = "changed by someone else meanwhile (run again)"
+    NO_LEAD = "a redacted original, and no lead key is in the new set (AMANAT_LEAD_ADMIN_KEYS)"
 
 
 @dataclass(frozen=True, repr=False)
@@ -311,9 +312,14 @@ def plan_report(
     *,
     choose: Callable[[str], ItemRewrapper] = rewrapper_for,
     stream_headers: Sequence[tuple[int, SealedBlob]] = (),
+    lead_ids: frozenset[str] = frozenset(),
 ) -> ReportPlan:
     """Re-wrap every item (and attachment stream header) of a report in memory, trying each
-    of the admin's keys in turn."""
+    of the admin's keys in turn.
+
+    The original of a redacted item goes to the leads of ``target`` only (``lead_ids``), so
+    a change of keys never lets reviewers open what the team hid from them.
+    """
     if not keys:
         raise ValueError("re-wrapping needs at least one admin private key")
     replacements: list[Replacement] = []
@@ -321,9 +327,14 @@ def plan_report(
     sealed = [(item.kind, item.index, item.blob) for item in report.items]
     sealed += [(stream_kind(report, index), index, header) for index, header in stream_headers]
     document = _answers(report, keys)
+    leads = tuple(key for key in target if key.key_id in lead_ids)
     for kind, index, blob in sealed:
         ref = document.item_ref(report.id, kind, index)
-        result = rewrap_item(choose(kind), blob, ref, keys, target)
+        wrap_to = leads if kind in ORIGINAL_KINDS else target
+        if not wrap_to:
+            problems[Problem.NO_LEAD] += 1
+            continue
+        result = rewrap_item(choose(kind), blob, ref, keys, wrap_to)
         if isinstance(result, Problem):
             problems[result] += 1
         else:
@@ -392,6 +403,7 @@ async def _rekey_one(
     *,
     execute: bool,
     choose: Callable[[str], ItemRewrapper],
+    lead_ids: frozenset[str],
 ) -> ReportOutcome | None:
     """Re-wrap one report in its own unit of work; None if it was deleted meanwhile."""
     async with unit_of_work(sessions) as session:
@@ -406,7 +418,9 @@ async def _rekey_one(
             for index, upload_id in upload_of.items()
             if (header := await uploads.header(upload_id)) is not None
         ]
-        plan = plan_report(stored, keys, target, choose=choose, stream_headers=headers)
+        plan = plan_report(
+            stored, keys, target, choose=choose, stream_headers=headers, lead_ids=lead_ids
+        )
         if not execute:
             return ReportOutcome(plan.report_id, len(plan.replacements), plan.problems)
         done, changed = 0, 0
@@ -442,8 +456,11 @@ async def rewrap_stored_reports(
     after_report: AfterReport | None = None,
     choose: Callable[[str], ItemRewrapper] = rewrapper_for,
     page_size: int = PAGE_SIZE,
+    lead_ids: frozenset[str] = frozenset(),
 ) -> RekeySummary:
     """Re-wrap every stored report's items to ``target``, one unit of work per report.
+
+    Originals of redacted items go to the keys of ``target`` named in ``lead_ids`` only.
 
     ``keys`` are the admin's private keys, tried in order for each item (a rotation that is
     resumed holds two). Without ``execute`` nothing is written: the same work is done in
@@ -466,7 +483,13 @@ async def rewrap_stored_reports(
             break
         for report_id in page:
             outcome = await _rekey_one(
-                sessions, report_id, keys, target, execute=execute, choose=choose
+                sessions,
+                report_id,
+                keys,
+                target,
+                execute=execute,
+                choose=choose,
+                lead_ids=lead_ids,
             )
             if outcome is None:
                 continue

@@ -28,12 +28,15 @@ from bot.questions import (
     FOLLOWUP_META_KIND,
     NOT_SAID,
     NOTE_KIND,
+    ORIGINAL_KINDS,
+    ORIGINAL_PREFIX,
     QUESTIONS,
     REPLY_KIND,
     UNSAID,
     FreeText,
     find_question,
     option_label,
+    original_kind,
 )
 
 # Translators: {size} is a number of bytes.
@@ -101,6 +104,11 @@ team's notes and answers, so the number changes only when the reporter sends som
 WHERE: Final = N_("Where")
 NO_REPORTS: Final = N_("No reports.")
 URGENT_NOTE: Final = N_("URGENT: the reporter said they were in danger")
+REDACTED_NOTE: Final = N_("(The team hid parts of this text.)")
+ORIGINALS_TITLE: Final = N_("What the team hid (only leads can open this):")
+HIDDEN_FROM_YOU: Final = N_(
+    "The team hid parts of this report. Only a lead can open the text as it was sent."
+)
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,15 @@ class OpenedReport:
     items: tuple[OpenedItem, ...] = field(repr=False)
     recorded: Mapping[tuple[str, int], tuple[date, str]] = field(default_factory=dict)
     """Who wrote each team note and answer (key id), and on which day, from the audit log."""
+    hidden: tuple[tuple[str, int], ...] = ()
+    """Originals of redacted items that this admin's key cannot open (only leads can)."""
+
+    def redacted(self, kind: str, index: int) -> bool:
+        """Whether the team hid parts of this item (its original is kept for the leads)."""
+        original = (original_kind(kind), index)
+        return original in self.hidden or any(
+            (item.kind, item.index) == original for item in self.items
+        )
 
     def __repr__(self) -> str:
         """Name the report without any of its content."""
@@ -186,6 +203,12 @@ def _answer(
             _option(question_id, v, locale, translations) for v in value
         )
     return _option(question_id, value, locale, translations)
+
+
+def item_label(kind: str, index: int, locale: str, translations: Translations) -> str:
+    """Name one text item as the report shows it: its question, and its number."""
+    label = _question_label(kind, locale, translations)
+    return f"{label} [{format_number(locale, index + 1)}]"
 
 
 def _question_label(question_id: str, locale: str, translations: Translations) -> str:
@@ -318,7 +341,7 @@ def render_report(report: OpenedReport, locale: str, translations: Translations)
         lines.append("")
         lines.append(f"{t(FILES)}:")
         lines.extend("  " + _file_line(item, locale, translations) for item in files)
-    shown = {*text_kinds, ANSWERS_KIND, ATTACHMENT_META_KIND, FOLLOWUP_META_KIND}
+    shown = {*text_kinds, *ORIGINAL_KINDS, ANSWERS_KIND, ATTACHMENT_META_KIND, FOLLOWUP_META_KIND}
     others = sorted({i.kind for i in report.items} - shown)
     for kind in [*text_kinds, *others]:
         items = sorted((i for i in report.items if i.kind == kind), key=lambda i: i.index)
@@ -339,11 +362,31 @@ def render_report(report: OpenedReport, locale: str, translations: Translations)
                         locale, WRITTEN_BY, day=format_date(locale, day), admin=admin
                     )
                 )
+            if report.redacted(kind, item.index):
+                lines.append("  " + t(REDACTED_NOTE))
             if kind == CONSENT_KIND:
                 lines.append(_indent(_consent_of(item, locale, translations)))
             else:
                 lines.append(_indent(_text_of(item, locale, translations)))
+    lines.extend(_originals(report, locale, translations))
     return "\n".join(lines) + "\n"
+
+
+def _originals(report: OpenedReport, locale: str, translations: Translations) -> list[str]:
+    """What the team hid, for a lead; for anyone else, only that a lead can open it."""
+    originals = sorted(
+        (i for i in report.items if i.kind in ORIGINAL_KINDS), key=lambda i: (i.kind, i.index)
+    )
+    lines: list[str] = []
+    if originals:
+        lines += ["", translations.gettext(locale, ORIGINALS_TITLE)]
+    for item in originals:
+        kind = item.kind.removeprefix(ORIGINAL_PREFIX)
+        lines.append(f"  {item_label(kind, item.index, locale, translations)}:")
+        lines.append(_indent(_indent(_text_of(item, locale, translations))))
+    if report.hidden:
+        lines += ["", translations.gettext(locale, HIDDEN_FROM_YOU)]
+    return lines
 
 
 def _consent_of(item: OpenedItem, locale: str, translations: Translations) -> str:

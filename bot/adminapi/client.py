@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from bot.admin import opening
+from bot.admin.redaction import Redaction, redact
 from bot.adminapi.gate import (
     AUDIT_HEADER,
     AUDIT_MOVED_ON,
@@ -243,6 +244,41 @@ class AdminApiClient:
                 raise
             return str(report_id)
         raise ApiRefused(409, "other admins kept taking the next report: try again")
+
+    async def lead_keys(self, admins: Sequence[AdminPublicKey]) -> list[AdminPublicKey]:
+        """The lead keys among this machine's own admin keys, as the server names the leads.
+
+        A server can only narrow the set: an original is never sealed to a key this machine
+        was not configured with.
+        """
+        answer = await self.call("GET", "/v1/whoami")
+        named = answer.get("leads") if isinstance(answer, dict) else None
+        if not isinstance(named, list):
+            raise ApiRefused(502, "the server's answer does not name the leads")
+        return [key for key in admins if key.key_id in named]
+
+    async def redact(
+        self, report_id: str, kind: str, index: int, edited: str, admins: Sequence[AdminPublicKey]
+    ) -> Redaction:
+        """Replace a reporter's text with ``edited``, its original kept for the leads only."""
+        stored = await self.report(report_id)
+        leads = await self.lead_keys(admins)
+        redaction = redact(stored, self._key, kind, index, edited, admins, leads)
+        original = redaction.original
+        await self.audited(
+            "POST",
+            f"/v1/reports/{report_id}/redactions",
+            "redact",
+            f"{report_id} {redaction.subject}",
+            {
+                "kind": kind,
+                "index": index,
+                "redacted": b64encode(redaction.redacted.data),
+                "original": None if original is None else b64encode(original.data),
+                "replaces": b64encode(redaction.replaces),
+            },
+        )
+        return redaction
 
     async def release(self, report_id: str) -> None:
         """Give a claimed report back to the queue."""

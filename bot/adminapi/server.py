@@ -9,6 +9,7 @@ never needs, and never receives, a private key or a plaintext.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -21,6 +22,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.admin.history import RECORDED_ACTIONS
+from bot.admin.redaction import blob_hash
 from bot.adminapi.gate import AUDIT_HEADER, AUDIT_MOVED_ON, Admin, Gate, Refused, Role
 from bot.adminapi.protocol import (
     ALREADY_ASKED,
@@ -37,7 +39,13 @@ from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
 from bot.crypto.sealer import AdminSealer
 from bot.crypto.values import SealedBlob
-from bot.questions import ANSWERS_KIND, NOTE_KIND, REPLY_KIND
+from bot.questions import (
+    ANSWERS_KIND,
+    NOTE_KIND,
+    REDACTABLE_KINDS,
+    REPLY_KIND,
+    original_kind,
+)
 from storage.audit import AuditRepository
 from storage.consent import ConsentRepository
 from storage.db import session_factory, unit_of_work
@@ -108,6 +116,8 @@ class AdminApi:
     sealer: AdminSealer
     lead_ids: frozenset[str] = frozenset()
     admin_ids: tuple[str, ...] = ()
+    lead_sealer: AdminSealer | None = None
+    """The lead keys: a redacted item's original must be sealed to exactly these."""
     _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
 
     def application(self) -> web.Application:
@@ -131,6 +141,7 @@ class AdminApi:
         app.router.add_get("/v1/reports/{report_id}/files/{index}", self._file)
         app.router.add_post("/v1/reports/{report_id}/ask-consent", self._ask_consent)
         app.router.add_post("/v1/reports/{report_id}/route", self._route)
+        app.router.add_post("/v1/reports/{report_id}/redactions", self._redact)
         app.router.add_get("/v1/admins", lead_only(self._admins))
         app.router.add_post("/v1/admins/{key_id}/revoke", lead_only(self._revoke))
         return app
@@ -154,7 +165,8 @@ class AdminApi:
 
     async def _whoami(self, request: web.Request) -> web.Response:
         admin = admitted(request)
-        return answer({"key_id": admin.key_id, "role": admin.role.value})
+        leads = sorted(self.lead_ids)
+        return answer({"key_id": admin.key_id, "role": admin.role.value, "leads": leads})
 
     async def _queue(self, request: web.Request) -> web.Response:
         """One page of the queue, urgent first, then the newest day first.
@@ -350,6 +362,55 @@ class AdminApi:
             return answer({"id": report_id, "partner": partner})
 
         return await self._audited(request, "route", f"{report_id} {partner}", record)
+
+    async def _redact(self, request: web.Request) -> web.Response:
+        """Replace a reporter's text with the copy an admin redacted, keeping the original
+        sealed to the leads only (docs/crypto.md §19).
+
+        The server reads neither text; it checks that the copy is sealed to every current
+        admin key, that a new original is sealed to exactly the lead keys, and that the copy
+        replaces the very blob the admin opened.
+        """
+        report_id = _report_id(request)
+        body = await _json_object(request)
+        kind, index = body.get("kind"), body.get("index")
+        if kind not in REDACTABLE_KINDS or not _is_index(index):
+            return refusal(f"kind is one of: {', '.join(REDACTABLE_KINDS)}; index from 0", 400)
+        try:
+            redacted = SealedBlob(b64decode(body.get("redacted"), size=None))
+            replaces = b64decode(body.get("replaces"), size=32)
+            sent = body.get("original")
+            original = None if sent is None else SealedBlob(b64decode(sent, size=None))
+        except CryptoError:
+            return refusal("redacted, original and replaces are base64", 400)
+        if not self.sealer.is_current(redacted):
+            return refusal("the redacted copy is not sealed to the current admin key set", 422)
+        if original is not None and (
+            self.lead_sealer is None or not self.lead_sealer.is_current(original)
+        ):
+            return refusal(ORIGINAL_NOT_FOR_LEADS, 422)
+
+        async def store(session: AsyncSession) -> web.Response:
+            reports = ReportRepository(session)
+            current = await reports.item(report_id, str(kind), index)
+            if current is None:
+                raise Unanswerable("no such item", 404)
+            if not hmac.compare_digest(blob_hash(current), replaces):
+                raise Unanswerable(ITEM_CHANGED, 409)
+            kept = await reports.item(report_id, original_kind(str(kind)), index) is not None
+            if kept == (original is not None):
+                raise Unanswerable(
+                    "the original is kept already: send the copy alone"
+                    if kept
+                    else "the first redaction must keep the original for the leads",
+                    409,
+                )
+            if original is not None:
+                await reports.add_item(report_id, original_kind(str(kind)), index, original)
+            await reports.replace_item_blob(report_id, str(kind), index, redacted, expected=current)
+            return answer({"id": report_id, "kind": kind, "index": index})
+
+        return await self._audited(request, "redact", f"{report_id} {kind} {index}", store)
 
     async def _claimable(self, _: web.Request) -> web.Response:
         """The report a claim would take now, urgent first, then the longest waiting."""
@@ -567,6 +628,8 @@ class AdminApi:
             self._runner = None
 
 
+ORIGINAL_NOT_FOR_LEADS: Final = "the original must be sealed to exactly the lead keys"
+ITEM_CHANGED: Final = "the item changed meanwhile: open the report again"
 CLOSED: Final = "the report is closed: reopen it first with `amanat admin mark ID claimed`"
 _PARTNER_NAME: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 FRAME: Final = struct.Struct(">I")

@@ -136,7 +136,12 @@ def _rekey(
 
     async def work(sessions: Sessions) -> RekeySummary:
         summary = await rewrap_stored_reports(
-            sessions, keys, change.target, execute=execute, after_report=after_report
+            sessions,
+            keys,
+            change.target,
+            execute=execute,
+            after_report=after_report,
+            lead_ids=frozenset(settings.lead_admin_keys),
         )
         months, left = await rewrap_snapshots(sessions, keys, change.target, execute=execute)
         if months or left:

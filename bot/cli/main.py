@@ -47,6 +47,7 @@ from bot.cli.common import (
 from bot.cli.console import register as register_console
 from bot.cli.keys import register as register_keys
 from bot.cli.partners import register as register_digest
+from bot.cli.redaction import register as register_redaction
 from bot.cli.session import register as register_session
 from bot.crypto.audit import AuditEntry, Verdict, verify
 from bot.crypto.errors import CryptoError
@@ -164,6 +165,7 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
 
     register_keys(keys_app, config)
     register_admin(admin_app, config)
+    register_redaction(admin_app, config)
     register_digest(digest_app, config)
     register_session(root, config)
     register_console(root, config)

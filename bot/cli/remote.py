@@ -14,6 +14,7 @@ from typing import TypeVar
 import aiohttp
 
 from bot.admin.opening import ReportUnreadable
+from bot.admin.redaction import RedactionRefused
 from bot.adminapi.client import AdminApiClient, ApiRefused
 from bot.cli.common import CliError, fail
 from bot.crypto.keyfile import AdminPrivateKey
@@ -33,7 +34,7 @@ def run_api(url: str, key: AdminPrivateKey, work: Callable[[AdminApiClient], Awa
         return asyncio.run(go())
     except ApiRefused as refused:
         fail(f"the admin API refused: {refused.reason}")
-    except (CliError, ReportUnreadable, RoutingRefused) as exc:
+    except (CliError, ReportUnreadable, RoutingRefused, RedactionRefused) as exc:
         fail(str(exc))
     except (aiohttp.ClientError, OSError, TimeoutError):
         fail("cannot reach the admin API at AMANAT_ADMIN_API_URL: is the server up?")

@@ -25,6 +25,7 @@ from multidict import MultiDictProxy
 
 from bot.admin import opening
 from bot.admin.export import ExportError, open_file
+from bot.admin.redaction import MAX_REDACTED_CHARS, RedactionRefused, current_text
 from bot.admin.view import render_report
 from bot.adminapi.client import AdminApiClient, ApiRefused
 from bot.adminapi.protocol import could_be_report_id
@@ -42,6 +43,7 @@ from bot.partners.routing import (
     recorded_consent,
     sharing_state,
 )
+from bot.questions import REDACTABLE_KINDS
 from bot.settings import Partner
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,8 @@ class Console:
         app.router.add_post("/reports/{report_id}/release", self._release)
         app.router.add_post("/reports/{report_id}/route", self._route)
         app.router.add_get("/reports/{report_id}/export", self._export)
+        app.router.add_get("/reports/{report_id}/redact/{kind}/{index}", self._redaction)
+        app.router.add_post("/reports/{report_id}/redact/{kind}/{index}", self._redact)
         return app
 
     @property
@@ -169,6 +173,8 @@ class Console:
             response = self._html(page, refused.status if 400 <= refused.status < 500 else 502)
         except RoutingRefused as refused:
             response = self._plain(request, _refusal_text(refused), 409)
+        except RedactionRefused as refused:
+            response = self._redaction_refused(request, refused)
         except (opening.ReportUnreadable, ExportError, CryptoError) as problem:
             page = pages.refused_page(str(problem) or "cannot be opened", locale, self.translations)
             response = self._html(page, 409)
@@ -265,6 +271,32 @@ class Console:
         text = render_report(opened, self._locale(request), self.translations)
         return _download(text.encode("utf-8"), f"{report_id}.txt")
 
+    async def _redaction(self, request: web.Request) -> web.Response:
+        """The reporter's text as this admin reads it now, in a box to change."""
+        report_id, kind, index = _redacted_item(request)
+        stored = await self.client.report(report_id)
+        text = current_text(stored, self.key, kind, index)
+        locale = self._locale(request)
+        return self._html(
+            pages.redact_page(report_id, kind, index, text, locale, self.translations, self.csrf)
+        )
+
+    async def _redact(self, request: web.Request) -> web.Response:
+        """Seal the changed text for every admin, and the original for the leads only."""
+        report_id, kind, index = _redacted_item(request)
+        edited = str((await request.post()).get("text", ""))
+        await self.client.redact(report_id, kind, index, edited, self.admins)
+        raise web.HTTPSeeOther(f"/reports/{report_id}?lang={self._locale(request)}")
+
+    def _redaction_refused(self, request: web.Request, refused: RedactionRefused) -> web.Response:
+        if refused.code == "length":
+            message = self.translations.format(
+                self._locale(request), texts.TEXT_LENGTH, limit=str(MAX_REDACTED_CHARS)
+            )
+            return self._said(request, message, 400)
+        reason = texts.REDACTION_REFUSED.get(refused.code, texts.NOT_REDACTABLE)
+        return self._plain(request, reason, 409)
+
     async def _file(self, request: web.Request) -> web.Response:
         """A voice note or photo shown by the browser, or any file saved: opened in memory,
         cleaned of hidden details where it can be."""
@@ -316,10 +348,15 @@ class Console:
 
     def _plain(self, request: web.Request, message: str, status: int) -> web.Response:
         """A refusal in the admin's language, as a page of its own."""
-        text = self.translations.gettext(self._locale(request), message)
+        return self._said(
+            request, self.translations.gettext(self._locale(request), message), status
+        )
+
+    def _said(self, request: web.Request, text: str, status: int) -> web.Response:
+        """Text already in the admin's language, as a page of its own."""
+        locale = self._locale(request)
         return self._html(
-            pages.page(text, f"<p>{escape(text)}</p>", self._locale(request), self.translations),
-            status,
+            pages.page(text, f"<p>{escape(text)}</p>", locale, self.translations), status
         )
 
     def _text(
@@ -363,6 +400,14 @@ def _secured(response: web.StreamResponse) -> web.StreamResponse:
 
 def _same(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _redacted_item(request: web.Request) -> tuple[str, str, int]:
+    """The report, the kind and the index a redaction path names; anything else is 404."""
+    kind, index = request.match_info["kind"], request.match_info["index"]
+    if kind not in REDACTABLE_KINDS or not index.isdigit() or len(index) > 6:
+        raise web.HTTPNotFound()
+    return _report_id(request), kind, int(index)
 
 
 def _report_id(request: web.Request) -> str:

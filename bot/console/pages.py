@@ -13,6 +13,7 @@ from typing import Final
 from bot.admin.view import (
     OpenedReport,
     QueueRow,
+    item_label,
     queue_table,
     render_report,
     status_label,
@@ -20,6 +21,7 @@ from bot.admin.view import (
 from bot.console import texts
 from bot.i18n.translations import LANGUAGE_NAMES, RTL_LOCALES, Translations, format_number
 from bot.partners.routing import MAX_SUMMARY_CHARS, Sharing
+from bot.questions import REDACTABLE_KINDS
 
 STATUSES: Final = ("new", "claimed", "closed")
 STYLE: Final = """
@@ -142,9 +144,51 @@ def report_page(
         + (f"<h2>{escape(t(locale, texts.FILES))}</h2><ul>{files}</ul>" if files else "")
         + saving
         + f"<nav>{''.join(status_forms)}</nav>{writing}"
+        + _redactable(report, locale, translations)
         + _sharing(rid, locale, translations, csrf, sharing, partners)
     )
     return page(report.report_id, body, locale, translations, here=f"/reports/{report.report_id}")
+
+
+def _redactable(report: OpenedReport, locale: str, translations: Translations) -> str:
+    """Links to hide parts of each of the reporter's texts."""
+    items = [i for i in report.items if i.kind in REDACTABLE_KINDS]
+    if not items:
+        return ""
+    rid = escape(report.report_id)
+    links = "".join(
+        f'<li><a href="/reports/{rid}/redact/{item.kind}/{item.index}?lang={locale}">'
+        f"{escape(item_label(item.kind, item.index, locale, translations))}</a></li>"
+        for item in items
+    )
+    title = escape(translations.gettext(locale, texts.REDACT_TITLE))
+    return f"<h2>{title}</h2><ul>{links}</ul>"
+
+
+def redact_page(
+    report_id: str,
+    kind: str,
+    index: int,
+    text: str,
+    locale: str,
+    translations: Translations,
+    csrf: str,
+) -> str:
+    """The reporter's text in a box to change; saving seals the change, the original to leads."""
+    t = translations.gettext
+    label = item_label(kind, index, locale, translations)
+    target = f"/reports/{escape(report_id)}/redact/{kind}/{index}?lang={locale}"
+    body = (
+        f"<h1>{escape(t(locale, texts.REDACT_TITLE))}</h1>"
+        f"<p>{escape(report_id)}: {escape(label)}</p>"
+        f"<p>{escape(t(locale, texts.REDACT_HELP))}</p>"
+        f'<form method="post" action="{target}">{_csrf(csrf)}'
+        f'<textarea name="text" dir="auto" required rows="12">{escape(text)}</textarea>'
+        f"<button>{escape(t(locale, texts.REDACT_SAVE))}</button></form>"
+    )
+    return page(
+        label, body, locale, translations, here=f"/reports/{report_id}/redact/{kind}/{index}"
+    )
 
 
 def _sharing(

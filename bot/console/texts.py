@@ -49,6 +49,15 @@ NO_PARTNERS: Final = N_("No partner is set up: ask whoever runs the server to ad
 NO_SUCH_PARTNER: Final = N_("Choose a partner from the list.")
 NO_PARTNER_LANGUAGE: Final = N_("The partner's language is not installed on this computer.")
 CONSENT_UNREADABLE: Final = N_("The reporter's answer about sharing cannot be read.")
+REDACT_TITLE: Final = N_("Hide parts of the reporter's words")
+REDACT_HELP: Final = N_(
+    "Change the text below: for example, write [name] instead of a name. Other team members "
+    "will see only your text. Only a lead can open what the reporter sent."
+)
+REDACT_SAVE: Final = N_("Save the changed text")
+NOTHING_HIDDEN: Final = N_("The text is the same: nothing was hidden.")
+NO_LEAD: Final = N_("No lead is set up, so nothing can be hidden: ask whoever runs the server.")
+NOT_REDACTABLE: Final = N_("Only the reporter's own words can be hidden.")
 SHARING_SAID: Final = {
     Sharing.NOT_ASKED: SHARING_NOT_ASKED,
     Sharing.WAITING: QUESTION_WAITING,
@@ -56,3 +65,9 @@ SHARING_SAID: Final = {
     Sharing.NO: SHARING_NO,
 }
 """Where consent to sharing stands, as the console says it."""
+REDACTION_REFUSED: Final = {
+    "item": NOT_REDACTABLE,
+    "same": NOTHING_HIDDEN,
+    "no-lead": NO_LEAD,
+}
+"""Why a redaction was refused, as the console says it (length: TEXT_LENGTH)."""
