@@ -75,6 +75,19 @@ class AuditRepository:
             for r in rows
         ]
 
+    async def entries_after(self, seq: int, limit: int) -> list[AuditEntry]:
+        """Up to ``limit`` entries after number ``seq``, in order: one page of the chain."""
+        rows = await self._session.scalars(
+            select(AuditEntryRow)
+            .where(AuditEntryRow.seq > seq)
+            .order_by(AuditEntryRow.seq)
+            .limit(limit)
+        )
+        return [
+            AuditEntry(r.seq, r.day, r.admin, r.action, r.subject, r.prev_hash, r.hash, r.signature)
+            for r in rows
+        ]
+
     async def entries(self) -> list[AuditEntry]:
         """Return every entry in sequence order, each with its signature (None if unsigned)."""
         rows = await self._session.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq))

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from typer.testing import CliRunner
 
 from bot.admin.binding import open_answers
+from bot.adminapi import server as server_module
 from bot.adminapi.client import AdminApiClient, ApiRefused, signed_headers
 from bot.adminapi.gate import NONCE_HEADER, SIGNATURE_HEADER, TIME_HEADER
 from bot.adminapi.protocol import NEXT_CHANGED, NOTHING_NEW
@@ -717,3 +718,45 @@ def test_requests_that_cannot_be_encoded_one_way_are_refused() -> None:
             SignedRequest(method, target, 1, nonce, b"")
     with pytest.raises(CryptoError):
         SignedRequest("GET", "/v1", 1, b"short", b"")
+
+
+def test_an_admin_machine_lists_and_verifies_the_audit_chain_through_the_api(
+    make_settings: Callable[..., Settings],
+    admin_key: AdminPrivateKey,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(server_module, "AUDIT_PAGE_SIZE", 2)  # several pages from 5 entries
+    server_settings = with_admins(make_settings, admin_key)
+    key_file = tmp_path / "admin.key"
+    key_file.write_bytes(admin_key.to_file_bytes(TEST_PASSPHRASE, scrypt_n=2**10))
+    with api_in_a_thread(server_settings, one_report(canary())) as (url, prepared):
+        report_id = str(prepared)
+        laptop = server_settings.model_copy(
+            update={
+                "database_url": f"sqlite:///{tmp_path / 'no-such-folder' / 'none.db'}",
+                "admin_api_url": url,
+            }
+        )
+        app = create_app(CliConfig(load_settings=lambda: laptop, scrypt_n=2**10))
+
+        def amanat(*words: str) -> Result:
+            return CliRunner().invoke(
+                app, [*words, "--key", str(key_file)], env={PASSPHRASE_ENV: TEST_PASSPHRASE}
+            )
+
+        for _ in range(5):
+            assert amanat("admin", "show", report_id).exit_code == 0
+        listed = amanat("audit", "list", "--last", "3")
+        assert listed.exit_code == 0, listed.output
+        assert listed.stdout.count(f"show     {report_id}") == 3
+        assert listed.stdout.splitlines()[-1].lstrip().startswith("5 ")
+        verified = amanat("audit", "verify")
+        assert verified.exit_code == 0, verified.output
+        assert "5 entries" in verified.stdout
+        with sqlite3.connect(tmp_path / "amanat.db") as server_database:
+            server_database.execute("UPDATE audit_log SET subject = 'edited' WHERE seq = 3")
+        broken = amanat("audit", "verify")
+        assert broken.exit_code == 1
+        assert "the audit log does not verify" in broken.output
+    assert not (tmp_path / "no-such-folder").exists()

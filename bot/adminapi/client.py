@@ -36,7 +36,7 @@ from bot.adminapi.protocol import (
     NOTHING_NEW,
     queue_subject,
 )
-from bot.crypto.audit import HASH_SIZE, entry_hash
+from bot.crypto.audit import HASH_SIZE, SIGNATURE_SIZE, AuditEntry, entry_hash
 from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
@@ -137,6 +137,22 @@ class AdminApiClient:
         except (KeyError, TypeError, ValueError, CryptoError):
             raise ApiRefused(502, "the server's audit head is malformed") from None
         return b64encode(self._key.sign_audit_entry(digest))
+
+    async def audit_entries(self) -> list[AuditEntry]:
+        """The whole audit chain, page by page, to list or verify on this machine."""
+        entries: list[AuditEntry] = []
+        while True:
+            answer = await self.call("GET", f"/v1/audit?after={entries[-1].seq if entries else 0}")
+            try:
+                page = [_audit_entry(item) for item in answer["entries"]]
+                more = bool(answer["more"])
+            except (KeyError, TypeError, ValueError, CryptoError):
+                raise ApiRefused(
+                    502, "the server's answer is not a page of the audit log"
+                ) from None
+            entries += page
+            if not more or not page:
+                return entries
 
     async def report(self, report_id: str, *, export: bool = False) -> StoredReport:
         """Fetch one sealed report, its reading signed into the audit log.
@@ -506,4 +522,19 @@ def _answers_only(summary: ReportSummary, sealed: str) -> StoredReport:
         urgent=summary.urgent,
         status=summary.status,
         items=(StoredItem(ANSWERS_KIND, 0, SealedBlob(b64decode(sealed))),),
+    )
+
+
+def _audit_entry(item: Any) -> AuditEntry:
+    """One entry as the server sent it; anything malformed raises for the caller to refuse."""
+    signature = item["signature"]
+    return AuditEntry(
+        seq=int(item["seq"]),
+        day=date.fromisoformat(item["day"]),
+        admin=str(item["admin"]),
+        action=str(item["action"]),
+        subject=str(item["subject"]),
+        prev_hash=b64decode(item["prev_hash"], size=HASH_SIZE),
+        hash=b64decode(item["hash"], size=HASH_SIZE),
+        signature=None if signature is None else b64decode(signature, size=SIGNATURE_SIZE),
     )

@@ -34,7 +34,7 @@ from bot.adminapi.protocol import (
     queue_subject,
 )
 from bot.answers import NOT_SENT_BY_REPORTER
-from bot.crypto.audit import SIGNATURE_SIZE, entry_signature_holds
+from bot.crypto.audit import SIGNATURE_SIZE, AuditEntry, entry_signature_holds
 from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
 from bot.crypto.sealer import AdminSealer
@@ -65,6 +65,7 @@ from storage.uploads import UploadRepository, paged_chunks
 log = logging.getLogger(__name__)
 
 PAGE_SIZE: Final = 50
+AUDIT_PAGE_SIZE: Final = 1000
 ADMIN: Final = web.RequestKey("admin", Admin)
 MAX_BODY_BYTES: Final = 1024 * 1024
 
@@ -126,6 +127,7 @@ class AdminApi:
         app.router.add_get("/healthz", self._alive)
         app.router.add_get("/v1/whoami", self._whoami)
         app.router.add_get("/v1/audit/head", self._audit_head)
+        app.router.add_get("/v1/audit", self._audit_entries)
         app.router.add_get("/v1/queue", self._queue)
         app.router.add_get("/v1/reports/{report_id}", self._report)
         app.router.add_get("/v1/reports/{report_id}/counts", self._counts)
@@ -538,6 +540,23 @@ class AdminApi:
             return refusal(AUDIT_MOVED_ON, 409)
         return done
 
+    async def _audit_entries(self, request: web.Request) -> web.Response:
+        """One page of the audit chain, with hashes and signatures, for `amanat audit` to
+        list and verify on the admin's machine against the keys it holds itself."""
+        after_text = request.query.get("after", "0")
+        if not after_text.isdigit() or len(after_text) > 12:
+            return refusal("after is an entry number, from 0", 400)
+        async with unit_of_work(session_factory(self.engine)) as session:
+            page = await AuditRepository(session).entries_after(
+                int(after_text), AUDIT_PAGE_SIZE + 1
+            )
+        return answer(
+            {
+                "entries": [_audit_entry(entry) for entry in page[:AUDIT_PAGE_SIZE]],
+                "more": len(page) > AUDIT_PAGE_SIZE,
+            }
+        )
+
     async def _audit_head(self, _: web.Request) -> web.Response:
         """What an admin's machine needs to sign the next audit entry: its number, the hash
         it follows, and the server's day."""
@@ -693,6 +712,19 @@ async def _answers_item(reports: ReportRepository, report_id: str) -> str | None
     """A queued report's sealed answers item, in base64 (None if it has none)."""
     blob = await reports.item(report_id, ANSWERS_KIND, 0)
     return None if blob is None else b64encode(blob.data)
+
+
+def _audit_entry(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "day": entry.day.isoformat(),
+        "admin": entry.admin,
+        "action": entry.action,
+        "subject": entry.subject,
+        "prev_hash": b64encode(entry.prev_hash),
+        "hash": b64encode(entry.hash),
+        "signature": None if entry.signature is None else b64encode(entry.signature),
+    }
 
 
 def _summary(row: ReportSummary) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import asyncio
 import hmac
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Final
@@ -48,6 +48,7 @@ from bot.cli.console import register as register_console
 from bot.cli.keys import register as register_keys
 from bot.cli.partners import register as register_digest
 from bot.cli.redaction import register as register_redaction
+from bot.cli.remote import run_api
 from bot.cli.session import register as register_session
 from bot.crypto.audit import AuditEntry, Verdict, verify
 from bot.crypto.errors import CryptoError
@@ -173,13 +174,16 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
     @audit_app.command("list")
     def audit_list(
         last: Annotated[int, typer.Option("--last", min=1, help="How many entries.")] = 50,
+        key: KeyOption = None,
     ) -> None:
         """Show the newest admin actions: day, who (key id), signed or not, what, on what.
+
+        Through the admin API (AMANAT_ADMIN_API_URL) the request is signed with your key.
 
         Example: amanat audit list --last 20
         """
         settings = load_settings(config)
-        entries = run_storage(settings, _audit_entries())
+        entries = _chain(settings, key)
         for entry in entries[-last:]:
             signed = "unsigned" if entry.signature is None else "signed"
             typer.echo(
@@ -210,15 +214,19 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
                 "grew (catches signatures stripped by a database writer).",
             ),
         ] = None,
+        key: KeyOption = None,
     ) -> None:
         """Check the hash chain and every admin's signature; print its head to keep elsewhere.
+
+        The check runs here, against the admin keys this machine is configured with, also
+        when the chain comes through the admin API: a server cannot vouch for itself.
 
         Example: amanat audit verify --expect-head 9c1f... --expect-unsigned 0
         """
         settings = load_settings(config)
         expected = None if expect_head is None else _read_head(expect_head)
         keys = _signing_keys(settings)
-        verdict = run_storage(settings, _audit_verdict(keys, expected, expect_unsigned))
+        verdict = verify(_chain(settings, key), keys, expected, expect_unsigned)
         if verdict.problem is not None:
             fail(f"the audit log does not verify: {verdict.problem}")
         _print_verdict(verdict)
@@ -262,17 +270,12 @@ def _audit_entries() -> Work[list[AuditEntry]]:
     return work
 
 
-def _audit_verdict(
-    signing_keys: Mapping[str, bytes], expect_head: bytes | None, expect_unsigned: int | None
-) -> Work[Verdict]:
-    """Read the whole chain and check it: hashes, signatures and the head kept elsewhere."""
-
-    async def work(sessions: Sessions) -> Verdict:
-        async with unit_of_work(sessions) as session:
-            entries = await AuditRepository(session).entries()
-        return verify(entries, signing_keys, expect_head, expect_unsigned)
-
-    return work
+def _chain(settings: Settings, key: Path | None) -> list[AuditEntry]:
+    """The whole audit chain: through the admin API when it is set, else from the database."""
+    if settings.admin_api_url is None:
+        return run_storage(settings, _audit_entries())
+    holder = load_key(settings, key)
+    return run_api(settings.admin_api_url, holder, lambda api: api.audit_entries())
 
 
 _HEAD_HEX: Final = re.compile(r"[0-9a-f]{64}")
