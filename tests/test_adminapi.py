@@ -522,6 +522,13 @@ async def test_a_reviewer_may_not_use_a_leads_route_and_a_lead_may(
             with pytest.raises(ApiRefused) as refused:
                 await reviewer.call("GET", "/v1/admins")
             assert (refused.value.status, refused.value.reason) == (403, "only a lead may do this")
+            issue = {"partner": "geneva", "pin": "1" * 32, "snapshot": None}
+            subject = f"geneva:2026-10 {'1' * 32}"
+            with pytest.raises(ApiRefused) as digest:
+                await reviewer.audited(
+                    "POST", "/v1/digests/2026-10/issue", "digest", subject, issue
+                )
+            assert digest.value.status == 403  # a reviewer issues no digest
         async with AdminApiClient(url, alice) as client:
             assert await client.call("GET", "/v1/whoami") == {
                 "key_id": lead,

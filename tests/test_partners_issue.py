@@ -12,7 +12,7 @@ import asyncio
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -43,6 +43,7 @@ from storage.migrate import upgrade_to_head
 from storage.models import DigestSnapshotRow
 from storage.records import AUDIT_SUBJECT_MAX, StatRecord
 from storage.repositories import StatsRepository
+from tests.api_support import api_in_a_thread
 
 FAST_N = 2**10
 PASSPHRASE = "correct horse battery staple"
@@ -60,10 +61,13 @@ class Partners:
     oslo: pyrage.x25519.Identity
     admin_key: AdminPrivateKey
     today: list[date]
+    laptop: Settings | None = None
+    """What the admin's commands read: the server's settings, or ones naming only the API."""
 
     def invoke(self, *args: str, key: bool = True):  # type: ignore[no-untyped-def]
+        laptop = self.laptop or self.settings
         config = CliConfig(
-            load_settings=lambda: self.settings, scrypt_n=FAST_N, today=lambda: self.today[0]
+            load_settings=lambda: laptop, scrypt_n=FAST_N, today=lambda: self.today[0]
         )
         return CliRunner().invoke(
             create_app(config),
@@ -146,10 +150,14 @@ def record(category: str, province: str, month: str) -> StatRecord:
     return StatRecord(category, "foreign_military", "AF", province, month, "not_urgent", "yes")
 
 
-@pytest.fixture
+@pytest.fixture(params=["database", "api"])
 def partners(
-    tmp_path: Path, make_settings: Callable[..., Settings], admin_key: AdminPrivateKey
-) -> Partners:
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    admin_key: AdminPrivateKey,
+) -> Iterator[Partners]:
+    """The same digests issued by a machine on the database, and by one through the API."""
     kabul, geneva = pyrage.x25519.Identity.generate(), pyrage.x25519.Identity.generate()
     oslo = pyrage.x25519.Identity.generate()
     second_kabul_key = pyrage.x25519.Identity.generate()
@@ -162,7 +170,9 @@ def partners(
             ),
             Partner(name="geneva", language="en", age_recipients=(str(geneva.to_public()),)),
             Partner(name="oslo", language="en", age_recipients=(str(oslo.to_public()),)),
-        )
+        ),
+        admin_public_keys=(admin_key.public_key().to_text(),),
+        lead_admin_keys=(admin_key.public_key().key_id,),  # a lead issues digests
     )
     upgrade_to_head(settings.database_url)
     key_file = tmp_path / "admin.key"
@@ -177,7 +187,14 @@ def partners(
             *[record("recruit_armed", "kabul", "2026-11") for _ in range(30)],
         ]
     )
-    return world
+    if request.param == "database":
+        yield world
+        return
+    with api_in_a_thread(settings) as (url, _):
+        nowhere = f"sqlite:///{tmp_path / 'no-such-folder' / 'none.db'}"
+        world.laptop = settings.model_copy(update={"admin_api_url": url, "database_url": nowhere})
+        yield world
+    assert not (tmp_path / "no-such-folder").exists()
 
 
 def test_a_partner_opens_its_month_with_standard_age_and_nothing_else(
@@ -278,7 +295,8 @@ def test_partner_settings_refuse_what_could_not_be_opened() -> None:
 
 
 def test_preview_of_one_month_counts_what_issue_would(partners: Partners) -> None:
-    result = partners.invoke("digest", "preview", "--month", "2026-09", key=False)
+    signed = partners.laptop is not None  # through the API every request is signed
+    result = partners.invoke("digest", "preview", "--month", "2026-09", key=signed)
     assert result.exit_code == 0, result.output
     assert "Reports sent in September 2026" in result.stdout
     assert "Reports counted (the reporter agreed): 40" in result.stdout
@@ -370,7 +388,9 @@ def test_a_deleted_snapshot_is_refused(partners: Partners, tmp_path: Path) -> No
     assert refused.exit_code == 1
     assert "the snapshot of 2026-10 is missing" in refused.stderr
     assert not (tmp_path / "second").exists()
-    preview = partners.invoke("digest", "preview", "--month", "2026-10", key=False)
+    preview = partners.invoke(
+        "digest", "preview", "--month", "2026-10", key=partners.laptop is not None
+    )
     assert preview.exit_code == 1  # the live counts are not what was issued
     assert "Reports counted" not in preview.stdout
 

@@ -39,6 +39,14 @@ from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
 from bot.crypto.sealer import AdminSealer
 from bot.crypto.values import SealedBlob
+from bot.partners.months import Month, PartnerDigestError, records_of
+from bot.partners.snapshot import (
+    DIGEST_ACTION,
+    PIN_HEX_DIGITS,
+    digest_subject,
+    encode_snapshot,
+    record_fields,
+)
 from bot.questions import (
     ANSWERS_KIND,
     NOTE_KIND,
@@ -58,8 +66,9 @@ from storage.records import (
     StoredReport,
 )
 from storage.replies import ReplyNoticeRepository, ReplyRepository
-from storage.repositories import ReportRepository
+from storage.repositories import ReportRepository, StatsRepository
 from storage.revocations import RevocationRepository
+from storage.snapshots import DigestSnapshotRepository
 from storage.uploads import UploadRepository, paged_chunks
 
 log = logging.getLogger(__name__)
@@ -144,6 +153,9 @@ class AdminApi:
         app.router.add_post("/v1/reports/{report_id}/ask-consent", self._ask_consent)
         app.router.add_post("/v1/reports/{report_id}/route", self._route)
         app.router.add_post("/v1/reports/{report_id}/redactions", self._redact)
+        app.router.add_get("/v1/stats", self._stats)
+        app.router.add_get("/v1/digests/{month}", self._digest_month)
+        app.router.add_post("/v1/digests/{month}/issue", lead_only(self._issue_digest))
         app.router.add_get("/v1/admins", lead_only(self._admins))
         app.router.add_post("/v1/admins/{key_id}/revoke", lead_only(self._revoke))
         return app
@@ -590,6 +602,64 @@ class AdminApi:
             self.gate.today(), admin.key_id, action, subject, signer=signed
         )
 
+    async def _stats(self, _: web.Request) -> web.Response:
+        """Every statistics record (coarse fields of consenting reports), for a preview."""
+        async with unit_of_work(session_factory(self.engine)) as session:
+            records = await StatsRepository(session).all()
+        return answer({"records": [record_fields(record) for record in records]})
+
+    async def _digest_month(self, request: web.Request) -> web.Response:
+        """A month's sealed snapshot, if one was taken, and its records stored now.
+
+        Which snapshot the audit chain vouches for, the admin's machine reads from the chain
+        itself (`GET /v1/audit`).
+        """
+        month = _month(request)
+        async with unit_of_work(session_factory(self.engine)) as session:
+            snapshot = await DigestSnapshotRepository(session).get(str(month))
+            stored = records_of(await StatsRepository(session).all(), month)
+        return answer(
+            {
+                "snapshot": None if snapshot is None else b64encode(snapshot.data),
+                "records": encode_snapshot(month, stored).decode("ascii"),
+            }
+        )
+
+    async def _issue_digest(self, request: web.Request) -> web.Response:
+        """Chain a lead's digest of a month (a lead only), keeping its first snapshot.
+
+        The first issue sends the snapshot it sealed on the lead's machine; every later one
+        sends none and renders the stored one. The audit entry, signed by the lead, names the
+        snapshot's hash (docs/partner-guide.md §7); the server cannot read the snapshot, so
+        the lead's machine checks that hash against the chain on every later issue.
+        """
+        month = _month(request)
+        body = await _json_object(request)
+        partner, pin = body.get("partner"), body.get("pin")
+        if not isinstance(partner, str) or not _PARTNER_NAME.fullmatch(partner):
+            return refusal("partner is a partner's name from AMANAT_PARTNERS", 400)
+        if not isinstance(pin, str) or not _PIN.fullmatch(pin):
+            return refusal("pin is the snapshot's hash as the audit entry names it", 400)
+        try:
+            sent = body.get("snapshot")
+            snapshot = None if sent is None else SealedBlob(b64decode(sent, size=None))
+        except CryptoError:
+            return refusal("snapshot is a sealed snapshot in base64", 400)
+        if snapshot is not None and not self.sealer.is_current(snapshot):
+            return refusal("the snapshot is not sealed to the current admin key set", 422)
+
+        async def issue(session: AsyncSession) -> web.Response:
+            snapshots = DigestSnapshotRepository(session)
+            kept = await snapshots.get(str(month)) is not None
+            if snapshot is None and not kept:
+                raise Unanswerable("this month has no snapshot yet: send the one you took", 409)
+            if snapshot is not None and not await snapshots.add(str(month), snapshot):
+                raise Unanswerable(SNAPSHOT_TAKEN, 409)
+            return answer({"month": str(month), "partner": partner, "first": snapshot is not None})
+
+        subject = digest_subject(partner, month, pin)
+        return await self._audited(request, DIGEST_ACTION, subject, issue)
+
     async def _admins(self, _: web.Request) -> web.Response:
         lead, reviewer = Role.LEAD.value, Role.REVIEWER.value
         async with unit_of_work(session_factory(self.engine)) as session:
@@ -651,6 +721,8 @@ ORIGINAL_NOT_FOR_LEADS: Final = "the original must be sealed to exactly the lead
 ITEM_CHANGED: Final = "the item changed meanwhile: open the report again"
 CLOSED: Final = "the report is closed: reopen it first with `amanat admin mark ID claimed`"
 _PARTNER_NAME: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+_PIN: Final = re.compile(f"[0-9a-f]{{{PIN_HEX_DIGITS}}}")
+SNAPSHOT_TAKEN: Final = "another digest of this month was issued at the same moment: issue again"
 FRAME: Final = struct.Struct(">I")
 """The length before each sealed chunk of a streamed file."""
 
@@ -663,6 +735,16 @@ class Unanswerable(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+def _month(request: web.Request) -> Month:
+    """The month in the path; anything else is 404."""
+    try:
+        return Month.parse(request.match_info["month"])
+    except PartnerDigestError:
+        raise web.HTTPNotFound(
+            text=json.dumps({"error": "a month is YYYY-MM"}), content_type="application/json"
+        ) from None
 
 
 def _is_index(value: object) -> TypeGuard[int]:

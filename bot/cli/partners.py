@@ -17,6 +17,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.admin.opening import describe_problem
+from bot.adminapi.client import AdminApiClient
 from bot.cli.common import (
     CliConfig,
     CliError,
@@ -35,6 +36,8 @@ from bot.cli.common import (
     run_storage,
 )
 from bot.cli.keys import configured_keys, current_keys
+from bot.cli.remote import run_api
+from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
 from bot.crypto.items import open_with_admin_key
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
@@ -53,6 +56,7 @@ from bot.partners.snapshot import (
     drift,
     encode_snapshot,
     first_issue,
+    record_from_fields,
     require_pinned,
     snapshot_pin,
     snapshot_ref,
@@ -103,8 +107,12 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
         except PartnerDigestError as exc:
             fail(str(exc))
         translations = admin_translations(settings, lang)
-        if month is None:
+        url = settings.admin_api_url
+        if month is None and url is None:
             records = run_storage(settings, _stat_records())
+        elif month is None:
+            holder = load_key(settings, key)  # signs the request
+            records = run_api(url or "", holder, _records_through_api)
         else:
             records = _month_for_preview(settings, key, month)
         try:
@@ -154,7 +162,14 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
         holder = load_key(settings, key)  # opens the snapshot; the audit log names who issued
         admins = current_keys(settings, configured_keys(settings), key_path(settings, key), holder)
         translations = admin_translations(settings, Lang(partner.language))
-        issued = run_storage(settings, _issue(month, partner.name, holder, admins))
+        if settings.admin_api_url is not None:
+            issued = run_api(
+                settings.admin_api_url,
+                holder,
+                lambda api: _issue_through_api(api, month, partner.name, holder, admins),
+            )
+        else:
+            issued = run_storage(settings, _issue(month, partner.name, holder, admins))
         digest = build_digest(issued.records, max(settings.k_anonymity, MIN_K))
         text = render_digest(
             digest, partner.language, translations, period=(month.year, month.month)
@@ -230,14 +245,19 @@ def _pinned(month: Month, state: _MonthState, key: AdminPrivateKey) -> tuple[str
 def _month_for_preview(settings: Settings, key: Path | None, month: Month) -> list[StatRecord]:
     """Return what ``issue`` would render for a month, saying on stderr when it is a snapshot.
 
-    The admin key is asked for only when there is a snapshot to open.
+    The admin key is asked for only when there is a snapshot to open, or a request to sign.
     """
-    state = run_storage(settings, _read_month(month))
+    holder: AdminPrivateKey | None = None
+    if settings.admin_api_url is None:
+        state = run_storage(settings, _read_month(month))
+    else:
+        holder = load_key(settings, key)  # signs the requests
+        state = run_api(settings.admin_api_url, holder, lambda api: _month_through_api(api, month))
     try:
         if state.snapshot is None:
             _require_pinned(month, state.first, None)
             return state.stored
-        pin, records = _pinned(month, state, load_key(settings, key))
+        pin, records = _pinned(month, state, holder or load_key(settings, key))
     except CliError as exc:
         fail(str(exc))
     typer.echo(
@@ -307,3 +327,60 @@ def _stat_records() -> Work[list[StatRecord]]:
             return list(await StatsRepository(session).all())
 
     return work
+
+
+async def _records_through_api(api: AdminApiClient) -> list[StatRecord]:
+    """Every statistics record, through the admin API."""
+    answer = await api.call("GET", "/v1/stats")
+    try:
+        return [record_from_fields(row) for row in answer["records"]]
+    except (KeyError, TypeError, PartnerDigestError):
+        raise CliError("the server's answer is not a list of statistics records") from None
+
+
+async def _month_through_api(api: AdminApiClient, month: Month) -> _MonthState:
+    """A month's snapshot and records through the admin API; its first digest entry from the
+    audit chain the server hands over, read here."""
+    answer = await api.call("GET", f"/v1/digests/{month}")
+    try:
+        sent = answer["snapshot"]
+        snapshot = None if sent is None else SealedBlob(b64decode(sent, size=None))
+        stored = decode_snapshot(month, str(answer["records"]).encode("utf-8"))
+    except (KeyError, TypeError, CryptoError, PartnerDigestError):
+        raise CliError(f"the server's answer about {month} is malformed") from None
+    return _MonthState(first_issue(await api.audit_entries(), month), snapshot, stored)
+
+
+async def _issue_through_api(
+    api: AdminApiClient,
+    month: Month,
+    partner: str,
+    key: AdminPrivateKey,
+    admins: Sequence[AdminPublicKey],
+) -> _Issued:
+    """Take or check the month's snapshot here, and have the server keep and chain it.
+
+    As :func:`_issue`: the first issue seals the month's records to the admins; every later
+    one opens the stored snapshot and checks its hash against the month's first entry.
+    """
+    state = await _month_through_api(api, month)
+    sealed: SealedBlob | None = None
+    if state.snapshot is None:
+        _require_pinned(month, state.first, None)
+        plaintext = encode_snapshot(month, state.stored)
+        sealed = AdminSealer(admins).seal_for_admins(plaintext, snapshot_ref(month))
+        pin, records = snapshot_pin(plaintext), decode_snapshot(month, plaintext)
+    else:
+        pin, records = _pinned(month, state, key)
+    await api.audited(
+        "POST",
+        f"/v1/digests/{month}/issue",
+        DIGEST_ACTION,
+        digest_subject(partner, month, pin),
+        {
+            "partner": partner,
+            "pin": pin,
+            "snapshot": None if sealed is None else b64encode(sealed.data),
+        },
+    )
+    return _Issued(records, pin, sealed is not None, drift(records, state.stored))

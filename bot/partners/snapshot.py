@@ -64,9 +64,21 @@ def snapshot_ref(month: Month) -> ItemRef:
     return ItemRef(f"digest-{month}", SNAPSHOT_KIND, 0)
 
 
-def _fields(record: StatLike) -> dict[str, str | None]:
+def record_fields(record: StatLike) -> dict[str, str | None]:
     """Take a record's coarse fields, by name."""
     return {name: getattr(record, name) for name in FIELDS}
+
+
+def record_from_fields(row: object) -> StatRecord:
+    """Read a record back from its fields; anything else raises PartnerDigestError."""
+    if not isinstance(row, dict) or set(row) != set(FIELDS):
+        raise PartnerDigestError("a statistics record is not in a format this version reads")
+    try:
+        return StatRecord(**row)
+    except (TypeError, ValueError):
+        raise PartnerDigestError(
+            "a statistics record is not in a format this version reads"
+        ) from None
 
 
 def _canonical(value: object) -> str:
@@ -79,7 +91,7 @@ def encode_snapshot(month: Month, records: Sequence[StatLike]) -> bytes:
     wanted = str(month)
     if any(record.month != wanted for record in records):
         raise PartnerDigestError(f"a snapshot of {month} holds records of {month} only")
-    rows = sorted((_fields(record) for record in records), key=_canonical)
+    rows = sorted((record_fields(record) for record in records), key=_canonical)
     document = {"format": SNAPSHOT_FORMAT, "month": wanted, "records": rows}
     return _canonical(document).encode("ascii")
 
@@ -208,6 +220,6 @@ class Drift:
 
 def drift(snapshot: Sequence[StatLike], stored: Sequence[StatLike]) -> Drift:
     """Compare a month's snapshot with its records stored now, as multisets."""
-    then = Counter(tuple(_fields(record).values()) for record in snapshot)
-    now = Counter(tuple(_fields(record).values()) for record in stored)
+    then = Counter(tuple(record_fields(record).values()) for record in snapshot)
+    now = Counter(tuple(record_fields(record).values()) for record in stored)
     return Drift(late=(now - then).total(), gone=(then - now).total())
