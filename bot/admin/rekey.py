@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Final, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,7 +33,7 @@ from bot.crypto.audit import KEY_ID_PATTERN
 from bot.crypto.errors import CryptoError, NotARecipient, TamperedCiphertext, UnsupportedFormat
 from bot.crypto.items import rewrap_for_admins
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
-from bot.crypto.sealer import AdminSealer
+from bot.crypto.sealer import AdminSealer, key_set_fingerprint
 from bot.crypto.stream import rewrap_stream_header
 from bot.crypto.values import ItemRef, SealedBlob
 from bot.questions import ATTACHMENT_KIND, FOLLOWUP_FILE_KIND, ORIGINAL_KINDS
@@ -44,21 +44,26 @@ from storage.uploads import UploadRepository
 
 __all__ = [
     "AfterReport",
+    "DatabaseRekeyStore",
     "ItemRewrapper",
     "KeyChange",
     "KeySetError",
     "Problem",
+    "RekeyStore",
     "RekeySummary",
     "Replacement",
     "ReportOutcome",
     "ReportPlan",
     "config_value",
+    "outcome_of",
     "parse_key_set",
     "plan_add",
     "plan_report",
     "plan_revoke",
     "plan_rotate",
+    "rekey_subject",
     "resolve_key_id",
+    "rewrap_reports",
     "rewrap_stored_reports",
     "rewrapper_for",
 ]
@@ -395,56 +400,87 @@ class RekeySummary:
 Sessions = async_sessionmaker[AsyncSession]
 
 
-async def _rekey_one(
-    sessions: Sessions,
-    report_id: str,
-    keys: Sequence[AdminPrivateKey],
-    target: Sequence[AdminPublicKey],
-    *,
-    execute: bool,
-    choose: Callable[[str], ItemRewrapper],
-    lead_ids: frozenset[str],
-) -> ReportOutcome | None:
-    """Re-wrap one report in its own unit of work; None if it was deleted meanwhile."""
-    async with unit_of_work(sessions) as session:
-        reports = ReportRepository(session)
-        stored = await reports.get(report_id)
-        if stored is None:
-            return None
-        uploads = UploadRepository(session)
-        upload_of = {file.index: file.upload_id for file in stored.files}
-        headers = [
-            (index, header)
-            for index, upload_id in upload_of.items()
-            if (header := await uploads.header(upload_id)) is not None
-        ]
-        plan = plan_report(
-            stored, keys, target, choose=choose, stream_headers=headers, lead_ids=lead_ids
-        )
-        if not execute:
-            return ReportOutcome(plan.report_id, len(plan.replacements), plan.problems)
-        done, changed = 0, 0
-        for replacement in plan.replacements:
-            if replacement.kind in STREAM_KINDS:
-                replaced = await uploads.replace_header(
-                    upload_of[replacement.index], replacement.new, expected=replacement.old
-                )
-            else:
-                replaced = await reports.replace_item_blob(
-                    stored.id,
-                    replacement.kind,
-                    replacement.index,
-                    replacement.new,
-                    expected=replacement.old,
-                )
-            if replaced:
-                done += 1
-            else:
-                changed += 1
+Planner = Callable[[StoredReport, Sequence[tuple[int, SealedBlob]]], ReportPlan]
+"""Re-wrap one report in memory from its items and its files' stream headers."""
+
+
+class RekeyStore(Protocol):
+    """Where the reports to re-wrap live: the database, or the admin API (bot.adminapi)."""
+
+    async def report_ids(self, after: str | None, limit: int) -> list[str]:
+        """The next ``limit`` report ids after ``after``, in id order."""
+        ...
+
+    async def rekey_one(
+        self, report_id: str, planner: Planner, *, execute: bool
+    ) -> ReportOutcome | None:
+        """Plan one report with ``planner`` and, with ``execute``, write each replacement
+        only where the old blob is still stored; None if the report is gone."""
+        ...
+
+
+def outcome_of(plan: ReportPlan, done: int, changed: int) -> ReportOutcome:
+    """How one report fared once written: replacements that landed, and what was left."""
     problems = Counter(dict(plan.problems))
     if changed:
         problems[Problem.CHANGED] += changed
     return ReportOutcome(plan.report_id, done, _sorted_counts(problems))
+
+
+@dataclass(frozen=True)
+class DatabaseRekeyStore:
+    """Re-wrap on the database itself, each report in its own unit of work."""
+
+    sessions: Sessions
+
+    async def report_ids(self, after: str | None, limit: int) -> list[str]:
+        """The next page of report ids."""
+        async with unit_of_work(self.sessions) as session:
+            return await ReportRepository(session).ids_after(after, limit=limit)
+
+    async def rekey_one(
+        self, report_id: str, planner: Planner, *, execute: bool
+    ) -> ReportOutcome | None:
+        """Read, plan and write one report in one unit of work."""
+        async with unit_of_work(self.sessions) as session:
+            reports = ReportRepository(session)
+            stored = await reports.get(report_id)
+            if stored is None:
+                return None
+            uploads = UploadRepository(session)
+            upload_of = {file.index: file.upload_id for file in stored.files}
+            headers = [
+                (index, header)
+                for index, upload_id in upload_of.items()
+                if (header := await uploads.header(upload_id)) is not None
+            ]
+            plan = planner(stored, headers)
+            if not execute:
+                return ReportOutcome(plan.report_id, len(plan.replacements), plan.problems)
+            done, changed = 0, 0
+            for replacement in plan.replacements:
+                if replacement.kind in STREAM_KINDS:
+                    replaced = await uploads.replace_header(
+                        upload_of[replacement.index], replacement.new, expected=replacement.old
+                    )
+                else:
+                    replaced = await reports.replace_item_blob(
+                        stored.id,
+                        replacement.kind,
+                        replacement.index,
+                        replacement.new,
+                        expected=replacement.old,
+                    )
+                if replaced:
+                    done += 1
+                else:
+                    changed += 1
+        return outcome_of(plan, done, changed)
+
+
+def rekey_subject(key_ids: Sequence[str]) -> str:
+    """What a ``rekey`` audit entry names: how many keys the new set has, and its fingerprint."""
+    return f"{len(key_ids)}:{key_set_fingerprint(key_ids)}"
 
 
 async def rewrap_stored_reports(
@@ -458,14 +494,37 @@ async def rewrap_stored_reports(
     page_size: int = PAGE_SIZE,
     lead_ids: frozenset[str] = frozenset(),
 ) -> RekeySummary:
-    """Re-wrap every stored report's items to ``target``, one unit of work per report.
+    """Re-wrap every report in the database (:func:`rewrap_reports` on its store)."""
+    return await rewrap_reports(
+        DatabaseRekeyStore(sessions),
+        keys,
+        target,
+        execute=execute,
+        after_report=after_report,
+        choose=choose,
+        page_size=page_size,
+        lead_ids=lead_ids,
+    )
 
-    Originals of redacted items go to the keys of ``target`` named in ``lead_ids`` only.
+
+async def rewrap_reports(
+    store: RekeyStore,
+    keys: Sequence[AdminPrivateKey],
+    target: Sequence[AdminPublicKey],
+    *,
+    execute: bool,
+    after_report: AfterReport | None = None,
+    choose: Callable[[str], ItemRewrapper] = rewrapper_for,
+    page_size: int = PAGE_SIZE,
+    lead_ids: frozenset[str] = frozenset(),
+) -> RekeySummary:
+    """Re-wrap every stored report's items to ``target``, one report at a time.
 
     ``keys`` are the admin's private keys, tried in order for each item (a rotation that is
     resumed holds two). Without ``execute`` nothing is written: the same work is done in
-    memory and counted. ``after_report`` runs after each report's unit of work has ended;
-    it is the progress hook, and the seam through which tests interrupt a run.
+    memory and counted. ``after_report`` runs after each report is done; it is the progress
+    hook, and the seam through which tests interrupt a run. Originals of redacted items go
+    to the keys of ``target`` named in ``lead_ids`` only.
     """
     keys = tuple(keys)
     target = tuple(target)
@@ -473,24 +532,21 @@ async def rewrap_stored_reports(
         raise ValueError("re-wrapping needs at least one admin private key")
     if not target:
         raise ValueError("re-wrapping needs at least one admin public key")
+
+    def planner(stored: StoredReport, headers: Sequence[tuple[int, SealedBlob]]) -> ReportPlan:
+        return plan_report(
+            stored, keys, target, choose=choose, stream_headers=headers, lead_ids=lead_ids
+        )
+
     reports = rewrapped = 0
     problem_reports: list[ReportOutcome] = []
     after: str | None = None
     while True:
-        async with unit_of_work(sessions) as session:
-            page = await ReportRepository(session).ids_after(after, limit=page_size)
+        page = await store.report_ids(after, page_size)
         if not page:
             break
         for report_id in page:
-            outcome = await _rekey_one(
-                sessions,
-                report_id,
-                keys,
-                target,
-                execute=execute,
-                choose=choose,
-                lead_ids=lead_ids,
-            )
+            outcome = await store.rekey_one(report_id, planner, execute=execute)
             if outcome is None:
                 continue
             reports += 1

@@ -8,7 +8,6 @@ to) and print the new value; they never change the server's configuration
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +26,7 @@ from bot.admin.rekey import (
     plan_add,
     plan_revoke,
     plan_rotate,
+    rekey_subject,
     resolve_key_id,
     rewrap_stored_reports,
 )
@@ -154,10 +154,10 @@ def _rekey(
         if execute:
             # One entry per run: which admin changed the set, and a fingerprint of the set
             # it now seals to (sha256 of the sorted key ids, joined by commas).
-            ids = ",".join(sorted(key.key_id for key in change.target))
-            fingerprint = hashlib.sha256(ids.encode()).hexdigest()[:16]
             async with unit_of_work(sessions) as session:
-                await audit(session, keys[0], "rekey", f"{len(change.target)}:{fingerprint}")
+                await audit(
+                    session, keys[0], "rekey", rekey_subject([k.key_id for k in change.target])
+                )
         return summary
 
     return run_storage(settings, work)

@@ -22,6 +22,22 @@ READABLE_TABLE_VERSIONS = tuple(sorted({*ITEM_FORMAT_VERSIONS_READ, STREAM_FORMA
 """Version bytes a recipient table may start with: items v1 and v2, stream headers v1."""
 
 
+def recipient_ids(blob: SealedBlob) -> frozenset[str] | None:
+    """The key ids (hex, as admins see them) an item or stream header is wrapped to; None if
+    the blob is malformed. Reads the recipient table only, so a server can check it."""
+    try:
+        entries, _ = parse_recipients(blob.data, READABLE_TABLE_VERSIONS)
+    except CryptoError:
+        return None
+    return frozenset(key_id.hex() for key_id in entries)
+
+
+def key_set_fingerprint(key_ids: Iterable[str]) -> str:
+    """Name a set of admin keys in the audit log: the first 16 hex digits of the SHA-256 of
+    their sorted ids, joined by commas (what a ``rekey`` entry records)."""
+    return hashlib.sha256(",".join(sorted(key_ids)).encode()).hexdigest()[:16]
+
+
 class AdminSealer:
     """Seal to every admin public key; the bot holds only this (public keys)."""
 
