@@ -16,14 +16,27 @@ import re
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeGuard
+from typing import Any, Final
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.admin.history import RECORDED_ACTIONS
 from bot.admin.redaction import blob_hash
-from bot.adminapi.gate import AUDIT_HEADER, AUDIT_MOVED_ON, Admin, Gate, Refused, Role
+from bot.adminapi.gate import AUDIT_HEADER, AUDIT_MOVED_ON, Gate, Refused, Role
+from bot.adminapi.http import (
+    ADMIN,
+    Handler,
+    Unanswerable,
+    admitted,
+    answer,
+    is_index,
+    json_object,
+    lead_only,
+    refusal,
+    report_id_in,
+    sealed_report,
+)
 from bot.adminapi.protocol import (
     ALREADY_ASKED,
     ANSWER_TAKEN,
@@ -63,7 +76,6 @@ from storage.records import (
     STATUS_CLOSED,
     STATUS_NEW,
     ReportSummary,
-    StoredReport,
 )
 from storage.replies import ReplyNoticeRepository, ReplyRepository
 from storage.repositories import ReportRepository, StatsRepository
@@ -75,46 +87,7 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE: Final = 50
 AUDIT_PAGE_SIZE: Final = 1000
-ADMIN: Final = web.RequestKey("admin", Admin)
 MAX_BODY_BYTES: Final = 1024 * 1024
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def answer(data: Any, status: int = 200) -> web.Response:
-    """A JSON answer that no cache or browser keeps or sniffs."""
-    return web.Response(
-        text=json.dumps(data, ensure_ascii=False),
-        status=status,
-        content_type="application/json",
-        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
-    )
-
-
-def refusal(reason: str, status: int) -> web.Response:
-    """The fixed phrase of a refusal, as JSON."""
-    return answer({"error": reason}, status)
-
-
-def lead_only(handler: Handler) -> Handler:
-    """Refuse a route to reviewers: only a lead may do this."""
-
-    async def checked(request: web.Request) -> web.StreamResponse:
-        if admitted(request).role is not Role.LEAD:
-            log.warning("admin API request refused: a reviewer asked for a lead's route")
-            return refusal("only a lead may do this", 403)
-        return await handler(request)
-
-    return checked
-
-
-def admitted(request: web.Request) -> Admin:
-    """The admin the gate admitted this request for."""
-    try:
-        admin: Admin = request[ADMIN]
-    except KeyError:
-        raise RuntimeError("a route ran without the gate") from None
-    return admin
 
 
 @dataclass
@@ -220,15 +193,15 @@ class AdminApi:
     async def _reply(self, request: web.Request) -> web.Response:
         """Store an answer to the reporter and the team's copy, both sealed on the admin's
         machine: one to the reporter's key (only their code opens it), one to the admins."""
-        report_id = _report_id(request)
-        body = await _json_object(request)
+        report_id = report_id_in(request)
+        body = await json_object(request)
         index = body.get("index")
         try:
             for_reporter = SealedBlob(b64decode(body.get("for_reporter")))
             for_admins = SealedBlob(b64decode(body.get("for_admins")))
         except CryptoError:
             return refusal("for_reporter and for_admins are sealed answers in base64", 400)
-        if not _is_index(index):
+        if not is_index(index):
             return refusal("index is the answer's number, from 0", 400)
         if not self.sealer.is_current(for_admins):
             return refusal("the team's copy is not sealed to the current admin key set", 422)
@@ -258,20 +231,20 @@ class AdminApi:
 
         Chained as "show", or "export-report" (``export=1``) when the admin keeps a copy.
         """
-        report_id = _report_id(request)
+        report_id = report_id_in(request)
         action = "export-report" if request.query.get("export") == "1" else "show"
 
         async def read(session: AsyncSession) -> web.Response:
             report = await ReportRepository(session).get(report_id)
             if report is None:
                 raise Unanswerable("no such report", 404)
-            return answer(_sealed(report))
+            return answer(sealed_report(report))
 
         return await self._audited(request, action, report_id, read)
 
     async def _counts(self, request: web.Request) -> web.Response:
         """How many notes and answers a report has: the index the next one is sealed under."""
-        report_id = _report_id(request)
+        report_id = report_id_in(request)
         async with unit_of_work(session_factory(self.engine)) as session:
             reports = ReportRepository(session)
             if not await reports.exists(report_id):
@@ -286,7 +259,7 @@ class AdminApi:
         Metadata the chain already shows every admin (`amanat audit list`); the signatures
         stay with `amanat audit verify`.
         """
-        report_id = _report_id(request)
+        report_id = report_id_in(request)
         async with unit_of_work(session_factory(self.engine)) as session:
             entries = await AuditRepository(session).about(report_id, RECORDED_ACTIONS.values())
         return answer(
@@ -305,7 +278,7 @@ class AdminApi:
         details, `export-original`, subject "<report> <index>"); each batch of chunks is read
         in a transaction of its own, so a slow download never holds the database.
         """
-        report_id = _report_id(request)
+        report_id = report_id_in(request)
         index_text = request.match_info["index"]
         if not index_text.isdigit() or len(index_text) > 6:
             return refusal("no such file", 404)
@@ -339,14 +312,14 @@ class AdminApi:
 
     async def _consent(self, request: web.Request) -> web.Response:
         """Whether the team's question to the reporter still waits for an answer."""
-        report_id = _report_id(request)
+        report_id = report_id_in(request)
         async with unit_of_work(session_factory(self.engine)) as session:
             waiting = await ConsentRepository(session).pending(report_id) is not None
         return answer({"waiting": waiting})
 
     async def _ask_consent(self, request: web.Request) -> web.Response:
         """Ask the reporter whether the case may go to a partner; one question at a time."""
-        report_id = _report_id(request)
+        report_id = report_id_in(request)
 
         async def ask(session: AsyncSession) -> web.Response:
             if not await ReportRepository(session).exists(report_id):
@@ -365,8 +338,8 @@ class AdminApi:
         sealed yes; the server cannot read that answer, so it records and trusts nothing
         else. Recording first means no case leaves unrecorded.
         """
-        report_id = _report_id(request)
-        partner = (await _json_object(request)).get("partner")
+        report_id = report_id_in(request)
+        partner = (await json_object(request)).get("partner")
         if not isinstance(partner, str) or not _PARTNER_NAME.fullmatch(partner):
             return refusal("partner is a partner's name from AMANAT_PARTNERS", 400)
 
@@ -385,10 +358,10 @@ class AdminApi:
         admin key, that a new original is sealed to exactly the lead keys, and that the copy
         replaces the very blob the admin opened.
         """
-        report_id = _report_id(request)
-        body = await _json_object(request)
+        report_id = report_id_in(request)
+        body = await json_object(request)
         kind, index = body.get("kind"), body.get("index")
-        if kind not in REDACTABLE_KINDS or not _is_index(index):
+        if kind not in REDACTABLE_KINDS or not is_index(index):
             return refusal(f"kind is one of: {', '.join(REDACTABLE_KINDS)}; index from 0", 400)
         try:
             redacted = SealedBlob(b64decode(body.get("redacted"), size=None))
@@ -440,7 +413,7 @@ class AdminApi:
         the report ``/v1/claimable`` named; if the next one is another by now (taken, or a
         more urgent one arrived), nothing is kept and the admin asks again.
         """
-        expected = (await _json_object(request)).get("id")
+        expected = (await json_object(request)).get("id")
         if not isinstance(expected, str) or not could_be_report_id(expected):
             return refusal("id is the report /v1/claimable named", 400)
 
@@ -456,7 +429,7 @@ class AdminApi:
 
     async def _release(self, request: web.Request) -> web.Response:
         """Give a claimed report back to the queue, for another admin to take."""
-        report_id = _report_id(request)
+        report_id = report_id_in(request)
 
         async def give_back(session: AsyncSession) -> web.Response:
             reports = ReportRepository(session)
@@ -472,7 +445,7 @@ class AdminApi:
 
     async def _claim(self, request: web.Request) -> web.Response:
         """Take one new report; 409 if another admin took it first (ask for the next)."""
-        report_id = _report_id(request)
+        report_id = report_id_in(request)
 
         async def take(session: AsyncSession) -> web.Response:
             reports = ReportRepository(session)
@@ -488,8 +461,8 @@ class AdminApi:
 
     async def _status(self, request: web.Request) -> web.Response:
         """Set a report's status: the reporter sees it with /status."""
-        report_id = _report_id(request)
-        status = (await _json_object(request)).get("status")
+        report_id = report_id_in(request)
+        status = (await json_object(request)).get("status")
         if status not in REPORT_STATUSES:
             return refusal(f"status is one of: {', '.join(REPORT_STATUSES)}", 400)
 
@@ -502,14 +475,14 @@ class AdminApi:
 
     async def _note(self, request: web.Request) -> web.Response:
         """Store a note sealed on the admin's machine to the current admin key set."""
-        report_id = _report_id(request)
-        body = await _json_object(request)
+        report_id = report_id_in(request)
+        body = await json_object(request)
         index, blob = body.get("index"), body.get("blob")
         try:
             sealed = SealedBlob(b64decode(blob, size=None))
         except CryptoError:
             return refusal("blob is the sealed note in base64", 400)
-        if not _is_index(index):
+        if not is_index(index):
             return refusal("index is the note's number, from 0", 400)
         if not self.sealer.is_current(sealed):
             return refusal("the note is not sealed to the current admin key set", 422)
@@ -634,7 +607,7 @@ class AdminApi:
         the lead's machine checks that hash against the chain on every later issue.
         """
         month = _month(request)
-        body = await _json_object(request)
+        body = await json_object(request)
         partner, pin = body.get("partner"), body.get("pin")
         if not isinstance(partner, str) or not _PARTNER_NAME.fullmatch(partner):
             return refusal("partner is a partner's name from AMANAT_PARTNERS", 400)
@@ -727,16 +700,6 @@ FRAME: Final = struct.Struct(">I")
 """The length before each sealed chunk of a streamed file."""
 
 
-class Unanswerable(Exception):
-    """Refuse a request from inside its transaction, which then keeps nothing."""
-
-    def __init__(self, reason: str, status: int) -> None:
-        """A fixed phrase and the HTTP status."""
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-
-
 def _month(request: web.Request) -> Month:
     """The month in the path; anything else is 404."""
     try:
@@ -745,34 +708,6 @@ def _month(request: web.Request) -> Month:
         raise web.HTTPNotFound(
             text=json.dumps({"error": "a month is YYYY-MM"}), content_type="application/json"
         ) from None
-
-
-def _is_index(value: object) -> TypeGuard[int]:
-    """A JSON number usable as an item index: a whole number from 0 (true and false are not)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _report_id(request: web.Request) -> str:
-    """The report id in the path; anything that cannot be one reads as no such report."""
-    report_id = request.match_info["report_id"]
-    if not could_be_report_id(report_id):
-        raise web.HTTPNotFound(
-            text=json.dumps({"error": "no such report"}), content_type="application/json"
-        )
-    return report_id
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object; anything else is 400."""
-    try:
-        body = json.loads(await request.read() or b"{}")
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "the body is a JSON object"}), content_type="application/json"
-        )
-    return body
 
 
 class AuditMoved(Exception):
@@ -816,20 +751,4 @@ def _summary(row: ReportSummary) -> dict[str, Any]:
         "urgent": row.urgent,
         "status": row.status,
         "sent": row.item_count,
-    }
-
-
-def _sealed(report: StoredReport) -> dict[str, Any]:
-    return {
-        "id": report.id,
-        "format": report.format_version,
-        "day": report.submitted_on.isoformat(),
-        "urgent": report.urgent,
-        "status": report.status,
-        "reporter_key": None if report.reporter_key is None else b64encode(report.reporter_key),
-        "items": [
-            {"kind": item.kind, "index": item.index, "blob": b64encode(item.blob.data)}
-            for item in report.items
-        ],
-        "files": [{"index": file.index, "upload": file.upload_id} for file in report.files],
     }
