@@ -88,6 +88,27 @@ class AuditRepository:
             for r in rows
         ]
 
+    async def latest_of(self, admin: str, actions: Collection[str]) -> AuditEntry | None:
+        """The newest entry this admin chained with one of ``actions``, if any."""
+        row = await self._session.scalar(
+            select(AuditEntryRow)
+            .where(AuditEntryRow.admin == admin, AuditEntryRow.action.in_(list(actions)))
+            .order_by(AuditEntryRow.seq.desc())
+            .limit(1)
+        )
+        if row is None:
+            return None
+        return AuditEntry(
+            row.seq,
+            row.day,
+            row.admin,
+            row.action,
+            row.subject,
+            row.prev_hash,
+            row.hash,
+            row.signature,
+        )
+
     async def entries(self) -> list[AuditEntry]:
         """Return every entry in sequence order, each with its signature (None if unsigned)."""
         rows = await self._session.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq))

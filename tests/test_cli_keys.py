@@ -10,7 +10,7 @@ import asyncio
 import os
 import re
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -32,6 +32,7 @@ from storage.db import create_engine, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head
 from storage.records import NewItem, NewReport, StoredReport
 from storage.repositories import ReportRepository
+from tests.api_support import api_in_a_thread
 
 FAST_N = 2**10
 ALICE_PASS = "alice's long passphrase"
@@ -65,6 +66,8 @@ class World:
     alice_file: Path
     tmp: Path
     after_report: Callable[[ReportOutcome], None] | None = None
+    api_url: str | None = None
+    """Set when Alice's machine works through the admin API, with no database URL."""
 
     def configure(self, *keys: AdminPrivateKey) -> None:
         texts = tuple(key.public_key().to_text() for key in keys)
@@ -72,6 +75,11 @@ class World:
 
     def invoke(self, *args: str, input: str | None = None) -> Result:
         settings = self.settings
+        if self.api_url is not None:
+            nowhere = f"sqlite:///{self.tmp / 'no-such-folder' / 'none.db'}"
+            settings = settings.model_copy(
+                update={"admin_api_url": self.api_url, "database_url": nowhere}
+            )
         config = CliConfig(
             load_settings=lambda: settings, scrypt_n=FAST_N, after_report=self.after_report
         )
@@ -133,14 +141,44 @@ class World:
         return results.pop()
 
 
-@pytest.fixture
-def world(tmp_path: Path, make_settings: Callable[..., Settings], admins: Admins) -> World:
+def database_world(tmp_path: Path, make_settings: Callable[..., Settings], admins: Admins) -> World:
+    """Alice's machine on the server's database."""
     settings = make_settings()
     upgrade_to_head(settings.database_url)
     alice_file = tmp_path / "keys" / "alice.key"
     alice_file.parent.mkdir(mode=0o700)
     alice_file.write_bytes(admins.alice.to_file_bytes(ALICE_PASS, scrypt_n=FAST_N))
     return World(settings, alice_file, tmp_path)
+
+
+@pytest.fixture(name="database_world")
+def database_world_fixture(
+    tmp_path: Path, make_settings: Callable[..., Settings], admins: Admins
+) -> World:
+    """Development keys exist only beside the embedded database: those tests use this."""
+    return database_world(tmp_path, make_settings, admins)
+
+
+@pytest.fixture(params=["database", "api"])
+def world(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    admins: Admins,
+) -> Iterator[World]:
+    """Alice re-keys on the database, or as a lead through the admin API."""
+    world = database_world(tmp_path, make_settings, admins)
+    if request.param == "database":
+        yield world
+        return
+    alice = admins.alice.public_key()
+    server = world.settings.model_copy(
+        update={"admin_public_keys": (alice.to_text(),), "lead_admin_keys": (alice.key_id,)}
+    )
+    with api_in_a_thread(server) as (url, _):
+        world.api_url = url
+        yield world
+    assert not (tmp_path / "no-such-folder").exists()
 
 
 def config_line(*keys: AdminPublicKey) -> str:
@@ -264,8 +302,9 @@ def test_an_empty_setting_is_refused_unless_the_key_is_the_development_key(
 
 
 def test_in_development_the_current_set_is_the_development_key(
-    world: World, admins: Admins, make_settings: Callable[..., Settings]
+    database_world: World, admins: Admins, make_settings: Callable[..., Settings]
 ) -> None:
+    world = database_world
     bare = make_settings(admin_public_keys=(), server_secret=None)
     dev = ensure_dev_keys(bare, scrypt_n=FAST_N)
     dev_public = AdminPublicKey.from_text(dev.admin_public_keys[0])

@@ -46,6 +46,7 @@ from bot.adminapi.protocol import (
     could_be_report_id,
     queue_subject,
 )
+from bot.adminapi.rekeying import RekeyRoutes
 from bot.answers import NOT_SENT_BY_REPORTER
 from bot.crypto.audit import SIGNATURE_SIZE, AuditEntry, entry_signature_holds
 from bot.crypto.encoding import b64decode, b64encode
@@ -129,6 +130,7 @@ class AdminApi:
         app.router.add_get("/v1/stats", self._stats)
         app.router.add_get("/v1/digests/{month}", self._digest_month)
         app.router.add_post("/v1/digests/{month}/issue", lead_only(self._issue_digest))
+        RekeyRoutes(self.engine, self._audited, self.gate.today, self.lead_ids).register(app)
         app.router.add_get("/v1/admins", lead_only(self._admins))
         app.router.add_post("/v1/admins/{key_id}/revoke", lead_only(self._revoke))
         return app

@@ -28,8 +28,11 @@ from bot.admin.rekey import (
     plan_rotate,
     rekey_subject,
     resolve_key_id,
+    rewrap_reports,
     rewrap_stored_reports,
 )
+from bot.adminapi.client import AdminApiClient
+from bot.adminapi.rewrap import ApiRekeyStore, rewrap_snapshots_through_api, start_rekey
 from bot.cli.common import (
     DEFAULT_KEY_PATH,
     MIN_PASSPHRASE_LENGTH,
@@ -46,6 +49,7 @@ from bot.cli.common import (
     require_database,
     run_storage,
 )
+from bot.cli.remote import run_api
 from bot.crypto.errors import CryptoError
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
 from bot.devtools.devkeys import is_dev_key
@@ -111,7 +115,8 @@ def _holder_and_current_set(
 ) -> tuple[AdminPrivateKey, tuple[AdminPublicKey, ...]]:
     """Open this admin's key and name the set the server seals to now (or exit)."""
     configured = configured_keys(settings)
-    require_database(settings)
+    if settings.admin_api_url is None:
+        require_database(settings)
     path = key_path(settings, key)
     holder = load_key_file(settings, path)
     return holder, current_keys(settings, configured, path, holder)
@@ -132,7 +137,14 @@ def _rekey(
     execute: bool,
     after_report: AfterReport | None,
 ) -> RekeySummary:
-    """Re-wrap every stored report to the change's target set (or count, in a dry run)."""
+    """Re-wrap every stored report to the change's target set (or count, in a dry run):
+    through the admin API when it is set, else on the database."""
+    if settings.admin_api_url is not None:
+        return run_api(
+            settings.admin_api_url,
+            keys[0],
+            lambda api: _rekey_through_api(api, keys, change, execute, after_report),
+        )
 
     async def work(sessions: Sessions) -> RekeySummary:
         summary = await rewrap_stored_reports(
@@ -143,14 +155,9 @@ def _rekey(
             after_report=after_report,
             lead_ids=frozenset(settings.lead_admin_keys),
         )
-        months, left = await rewrap_snapshots(sessions, keys, change.target, execute=execute)
-        if months or left:
-            verb = "re-wrapped" if execute else "would re-wrap"
-            typer.echo(f"Digest snapshots: {verb} {months} of {months + len(left)} months.")
-        for month in left:
-            typer.echo(
-                f"digest snapshot {month}: left as it is (no key of yours opens it)", err=True
-            )
+        _print_snapshots(
+            *await rewrap_snapshots(sessions, keys, change.target, execute=execute), execute
+        )
         if execute:
             # One entry per run: which admin changed the set, and a fingerprint of the set
             # it now seals to (sha256 of the sorted key ids, joined by commas).
@@ -161,6 +168,41 @@ def _rekey(
         return summary
 
     return run_storage(settings, work)
+
+
+async def _rekey_through_api(
+    api: AdminApiClient,
+    keys: Sequence[AdminPrivateKey],
+    change: KeyChange,
+    execute: bool,
+    after_report: AfterReport | None,
+) -> RekeySummary:
+    """The run chained first, then every report and snapshot re-wrapped here, stored there.
+
+    Originals of redacted items go to the leads the server names among the new set.
+    """
+    await start_rekey(api, change.target, execute=execute)
+    leads = await api.lead_keys(change.target)
+    summary = await rewrap_reports(
+        ApiRekeyStore(api, change.target),
+        keys,
+        change.target,
+        execute=execute,
+        after_report=after_report,
+        lead_ids=frozenset(key.key_id for key in leads),
+    )
+    months, left = await rewrap_snapshots_through_api(api, keys, change.target, execute=execute)
+    _print_snapshots(months, left, execute)
+    return summary
+
+
+def _print_snapshots(months: int, left: Sequence[str], execute: bool) -> None:
+    """Say how the digest snapshots fared, and name each one left as it was."""
+    if months or left:
+        verb = "re-wrapped" if execute else "would re-wrap"
+        typer.echo(f"Digest snapshots: {verb} {months} of {months + len(left)} months.")
+    for month in left:
+        typer.echo(f"digest snapshot {month}: left as it is (no key of yours opens it)", err=True)
 
 
 NEW_KEY_IN_DRY_RUN: Final = "your new key (its id is known once --execute makes it)"
@@ -433,7 +475,8 @@ def register(keys_app: typer.Typer, config: CliConfig) -> None:
         """
         settings = load_settings(config)
         configured = configured_keys(settings)
-        require_database(settings)
+        if settings.admin_api_url is None:
+            require_database(settings)
         old_path = key_path(settings, key)
         new_path = out or old_path.with_name(f"{old_path.stem}.new{old_path.suffix}")
         new_path = new_path.expanduser()
