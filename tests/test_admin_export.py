@@ -44,8 +44,9 @@ async def _store(
     admin_key: AdminPrivateKey,
     files: list[bytes],
     names: list[str] | None = None,
+    story: str | None = None,
 ) -> None:
-    """Store a report as the intake does: files bound to the draft id, under upload ids."""
+    """Store a report as the intake does: files (and the story) bound to the draft id."""
     sealer = AdminSealer([admin_key.public_key()])
     await upgrade_to_head_async(settings.database_url)
     engine = create_engine(settings.database_url)
@@ -58,6 +59,11 @@ async def _store(
             items = [
                 NewItem("answers", 0, sealer.seal_for_admins(encode_answers(document), answers_ref))
             ]
+            if story is not None:
+                story_ref = ItemRef(DRAFT, "narrative", 0)
+                items.append(
+                    NewItem("narrative", 0, sealer.seal_for_admins(story.encode(), story_ref))
+                )
             for index, data in enumerate(files):
                 ref = ItemRef(DRAFT, "attachment", index)
                 for seq, blob in enumerate(seal_stream_for_admins(sealer, ref, [data])):

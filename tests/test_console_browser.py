@@ -1,7 +1,9 @@
 """The whole console workflow in a real browser: Playwright driving Debian's Chromium.
 
 In English, then in Dari (right to left): log in through the printed address, take the next
-report, read it, play its voice note, write a note and an answer, close it. Skipped, with the
+report, read it, play its voice note, write a note and an answer, hide a name in the story,
+ask the reporter about sharing and, after their yes, download the case sealed to a partner,
+close it. Skipped, with the
 reason, only where Debian's chromium is not installed (`.ci/run` installs it). Set
 AMANAT_SCREENSHOTS to a folder to keep the pages as PNG files (docs/console-*.png were made
 so).
@@ -17,6 +19,7 @@ from pathlib import Path
 import pyrage  # type: ignore[import-untyped]
 import pytest
 
+from bot.admin.view import REDACTED_NOTE
 from bot.adminapi.client import AdminApiClient
 from bot.console import texts
 from bot.console.app import Console
@@ -31,6 +34,7 @@ from tests.test_admin_export import REPORT
 from tests.test_admin_export import _store as store_with_files
 from tests.test_adminapi import audit_entries, serving, with_admins
 
+STORY = "Karim came at night and offered money."
 SUMMARY = "Offered money in Herat to fight abroad; refused."
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -69,8 +73,9 @@ async def test_the_whole_workflow_in_a_browser(
     voice = os.urandom(STREAM_CHUNK_SIZE + 500)
     partner = pyrage.x25519.Identity.generate()
     herat = Partner(name="herat-aid", language="fa_AF", age_recipients=(str(partner.to_public()),))
-    settings = with_admins(make_settings, admin_key, partners=(herat,))
-    await store_with_files(settings, admin_key, [voice])
+    key_id = admin_key.public_key().key_id
+    settings = with_admins(make_settings, admin_key, partners=(herat,), lead_admin_keys=(key_id,))
+    await store_with_files(settings, admin_key, [voice], story=STORY)
     shots = Path(os.environ.get("AMANAT_SCREENSHOTS") or tmp_path)
     async with serving(settings) as (services, url), AdminApiClient(url, admin_key) as client:
         console = Console(
@@ -115,6 +120,16 @@ async def test_the_whole_workflow_in_a_browser(
                     path=str(shots / f"console-report-{locale}.png"), full_page=True
                 )
 
+                await page.locator(f'a[href^="/reports/{REPORT}/redact/narrative/0"]').click()
+                box = page.locator("textarea[name=text]")
+                assert await box.input_value() == STORY
+                await box.fill(STORY.replace("Karim", "[name]"))
+                await page.get_by_role("button", name=said(texts.REDACT_SAVE)).click()
+                redacted = await page.inner_text("pre")
+                assert "[name] came at night" in redacted  # what everyone reads now
+                assert said(REDACTED_NOTE) in redacted
+                assert STORY in redacted  # this admin is a lead: the original is theirs to see
+
                 await page.get_by_role("button", name=said(texts.ASK_CONSENT)).click()
                 assert said(texts.QUESTION_WAITING) in await page.inner_text("body")
                 sealer = AdminSealer([admin_key.public_key()])
@@ -143,3 +158,4 @@ async def test_the_whole_workflow_in_a_browser(
     assert "export" in actions  # the voice note, fetched to be played
     assert actions.count("ask-consent") == 1
     assert actions.count("route") == 1
+    assert actions.count("redact") == 1
