@@ -237,7 +237,7 @@ async def test_a_report_and_its_files_are_saved_by_the_browser_each_save_chained
         await b.get(f"/login?token={b.console.login_token}")
         _, page, _ = await b.get(f"/reports/{WITH_FILES}?lang=fa_AF")
         assert f'href="/reports/{WITH_FILES}/files/0?save=1"' in page
-        assert "رمزگذاری نشده" in page  # saved copies are plain: the page says so
+        assert "قفل نیستند" in page  # saved copies are not locked: the page says so
         async with b.session.get(f"{b.base}/reports/{WITH_FILES}/files/0?save=1") as saved:
             assert saved.status == 200
             assert saved.headers["Content-Disposition"].startswith("attachment;")
