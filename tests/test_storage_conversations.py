@@ -6,6 +6,7 @@ test) and are skipped, with the reason, only where no Redis answers there.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -235,3 +236,36 @@ async def test_memory_store_forgets_when_time_passes() -> None:
     now[0] += timedelta(hours=1)
     await memory.sweep()
     assert len(memory) == 0
+
+
+async def test_with_redis_another_worker_waits_until_the_update_writes_its_changes() -> None:
+    """The turn is taken with the update's first read and given back with its write: a second
+    worker's update of the same person reads only what the first one wrote."""
+    client = await redis_or_skip()
+    await client.aclose()
+    first = await RedisConversations.connect(REDIS_URL)
+    second = await RedisConversations.connect(REDIS_URL)
+    read: list[bytes | None] = []
+
+    async def other_worker() -> None:
+        async with second.turn(KEY):
+            read.append((await second.open_update(KEY, Opening(item="draft"))).state)
+
+    try:
+        async with first.turn(KEY):
+            assert (await first.open_update(KEY, Opening(item="draft"))).state is None
+            waiting = asyncio.create_task(other_worker())
+            await asyncio.sleep(0.3)
+            assert not waiting.done()  # the first update holds the person's turn
+            await first.write(KEY, Changes(state=b"written", state_expires_at=later()))
+            await asyncio.wait_for(waiting, timeout=5)
+            await first.save_state(KEY, b"after", expires_at=later())  # takes the turn again
+        assert read == [b"written"]
+        assert await first.load_state(KEY) == b"after"
+        async with first.turn(OTHER):  # an update that never writes still gives its turn back
+            await first.open_update(OTHER, Opening(item="draft"))
+        async with second.turn(OTHER):
+            await asyncio.wait_for(second.open_update(OTHER, Opening(item="draft")), timeout=1)
+    finally:
+        await first.close()
+        await second.close()
