@@ -14,8 +14,6 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -52,38 +50,6 @@ _RELEASE_TURN: Final = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-# Take the person's turn and open the update in one round trip: nothing is claimed, counted
-# or read unless the turn was free. KEYS: turn, state, items[, update claim][, flood counter].
-# ARGV: token, lease ms, item field, claim? (0/1), claim expiry ms, count? (0/1), window end ms.
-_OPEN_IN_TURN: Final = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
-local at, first, count = 4, 1, false
-if ARGV[4] == '1' then
-  first = redis.call('SET', KEYS[at], '1', 'NX', 'PXAT', ARGV[5]) and 1 or 0
-  at = at + 1
-end
-if ARGV[6] == '1' then
-  count = redis.call('INCR', KEYS[at])
-  redis.call('PEXPIREAT', KEYS[at], ARGV[7])
-end
-return {first, count, redis.call('GET', KEYS[2]), redis.call('HGET', KEYS[3], ARGV[3])}
-"""
-
-
-@dataclass
-class _Turn:
-    """One update's hold on one conversation: taken with its first read, given back with
-    its last write (or when the update ends), so most updates pay no round trip for it."""
-
-    key: str
-    name: str
-    token: bytes
-    deadline: float
-    held: bool = False
-
-
-_CURRENT_TURN: ContextVar[_Turn | None] = ContextVar("amanat_redis_turn", default=None)
 
 
 class TurnUnavailable(RuntimeError):
@@ -132,7 +98,6 @@ class RedisConversations:
     def __init__(self, client: Redis) -> None:
         """Take a connected client; use :meth:`connect` to check the server first."""
         self._redis = client
-        self._open_script = client.register_script(_OPEN_IN_TURN)
 
     def __repr__(self) -> str:
         """Name the backend only; the URL may hold a password."""
@@ -173,46 +138,20 @@ class RedisConversations:
         """Hold one conversation across every worker sharing this Redis, for one update.
 
         A lease (``SET NX PX``) with a random token: a worker that dies frees it after
-        ``TURN_LEASE_MS``, and a worker only ever deletes its own. The lease is taken with the
-        update's first command on this conversation (:meth:`open_update` takes it in the same
-        round trip) and given back with its last write (:meth:`write`), so nothing of the
-        conversation is read or written without it, and most updates need no extra round
-        trip. A command after that write takes it again.
+        ``TURN_LEASE_MS``, and a worker only ever deletes its own.
         """
+        name = f"{PREFIX}turn:{key}"
+        token = secrets.token_bytes(16)
         loop = asyncio.get_running_loop()
-        turn = _Turn(
-            key, f"{PREFIX}turn:{key}", secrets.token_bytes(16), loop.time() + TURN_WAIT_SECONDS
-        )
-        entered = _CURRENT_TURN.set(turn)
+        deadline = loop.time() + TURN_WAIT_SECONDS
+        while not await self._redis.set(name, token, nx=True, px=TURN_LEASE_MS):
+            if loop.time() > deadline:
+                raise TurnUnavailable("another worker held this conversation too long")
+            await asyncio.sleep(0.01)
         try:
             yield
         finally:
-            _CURRENT_TURN.reset(entered)
-            if turn.held:
-                turn.held = False
-                await self._redis.eval(_RELEASE_TURN, 1, turn.name, turn.token)
-
-    def _pending(self, key: str) -> _Turn | None:
-        """The current update's turn on ``key``, if it is not held yet."""
-        turn = _CURRENT_TURN.get()
-        return turn if turn is not None and turn.key == key and not turn.held else None
-
-    async def _hold(self, key: str) -> None:
-        """Take the current update's turn on ``key`` before touching it (outside a turn,
-        or with the turn held already, nothing to do)."""
-        turn = self._pending(key)
-        if turn is None:
-            return
-        while not await self._redis.set(turn.name, turn.token, nx=True, px=TURN_LEASE_MS):
-            await self._wait(turn)
-        turn.held = True
-
-    @staticmethod
-    async def _wait(turn: _Turn) -> None:
-        """Wait a moment for another worker's update of the same person, within limits."""
-        if asyncio.get_running_loop().time() > turn.deadline:
-            raise TurnUnavailable("another worker held this conversation too long")
-        await asyncio.sleep(0.01)
+            await self._redis.eval(_RELEASE_TURN, 1, name, token)
 
     async def started_at(self) -> datetime:
         """Return when this Redis memory began (set by the first worker to connect)."""
@@ -225,18 +164,15 @@ class RedisConversations:
 
     async def load_state(self, key: str) -> bytes | None:
         """Return the state, if any."""
-        await self._hold(key)
         value = await self._redis.get(PREFIX + "s:" + key)
         return None if value is None else _raw(value)
 
     async def save_state(self, key: str, value: bytes, *, expires_at: datetime) -> None:
         """Replace the state, expiring at ``expires_at``."""
-        await self._hold(key)
         await self._redis.set(PREFIX + "s:" + key, value, pxat=_ms(expires_at))
 
     async def put_item(self, key: str, name: str, value: bytes, *, expires_at: datetime) -> None:
         """Add one item to the draft's hash and move the hash's expiry."""
-        await self._hold(key)
         items = PREFIX + "i:" + key
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(items, name, value)
@@ -245,19 +181,16 @@ class RedisConversations:
 
     async def get_item(self, key: str, name: str) -> bytes | None:
         """Return one item of the draft."""
-        await self._hold(key)
         value = await self._redis.hget(PREFIX + "i:" + key, name)
         return None if value is None else _raw(value)
 
     async def items(self, key: str) -> dict[str, bytes]:
         """Return every item of the draft."""
-        await self._hold(key)
         found: dict[Any, Any] = await self._redis.hgetall(PREFIX + "i:" + key)
         return {bytes(name).decode(): bytes(value) for name, value in found.items()}
 
     async def drop_items(self, key: str, names: Iterable[str] | None = None) -> None:
         """Forget some items, or all."""
-        await self._hold(key)
         items = PREFIX + "i:" + key
         if names is None:
             await self._redis.delete(items)
@@ -270,7 +203,6 @@ class RedisConversations:
         self, key: str, values: Iterable[bytes], *, expires_at: datetime
     ) -> None:
         """Append message ids and move the list's expiry."""
-        await self._hold(key)
         listed = list(values)
         if not listed:
             return
@@ -282,7 +214,6 @@ class RedisConversations:
 
     async def take_messages(self, key: str) -> list[bytes]:
         """Return and forget the message ids, atomically."""
-        await self._hold(key)
         messages = PREFIX + "m:" + key
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.lrange(messages, 0, -1)
@@ -292,12 +223,10 @@ class RedisConversations:
 
     async def forget(self, key: str) -> None:
         """Drop state, items and message ids."""
-        await self._hold(key)
         await self._redis.delete(PREFIX + "s:" + key, PREFIX + "i:" + key, PREFIX + "m:" + key)
 
     async def count_update(self, key: str, window: int, *, expires_at: datetime) -> int:
         """Increment the window's counter."""
-        await self._hold(key)
         counter = f"{PREFIX}f:{key}:{window}"
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(counter)
@@ -313,24 +242,24 @@ class RedisConversations:
         return bool(claimed)
 
     async def open_update(self, key: str, opening: Opening) -> Opened:
-        """Take the turn, claim the update, count it, read the state and the draft: one
-        round trip (a script, when the turn is still to take; else a pipeline)."""
-        if opening.update_key is not None and opening.update_expires_at is None:
-            raise ValueError("an update key needs update_expires_at")
-        if opening.window is not None and opening.window_ends is None:
-            raise ValueError("a flood window needs window_ends")
-        turn = self._pending(key)
-        if turn is not None:
-            return await self._open_in_turn(turn, key, opening)
+        """Claim the update, count it and read the state and the draft: one round trip.
+
+        A pipeline without MULTI: the person's turn already keeps other workers out, and
+        the claim and the count stand on their own.
+        """
         async with self._redis.pipeline(transaction=False) as pipe:
-            if opening.update_key is not None and opening.update_expires_at is not None:
+            if opening.update_key is not None:
+                if opening.update_expires_at is None:
+                    raise ValueError("an update key needs update_expires_at")
                 pipe.set(
                     PREFIX + "u:" + opening.update_key,
                     b"1",
                     nx=True,
                     pxat=_ms(opening.update_expires_at),
                 )
-            if opening.window is not None and opening.window_ends is not None:
+            if opening.window is not None:
+                if opening.window_ends is None:
+                    raise ValueError("a flood window needs window_ends")
                 counter = f"{PREFIX}f:{key}:{opening.window}"
                 pipe.incr(counter)
                 pipe.pexpireat(counter, _ms(opening.window_ends))
@@ -350,42 +279,8 @@ class RedisConversations:
             None if item is None else _raw(item),
         )
 
-    async def _open_in_turn(self, turn: _Turn, key: str, opening: Opening) -> Opened:
-        """:meth:`open_update` taking the turn in the same script, retried while it is taken."""
-        keys = [turn.name, PREFIX + "s:" + key, PREFIX + "i:" + key]
-        claim = opening.update_key is not None and opening.update_expires_at is not None
-        count = opening.window is not None and opening.window_ends is not None
-        if claim and opening.update_key is not None:
-            keys.append(PREFIX + "u:" + opening.update_key)
-        if count:
-            keys.append(f"{PREFIX}f:{key}:{opening.window}")
-        args: list[bytes | str | int] = [
-            turn.token,
-            TURN_LEASE_MS,
-            opening.item,
-            "1" if claim else "0",
-            _ms(opening.update_expires_at) if opening.update_expires_at is not None else 0,
-            "1" if count else "0",
-            _ms(opening.window_ends) if opening.window_ends is not None else 0,
-        ]
-        while True:
-            found = await self._open_script(keys=keys, args=args)
-            if found is not None:
-                break
-            await self._wait(turn)
-        turn.held = True
-        first, counted, state, item = found
-        return Opened(
-            bool(first),
-            int(counted) if count and counted is not None else None,
-            None if state is None else _raw(state),
-            None if item is None else _raw(item),
-        )
-
     async def write(self, key: str, changes: Changes) -> None:
         """Apply an update's changes in one MULTI: a worker that dies leaves all or none."""
-        await self._hold(key)
-        turn = _CURRENT_TURN.get()
         items = PREFIX + "i:" + key
         async with self._redis.pipeline(transaction=True) as pipe:
             if changes.drop_items is None:
@@ -401,12 +296,7 @@ class RedisConversations:
                 messages = PREFIX + "m:" + key
                 pipe.rpush(messages, *changes.messages)
                 pipe.pexpireat(messages, _ms(changes.messages_expire_at))
-            releasing = turn is not None and turn.key == key and turn.held
-            if turn is not None and releasing:  # the update's last write gives the turn back
-                pipe.eval(_RELEASE_TURN, 1, turn.name, turn.token)
             await pipe.execute()
-        if turn is not None and releasing:
-            turn.held = False
 
     async def queue_stat(self, value: bytes) -> None:
         """Hold a record."""
