@@ -246,6 +246,16 @@ class Settings(BaseSettings):
             "/start and /safety show it, so people can tell the real bot from a copy."
         ),
     )
+    team_name: str = Field(
+        default="",
+        max_length=120,
+        description=("The deploying organisation's name, as partner digests name who issued them."),
+    )
+    team_contact: str = Field(
+        default="",
+        max_length=200,
+        description="How a partner reaches the team about a digest (an e-mail address, a phone).",
+    )
     partners: Annotated[tuple[Partner, ...], NoDecode] = Field(
         default=(),
         description=(
@@ -368,7 +378,7 @@ class Settings(BaseSettings):
             )
         return f"@{name}" if name else ""
 
-    @field_validator("verification_phrase")
+    @field_validator("verification_phrase", "team_name", "team_contact")
     @classmethod
     def _check_phrase(cls, value: str) -> str:
         """One line, and no control or direction marks that could make it read differently.

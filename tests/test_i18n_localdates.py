@@ -13,7 +13,9 @@ from bot.i18n.localdates import (
     AFGHAN_SOLAR_MONTHS_FA,
     AFGHAN_SOLAR_MONTHS_PS,
     format_date,
+    format_date_both,
     format_month,
+    format_month_both,
     solar_date,
 )
 
@@ -191,3 +193,11 @@ def test_unsupported_locales_are_refused(locale: str) -> None:
         format_date(locale, date(2026, 1, 1))
     with pytest.raises(ValueError, match="unsupported locale"):
         format_month(locale, 2026, 1)
+
+
+def test_a_partner_reads_a_month_and_a_day_in_both_calendars() -> None:
+    assert format_month_both("en", 2026, 11) == "November 2026"
+    assert format_month_both("fa_AF", 2026, 11) == "عقرب–قوس ۱۴۰۵ (نومبر ۲۰۲۶ میلادی)"
+    assert format_month_both("ps", 2027, 3) == "کب ۱۴۰۵–وری ۱۴۰۶ (مارچ ۲۰۲۷ زېږدیز)"
+    assert format_date_both("fa_AF", date(2026, 12, 8)) == "۱۷ قوس ۱۴۰۵ (۸ دسمبر ۲۰۲۶ میلادی)"
+    assert format_date_both("en", date(2026, 12, 8)) == "8 December 2026"

@@ -9,9 +9,14 @@ that snapshot is refused by the hash the audit chain recorded.
 from __future__ import annotations
 
 import asyncio
+import csv
+import hashlib
+import io
+import json
 import os
 import re
 import stat
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -129,9 +134,8 @@ class Partners:
     def opened(self, folder: Path, partner: str, month: str) -> str:
         """Open a digest the way the partner does, with its own age identity."""
         identity = {"kabul-ngo": self.kabul, "geneva": self.geneva, "oslo": self.oslo}[partner]
-        path = folder / f"amanat-digest-{partner}-{month}.txt.age"
-        text: str = pyrage.decrypt(path.read_bytes(), [identity]).decode()
-        return text
+        path = folder / f"amanat-digest-{partner}-{month}.zip.age"
+        return unpacked(pyrage.decrypt(path.read_bytes(), [identity]))["digest.txt"].decode()
 
     def audit_subjects(self) -> list[tuple[str, str]]:
         async def go() -> list[tuple[str, str]]:
@@ -144,6 +148,14 @@ class Partners:
                 await engine.dispose()
 
         return asyncio.run(go())
+
+
+def unpacked(archive: bytes) -> dict[str, bytes]:
+    """The files of a digest archive, by their names inside its one folder."""
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        return {
+            name.removeprefix("amanat-digest/"): opened.read(name) for name in opened.namelist()
+        }
 
 
 def record(category: str, province: str, month: str) -> StatRecord:
@@ -205,12 +217,12 @@ def test_a_partner_opens_its_month_with_standard_age_and_nothing_else(
                              "--to", str(out))  # fmt: skip
     assert result.exit_code == 0, result.output
     [path] = list(out.iterdir())
-    assert path.name == "amanat-digest-geneva-2026-10.txt.age"
+    assert path.name == "amanat-digest-geneva-2026-10.zip.age"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     sealed = path.read_bytes()
     assert sealed.startswith(b"-----BEGIN AGE ENCRYPTED FILE-----")
     assert b"Reports" not in sealed
-    text = pyrage.decrypt(sealed, [partners.geneva]).decode()
+    text = unpacked(pyrage.decrypt(sealed, [partners.geneva]))["digest.txt"].decode()
     assert "Reports sent in October 2026" in text
     assert "Reports counted (the reporter agreed): 17" in text  # October only
     assert "  Kabul: 9" in text
@@ -229,8 +241,8 @@ def test_the_digest_speaks_the_partners_language(partners: Partners, tmp_path: P
                              "--to", str(tmp_path))  # fmt: skip
     assert result.exit_code == 0, result.output
     [path] = list(tmp_path.glob("*.age"))
-    text = pyrage.decrypt(path.read_bytes(), [partners.kabul]).decode()
-    assert "گزارش‌هایی که در \u2068میزان–عقرب ۱۴۰۵\u2069 فرستاده شده‌اند" in text
+    text = unpacked(pyrage.decrypt(path.read_bytes(), [partners.kabul]))["digest.txt"].decode()
+    assert "گزارش‌هایی که در \u2068میزان–عقرب ۱۴۰۵ (اکتوبر ۲۰۲۶ میلادی)\u2069 فرستاده شده‌اند" in text
     assert "۱۷" in text
     assert "17" not in text
     assert "  دعوت به جنگ در خارج یا شامل شدن به یک گروه مسلح: ۹" in text  # not «… بجنگم»
@@ -458,3 +470,52 @@ def test_the_longest_partner_name_fits_the_audit_log() -> None:
     """A digest's audit subject names the partner, the month and the snapshot's hash."""
     longest = digest_subject("a" * 40, Month.parse("2026-10"), "0" * PIN_HEX_DIGITS)
     assert len(longest) <= AUDIT_SUBJECT_MAX
+
+
+def test_a_digest_is_a_bundle_whose_tables_match_the_counts(
+    partners: Partners, tmp_path: Path
+) -> None:
+    team = {"team_name": "Amanat Kabul team", "team_contact": "team@example.org"}
+    partners.settings = partners.settings.model_copy(update=team)
+    if partners.laptop is not None:
+        partners.laptop = partners.laptop.model_copy(update=team)
+    assert partners.issue("kabul-ngo", "2026-10", tmp_path).exit_code == 0
+    [path] = list(tmp_path.glob("*.zip.age"))
+    files = unpacked(pyrage.decrypt(path.read_bytes(), [partners.kabul]))
+    assert set(files) == {
+        "digest.html",
+        "digest.txt",
+        "manifest.json",
+        "data-dictionary.csv",
+        "tables/01-category.csv",
+        "tables/02-party.csv",
+        "tables/03-country.csv",
+        "tables/04-province-af.csv",
+        "tables/05-former-forces.csv",
+        "tables/06-urgency.csv",
+    }  # no "by month" table in a one-month digest: its header names the month
+    manifest = json.loads(files["manifest.json"])
+    assert (manifest["period"], manifest["issued_on"]) == ("2026-10", "2026-11-08")
+    assert (manifest["k"], manifest["total"], manifest["language"]) == (5, 17, "fa_AF")
+    assert manifest["team"] == {"name": "Amanat Kabul team", "contact": "team@example.org"}
+    for listed in manifest["files"]:
+        if listed["name"] != "manifest.json":
+            assert hashlib.sha256(files[listed["name"]]).hexdigest() == listed["sha256"]
+    provinces = files["tables/04-province-af.csv"]
+    assert provinces.startswith("\ufeff".encode())  # spreadsheets then read Dari right
+    rows = list(csv.DictReader(io.StringIO(provinces.decode("utf-8-sig"))))
+    counted = {row["key"]: (row["count"], row["hidden"]) for row in rows}
+    assert counted["kabul"] == ("9", "false")  # 9 records of Kabul in October
+    assert counted["herat"] == ("", "true")  # 6, hidden with Balkh's 2 (below k = 5)
+    assert counted["balkh"] == ("", "true")
+    assert counted["total"] == ("17", "false")
+    assert [row["label"] for row in rows if row["key"] == "kabul"] == ["کابل"]
+    page = files["digest.html"].decode()
+    assert '<html lang="fa" dir="rtl">' in page
+    assert "<script" not in page
+    assert "Amanat Kabul team" in page
+    assert "team@example.org" in page
+    assert "میزان–عقرب ۱۴۰۵ (اکتوبر ۲۰۲۶ میلادی)" in page  # both calendars
+    assert "(۸ نومبر ۲۰۲۶ میلادی)" in page
+    dictionary = files["data-dictionary.csv"].decode("utf-8-sig")
+    assert all(name in dictionary for name in files if name.startswith("tables/"))

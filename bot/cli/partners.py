@@ -44,6 +44,7 @@ from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
 from bot.crypto.partner import seal_for_partner
 from bot.crypto.sealer import AdminSealer
 from bot.crypto.values import SealedBlob
+from bot.partners.bundle import Team, build_bundle
 from bot.partners.digest import MIN_K, build_digest, render_digest
 from bot.partners.months import Month, PartnerDigestError, records_of, settled_from
 from bot.partners.outbox import check_new_file, digest_file_name, write_new_file
@@ -171,10 +172,13 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
         else:
             issued = run_storage(settings, _issue(month, partner.name, holder, admins))
         digest = build_digest(issued.records, max(settings.k_anonymity, MIN_K))
-        text = render_digest(
-            digest, partner.language, translations, period=(month.year, month.month)
+        team = (
+            Team(settings.team_name, settings.team_contact or None) if settings.team_name else None
         )
-        sealed = seal_for_partner(text, partner.age_recipients)
+        bundle = build_bundle(
+            digest, month, partner.language, translations, issued_on=config.today(), team=team
+        )
+        sealed = seal_for_partner(bundle.data, partner.age_recipients)
         try:
             path = write_new_file(to, name, sealed)
         except PartnerDigestError as exc:
@@ -185,7 +189,10 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
                 "already, and issuing again renders the same snapshot"
             )
         typer.echo(f"{path}  ({len(sealed)} bytes, for {partner.name})")
-        typer.echo("Only the partner's age key opens it: age -d -i KEYFILE " + path.name)
+        typer.echo(
+            f"Only the partner's age key opens it: age -d -i KEYFILE {path.name} > digest.zip "
+            "(a page to read, a CSV file per table, a data dictionary and a manifest)"
+        )
         taken = "now, at its first issue" if issued.first else "at its first issue"
         typer.echo(f"Counts of {month}: its snapshot taken {taken} (sha256 {issued.pin}...)")
         late = issued.drift.line(month)
@@ -210,6 +217,13 @@ class _MonthState:
     first: FirstIssue | None
     snapshot: SealedBlob | None
     stored: list[StatRecord]
+
+
+def _team(settings: Settings) -> Team | None:
+    """Who issues the digest, as AMANAT_TEAM_NAME and AMANAT_TEAM_CONTACT say (if set)."""
+    if not settings.team_name:
+        return None
+    return Team(settings.team_name, settings.team_contact or None)
 
 
 def _open_snapshot(blob: SealedBlob, month: Month, key: AdminPrivateKey) -> bytes:

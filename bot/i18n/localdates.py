@@ -27,7 +27,9 @@ __all__ = [
     "AFGHAN_SOLAR_MONTHS_FA",
     "AFGHAN_SOLAR_MONTHS_PS",
     "format_date",
+    "format_date_both",
     "format_month",
+    "format_month_both",
     "solar_date",
 ]
 
@@ -72,6 +74,21 @@ _MONTHS_IN_BRACKETS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
 """Month names a date adds in brackets: many Pashto speakers, above all those who read
 little, name the months in Dari (حمل، اسد), so «۱۱ لیندۍ (قوس) ۱۴۰۵» reaches them all."""
 EN_DASH: Final = "\u2013"
+
+_GREGORIAN_MONTHS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "fa_AF": (
+            "جنوری", "فبروری", "مارچ", "اپریل", "می", "جون",
+            "جولای", "اگست", "سپتمبر", "اکتوبر", "نومبر", "دسمبر",
+        ),
+        "ps": (
+            "جنوري", "فبروري", "مارچ", "اپرېل", "می", "جون",
+            "جولای", "اګست", "سپتمبر", "اکتوبر", "نومبر", "دسمبر",
+        ),
+    }
+)  # fmt: skip
+"""Gregorian month names as Afghan media and offices write them (not Iran's ژانویه …)."""
+_GREGORIAN_ERA: Final[Mapping[str, str]] = MappingProxyType({"fa_AF": "میلادی", "ps": "زېږدیز"})
 
 
 def _require_supported(locale: str) -> None:
@@ -133,3 +150,31 @@ def format_month(locale: str, year: int, month: int) -> str:
     else:
         text = f"{names[first_month - 1]} {first_year}{EN_DASH}{names[last_month - 1]} {last_year}"
     return to_locale_digits(locale, text)
+
+
+def _gregorian(locale: str, day: int | None, year: int, month: int) -> str:
+    """A Gregorian date or month in Dari or Pashto words, with the era named."""
+    name = _GREGORIAN_MONTHS[locale][month - 1]
+    text = f"{name} {year} {_GREGORIAN_ERA[locale]}"
+    return to_locale_digits(locale, text if day is None else f"{day} {text}")
+
+
+def format_month_both(locale: str, year: int, month: int) -> str:
+    """A month in both calendars where the reader's is not Gregorian.
+
+    English: "November 2026". Dari and Pashto: the solar span of :func:`format_month`, then
+    the Gregorian month in brackets, "عقرب–قوس ۱۴۰۵ (نومبر ۲۰۲۶ میلادی)": a partner's
+    figures and reports elsewhere count Gregorian months.
+    """
+    solar = format_month(locale, year, month)
+    if locale not in RTL_LOCALES:
+        return solar
+    return f"{solar} ({_gregorian(locale, None, year, month)})"
+
+
+def format_date_both(locale: str, day: date) -> str:
+    """A day in both calendars where the reader's is not Gregorian (see format_month_both)."""
+    solar = format_date(locale, day)
+    if locale not in RTL_LOCALES:
+        return solar
+    return f"{solar} ({_gregorian(locale, day.day, day.year, day.month)})"

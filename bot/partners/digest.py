@@ -43,7 +43,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from bot.i18n.localdates import format_month
+from bot.i18n.localdates import format_month, format_month_both
 from bot.i18n.translations import N_, Translations, format_number
 from bot.questions import (
     AFGHAN_PROVINCES,
@@ -59,6 +59,10 @@ from bot.questions import (
 
 # Translators: {k} is the smallest count a digest may show, e.g. 5.
 TOO_FEW: Final = N_("Fewer than {k} reports may be counted, so nothing can be shown yet.")
+# Translators: {k} is the smallest count a digest may show, e.g. 5. Said of a month that is over.
+TOO_FEW_IN_MONTH: Final = N_(
+    "Fewer than {k} reports were counted in this month, so no numbers are shown for it."
+)
 
 # Translators: {month} is a month, e.g. "October 2026" (in Dari and Pashto the solar months
 # it spans, e.g. "میزان–عقرب ۱۴۰۵").
@@ -116,6 +120,12 @@ TITLES: Final[Mapping[str, str]] = {
 }
 # Translators: {country} is a country name, e.g. "Afghanistan".
 PROVINCE_TITLE: Final = N_("By province in {country}")
+TITLE: Final = N_("Amanat: counts of reports")
+TOTAL: Final = N_("Total")
+CONSENTED_ONLY: Final = N_(
+    "Only reports whose authors agreed to be counted are included. Months are the "
+    "finest dates and provinces the finest places shown."
+)
 
 
 class StatLike(Protocol):
@@ -358,18 +368,13 @@ def render_digest(
     ``period`` (year, month) names the one month a partner's digest covers.
     """
     k = digest.k
-    lines = [translations.gettext(locale, N_("Amanat: counts of reports"))]
+    lines = [translations.gettext(locale, TITLE)]
     if period is not None:
-        month = format_month(locale, *period)
+        month = format_month_both(locale, *period)
         lines.append(translations.format(locale, PERIOD, month=month))
     if digest.total is None:
-        lines.append(
-            translations.format(
-                locale,
-                TOO_FEW,
-                k=k,
-            )
-        )
+        too_few = TOO_FEW if period is None else TOO_FEW_IN_MONTH
+        lines.append(translations.format(locale, too_few, k=k))
         return "\n".join(lines) + "\n"
     lines.append(
         translations.format(
@@ -378,7 +383,7 @@ def render_digest(
             total=digest.total,
         )
     )
-    for table in digest.tables:
+    for table in shown_tables(digest, period):
         lines.append("")
         lines.append(_title(table, locale, translations))
         if table.withheld:
@@ -391,24 +396,33 @@ def render_digest(
         for cell in table.cells:
             value = HIDDEN if cell.count is None else format_number(locale, cell.count)
             lines.append(f"  {_label(table.dimension, cell.key, locale, translations)}: {value}")
-        total_label = translations.gettext(locale, N_("Total"))
+        total_label = translations.gettext(locale, TOTAL)
         lines.append(f"  {total_label}: {format_number(locale, table.total)}")
     lines.append("")
-    lines.append(
-        translations.format(
-            locale,
-            HIDDEN_LEGEND,
-            mark=HIDDEN,
-            k=k,
-        )
-    )
-    lines.append(
-        translations.gettext(
-            locale,
-            N_(
-                "Only reports whose authors agreed to be counted are included. Months are the "
-                "finest dates and provinces the finest places shown."
-            ),
-        )
-    )
+    lines.extend(disclosure_rule(k, locale, translations))
     return "\n".join(lines) + "\n"
+
+
+def shown_tables(digest: Digest, period: tuple[int, int] | None) -> tuple[Table, ...]:
+    """The tables a digest shows: a one-month digest leaves out "By month", its header says it."""
+    if period is None:
+        return digest.tables
+    return tuple(table for table in digest.tables if table.dimension != "month")
+
+
+def disclosure_rule(k: int, locale: str, translations: Translations) -> list[str]:
+    """The rule behind every hidden number, in plain words, as each digest ends."""
+    return [
+        translations.format(locale, HIDDEN_LEGEND, mark=HIDDEN, k=k),
+        translations.gettext(locale, CONSENTED_ONLY),
+    ]
+
+
+def cell_label(dimension: str, key: str, locale: str, translations: Translations) -> str:
+    """A cell's key in the reader's words (what the text, the page and the CSV show)."""
+    return _label(dimension, key, locale, translations)
+
+
+def table_title(table: Table, locale: str, translations: Translations) -> str:
+    """A table's title in the reader's words."""
+    return _title(table, locale, translations)

@@ -15,7 +15,7 @@ from bot.partners.months import Month, PartnerDigestError
 
 def digest_file_name(partner: str, month: Month) -> str:
     """Name the file after who it is for and what it covers, nothing else."""
-    return f"amanat-digest-{partner}-{month}.txt.age"
+    return f"amanat-digest-{partner}-{month}.zip.age"
 
 
 def case_file_name(partner: str, report_id: str) -> str:

@@ -1,0 +1,281 @@
+"""Pack one month's digest for a partner: a page to read, tables for programs, a manifest.
+
+A partner reads the counts, and also feeds them to its own spreadsheets and reports. So the
+digest is one ZIP archive (sealed whole to the partner's age key by the caller):
+
+- ``digest.html``: the readable report, in the partner's language and direction, with the
+  period and the issue date in both calendars, the team's name and contact, and the
+  disclosure rule in plain words. No script and nothing fetched from elsewhere.
+- ``digest.txt``: the same as plain text (what digests were before).
+- ``tables/NN-<dimension>.csv``: one file per published table, UTF-8 with a byte order mark
+  (so spreadsheet programs read Dari and Pashto right), columns ``key``, ``label``, ``count``,
+  ``hidden``; the last row is the table's total. A hidden count is an empty cell.
+- ``data-dictionary.csv``: every file and column, in the partner's language.
+- ``manifest.json``: the format, the period, the issue date, the team, ``k``, the total and
+  each file's SHA-256.
+
+Everything here is rendered from the :class:`~bot.partners.digest.Digest` alone, so nothing
+leaves that the disclosure control did not pass. Pure: the archive's bytes depend only on the
+arguments (fixed file times, sorted names), so the same month issued twice is the same archive.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from html import escape
+from typing import Final
+
+from bot.i18n.localdates import format_date_both, format_month_both
+from bot.i18n.translations import N_, RTL_LOCALES, Translations, format_number
+from bot.partners.digest import (
+    COUNTED,
+    PERIOD,
+    TITLE,
+    TOO_FEW_IN_MONTH,
+    TOTAL,
+    Digest,
+    Table,
+    cell_label,
+    disclosure_rule,
+    render_digest,
+    shown_tables,
+    table_title,
+)
+from bot.partners.months import Month
+
+BUNDLE_FORMAT: Final = 1
+"""Version of the archive's layout and of the manifest; a change of either is a new number."""
+
+ZIP_TIME: Final = (2000, 1, 1, 0, 0, 0)
+"""Every member's time: the issue date is in the manifest, the archive keeps no clock."""
+
+TOTAL_KEY: Final = "total"
+"""The ``key`` of each table's last row, its total."""
+
+# Translators: {day} is a date, e.g. "8 December 2026" (in Dari and Pashto both calendars).
+ISSUED_ON: Final = N_("Issued on {day}")
+# Translators: {name} is the name of the organisation that runs the bot.
+FROM_TEAM: Final = N_("From: {name}")
+# Translators: {contact} is an e-mail address or a phone number.
+CONTACT: Final = N_("Contact: {contact}")
+DICTIONARY_FILE: Final = N_("File")
+DICTIONARY_COLUMN: Final = N_("Column")
+DICTIONARY_MEANING: Final = N_("Meaning")
+MEANING_KEY: Final = N_(
+    "The value as a short code, the same in every language. The last row, total, is the sum."
+)
+MEANING_LABEL: Final = N_("The value in words.")
+MEANING_COUNT: Final = N_("Number of reports. Empty when the number is hidden.")
+MEANING_HIDDEN: Final = N_("true when the number is hidden, false when it is shown.")
+MEANING_HTML: Final = N_("The digest to read.")
+MEANING_TEXT: Final = N_("The digest as plain text.")
+MEANING_MANIFEST: Final = N_(
+    "Facts for programs: the period, the issue date, the team, the rule for hidden numbers, "
+    "and a SHA-256 checksum of every file."
+)
+MEANING_DICTIONARY: Final = N_("This list of files and columns.")
+
+STYLE: Final = (
+    "body{font-family:'Noto Naskh Arabic','Noto Sans',sans-serif;margin:1.5rem;line-height:1.6}"
+    "table{border-collapse:collapse;margin-bottom:1rem}"
+    "td,th{padding:.25rem .7rem;border-bottom:1px solid #ccc;text-align:start}"
+    "td.n{text-align:end;font-variant-numeric:tabular-nums}"
+)
+
+
+@dataclass(frozen=True)
+class Team:
+    """Who issues the digest, and how a partner reaches them (AMANAT_TEAM_NAME, _CONTACT)."""
+
+    name: str
+    contact: str | None = None
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """The archive's bytes and what its manifest says, for the caller to seal and log."""
+
+    data: bytes
+    manifest: dict[str, object]
+
+
+def build_bundle(
+    digest: Digest,
+    month: Month,
+    locale: str,
+    translations: Translations,
+    *,
+    issued_on: date,
+    team: Team | None,
+) -> Bundle:
+    """Render the digest of ``month`` in ``locale`` as the archive a partner receives."""
+    period = (month.year, month.month)
+    tables = shown_tables(digest, period)
+    files: dict[str, bytes] = {
+        "digest.html": _html(digest, tables, month, locale, translations, issued_on, team),
+        "digest.txt": render_digest(digest, locale, translations, period=period).encode("utf-8"),
+    }
+    names = [(table, _csv_name(number, table)) for number, table in enumerate(tables, start=1)]
+    for table, name in names:
+        files[name] = _table_csv(table, locale, translations)
+    files["data-dictionary.csv"] = _dictionary(names, locale, translations)
+    manifest = _manifest(digest, month, locale, translations, issued_on, team, files)
+    files["manifest.json"] = json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8")
+    return Bundle(_zip(files), manifest)
+
+
+def _csv_name(number: int, table: Table) -> str:
+    suffix = f"-{table.within.lower()}" if table.within else ""
+    return f"tables/{number:02d}-{table.dimension.replace('_', '-')}{suffix}.csv"
+
+
+def _csv(rows: Sequence[Sequence[str]]) -> bytes:
+    """CSV as spreadsheet programs read Dari and Pashto: UTF-8 with a byte order mark."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerows(rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _table_csv(table: Table, locale: str, translations: Translations) -> bytes:
+    rows = [["key", "label", "count", "hidden"]]
+    for cell in table.cells:
+        label = cell_label(table.dimension, cell.key, locale, translations)
+        shown = "" if cell.count is None else str(cell.count)
+        rows.append([cell.key, label, shown, "true" if cell.hidden else "false"])
+    rows.append([TOTAL_KEY, translations.gettext(locale, TOTAL), str(table.total), "false"])
+    return _csv(rows)
+
+
+def _dictionary(
+    names: Sequence[tuple[Table, str]], locale: str, translations: Translations
+) -> bytes:
+    t = translations.gettext
+    header = [
+        t(locale, DICTIONARY_FILE),
+        t(locale, DICTIONARY_COLUMN),
+        t(locale, DICTIONARY_MEANING),
+    ]
+    rows = [
+        header,
+        ["digest.html", "", t(locale, MEANING_HTML)],
+        ["digest.txt", "", t(locale, MEANING_TEXT)],
+        ["manifest.json", "", t(locale, MEANING_MANIFEST)],
+        ["data-dictionary.csv", "", t(locale, MEANING_DICTIONARY)],
+    ]
+    meanings = (
+        ("key", MEANING_KEY),
+        ("label", MEANING_LABEL),
+        ("count", MEANING_COUNT),
+        ("hidden", MEANING_HIDDEN),
+    )
+    for table, name in names:
+        rows.append([name, "", table_title(table, locale, translations)])
+        rows.extend([name, column, t(locale, meaning)] for column, meaning in meanings)
+    return _csv(rows)
+
+
+def _html(
+    digest: Digest,
+    tables: Sequence[Table],
+    month: Month,
+    locale: str,
+    translations: Translations,
+    issued_on: date,
+    team: Team | None,
+) -> bytes:
+    t = translations.gettext
+    period = (month.year, month.month)
+    direction = "rtl" if locale in RTL_LOCALES else "ltr"
+    title = escape(t(locale, TITLE))
+    head = [
+        f"<h1>{title}</h1>",
+        _p(translations.format(locale, PERIOD, month=format_month_both(locale, *period))),
+        _p(translations.format(locale, ISSUED_ON, day=format_date_both(locale, issued_on))),
+    ]
+    if team is not None:
+        head.append(_p(translations.format(locale, FROM_TEAM, name=team.name)))
+        if team.contact:
+            head.append(_p(translations.format(locale, CONTACT, contact=team.contact)))
+    body: list[str] = []
+    if digest.total is None:
+        body.append(_p(translations.format(locale, TOO_FEW_IN_MONTH, k=digest.k)))
+    else:
+        body.append(_p(translations.format(locale, COUNTED, total=digest.total)))
+        for table in tables:
+            body.append(_html_table(table, locale, translations))
+    rule = "".join(_p(line) for line in disclosure_rule(digest.k, locale, translations))
+    page = (
+        f'<!doctype html><html lang="{locale.split("_")[0]}" dir="{direction}"><head>'
+        '<meta charset="utf-8"><meta name="viewport" content="width=device-width">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'\">"
+        f"<title>{title}</title><style>{STYLE}</style></head><body>"
+        + "".join(head)
+        + "".join(body)
+        + f"<hr>{rule}</body></html>"
+    )
+    return page.encode("utf-8")
+
+
+def _html_table(table: Table, locale: str, translations: Translations) -> str:
+    caption = escape(table_title(table, locale, translations))
+    rows = []
+    for cell in table.cells:
+        label = escape(cell_label(table.dimension, cell.key, locale, translations))
+        value = "*" if cell.count is None else format_number(locale, cell.count)
+        rows.append(f'<tr><td dir="auto">{label}</td><td class="n">{escape(value)}</td></tr>')
+    total = escape(translations.gettext(locale, TOTAL))
+    rows.append(f'<tr><th>{total}</th><td class="n">{format_number(locale, table.total)}</td></tr>')
+    return f"<table><caption>{caption}</caption>{''.join(rows)}</table>"
+
+
+def _p(text: str) -> str:
+    return f"<p>{escape(text)}</p>"
+
+
+def _manifest(
+    digest: Digest,
+    month: Month,
+    locale: str,
+    translations: Translations,
+    issued_on: date,
+    team: Team | None,
+    files: dict[str, bytes],
+) -> dict[str, object]:
+    return {
+        "format": BUNDLE_FORMAT,
+        "kind": "amanat-digest",
+        "language": locale,
+        "period": str(month),
+        "period_label": format_month_both(locale, month.year, month.month),
+        "issued_on": issued_on.isoformat(),
+        "issued_on_label": format_date_both(locale, issued_on),
+        "team": None if team is None else {"name": team.name, "contact": team.contact},
+        "k": digest.k,
+        "total": digest.total,
+        "disclosure_rule": " ".join(disclosure_rule(digest.k, locale, translations)),
+        "files": [
+            {"name": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in sorted(files.items())
+        ],
+    }
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    """A ZIP whose bytes depend on the files alone: sorted names, one fixed time."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(f"amanat-digest/{name}", date_time=ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, files[name])
+    return out.getvalue()
