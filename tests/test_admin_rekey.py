@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin.rekey import (
+    DatabaseRekeyStore,
     ItemRewrapper,
     KeySetError,
     Problem,
@@ -25,7 +26,7 @@ from bot.admin.rekey import (
     plan_revoke,
     plan_rotate,
     resolve_key_id,
-    rewrap_stored_reports,
+    rewrap_reports,
 )
 from bot.answers import AnswersDocument, encode_answers
 from bot.crypto.errors import NotARecipient, TamperedCiphertext
@@ -343,8 +344,8 @@ async def test_adding_a_key_lets_it_open_everything_and_the_old_key_still_does(
     sessions: Sessions, alice: AdminPrivateKey, bob: AdminPrivateKey
 ) -> None:
     await store(sessions, *(new_report(report_id, pub(alice)) for report_id in IDS))
-    summary = await rewrap_stored_reports(
-        sessions, [alice], pub(alice, bob), execute=True, page_size=2
+    summary = await rewrap_reports(
+        DatabaseRekeyStore(sessions), [alice], pub(alice, bob), execute=True, page_size=2
     )
     assert (summary.reports, summary.rewrapped, summary.problem_reports) == (5, 15, ())
     for report in await load_all(sessions, IDS):
@@ -361,7 +362,9 @@ async def test_a_dry_run_counts_and_changes_nothing(
         new_report(IDS[1], pub(carol)),
     )
     before = await load_all(sessions, IDS[:2])
-    summary = await rewrap_stored_reports(sessions, [alice], pub(alice, bob), execute=False)
+    summary = await rewrap_reports(
+        DatabaseRekeyStore(sessions), [alice], pub(alice, bob), execute=False
+    )
     assert (summary.reports, summary.rewrapped, summary.unopened) == (2, 3, 3)
     assert summary.problem_reports == (ReportOutcome(IDS[1], 0, ((Problem.NOT_A_RECIPIENT, 3),)),)
     assert await load_all(sessions, IDS[:2]) == before
@@ -385,8 +388,13 @@ async def test_an_interrupted_rotation_leaves_each_report_whole_and_a_rerun_fini
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        await rewrap_stored_reports(
-            sessions, [alice], target, execute=True, after_report=crash_after_two, page_size=2
+        await rewrap_reports(
+            DatabaseRekeyStore(sessions),
+            [alice],
+            target,
+            execute=True,
+            after_report=crash_after_two,
+            page_size=2,
         )
     reports = await load_all(sessions, IDS)
     assert [opens(r, new_alice) for r in reports] == [True, True, False, False, False]
@@ -394,7 +402,9 @@ async def test_an_interrupted_rotation_leaves_each_report_whole_and_a_rerun_fini
     assert all(opens(r, bob) for r in reports)
     # The re-run holds both of the admin's keys: the old one for what is left, the new one
     # for what was done.
-    summary = await rewrap_stored_reports(sessions, [alice, new_alice], target, execute=True)
+    summary = await rewrap_reports(
+        DatabaseRekeyStore(sessions), [alice, new_alice], target, execute=True
+    )
     assert (summary.reports, summary.rewrapped, summary.unopened) == (5, 15, 0)
     for report in await load_all(sessions, IDS):
         assert opens(report, new_alice)
@@ -406,7 +416,9 @@ async def test_the_run_reports_every_item_it_could_not_rewrap_and_does_the_rest(
     sessions: Sessions, alice: AdminPrivateKey, bob: AdminPrivateKey, carol: AdminPrivateKey
 ) -> None:
     await store(sessions, new_report(IDS[0], pub(alice, carol)), new_report(IDS[1], pub(carol)))
-    summary = await rewrap_stored_reports(sessions, [alice], pub(alice, bob), execute=True)
+    summary = await rewrap_reports(
+        DatabaseRekeyStore(sessions), [alice], pub(alice, bob), execute=True
+    )
     assert summary.rewrapped == 3
     assert summary.problem_reports == (ReportOutcome(IDS[1], 0, ((Problem.NOT_A_RECIPIENT, 3),)),)
     first, second = await load_all(sessions, IDS[:2])
@@ -442,8 +454,8 @@ async def test_attachment_stream_headers_are_rewrapped_and_chunks_untouched(
             await UploadRepository(session).add_chunk(upload, seq, blob, date(2026, 11, 26))
     await store(sessions, report)
 
-    await rewrap_stored_reports(sessions, (alice,), pub(alice, bob), execute=True)
-    await rewrap_stored_reports(sessions, (alice,), pub(bob), execute=True)
+    await rewrap_reports(DatabaseRekeyStore(sessions), (alice,), pub(alice, bob), execute=True)
+    await rewrap_reports(DatabaseRekeyStore(sessions), (alice,), pub(bob), execute=True)
 
     async with unit_of_work(sessions) as session:
         chunks = [blob async for blob in UploadRepository(session).chunks(upload)]

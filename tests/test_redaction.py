@@ -16,7 +16,7 @@ import pytest
 from bot.admin.binding import open_answers
 from bot.admin.opening import open_stored
 from bot.admin.redaction import RedactionRefused, blob_hash
-from bot.admin.rekey import Problem, rewrap_stored_reports
+from bot.admin.rekey import DatabaseRekeyStore, Problem, rewrap_reports
 from bot.admin.view import HIDDEN_FROM_YOU, ORIGINALS_TITLE, REDACTED_NOTE, render_report
 from bot.adminapi.client import AdminApiClient, ApiRefused
 from bot.crypto.encoding import b64encode
@@ -175,11 +175,13 @@ async def test_a_change_of_keys_keeps_an_original_for_the_leads_alone(
             await reviewer.redact(report_id, "narrative", 0, EDITED, admins)
         sessions = session_factory(services.engine)
         target = [*admins, carol.public_key()]
-        leaderless = await rewrap_stored_reports(sessions, [alice], target, execute=True)
+        leaderless = await rewrap_reports(
+            DatabaseRekeyStore(sessions), [alice], target, execute=True
+        )
         [outcome] = leaderless.problem_reports
         assert dict(outcome.problems) == {Problem.NO_LEAD: 1}  # left as it was, reported
-        await rewrap_stored_reports(
-            sessions, [alice], target, execute=True, lead_ids=frozenset({lead})
+        await rewrap_reports(
+            DatabaseRekeyStore(sessions), [alice], target, execute=True, lead_ids=frozenset({lead})
         )
         async with unit_of_work(sessions) as session:
             stored = await ReportRepository(session).get(report_id)

@@ -64,7 +64,6 @@ __all__ = [
     "rekey_subject",
     "resolve_key_id",
     "rewrap_reports",
-    "rewrap_stored_reports",
     "rewrapper_for",
 ]
 
@@ -481,30 +480,6 @@ class DatabaseRekeyStore:
 def rekey_subject(key_ids: Sequence[str]) -> str:
     """What a ``rekey`` audit entry names: how many keys the new set has, and its fingerprint."""
     return f"{len(key_ids)}:{key_set_fingerprint(key_ids)}"
-
-
-async def rewrap_stored_reports(
-    sessions: Sessions,
-    keys: Sequence[AdminPrivateKey],
-    target: Sequence[AdminPublicKey],
-    *,
-    execute: bool,
-    after_report: AfterReport | None = None,
-    choose: Callable[[str], ItemRewrapper] = rewrapper_for,
-    page_size: int = PAGE_SIZE,
-    lead_ids: frozenset[str] = frozenset(),
-) -> RekeySummary:
-    """Re-wrap every report in the database (:func:`rewrap_reports` on its store)."""
-    return await rewrap_reports(
-        DatabaseRekeyStore(sessions),
-        keys,
-        target,
-        execute=execute,
-        after_report=after_report,
-        choose=choose,
-        page_size=page_size,
-        lead_ids=lead_ids,
-    )
 
 
 async def rewrap_reports(

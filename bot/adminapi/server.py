@@ -435,12 +435,10 @@ class AdminApi:
 
         async def give_back(session: AsyncSession) -> web.Response:
             reports = ReportRepository(session)
-            if not await reports.release(report_id):
-                exists = await reports.exists(report_id)
-                raise Unanswerable(
-                    "only a claimed report can be given back" if exists else "no such report",
-                    409 if exists else 404,
-                )
+            moved = await reports.release(report_id)
+            await _moved_or_refused(
+                reports, report_id, moved, "only a claimed report can be given back"
+            )
             return answer({"id": report_id, "status": STATUS_NEW})
 
         return await self._audited(request, "release", report_id, give_back)
@@ -451,12 +449,8 @@ class AdminApi:
 
         async def take(session: AsyncSession) -> web.Response:
             reports = ReportRepository(session)
-            if not await reports.claim(report_id):
-                exists = await reports.exists(report_id)
-                raise Unanswerable(
-                    "another admin took it first" if exists else "no such report",
-                    409 if exists else 404,
-                )
+            moved = await reports.claim(report_id)
+            await _moved_or_refused(reports, report_id, moved, "another admin took it first")
             return answer({"id": report_id, "status": STATUS_CLAIMED})
 
         return await self._audited(request, "claim", report_id, take)
@@ -692,6 +686,7 @@ class AdminApi:
             self._runner = None
 
 
+ONLY_CLAIMED: Final = "only a claimed report can be given back"
 ORIGINAL_NOT_FOR_LEADS: Final = "the original must be sealed to exactly the lead keys"
 ITEM_CHANGED: Final = "the item changed meanwhile: open the report again"
 CLOSED: Final = "the report is closed: reopen it first with `amanat admin mark ID claimed`"
@@ -700,6 +695,17 @@ _PIN: Final = re.compile(f"[0-9a-f]{{{PIN_HEX_DIGITS}}}")
 SNAPSHOT_TAKEN: Final = "another digest of this month was issued at the same moment: issue again"
 FRAME: Final = struct.Struct(">I")
 """The length before each sealed chunk of a streamed file."""
+
+
+async def _moved_or_refused(
+    reports: ReportRepository, report_id: str, moved: bool, otherwise: str
+) -> None:
+    """Refuse a status move that did not happen: 404 for no such report, else ``otherwise``."""
+    if moved:
+        return
+    if await reports.exists(report_id):
+        raise Unanswerable(otherwise, 409)
+    raise Unanswerable("no such report", 404)
 
 
 def _month(request: web.Request) -> Month:

@@ -18,6 +18,7 @@ import typer
 
 from bot.admin.rekey import (
     AfterReport,
+    DatabaseRekeyStore,
     KeyChange,
     KeySetError,
     Problem,
@@ -29,7 +30,6 @@ from bot.admin.rekey import (
     rekey_subject,
     resolve_key_id,
     rewrap_reports,
-    rewrap_stored_reports,
 )
 from bot.adminapi.client import AdminApiClient
 from bot.adminapi.rewrap import ApiRekeyStore, rewrap_snapshots_through_api, start_rekey
@@ -147,8 +147,8 @@ def _rekey(
         )
 
     async def work(sessions: Sessions) -> RekeySummary:
-        summary = await rewrap_stored_reports(
-            sessions,
+        summary = await rewrap_reports(
+            DatabaseRekeyStore(sessions),
             keys,
             change.target,
             execute=execute,
