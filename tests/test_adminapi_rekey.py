@@ -14,11 +14,12 @@ from bot.admin.opening import open_stored
 from bot.admin.redaction import blob_hash
 from bot.admin.rekey import rewrap_reports
 from bot.adminapi.client import AdminApiClient, ApiRefused
-from bot.adminapi.rekeying import NOT_STARTED, NOT_WRAPPED_TO_SET
+from bot.adminapi.rekeying import CONTENT_CHANGED, NOT_STARTED, NOT_WRAPPED_TO_SET
 from bot.adminapi.rewrap import ApiRekeyStore, start_rekey
 from bot.crypto.encoding import b64encode
 from bot.crypto.items import rewrap_for_admins
 from bot.crypto.keyfile import AdminPrivateKey
+from bot.crypto.sealer import AdminSealer
 from bot.crypto.values import ItemRef
 from bot.settings import Settings
 from storage.db import session_factory, unit_of_work
@@ -108,6 +109,12 @@ async def test_the_server_stores_only_blobs_wrapped_to_the_set_the_run_named(
             with pytest.raises(ApiRefused) as unnamed:
                 await client.call("POST", target, write(other_set, other_set))
             assert unnamed.value.status == 409  # the run's entry names another set
+            forged = write(named, named)
+            other_content = AdminSealer(named).seal_for_admins(b'{"v": 2}', ref)
+            forged["items"][0]["new"] = b64encode(other_content.data)  # type: ignore[index]
+            with pytest.raises(ApiRefused) as altered:
+                await client.call("POST", target, forged)
+            assert (altered.value.status, altered.value.reason) == (422, CONTENT_CHANGED)
             done = await client.call("POST", target, write(named, named))
             assert done == {"done": 1, "changed": 0}
             again = await client.call("POST", target, write(named, named))

@@ -9,6 +9,8 @@ entry is from today, and stores a re-wrapped blob only if:
 
 - that entry is a ``rekey`` for exactly the key set the request names;
 - the blob is wrapped to exactly that set (an original of a redacted item: to its leads);
+- an item (a snapshot too) keeps the very nonce and ciphertext it had: only its recipient
+  table may change, so re-keying cannot be used to alter what a report says;
 - the blob it replaces is still stored (its SHA-256 is compared in constant time).
 
 So nothing is read for re-keying that the chain does not record, and a lead's machine cannot
@@ -43,7 +45,7 @@ from bot.adminapi.http import (
 from bot.crypto.audit import KEY_ID_PATTERN
 from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
-from bot.crypto.sealer import recipient_ids
+from bot.crypto.sealer import recipient_ids, sealed_content
 from bot.crypto.values import SealedBlob
 from bot.partners.months import Month, PartnerDigestError
 from bot.questions import ORIGINAL_KINDS
@@ -153,6 +155,7 @@ class RekeyRoutes:
             for kind, index, old, new in items:
                 current = await reports.item(report_id, kind, index)
                 if current is not None and _same(current, old):
+                    _require_same_content(current, new)
                     await reports.replace_item_blob(report_id, kind, index, new, expected=current)
                     done += 1
                 else:
@@ -206,6 +209,8 @@ class RekeyRoutes:
             current = await snapshots.get(month)
             if current is None or not _same(current, old):
                 return answer({"month": month, "replaced": False})
+            if sealed_content(current) != sealed_content(new):
+                return refusal(CONTENT_CHANGED, 422)
             await snapshots.replace(month, new, expected=current)
         return answer({"month": month, "replaced": True})
 
@@ -222,6 +227,7 @@ class RekeyRoutes:
 
 
 NOT_WRAPPED_TO_SET: Final = "a re-wrapped blob is not wrapped to exactly the new key set"
+CONTENT_CHANGED: Final = "a re-wrap changes only the recipients: this blob's content differs"
 
 
 def _key_ids(value: object) -> list[str] | None:
@@ -247,6 +253,13 @@ def _replacement(entry: Any, *, with_kind: bool) -> tuple[str, int, bytes, Seale
         raise ValueError("index")
     old = b64decode(entry["old"], size=32)
     return kind, index, old, SealedBlob(b64decode(entry["new"], size=None))
+
+
+def _require_same_content(current: SealedBlob, new: SealedBlob) -> None:
+    """Refuse a re-wrapped item whose content differs from the stored one's."""
+    kept = sealed_content(current)
+    if kept is None or sealed_content(new) != kept:
+        raise Unanswerable(CONTENT_CHANGED, 422)
 
 
 def _same(current: SealedBlob, old_hash: bytes) -> bool:

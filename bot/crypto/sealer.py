@@ -32,6 +32,19 @@ def recipient_ids(blob: SealedBlob) -> frozenset[str] | None:
     return frozenset(key_id.hex() for key_id in entries)
 
 
+def sealed_content(blob: SealedBlob) -> bytes | None:
+    """An item's nonce and ciphertext, after its recipient table; None if malformed.
+
+    Re-wrapping changes only the table (docs/crypto.md §4), so a server can check that a
+    re-wrapped item still holds the very content it held, without reading it.
+    """
+    try:
+        _, end = parse_recipients(blob.data, ITEM_FORMAT_VERSIONS_READ)
+    except CryptoError:
+        return None
+    return blob.data[end:]
+
+
 def key_set_fingerprint(key_ids: Iterable[str]) -> str:
     """Name a set of admin keys in the audit log: the first 16 hex digits of the SHA-256 of
     their sorted ids, joined by commas (what a ``rekey`` entry records)."""
