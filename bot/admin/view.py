@@ -315,8 +315,14 @@ def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.split("\n"))
 
 
-def render_report(report: OpenedReport, locale: str, translations: Translations) -> str:
-    """Render a decrypted report with every answer and every text item, labelled."""
+def render_report(
+    report: OpenedReport, locale: str, translations: Translations, *, files_heading: str = FILES
+) -> str:
+    """Render a decrypted report with every answer and every text item, labelled.
+
+    ``files_heading`` says how files are saved where the report is shown (the console has
+    its own Save links, the command line `amanat admin export`).
+    """
 
     def t(message: str) -> str:
         return translations.gettext(locale, message)
@@ -339,7 +345,7 @@ def render_report(report: OpenedReport, locale: str, translations: Translations)
     )
     if files:
         lines.append("")
-        lines.append(f"{t(FILES)}:")
+        lines.append(f"{t(files_heading)}:")
         lines.extend("  " + _file_line(item, locale, translations) for item in files)
     shown = {*text_kinds, *ORIGINAL_KINDS, ANSWERS_KIND, ATTACHMENT_META_KIND, FOLLOWUP_META_KIND}
     others = sorted({i.kind for i in report.items} - shown)

@@ -268,7 +268,8 @@ class Console:
         report_id = _report_id(request)
         stored = await self.client.report(report_id, export=True)
         opened = opening.open_stored(stored, self.key, await self.client.history(report_id))
-        text = render_report(opened, self._locale(request), self.translations)
+        locale = self._locale(request)
+        text = render_report(opened, locale, self.translations, files_heading=texts.FILES)
         return _download(text.encode("utf-8"), f"{report_id}.txt")
 
     async def _redaction(self, request: web.Request) -> web.Response:

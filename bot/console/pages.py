@@ -139,8 +139,9 @@ def report_page(
         )
         for kind, label in (("notes", texts.NOTE), ("replies", texts.ANSWER))
     )
+    report_text = render_report(report, locale, translations, files_heading=texts.FILES)
     body = (
-        f'<pre dir="auto">{escape(render_report(report, locale, translations))}</pre>'
+        f'<pre dir="auto">{escape(report_text)}</pre>'
         + (f"<h2>{escape(t(locale, texts.FILES))}</h2><ul>{files}</ul>" if files else "")
         + saving
         + f"<nav>{''.join(status_forms)}</nav>{writing}"
