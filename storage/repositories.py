@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import secrets
+from collections import Counter
 from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Final
@@ -391,6 +392,35 @@ class StatsRepository:
         random.SystemRandom().shuffle(shuffled)
         self._session.add_all(_stat_row(record) for record in shuffled)
         await self._session.flush()
+
+    async def tally(self, month: str | None = None) -> Counter[StatRecord]:
+        """Count the records alike (of one month, or all), in the database: a digest needs
+        only how many of each, and a million records become a few hundred rows."""
+        fields = (
+            StatRecordRow.category,
+            StatRecordRow.party,
+            StatRecordRow.country,
+            StatRecordRow.province,
+            StatRecordRow.month,
+            StatRecordRow.urgency,
+            StatRecordRow.former_forces,
+        )
+        statement = select(*fields, func.count()).group_by(*fields)
+        if month is not None:
+            statement = statement.where(StatRecordRow.month == month)
+        counted: Counter[StatRecord] = Counter()
+        for (
+            category,
+            party,
+            country,
+            province,
+            at,
+            urgency,
+            forces,
+            n,
+        ) in await self._session.execute(statement):
+            counted[StatRecord(category, party, country, province, at, urgency, forces)] = int(n)
+        return counted
 
     async def all(self) -> list[StatRecord]:
         """Return every record, in random-id order (which says nothing about arrival)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +23,7 @@ from bot.partners.digest import (
     build_digest,
     render_digest,
 )
+from storage.records import StatRecord
 
 
 @dataclass(frozen=True)
@@ -438,3 +440,22 @@ def test_rendering_too_few_reports_says_so_without_a_count(translations: Transla
     text = render_digest(build_digest(recs(3), k=5), "en", translations)
     assert "Fewer than 5 reports" in text
     assert "3" not in text
+
+
+def test_a_tally_gives_the_same_digest_as_the_records_it_counts() -> None:
+    """The database counts records alike (``StatsRepository.tally``); nothing else changes."""
+    rng = random.Random(11)
+    records = [
+        StatRecord(
+            rng.choice(["recruit_armed", "false_job", "taliban_threat"]),
+            rng.choice(["foreign_military", "taliban", "smuggler"]),
+            rng.choice(["AF", "IR", "RU"]),
+            rng.choice(["kabul", "herat", None]),
+            rng.choice(["2026-09", "2026-10"]),
+            rng.choice(["urgent", "not_urgent"]),
+            rng.choice(["yes", "no"]),
+        )
+        for _ in range(200)
+    ]
+    for size in (3, 40, 200):
+        assert build_digest(Counter(records[:size]), 5) == build_digest(records[:size], 5)

@@ -12,6 +12,7 @@ import dataclasses
 import secrets
 import sqlite3
 import sys
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -366,6 +367,20 @@ async def test_stat_records_round_trip_under_random_ids(
         assert len(value) == 32
         int(value, 16)  # 16 random bytes in hex
         assert value.lstrip("0") not in {"1", "2", "3", "4"}
+
+
+async def test_the_database_counts_records_alike_for_a_digest(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    october = [stat(), stat(), stat(province=None), stat(urgency="urgent")]
+    september = [dataclasses.replace(stat(), month="2026-09")] * 3
+    async with unit_of_work(sessions) as session:
+        await StatsRepository(session).add_batch([*october, *september])
+    async with unit_of_work(sessions) as session:
+        everything = await StatsRepository(session).tally()
+        one_month = await StatsRepository(session).tally(october[0].month)
+    assert everything == Counter([*october, *september])
+    assert one_month == Counter(october)
 
 
 def test_stat_records_refuse_finer_or_unknown_values() -> None:

@@ -53,7 +53,7 @@ from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
 from bot.crypto.sealer import AdminSealer
 from bot.crypto.values import SealedBlob
-from bot.partners.months import Month, PartnerDigestError, records_of
+from bot.partners.months import Month, PartnerDigestError
 from bot.partners.snapshot import (
     DIGEST_ACTION,
     PIN_HEX_DIGITS,
@@ -572,10 +572,12 @@ class AdminApi:
         )
 
     async def _stats(self, _: web.Request) -> web.Response:
-        """Every statistics record (coarse fields of consenting reports), for a preview."""
+        """The statistics records (coarse fields of consenting reports), each distinct one
+        with how many there are, for a preview."""
         async with unit_of_work(session_factory(self.engine)) as session:
-            records = await StatsRepository(session).all()
-        return answer({"records": [record_fields(record) for record in records]})
+            tally = await StatsRepository(session).tally()
+        rows = [{**record_fields(record), "n": n} for record, n in tally.items()]
+        return answer({"records": rows})
 
     async def _digest_month(self, request: web.Request) -> web.Response:
         """A month's sealed snapshot, if one was taken, and its records stored now.
@@ -586,7 +588,7 @@ class AdminApi:
         month = _month(request)
         async with unit_of_work(session_factory(self.engine)) as session:
             snapshot = await DigestSnapshotRepository(session).get(str(month))
-            stored = records_of(await StatsRepository(session).all(), month)
+            stored = list((await StatsRepository(session).tally(str(month))).elements())
         return answer(
             {
                 "snapshot": None if snapshot is None else b64encode(snapshot.data),

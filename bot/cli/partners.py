@@ -8,6 +8,7 @@ in :mod:`bot.crypto.partner`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,7 @@ from bot.crypto.sealer import AdminSealer
 from bot.crypto.values import SealedBlob
 from bot.partners.bundle import Team, build_bundle
 from bot.partners.digest import MIN_K, build_digest, render_digest
-from bot.partners.months import Month, PartnerDigestError, records_of, settled_from
+from bot.partners.months import Month, PartnerDigestError, settled_from
 from bot.partners.outbox import check_new_file, digest_file_name, write_new_file
 from bot.partners.snapshot import (
     DIGEST_ACTION,
@@ -109,6 +110,7 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
             fail(str(exc))
         translations = admin_translations(settings, lang)
         url = settings.admin_api_url
+        records: Sequence[StatRecord] | Counter[StatRecord]
         if month is None and url is None:
             records = run_storage(settings, _stat_records())
         elif month is None:
@@ -289,7 +291,7 @@ async def _month_state(session: AsyncSession, month: Month) -> _MonthState:
     """Read, in the caller's transaction, a month's first digest, snapshot and records now."""
     entries = await AuditRepository(session).entries()
     snapshot = await DigestSnapshotRepository(session).get(str(month))
-    stored = records_of(await StatsRepository(session).all(), month)
+    stored = list((await StatsRepository(session).tally(str(month))).elements())
     return _MonthState(first_issue(entries, month), snapshot, stored)
 
 
@@ -333,23 +335,29 @@ def _issue(
     return work
 
 
-def _stat_records() -> Work[list[StatRecord]]:
-    """Read every statistics record (only consenting reports have one)."""
+def _stat_records() -> Work[Counter[StatRecord]]:
+    """Count every statistics record (only consenting reports have one), in the database."""
 
-    async def work(sessions: Sessions) -> list[StatRecord]:
+    async def work(sessions: Sessions) -> Counter[StatRecord]:
         async with unit_of_work(sessions) as session:
-            return list(await StatsRepository(session).all())
+            return await StatsRepository(session).tally()
 
     return work
 
 
-async def _records_through_api(api: AdminApiClient) -> list[StatRecord]:
-    """Every statistics record, through the admin API."""
+async def _records_through_api(api: AdminApiClient) -> Counter[StatRecord]:
+    """Every statistics record, counted alike, through the admin API."""
     answer = await api.call("GET", "/v1/stats")
+    tally: Counter[StatRecord] = Counter()
     try:
-        return [record_from_fields(row) for row in answer["records"]]
-    except (KeyError, TypeError, PartnerDigestError):
-        raise CliError("the server's answer is not a list of statistics records") from None
+        for row in answer["records"]:
+            n = row.pop("n")
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise TypeError("a count is a whole number from 1")
+            tally[record_from_fields(row)] += n
+    except (KeyError, TypeError, AttributeError, PartnerDigestError):
+        raise CliError("the server's answer is not a tally of statistics records") from None
+    return tally
 
 
 async def _month_through_api(api: AdminApiClient, month: Month) -> _MonthState:

@@ -41,7 +41,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
 from bot.i18n.localdates import format_month, format_month_both
 from bot.i18n.translations import N_, Translations, format_number
@@ -145,6 +145,9 @@ class StatLike(Protocol):
     def urgency(self) -> str: ...
     @property
     def former_forces(self) -> str: ...
+
+
+Record = TypeVar("Record", bound=StatLike)
 
 
 @dataclass(frozen=True)
@@ -275,34 +278,49 @@ def _table(
     return Table(dimension, total, cells, within=within)
 
 
-def build_digest(records: Sequence[StatLike], k: int) -> Digest:
+def build_digest(records: Sequence[Record] | Mapping[Record, int], k: int) -> Digest:
     """Count consenting reports by each coarse field and hide what could identify a person.
 
-    Raises ValueError for ``k < 3`` or a record whose month is finer than "YYYY-MM".
+    ``records`` are the records themselves, or a tally of them (each distinct record with how
+    many there are, as ``StatsRepository.tally`` counts them in the database): the same
+    digest either way. Raises ValueError for ``k < 3`` or a record whose month is finer than
+    "YYYY-MM".
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < MIN_K:
         raise ValueError("k must be an integer of at least 3")
-    months = [_month_key(record.month) for record in records]
-    total = len(records)
+    weighted = list(records.items()) if isinstance(records, Mapping) else [(r, 1) for r in records]
+    months = [(_month_key(record.month), n) for record, n in weighted]
+    total = sum(n for _, n in weighted)
     if total < k:
         return Digest(k, None, ())
+
+    def count(field: Callable[[StatLike], str]) -> Counter[str]:
+        counted: Counter[str] = Counter()
+        for record, n in weighted:
+            counted[field(record)] += n
+        return counted
+
     tables = [
-        _table("category", Counter(r.category for r in records), k, "category"),
-        _table("party", Counter(r.party for r in records), k, "party"),
+        _table("category", count(lambda r: r.category), k, "category"),
+        _table("party", count(lambda r: r.party), k, "party"),
     ]
-    countries = _table("country", Counter(r.country for r in records), k, "country")
+    countries = _table("country", count(lambda r: r.country), k, "country")
     tables.append(countries)
     shown = {cell.key: cell.count for cell in countries.cells if cell.count is not None}
     for country in PROVINCE_COUNTRIES:
         if country not in shown:
             continue  # hidden (or absent) country: its provinces would bound the hidden count
-        provinces = Counter(r.province or UNSAID for r in records if r.country == country)
+        provinces: Counter[str] = Counter()
+        for record, n in weighted:
+            if record.country == country:
+                provinces[record.province or UNSAID] += n
         tables.append(_table("province", provinces, k, f"province:{country}", within=country))
-    tables.append(_table("month", Counter(months), k, "month"))
-    tables.append(
-        _table("former_forces", Counter(r.former_forces for r in records), k, "former_forces")
-    )
-    tables.append(_table("urgency", Counter(r.urgency for r in records), k, "urgency"))
+    by_month: Counter[str] = Counter()
+    for month, n in months:
+        by_month[month] += n
+    tables.append(_table("month", by_month, k, "month"))
+    tables.append(_table("former_forces", count(lambda r: r.former_forces), k, "former_forces"))
+    tables.append(_table("urgency", count(lambda r: r.urgency), k, "urgency"))
     return Digest(k, total, tuple(tables))
 
 
