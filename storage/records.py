@@ -8,7 +8,8 @@ their own invariants so a bad value fails where it was made, not deep inside a t
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
@@ -192,3 +193,12 @@ class StatRecord:
             raise ValueError(f"urgency must be one of {URGENCIES}")
         if self.former_forces not in FORMER_FORCES:
             raise ValueError(f"former_forces must be one of {FORMER_FORCES}")
+
+
+@dataclass(frozen=True)
+class StatMargins:
+    """How many statistics records have each value of each field, and each (country,
+    province) pair: all a digest's one-way tables need (``StatsRepository.margins``)."""
+
+    fields: Mapping[str, Counter[str]]
+    provinces: Counter[tuple[str, str | None]]

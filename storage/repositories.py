@@ -36,6 +36,7 @@ from storage.records import (
     NewItem,
     NewReport,
     ReportSummary,
+    StatMargins,
     StatRecord,
     StoredItem,
     StoredReport,
@@ -392,6 +393,32 @@ class StatsRepository:
         random.SystemRandom().shuffle(shuffled)
         self._session.add_all(_stat_row(record) for record in shuffled)
         await self._session.flush()
+
+    async def margins(self, month: str | None = None) -> StatMargins:
+        """Count the records by each field on its own (of one month, or all), in the database.
+
+        A digest publishes one-way tables only, so it needs these counts and never the records:
+        one small GROUP BY a field (and one for the provinces of each country), whatever the
+        number of records (benchmarks/digest.py).
+        """
+        row = StatRecordRow
+        where = [] if month is None else [row.month == month]
+        columns = (row.category, row.party, row.country, row.month, row.urgency, row.former_forces)
+        fields: dict[str, Counter[str]] = {}
+        for column in columns:
+            counted = await self._session.execute(
+                select(column, func.count()).where(*where).group_by(column)
+            )
+            fields[column.key] = Counter({str(value): int(n) for value, n in counted})
+        places = await self._session.execute(
+            select(row.country, row.province, func.count())
+            .where(*where)
+            .group_by(row.country, row.province)
+        )
+        provinces: Counter[tuple[str, str | None]] = Counter()
+        for country, province, n in places:
+            provinces[(str(country), province)] = int(n)
+        return StatMargins(fields, provinces)
 
     async def tally(self, month: str | None = None) -> Counter[StatRecord]:
         """Count the records alike (of one month, or all), in the database: a digest needs

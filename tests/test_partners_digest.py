@@ -24,6 +24,7 @@ from bot.partners.digest import (
     render_digest,
 )
 from storage.records import StatRecord
+from tests.benchmark_support import run_quick
 
 
 @dataclass(frozen=True)
@@ -459,3 +460,13 @@ def test_a_tally_gives_the_same_digest_as_the_records_it_counts() -> None:
     ]
     for size in (3, 40, 200):
         assert build_digest(Counter(records[:size]), 5) == build_digest(records[:size], 5)
+
+
+def test_the_digest_benchmark_runs_quick() -> None:
+    """The benchmark runs end to end on both backends and ends with one JSON object."""
+    figures = run_quick("digest.py")
+    assert figures["records"] == 2_000
+    for name in ("sqlite_s", "sqlite_peak_mb", "sqlite_ratio"):
+        assert isinstance(figures[name], int | float), name
+    for name in ("postgres_s", "postgres_peak_mb"):
+        assert figures[name] is None or isinstance(figures[name], int | float), name

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.crypto.values import SealedBlob
+from bot.partners.digest import build_digest, digest_of_margins
 from storage.db import (
     checkpoint_wal,
     create_engine,
@@ -381,6 +382,13 @@ async def test_the_database_counts_records_alike_for_a_digest(
         one_month = await StatsRepository(session).tally(october[0].month)
     assert everything == Counter([*october, *september])
     assert one_month == Counter(october)
+    async with unit_of_work(sessions) as session:
+        margins = await StatsRepository(session).margins()
+        october_margins = await StatsRepository(session).margins(october[0].month)
+    assert margins.fields["month"] == Counter({"2025-03": 4, "2026-09": 3})
+    assert margins.provinces == Counter({("iran", "tehran"): 6, ("iran", None): 1})
+    assert digest_of_margins(margins, 3) == build_digest([*october, *september], 3)
+    assert digest_of_margins(october_margins, 3) == build_digest(october, 3)
 
 
 def test_stat_records_refuse_finer_or_unknown_values() -> None:

@@ -59,7 +59,6 @@ from bot.partners.snapshot import (
     PIN_HEX_DIGITS,
     digest_subject,
     encode_snapshot,
-    record_fields,
 )
 from bot.questions import (
     ANSWERS_KIND,
@@ -572,12 +571,18 @@ class AdminApi:
         )
 
     async def _stats(self, _: web.Request) -> web.Response:
-        """The statistics records (coarse fields of consenting reports), each distinct one
-        with how many there are, for a preview."""
+        """How many statistics records (coarse fields of consenting reports) have each value
+        of each field, for a preview: ``StatsRepository.margins``, never the records."""
         async with unit_of_work(session_factory(self.engine)) as session:
-            tally = await StatsRepository(session).tally()
-        rows = [{**record_fields(record), "n": n} for record, n in tally.items()]
-        return answer({"records": rows})
+            margins = await StatsRepository(session).margins()
+        return answer(
+            {
+                "fields": {name: dict(counts) for name, counts in margins.fields.items()},
+                "provinces": [
+                    [c, p, n] for (c, p), n in sorted(margins.provinces.items(), key=str)
+                ],
+            }
+        )
 
     async def _digest_month(self, request: web.Request) -> web.Response:
         """A month's sealed snapshot, if one was taken, and its records stored now.

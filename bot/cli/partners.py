@@ -46,7 +46,13 @@ from bot.crypto.partner import seal_for_partner
 from bot.crypto.sealer import AdminSealer
 from bot.crypto.values import SealedBlob
 from bot.partners.bundle import Team, build_bundle
-from bot.partners.digest import MIN_K, build_digest, render_digest
+from bot.partners.digest import (
+    MARGIN_FIELDS,
+    MIN_K,
+    build_digest,
+    digest_of_margins,
+    render_digest,
+)
 from bot.partners.months import Month, PartnerDigestError, settled_from
 from bot.partners.outbox import check_new_file, digest_file_name, write_new_file
 from bot.partners.snapshot import (
@@ -58,7 +64,6 @@ from bot.partners.snapshot import (
     drift,
     encode_snapshot,
     first_issue,
-    record_from_fields,
     require_pinned,
     snapshot_pin,
     snapshot_ref,
@@ -66,7 +71,7 @@ from bot.partners.snapshot import (
 from bot.settings import Settings
 from storage.audit import AuditRepository
 from storage.db import unit_of_work
-from storage.records import StatRecord
+from storage.records import StatMargins, StatRecord
 from storage.repositories import StatsRepository
 from storage.snapshots import DigestSnapshotRepository
 
@@ -110,16 +115,15 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
             fail(str(exc))
         translations = admin_translations(settings, lang)
         url = settings.admin_api_url
-        records: Sequence[StatRecord] | Counter[StatRecord]
-        if month is None and url is None:
-            records = run_storage(settings, _stat_records())
-        elif month is None:
-            holder = load_key(settings, key)  # signs the request
-            records = run_api(url or "", holder, _records_through_api)
-        else:
-            records = _month_for_preview(settings, key, month)
         try:
-            digest = build_digest(records, smallest)
+            if month is None and url is None:
+                digest = digest_of_margins(run_storage(settings, _stat_margins()), smallest)
+            elif month is None:
+                holder = load_key(settings, key)  # signs the request
+                margins = run_api(url or "", holder, _margins_through_api)
+                digest = digest_of_margins(margins, smallest)
+            else:
+                digest = build_digest(_month_for_preview(settings, key, month), smallest)
         except ValueError as exc:
             fail(str(exc))
         period = (month.year, month.month) if month is not None else None
@@ -335,29 +339,44 @@ def _issue(
     return work
 
 
-def _stat_records() -> Work[Counter[StatRecord]]:
-    """Count every statistics record (only consenting reports have one), in the database."""
+def _stat_margins() -> Work[StatMargins]:
+    """Count every statistics record by each field, in the database."""
 
-    async def work(sessions: Sessions) -> Counter[StatRecord]:
+    async def work(sessions: Sessions) -> StatMargins:
         async with unit_of_work(sessions) as session:
-            return await StatsRepository(session).tally()
+            return await StatsRepository(session).margins()
 
     return work
 
 
-async def _records_through_api(api: AdminApiClient) -> Counter[StatRecord]:
-    """Every statistics record, counted alike, through the admin API."""
+async def _margins_through_api(api: AdminApiClient) -> StatMargins:
+    """Every statistics record counted by each field, through the admin API."""
     answer = await api.call("GET", "/v1/stats")
-    tally: Counter[StatRecord] = Counter()
     try:
-        for row in answer["records"]:
-            n = row.pop("n")
-            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-                raise TypeError("a count is a whole number from 1")
-            tally[record_from_fields(row)] += n
-    except (KeyError, TypeError, AttributeError, PartnerDigestError):
-        raise CliError("the server's answer is not a tally of statistics records") from None
-    return tally
+        fields = {
+            str(name): Counter({_value(value): _count(n) for value, n in counts.items()})
+            for name, counts in answer["fields"].items()
+        }
+        provinces: Counter[tuple[str, str | None]] = Counter()
+        for country, province, n in answer["provinces"]:
+            provinces[(_value(country), None if province is None else _value(province))] = _count(n)
+        if set(fields) != set(MARGIN_FIELDS):
+            raise ValueError("not the fields a digest counts")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise CliError("the server's answer is not the counts of the statistics records") from None
+    return StatMargins(fields, provinces)
+
+
+def _value(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("a value is text")
+    return value
+
+
+def _count(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise TypeError("a count is a whole number from 1")
+    return value
 
 
 async def _month_through_api(api: AdminApiClient, month: Month) -> _MonthState:

@@ -56,6 +56,7 @@ from bot.questions import (
     Option,
     digest_label,
 )
+from storage.records import StatMargins
 
 # Translators: {k} is the smallest count a digest may show, e.g. 5.
 TOO_FEW: Final = N_("Fewer than {k} reports may be counted, so nothing can be shown yet.")
@@ -282,45 +283,52 @@ def build_digest(records: Sequence[Record] | Mapping[Record, int], k: int) -> Di
     """Count consenting reports by each coarse field and hide what could identify a person.
 
     ``records`` are the records themselves, or a tally of them (each distinct record with how
-    many there are, as ``StatsRepository.tally`` counts them in the database): the same
-    digest either way. Raises ValueError for ``k < 3`` or a record whose month is finer than
-    "YYYY-MM".
+    many there are): the same digest either way. Raises ValueError for ``k < 3`` or a record
+    whose month is finer than "YYYY-MM".
     """
+    weighted = list(records.items()) if isinstance(records, Mapping) else [(r, 1) for r in records]
+    fields: dict[str, Counter[str]] = {name: Counter() for name in MARGIN_FIELDS}
+    provinces: Counter[tuple[str, str | None]] = Counter()
+    for record, n in weighted:
+        for name in MARGIN_FIELDS:
+            fields[name][getattr(record, name)] += n
+        provinces[(record.country, record.province)] += n
+    return digest_of_margins(StatMargins(fields, provinces), k)
+
+
+MARGIN_FIELDS: Final = ("category", "party", "country", "month", "urgency", "former_forces")
+"""The fields counted on their own (``StatMargins.fields``); provinces go by country."""
+
+
+def digest_of_margins(margins: StatMargins, k: int) -> Digest:
+    """Build the digest from the counts of each field on its own (``StatsRepository.margins``
+    counts them in the database): one-way tables need nothing more, however many records."""
     if isinstance(k, bool) or not isinstance(k, int) or k < MIN_K:
         raise ValueError("k must be an integer of at least 3")
-    weighted = list(records.items()) if isinstance(records, Mapping) else [(r, 1) for r in records]
-    months = [(_month_key(record.month), n) for record, n in weighted]
-    total = sum(n for _, n in weighted)
+    by_month: Counter[str] = Counter()
+    for month, n in margins.fields["month"].items():
+        by_month[_month_key(month)] += n
+    total = sum(margins.fields["category"].values())
     if total < k:
         return Digest(k, None, ())
-
-    def count(field: Callable[[StatLike], str]) -> Counter[str]:
-        counted: Counter[str] = Counter()
-        for record, n in weighted:
-            counted[field(record)] += n
-        return counted
-
     tables = [
-        _table("category", count(lambda r: r.category), k, "category"),
-        _table("party", count(lambda r: r.party), k, "party"),
+        _table("category", margins.fields["category"], k, "category"),
+        _table("party", margins.fields["party"], k, "party"),
     ]
-    countries = _table("country", count(lambda r: r.country), k, "country")
+    countries = _table("country", margins.fields["country"], k, "country")
     tables.append(countries)
     shown = {cell.key: cell.count for cell in countries.cells if cell.count is not None}
     for country in PROVINCE_COUNTRIES:
         if country not in shown:
             continue  # hidden (or absent) country: its provinces would bound the hidden count
         provinces: Counter[str] = Counter()
-        for record, n in weighted:
-            if record.country == country:
-                provinces[record.province or UNSAID] += n
+        for (where, province), n in margins.provinces.items():
+            if where == country:
+                provinces[province or UNSAID] += n
         tables.append(_table("province", provinces, k, f"province:{country}", within=country))
-    by_month: Counter[str] = Counter()
-    for month, n in months:
-        by_month[month] += n
     tables.append(_table("month", by_month, k, "month"))
-    tables.append(_table("former_forces", count(lambda r: r.former_forces), k, "former_forces"))
-    tables.append(_table("urgency", count(lambda r: r.urgency), k, "urgency"))
+    tables.append(_table("former_forces", margins.fields["former_forces"], k, "former_forces"))
+    tables.append(_table("urgency", margins.fields["urgency"], k, "urgency"))
     return Digest(k, total, tuple(tables))
 
 
