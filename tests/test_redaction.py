@@ -7,7 +7,8 @@ stored through the real intake service in a SQLite file.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pyrage  # type: ignore[import-untyped]
@@ -19,6 +20,7 @@ from bot.admin.redaction import RedactionRefused, blob_hash
 from bot.admin.rekey import DatabaseRekeyStore, Problem, rewrap_reports
 from bot.admin.view import HIDDEN_FROM_YOU, ORIGINALS_TITLE, REDACTED_NOTE, render_report
 from bot.adminapi.client import AdminApiClient, ApiRefused
+from bot.app import Services
 from bot.crypto.encoding import b64encode
 from bot.crypto.errors import NotARecipient
 from bot.crypto.items import open_with_admin_key
@@ -39,6 +41,32 @@ from tests.test_partners_routing import _store as store_reports
 EDITED = "A man [name hidden by the team] offered money to fight abroad."
 
 
+@asynccontextmanager
+async def story_served(
+    make_settings: Callable[..., Settings],
+    alice: AdminPrivateKey,
+    bob: AdminPrivateKey,
+    story: str,
+    *,
+    lead: bool = True,
+) -> AsyncIterator[tuple[Services, str, str]]:
+    """An admin API with Alice (a lead, unless ``lead`` is false) and Bob, and one report
+    with this story: yields the services, the API's URL and the report id."""
+    leads = (alice.public_key().key_id,) if lead else ()
+    settings = with_admins(make_settings, alice, bob, lead_admin_keys=leads)
+    async with serving(settings) as (services, url):
+        report_id = await fill_report_id(services, story)
+        yield services, url, report_id
+
+
+async def fill_report_id(services: Services, story: str) -> str:
+    """Store one report with this story through the intake; return its id."""
+    await fill_report(Person(services), {"narrative": story})
+    async with unit_of_work(session_factory(services.engine)) as session:
+        [summary] = await ReportRepository(session).queue()
+    return summary.id
+
+
 async def test_a_reviewer_redacts_a_story_and_only_the_lead_opens_the_original(
     make_settings: Callable[..., Settings],
     alice: AdminPrivateKey,
@@ -46,13 +74,9 @@ async def test_a_reviewer_redacts_a_story_and_only_the_lead_opens_the_original(
     translations: Translations,
 ) -> None:
     story = canary()
-    lead = alice.public_key().key_id
-    settings = with_admins(make_settings, alice, bob, lead_admin_keys=(lead,))
     admins = [alice.public_key(), bob.public_key()]
-    async with serving(settings) as (services, url):
-        await fill_report(Person(services), {"narrative": story})
+    async with story_served(make_settings, alice, bob, story) as (services, url, report_id):
         async with AdminApiClient(url, bob) as reviewer, AdminApiClient(url, alice) as lead_client:
-            report_id = (await reviewer.call("GET", "/v1/claimable"))["id"]
             before = await reviewer.report(report_id)
             await reviewer.redact(report_id, "narrative", 0, EDITED, admins)
 
@@ -103,13 +127,9 @@ async def test_the_server_keeps_an_original_only_if_sealed_to_exactly_the_leads(
     make_settings: Callable[..., Settings], alice: AdminPrivateKey, bob: AdminPrivateKey
 ) -> None:
     story = canary()
-    lead = alice.public_key().key_id
-    settings = with_admins(make_settings, alice, bob, lead_admin_keys=(lead,))
     admins = [alice.public_key(), bob.public_key()]
-    async with serving(settings) as (services, url):
-        await fill_report(Person(services), {"narrative": story})
+    async with story_served(make_settings, alice, bob, story) as (services, url, report_id):
         async with AdminApiClient(url, bob) as reviewer:
-            report_id = (await reviewer.call("GET", "/v1/claimable"))["id"]
             stored = await reviewer.report(report_id)
             [item] = [i for i in stored.items if i.kind == "narrative"]
             document = open_answers(stored, bob)
@@ -148,13 +168,11 @@ async def test_the_server_keeps_an_original_only_if_sealed_to_exactly_the_leads(
 async def test_without_a_lead_no_original_can_be_kept_so_nothing_changes(
     make_settings: Callable[..., Settings], alice: AdminPrivateKey, bob: AdminPrivateKey
 ) -> None:
-    async with serving(with_admins(make_settings, alice, bob)) as (services, url):
-        await fill_report(Person(services), {"narrative": canary()})
-        async with AdminApiClient(url, bob) as reviewer:
-            report_id = (await reviewer.call("GET", "/v1/claimable"))["id"]
-            admins = [alice.public_key(), bob.public_key()]
-            with pytest.raises(RedactionRefused, match="no lead key"):
-                await reviewer.redact(report_id, "narrative", 0, EDITED, admins)
+    served = story_served(make_settings, alice, bob, canary(), lead=False)
+    async with served as (_, url, report_id), AdminApiClient(url, bob) as reviewer:
+        admins = [alice.public_key(), bob.public_key()]
+        with pytest.raises(RedactionRefused, match="no lead key"):
+            await reviewer.redact(report_id, "narrative", 0, EDITED, admins)
 
 
 async def test_a_change_of_keys_keeps_an_original_for_the_leads_alone(
@@ -166,12 +184,9 @@ async def test_a_change_of_keys_keeps_an_original_for_the_leads_alone(
 ) -> None:
     story = canary()
     lead = alice.public_key().key_id
-    settings = with_admins(make_settings, alice, bob, lead_admin_keys=(lead,))
     admins = [alice.public_key(), bob.public_key()]
-    async with serving(settings) as (services, url):
-        await fill_report(Person(services), {"narrative": story})
+    async with story_served(make_settings, alice, bob, story) as (services, url, report_id):
         async with AdminApiClient(url, bob) as reviewer:
-            report_id = (await reviewer.call("GET", "/v1/claimable"))["id"]
             await reviewer.redact(report_id, "narrative", 0, EDITED, admins)
         sessions = session_factory(services.engine)
         target = [*admins, carol.public_key()]

@@ -435,9 +435,7 @@ class AdminApi:
         async def give_back(session: AsyncSession) -> web.Response:
             reports = ReportRepository(session)
             moved = await reports.release(report_id)
-            await _moved_or_refused(
-                reports, report_id, moved, "only a claimed report can be given back"
-            )
+            await _moved_or_refused(reports, report_id, moved, ONLY_CLAIMED)
             return answer({"id": report_id, "status": STATUS_NEW})
 
         return await self._audited(request, "release", report_id, give_back)
