@@ -479,6 +479,7 @@ def test_a_digest_is_a_bundle_whose_tables_match_the_counts(
     partners.settings = partners.settings.model_copy(update=team)
     if partners.laptop is not None:
         partners.laptop = partners.laptop.model_copy(update=team)
+    assert partners.issue("geneva", "2026-09", tmp_path / "september").exit_code == 0
     assert partners.issue("kabul-ngo", "2026-10", tmp_path).exit_code == 0
     [path] = list(tmp_path.glob("*.zip.age"))
     files = unpacked(pyrage.decrypt(path.read_bytes(), [partners.kabul]))
@@ -493,6 +494,7 @@ def test_a_digest_is_a_bundle_whose_tables_match_the_counts(
         "tables/04-province-af.csv",
         "tables/05-former-forces.csv",
         "tables/06-urgency.csv",
+        "tables/00-last-twelve-months.csv",
     }  # no "by month" table in a one-month digest: its header names the month
     manifest = json.loads(files["manifest.json"])
     assert (manifest["period"], manifest["issued_on"]) == ("2026-10", "2026-11-08")
@@ -519,3 +521,12 @@ def test_a_digest_is_a_bundle_whose_tables_match_the_counts(
     assert "(۸ نومبر ۲۰۲۶ میلادی)" in page
     dictionary = files["data-dictionary.csv"].decode("utf-8-sig")
     assert all(name in dictionary for name in files if name.startswith("tables/"))
+    trend = files["tables/00-last-twelve-months.csv"].decode("utf-8-sig")
+    months = list(csv.DictReader(io.StringIO(trend)))
+    assert months[0]["month"] == "2025-11"
+    assert [(row["month"], row["count"], row["issued"]) for row in months[-2:]] == [
+        ("2026-09", "40", "true"),  # as September's own digest showed it
+        ("2026-10", "17", "true"),
+    ]
+    assert {row["issued"] for row in months[:-2]} == {"false"}  # never issued: no count
+    assert "گزارش‌های شمرده‌شده در هر یک از دوازده ماه گذشته" in page

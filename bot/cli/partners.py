@@ -68,6 +68,7 @@ from bot.partners.snapshot import (
     snapshot_pin,
     snapshot_ref,
 )
+from bot.partners.trend import months_before, trend_point
 from bot.settings import Settings
 from storage.audit import AuditRepository
 from storage.db import unit_of_work
@@ -178,11 +179,17 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
         else:
             issued = run_storage(settings, _issue(month, partner.name, holder, admins))
         digest = build_digest(issued.records, max(settings.k_anonymity, MIN_K))
-        team = (
-            Team(settings.team_name, settings.team_contact or None) if settings.team_name else None
-        )
+        k = max(settings.k_anonymity, MIN_K)
+        trend = [trend_point(before, count, k) for before, count in issued.earlier]
+        trend.append(trend_point(month, len(issued.records), k))
         bundle = build_bundle(
-            digest, month, partner.language, translations, issued_on=config.today(), team=team
+            digest,
+            month,
+            partner.language,
+            translations,
+            issued_on=config.today(),
+            team=_team(settings),
+            trend=trend,
         )
         sealed = seal_for_partner(bundle.data, partner.age_recipients)
         try:
@@ -214,6 +221,9 @@ class _Issued:
     pin: str
     first: bool
     drift: Drift
+    earlier: list[tuple[Month, int | None]]
+    """The eleven months before, oldest first, each with its snapshot's count (None: never
+    issued), for the trend table."""
 
 
 @dataclass(frozen=True)
@@ -299,6 +309,23 @@ async def _month_state(session: AsyncSession, month: Month) -> _MonthState:
     return _MonthState(first_issue(entries, month), snapshot, stored)
 
 
+async def _published_count(session: AsyncSession, month: Month, key: AdminPrivateKey) -> int | None:
+    """How many records an earlier month's digests counted (its pinned snapshot)."""
+    return _count_of(month, await _month_state(session, month), key)
+
+
+def _count_of(month: Month, state: _MonthState, key: AdminPrivateKey) -> int | None:
+    """A month's count as its digests showed it; None when there is none to show: never
+    issued, issued before snapshots existed, or a snapshot the chain does not vouch for
+    (issuing that month itself refuses and says why)."""
+    if state.first is None or state.first.pin is None:
+        return None
+    try:
+        return len(_pinned(month, state, key)[1])
+    except CliError:
+        return None
+
+
 def _read_month(month: Month) -> Work[_MonthState]:
     """Read a month's first digest entry, its sealed snapshot and its records stored now."""
 
@@ -333,8 +360,12 @@ def _issue(
                 pin, records = snapshot_pin(plaintext), decode_snapshot(month, plaintext)
             else:
                 pin, records = _pinned(month, state, key)
+            earlier = [
+                (before, await _published_count(session, before, key))
+                for before in months_before(month)
+            ]
             await audit(session, key, DIGEST_ACTION, digest_subject(partner, month, pin))
-        return _Issued(records, pin, state.snapshot is None, drift(records, state.stored))
+        return _Issued(records, pin, state.snapshot is None, drift(records, state.stored), earlier)
 
     return work
 
@@ -413,6 +444,10 @@ async def _issue_through_api(
         pin, records = snapshot_pin(plaintext), decode_snapshot(month, plaintext)
     else:
         pin, records = _pinned(month, state, key)
+    earlier = [
+        (before, _count_of(before, await _month_through_api(api, before), key))
+        for before in months_before(month)
+    ]
     await api.audited(
         "POST",
         f"/v1/digests/{month}/issue",
@@ -424,4 +459,4 @@ async def _issue_through_api(
             "snapshot": None if sealed is None else b64encode(sealed.data),
         },
     )
-    return _Issued(records, pin, sealed is not None, drift(records, state.stored))
+    return _Issued(records, pin, sealed is not None, drift(records, state.stored), earlier)

@@ -49,6 +49,7 @@ from bot.partners.digest import (
     table_title,
 )
 from bot.partners.months import Month
+from bot.partners.trend import TrendPoint
 
 BUNDLE_FORMAT: Final = 1
 """Version of the archive's layout and of the manifest; a change of either is a new number."""
@@ -81,6 +82,13 @@ MEANING_MANIFEST: Final = N_(
     "and a SHA-256 checksum of every file."
 )
 MEANING_DICTIONARY: Final = N_("This list of files and columns.")
+TREND_TITLE: Final = N_("Reports counted in each of the last twelve months")
+NOT_ISSUED: Final = N_("no count for this month")
+MEANING_MONTH: Final = N_("The month, written year-month.")
+MEANING_ISSUED: Final = N_(
+    "true when that month has a count: the one its own digest showed. false: no count."
+)
+TREND_CSV: Final = "tables/00-last-twelve-months.csv"
 
 STYLE: Final = (
     "body{font-family:'Noto Naskh Arabic','Noto Sans',sans-serif;margin:1.5rem;line-height:1.6}"
@@ -114,18 +122,26 @@ def build_bundle(
     *,
     issued_on: date,
     team: Team | None,
+    trend: Sequence[TrendPoint] = (),
 ) -> Bundle:
-    """Render the digest of ``month`` in ``locale`` as the archive a partner receives."""
+    """Render the digest of ``month`` in ``locale`` as the archive a partner receives.
+
+    ``trend`` is the last twelve months' published totals (:mod:`bot.partners.trend`), this
+    month's last; it is shown only when the digest shows numbers at all.
+    """
     period = (month.year, month.month)
     tables = shown_tables(digest, period)
+    trend = trend if digest.total is not None else ()
     files: dict[str, bytes] = {
-        "digest.html": _html(digest, tables, month, locale, translations, issued_on, team),
+        "digest.html": _html(digest, tables, month, locale, translations, issued_on, team, trend),
         "digest.txt": render_digest(digest, locale, translations, period=period).encode("utf-8"),
     }
     names = [(table, _csv_name(number, table)) for number, table in enumerate(tables, start=1)]
     for table, name in names:
         files[name] = _table_csv(table, locale, translations)
-    files["data-dictionary.csv"] = _dictionary(names, locale, translations)
+    if trend:
+        files[TREND_CSV] = _trend_csv(trend, locale)
+    files["data-dictionary.csv"] = _dictionary(names, locale, translations, bool(trend))
     manifest = _manifest(digest, month, locale, translations, issued_on, team, files)
     files["manifest.json"] = json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8")
     return Bundle(_zip(files), manifest)
@@ -154,8 +170,25 @@ def _table_csv(table: Table, locale: str, translations: Translations) -> bytes:
     return _csv(rows)
 
 
+def _trend_csv(trend: Sequence[TrendPoint], locale: str) -> bytes:
+    rows = [["month", "label", "count", "hidden", "issued"]]
+    for point in trend:
+        label = format_month_both(locale, point.month.year, point.month.month)
+        shown = "" if point.total is None else str(point.total)
+        hidden = point.issued and point.total is None
+        rows.append([str(point.month), label, shown, _flag(hidden), _flag(point.issued)])
+    return _csv(rows)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
 def _dictionary(
-    names: Sequence[tuple[Table, str]], locale: str, translations: Translations
+    names: Sequence[tuple[Table, str]],
+    locale: str,
+    translations: Translations,
+    with_trend: bool,
 ) -> bytes:
     t = translations.gettext
     header = [
@@ -179,6 +212,11 @@ def _dictionary(
     for table, name in names:
         rows.append([name, "", table_title(table, locale, translations)])
         rows.extend([name, column, t(locale, meaning)] for column, meaning in meanings)
+    if with_trend:
+        rows.append([TREND_CSV, "", t(locale, TREND_TITLE)])
+        rows.append([TREND_CSV, "month", t(locale, MEANING_MONTH)])
+        rows.extend([TREND_CSV, column, t(locale, meaning)] for column, meaning in meanings[1:])
+        rows.append([TREND_CSV, "issued", t(locale, MEANING_ISSUED)])
     return _csv(rows)
 
 
@@ -190,6 +228,7 @@ def _html(
     translations: Translations,
     issued_on: date,
     team: Team | None,
+    trend: Sequence[TrendPoint],
 ) -> bytes:
     t = translations.gettext
     period = (month.year, month.month)
@@ -211,6 +250,8 @@ def _html(
         body.append(_p(translations.format(locale, COUNTED, total=digest.total)))
         for table in tables:
             body.append(_html_table(table, locale, translations))
+        if trend:
+            body.append(_html_trend(trend, locale, translations))
     rule = "".join(_p(line) for line in disclosure_rule(digest.k, locale, translations))
     page = (
         f'<!doctype html><html lang="{locale.split("_")[0]}" dir="{direction}"><head>'
@@ -234,6 +275,19 @@ def _html_table(table: Table, locale: str, translations: Translations) -> str:
         rows.append(f'<tr><td dir="auto">{label}</td><td class="n">{escape(value)}</td></tr>')
     total = escape(translations.gettext(locale, TOTAL))
     rows.append(f'<tr><th>{total}</th><td class="n">{format_number(locale, table.total)}</td></tr>')
+    return f"<table><caption>{caption}</caption>{''.join(rows)}</table>"
+
+
+def _html_trend(trend: Sequence[TrendPoint], locale: str, translations: Translations) -> str:
+    caption = escape(translations.gettext(locale, TREND_TITLE))
+    rows = []
+    for point in trend:
+        label = escape(format_month_both(locale, point.month.year, point.month.month))
+        if not point.issued:
+            value = escape(translations.gettext(locale, NOT_ISSUED))
+        else:
+            value = "*" if point.total is None else format_number(locale, point.total)
+        rows.append(f'<tr><td dir="auto">{label}</td><td class="n">{value}</td></tr>')
     return f"<table><caption>{caption}</caption>{''.join(rows)}</table>"
 
 
