@@ -16,7 +16,8 @@ digest is one ZIP archive (sealed whole to the partner's age key by the caller):
 
 Everything here is rendered from the :class:`~bot.partners.digest.Digest` alone, so nothing
 leaves that the disclosure control did not pass. Pure: the archive's bytes depend only on the
-arguments (fixed file times, sorted names), so the same month issued twice is the same archive.
+arguments (fixed file times, sorted names): the same month issued twice on one day, to
+partners of one language, is the same archive.
 """
 
 from __future__ import annotations
