@@ -64,6 +64,15 @@ async def _count(session: AsyncSession, statement: Executable) -> int:
     return len((await session.execute(statement)).all())
 
 
+_NEXT_NEW: Final = (
+    select(ReportRow.id)
+    .where(ReportRow.status == STATUS_NEW)
+    .order_by(ReportRow.urgent.desc(), ReportRow.submitted_on, ReportRow.id)
+    .limit(1)
+)
+"""The next new report: urgent first, then the longest waiting (the id breaks ties)."""
+
+
 class ReportRepository:
     """Store submitted reports and their sealed items; read them back for triage and /status."""
 
@@ -249,13 +258,7 @@ class ReportRepository:
         for it; SQLite takes its write lock when the transaction begins, so claims queue up.
         Returns the report id, or None when no report is new.
         """
-        statement = (
-            select(ReportRow.id)
-            .where(ReportRow.status == STATUS_NEW)
-            .order_by(ReportRow.urgent.desc(), ReportRow.submitted_on, ReportRow.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
+        statement = _NEXT_NEW.with_for_update(skip_locked=True)
         report_id = await self._session.scalar(statement)
         if report_id is None:
             return None
@@ -275,12 +278,7 @@ class ReportRepository:
     async def next_new(self) -> str | None:
         """The report :meth:`claim_next` would take now (urgent first, then the longest
         waiting), without taking it: an admin's machine signs the claim of this one."""
-        return await self._session.scalar(
-            select(ReportRow.id)
-            .where(ReportRow.status == STATUS_NEW)
-            .order_by(ReportRow.urgent.desc(), ReportRow.submitted_on, ReportRow.id)
-            .limit(1)
-        )
+        return await self._session.scalar(_NEXT_NEW)
 
     async def claim(self, report_id: str) -> bool:
         """Move one report from new to claimed; False when it is not new (any more).
@@ -288,19 +286,18 @@ class ReportRepository:
         The row's update lock orders two admins claiming it at once: the second finds it
         claimed already.
         """
-        result = await self._session.execute(
-            update(ReportRow)
-            .where(ReportRow.id == report_id, ReportRow.status == STATUS_NEW)
-            .values(status=STATUS_CLAIMED)
-        )
-        return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+        return await self._move(report_id, STATUS_NEW, STATUS_CLAIMED)
 
     async def release(self, report_id: str) -> bool:
         """Move one report from claimed back to new; False when it is not claimed."""
+        return await self._move(report_id, STATUS_CLAIMED, STATUS_NEW)
+
+    async def _move(self, report_id: str, source: str, target: str) -> bool:
+        """Set ``target`` only where the report's status is still ``source``."""
         result = await self._session.execute(
             update(ReportRow)
-            .where(ReportRow.id == report_id, ReportRow.status == STATUS_CLAIMED)
-            .values(status=STATUS_NEW)
+            .where(ReportRow.id == report_id, ReportRow.status == source)
+            .values(status=target)
         )
         return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 

@@ -355,7 +355,7 @@ _QUESTION_OF: Final[Mapping[str, str]] = {
 }
 
 
-def _label(dimension: str, key: str, locale: str, translations: Translations) -> str:
+def cell_label(dimension: str, key: str, locale: str, translations: Translations) -> str:
     """Translate a cell's key: the options' digest labels, months in the calendar.
 
     Rows use each option's neutral digest label, not the button the reporter pressed: a
@@ -374,10 +374,10 @@ def _label(dimension: str, key: str, locale: str, translations: Translations) ->
     return translations.gettext(locale, digest_label(_QUESTION_OF[dimension], key))
 
 
-def _title(table: Table, locale: str, translations: Translations) -> str:
+def table_title(table: Table, locale: str, translations: Translations) -> str:
     """Translate a table's title; a province table names its country."""
     if table.dimension == "province" and table.within is not None:
-        country = _label("country", table.within, locale, translations)
+        country = cell_label("country", table.within, locale, translations)
         return translations.format(locale, PROVINCE_TITLE, country=country)
     return translations.gettext(locale, TITLES[table.dimension])
 
@@ -411,7 +411,7 @@ def render_digest(
     )
     for table in shown_tables(digest, period):
         lines.append("")
-        lines.append(_title(table, locale, translations))
+        lines.append(table_title(table, locale, translations))
         if table.withheld:
             lines.append(
                 "  "
@@ -421,7 +421,9 @@ def render_digest(
             )
         for cell in table.cells:
             value = HIDDEN if cell.count is None else format_number(locale, cell.count)
-            lines.append(f"  {_label(table.dimension, cell.key, locale, translations)}: {value}")
+            lines.append(
+                f"  {cell_label(table.dimension, cell.key, locale, translations)}: {value}"
+            )
         total_label = translations.gettext(locale, TOTAL)
         lines.append(f"  {total_label}: {format_number(locale, table.total)}")
     lines.append("")
@@ -442,13 +444,3 @@ def disclosure_rule(k: int, locale: str, translations: Translations) -> list[str
         translations.format(locale, HIDDEN_LEGEND, mark=HIDDEN, k=k),
         translations.gettext(locale, CONSENTED_ONLY),
     ]
-
-
-def cell_label(dimension: str, key: str, locale: str, translations: Translations) -> str:
-    """A cell's key in the reader's words (what the text, the page and the CSV show)."""
-    return _label(dimension, key, locale, translations)
-
-
-def table_title(table: Table, locale: str, translations: Translations) -> str:
-    """A table's title in the reader's words."""
-    return _title(table, locale, translations)

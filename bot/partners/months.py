@@ -17,13 +17,9 @@ issue (:mod:`bot.partners.snapshot`), never the records as they are now.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Final, TypeVar
-
-if TYPE_CHECKING:
-    from bot.partners.digest import StatLike
+from typing import Final
 
 MONTH_PATTERN: Final = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
@@ -70,12 +66,3 @@ def settled_from(month: Month) -> date:
     so wait until most of them are in; later ones are never published for that month.
     """
     return month.first_day_after() + timedelta(days=SETTLE_DAYS)
-
-
-Record = TypeVar("Record", bound="StatLike")
-
-
-def records_of(records: Sequence[Record], month: Month) -> list[Record]:
-    """Keep the records of reports submitted in ``month``; everything else is not counted."""
-    wanted = str(month)
-    return [record for record in records if record.month == wanted]

@@ -69,18 +69,6 @@ def record_fields(record: StatLike) -> dict[str, str | None]:
     return {name: getattr(record, name) for name in FIELDS}
 
 
-def record_from_fields(row: object) -> StatRecord:
-    """Read a record back from its fields; anything else raises PartnerDigestError."""
-    if not isinstance(row, dict) or set(row) != set(FIELDS):
-        raise PartnerDigestError("a statistics record is not in a format this version reads")
-    try:
-        return StatRecord(**row)
-    except (TypeError, ValueError):
-        raise PartnerDigestError(
-            "a statistics record is not in a format this version reads"
-        ) from None
-
-
 def _canonical(value: object) -> str:
     """Write JSON one way only: sorted keys, no spaces, ASCII."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
