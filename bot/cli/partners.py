@@ -38,6 +38,7 @@ from bot.cli.common import (
 )
 from bot.cli.keys import configured_keys, current_keys
 from bot.cli.remote import run_api
+from bot.crypto.audit import AuditEntry
 from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
 from bot.crypto.items import open_with_admin_key
@@ -178,8 +179,8 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
             )
         else:
             issued = run_storage(settings, _issue(month, partner.name, holder, admins))
-        digest = build_digest(issued.records, max(settings.k_anonymity, MIN_K))
         k = max(settings.k_anonymity, MIN_K)
+        digest = build_digest(issued.records, k)
         trend = [trend_point(before, count, k) for before, count in issued.earlier]
         trend.append(trend_point(month, len(issued.records), k))
         bundle = build_bundle(
@@ -259,13 +260,15 @@ def _require_pinned(month: Month, first: FirstIssue | None, stored_pin: str | No
         raise CliError(str(exc)) from None
 
 
-def _pinned(month: Month, state: _MonthState, key: AdminPrivateKey) -> tuple[str, list[StatRecord]]:
+def _pinned(
+    month: Month, first: FirstIssue | None, snapshot: SealedBlob | None, key: AdminPrivateKey
+) -> tuple[str, list[StatRecord]]:
     """Open the month's stored snapshot, check the audit chain vouches for it, read it."""
-    if state.snapshot is None:
+    if snapshot is None:
         raise CliError(f"{month} has no snapshot")
-    plaintext = _open_snapshot(state.snapshot, month, key)
+    plaintext = _open_snapshot(snapshot, month, key)
     pin = snapshot_pin(plaintext)
-    _require_pinned(month, state.first, pin)
+    _require_pinned(month, first, pin)
     try:
         return pin, decode_snapshot(month, plaintext)
     except PartnerDigestError as exc:
@@ -287,7 +290,9 @@ def _month_for_preview(settings: Settings, key: Path | None, month: Month) -> li
         if state.snapshot is None:
             _require_pinned(month, state.first, None)
             return state.stored
-        pin, records = _pinned(month, state, holder or load_key(settings, key))
+        pin, records = _pinned(
+            month, state.first, state.snapshot, holder or load_key(settings, key)
+        )
     except CliError as exc:
         fail(str(exc))
     typer.echo(
@@ -301,27 +306,26 @@ def _month_for_preview(settings: Settings, key: Path | None, month: Month) -> li
     return records
 
 
-async def _month_state(session: AsyncSession, month: Month) -> _MonthState:
-    """Read, in the caller's transaction, a month's first digest, snapshot and records now."""
-    entries = await AuditRepository(session).entries()
+async def _month_state(
+    session: AsyncSession, month: Month, entries: Sequence[AuditEntry]
+) -> _MonthState:
+    """Read, in the caller's transaction, a month's snapshot and records now; its first
+    digest entry from the audit chain ``entries`` (read once by the caller)."""
     snapshot = await DigestSnapshotRepository(session).get(str(month))
     stored = list((await StatsRepository(session).tally(str(month))).elements())
     return _MonthState(first_issue(entries, month), snapshot, stored)
 
 
-async def _published_count(session: AsyncSession, month: Month, key: AdminPrivateKey) -> int | None:
-    """How many records an earlier month's digests counted (its pinned snapshot)."""
-    return _count_of(month, await _month_state(session, month), key)
-
-
-def _count_of(month: Month, state: _MonthState, key: AdminPrivateKey) -> int | None:
+def _count_of(
+    month: Month, first: FirstIssue | None, snapshot: SealedBlob | None, key: AdminPrivateKey
+) -> int | None:
     """A month's count as its digests showed it; None when there is none to show: never
     issued, issued before snapshots existed, or a snapshot the chain does not vouch for
     (issuing that month itself refuses and says why)."""
-    if state.first is None or state.first.pin is None:
+    if first is None or first.pin is None:
         return None
     try:
-        return len(_pinned(month, state, key)[1])
+        return len(_pinned(month, first, snapshot, key)[1])
     except CliError:
         return None
 
@@ -331,7 +335,8 @@ def _read_month(month: Month) -> Work[_MonthState]:
 
     async def work(sessions: Sessions) -> _MonthState:
         async with unit_of_work(sessions) as session:
-            return await _month_state(session, month)
+            entries = await AuditRepository(session).entries()
+            return await _month_state(session, month, entries)
 
     return work
 
@@ -347,7 +352,8 @@ def _issue(
 
     async def work(sessions: Sessions) -> _Issued:
         async with unit_of_work(sessions) as session:
-            state = await _month_state(session, month)
+            entries = await AuditRepository(session).entries()
+            state = await _month_state(session, month, entries)
             if state.snapshot is None:
                 _require_pinned(month, state.first, None)
                 plaintext = encode_snapshot(month, state.stored)
@@ -359,11 +365,13 @@ def _issue(
                     )
                 pin, records = snapshot_pin(plaintext), decode_snapshot(month, plaintext)
             else:
-                pin, records = _pinned(month, state, key)
-            earlier = [
-                (before, await _published_count(session, before, key))
-                for before in months_before(month)
-            ]
+                pin, records = _pinned(month, state.first, state.snapshot, key)
+            earlier = []
+            for before in months_before(month):
+                snapshot = await DigestSnapshotRepository(session).get(str(before))
+                earlier.append(
+                    (before, _count_of(before, first_issue(entries, before), snapshot, key))
+                )
             await audit(session, key, DIGEST_ACTION, digest_subject(partner, month, pin))
         return _Issued(records, pin, state.snapshot is None, drift(records, state.stored), earlier)
 
@@ -410,9 +418,12 @@ def _count(value: object) -> int:
     return value
 
 
-async def _month_through_api(api: AdminApiClient, month: Month) -> _MonthState:
+async def _month_through_api(
+    api: AdminApiClient, month: Month, entries: Sequence[AuditEntry] | None = None
+) -> _MonthState:
     """A month's snapshot and records through the admin API; its first digest entry from the
-    audit chain the server hands over, read here."""
+    audit chain the server hands over (``entries``, when the caller fetched it already),
+    read here."""
     answer = await api.call("GET", f"/v1/digests/{month}")
     try:
         sent = answer["snapshot"]
@@ -420,7 +431,8 @@ async def _month_through_api(api: AdminApiClient, month: Month) -> _MonthState:
         stored = decode_snapshot(month, str(answer["records"]).encode("utf-8"))
     except (KeyError, TypeError, CryptoError, PartnerDigestError):
         raise CliError(f"the server's answer about {month} is malformed") from None
-    return _MonthState(first_issue(await api.audit_entries(), month), snapshot, stored)
+    chain = await api.audit_entries() if entries is None else entries
+    return _MonthState(first_issue(chain, month), snapshot, stored)
 
 
 async def _issue_through_api(
@@ -435,7 +447,8 @@ async def _issue_through_api(
     As :func:`_issue`: the first issue seals the month's records to the admins; every later
     one opens the stored snapshot and checks its hash against the month's first entry.
     """
-    state = await _month_through_api(api, month)
+    entries = await api.audit_entries()
+    state = await _month_through_api(api, month, entries)
     sealed: SealedBlob | None = None
     if state.snapshot is None:
         _require_pinned(month, state.first, None)
@@ -443,11 +456,11 @@ async def _issue_through_api(
         sealed = AdminSealer(admins).seal_for_admins(plaintext, snapshot_ref(month))
         pin, records = snapshot_pin(plaintext), decode_snapshot(month, plaintext)
     else:
-        pin, records = _pinned(month, state, key)
-    earlier = [
-        (before, _count_of(before, await _month_through_api(api, before), key))
-        for before in months_before(month)
-    ]
+        pin, records = _pinned(month, state.first, state.snapshot, key)
+    earlier = []
+    for before in months_before(month):
+        old = await _month_through_api(api, before, entries)
+        earlier.append((before, _count_of(before, old.first, old.snapshot, key)))
     await api.audited(
         "POST",
         f"/v1/digests/{month}/issue",
