@@ -11,6 +11,7 @@ import queue
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 from bot.app import Services, admin_api, open_services
@@ -49,3 +50,15 @@ def api_in_a_thread(
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=60)
+
+
+NOWHERE = "no-such-folder"
+"""The folder an admin machine's database URL points into: it never exists, so a command that
+touched a database would fail, or leave the folder behind for the test to see."""
+
+
+def admin_laptop(server: Settings, url: str, folder: Path) -> Settings:
+    """An admin's machine: the server's settings, naming the admin API at ``url`` and no
+    usable database."""
+    nowhere = f"sqlite:///{folder / NOWHERE / 'none.db'}"
+    return server.model_copy(update={"admin_api_url": url, "database_url": nowhere})

@@ -22,7 +22,7 @@ from bot.crypto.sealer import AdminSealer
 from bot.intake.followup_store import FollowupStore, Stored
 from bot.settings import Partner, Settings
 from storage.db import create_engine, session_factory
-from tests.api_support import api_in_a_thread
+from tests.api_support import admin_laptop, api_in_a_thread
 from tests.conftest import TEST_PASSPHRASE
 from tests.test_adminapi import one_report, with_admins
 from tests.test_intake_service import canary
@@ -40,8 +40,7 @@ def test_an_admin_machine_with_no_database_url_goes_from_the_queue_to_the_route(
     key_file.write_bytes(admin_key.to_file_bytes(TEST_PASSPHRASE, scrypt_n=2**10))
     with api_in_a_thread(server, one_report(story)) as (url, prepared):
         report_id = str(prepared)
-        nowhere = f"sqlite:///{tmp_path / 'no-such-folder' / 'none.db'}"
-        laptop = server.model_copy(update={"admin_api_url": url, "database_url": nowhere})
+        laptop = admin_laptop(server, url, tmp_path)
         app = create_app(CliConfig(load_settings=lambda: laptop, scrypt_n=2**10))
 
         def amanat(*words: str, key: bool = True) -> Result:

@@ -54,7 +54,7 @@ from storage.audit import AuditRepository
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.records import StoredItem, StoredReport
 from storage.repositories import ReportRepository
-from tests.api_support import api_in_a_thread
+from tests.api_support import admin_laptop, api_in_a_thread
 from tests.conftest import TEST_PASSPHRASE
 from tests.test_admin_export import REPORT as EXPORTED
 from tests.test_admin_export import _store as store_with_files
@@ -739,12 +739,7 @@ def test_an_admin_machine_lists_and_verifies_the_audit_chain_through_the_api(
     key_file.write_bytes(admin_key.to_file_bytes(TEST_PASSPHRASE, scrypt_n=2**10))
     with api_in_a_thread(server_settings, one_report(canary())) as (url, prepared):
         report_id = str(prepared)
-        laptop = server_settings.model_copy(
-            update={
-                "database_url": f"sqlite:///{tmp_path / 'no-such-folder' / 'none.db'}",
-                "admin_api_url": url,
-            }
-        )
+        laptop = admin_laptop(server_settings, url, tmp_path)
         app = create_app(CliConfig(load_settings=lambda: laptop, scrypt_n=2**10))
 
         def amanat(*words: str) -> Result:

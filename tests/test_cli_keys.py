@@ -32,7 +32,7 @@ from storage.db import create_engine, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head
 from storage.records import NewItem, NewReport, StoredReport
 from storage.repositories import ReportRepository
-from tests.api_support import api_in_a_thread
+from tests.api_support import admin_laptop, api_in_a_thread
 
 FAST_N = 2**10
 ALICE_PASS = "alice's long passphrase"
@@ -76,10 +76,7 @@ class World:
     def invoke(self, *args: str, input: str | None = None) -> Result:
         settings = self.settings
         if self.api_url is not None:
-            nowhere = f"sqlite:///{self.tmp / 'no-such-folder' / 'none.db'}"
-            settings = settings.model_copy(
-                update={"admin_api_url": self.api_url, "database_url": nowhere}
-            )
+            settings = admin_laptop(settings, self.api_url, self.tmp)
         config = CliConfig(
             load_settings=lambda: settings, scrypt_n=FAST_N, after_report=self.after_report
         )

@@ -48,7 +48,7 @@ from storage.migrate import upgrade_to_head
 from storage.models import DigestSnapshotRow
 from storage.records import AUDIT_SUBJECT_MAX, StatRecord
 from storage.repositories import StatsRepository
-from tests.api_support import api_in_a_thread
+from tests.api_support import admin_laptop, api_in_a_thread
 
 FAST_N = 2**10
 PASSPHRASE = "correct horse battery staple"
@@ -203,8 +203,7 @@ def partners(
         yield world
         return
     with api_in_a_thread(settings) as (url, _):
-        nowhere = f"sqlite:///{tmp_path / 'no-such-folder' / 'none.db'}"
-        world.laptop = settings.model_copy(update={"admin_api_url": url, "database_url": nowhere})
+        world.laptop = admin_laptop(settings, url, tmp_path)
         yield world
     assert not (tmp_path / "no-such-folder").exists()
 

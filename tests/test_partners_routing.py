@@ -29,7 +29,7 @@ from storage.db import create_engine, session_factory, unit_of_work
 from storage.migrate import upgrade_to_head
 from storage.records import NewReport
 from storage.repositories import ReportRepository
-from tests.api_support import api_in_a_thread
+from tests.api_support import admin_laptop, api_in_a_thread
 from tests.test_cli import CANARIES, REPORT_A, REPORT_B, sealed_report
 
 FAST_N = 2**10
@@ -134,9 +134,7 @@ def team(
         yield Team(settings, key_file, partner, sealer, settings)
         return
     with api_in_a_thread(settings) as (url, _):
-        nowhere = f"sqlite:///{tmp_path / 'no-such-folder' / 'none.db'}"
-        laptop = settings.model_copy(update={"admin_api_url": url, "database_url": nowhere})
-        yield Team(settings, key_file, partner, sealer, laptop)
+        yield Team(settings, key_file, partner, sealer, admin_laptop(settings, url, tmp_path))
 
 
 def test_a_case_goes_only_after_the_reporters_recorded_yes_and_holds_only_the_teams_words(

@@ -31,7 +31,7 @@ from bot.settings import Settings
 from storage.db import session_factory, unit_of_work
 from storage.migrate import upgrade_to_head
 from storage.repositories import ReportRepository
-from tests.api_support import api_in_a_thread
+from tests.api_support import admin_laptop, api_in_a_thread
 from tests.test_adminapi import audit_entries, serving, with_admins
 from tests.test_cli import CANARY_STORY_1, CANARY_STORY_2, REPORT_A, sealed_report
 from tests.test_intake_service import Person, canary, fill_report
@@ -227,9 +227,7 @@ def lead_team(
         yield Team(settings, key_file, partner, sealer, settings)
         return
     with api_in_a_thread(settings) as (url, _):
-        nowhere = f"sqlite:///{tmp_path / 'no-such-folder' / 'none.db'}"
-        laptop = settings.model_copy(update={"admin_api_url": url, "database_url": nowhere})
-        yield Team(settings, key_file, partner, sealer, laptop)
+        yield Team(settings, key_file, partner, sealer, admin_laptop(settings, url, tmp_path))
 
 
 def test_the_command_line_shows_redacts_and_chains_a_redaction(
