@@ -151,9 +151,10 @@ class RekeyRoutes:
             if report is None:
                 raise Unanswerable("no such report", 404)
             upload_of = {file.index: file.upload_id for file in report.files}
+            stored = {(item.kind, item.index): item.blob for item in report.items}
             done = changed = 0
             for kind, index, old, new in items:
-                current = await reports.item(report_id, kind, index)
+                current = stored.get((kind, index))
                 if current is not None and _same(current, old):
                     _require_same_content(current, new)
                     await reports.replace_item_blob(report_id, kind, index, new, expected=current)
