@@ -34,6 +34,7 @@ from storage.repositories import ReportRepository
 from tests.api_support import admin_laptop, api_in_a_thread
 from tests.test_adminapi import audit_entries, serving, with_admins
 from tests.test_cli import CANARY_STORY_1, CANARY_STORY_2, REPORT_A, sealed_report
+from tests.test_console import assert_nowhere_on_disk
 from tests.test_intake_service import Person, canary, fill_report
 from tests.test_partners_routing import FAST_N, PASSPHRASE, Team
 from tests.test_partners_routing import _store as store_reports
@@ -72,6 +73,7 @@ async def test_a_reviewer_redacts_a_story_and_only_the_lead_opens_the_original(
     alice: AdminPrivateKey,
     bob: AdminPrivateKey,
     translations: Translations,
+    tmp_path: Path,
 ) -> None:
     story = canary()
     admins = [alice.public_key(), bob.public_key()]
@@ -121,6 +123,8 @@ async def test_a_reviewer_redacts_a_story_and_only_the_lead_opens_the_original(
         entries = await audit_entries(services)
     redactions = [(e.admin, e.subject) for e in entries if e.action == "redact"]
     assert redactions == [(bob.public_key().key_id, f"{report_id} narrative 0")] * 2
+    for text in (story, EDITED, "[hidden by the team]"):  # the server stores neither text
+        assert_nowhere_on_disk(text.encode(), tmp_path)
 
 
 async def test_the_server_keeps_an_original_only_if_sealed_to_exactly_the_leads(
