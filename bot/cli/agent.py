@@ -230,9 +230,11 @@ async def serve(
                 except ValueError:
                     question = None
                 if isinstance(question, dict) and question.get("op") == "lock":
+                    # Gone before the answer: once "locked" is printed, nothing can connect.
+                    path.unlink(missing_ok=True)  # noqa: ASYNC240 - the agent's own socket
+                    stop.set()
                     writer.write(b'{"locked": true}\n')
                     await writer.drain()
-                    stop.set()
                     break
                 writer.write(json.dumps(answer_for(key, question)).encode() + b"\n")
                 await writer.drain()
