@@ -23,6 +23,8 @@ from bot.partners.digest import (
     build_digest,
     render_digest,
 )
+from bot.partners.regions import AFGHAN_REGIONS, region_of
+from bot.questions import AFGHAN_PROVINCES
 from storage.records import StatRecord
 from tests.benchmark_support import run_quick
 
@@ -44,9 +46,15 @@ def recs(n: int, **fields: object) -> list[Rec]:
     return [Rec(**fields) for _ in range(n)]  # type: ignore[arg-type]
 
 
-def table(digest: Digest, dimension: str, within: str | None = None) -> Table:
-    found = [t for t in digest.tables if t.dimension == dimension and t.within == within]
-    assert len(found) == 1, f"{dimension}/{within}: {len(found)} tables"
+def table(
+    digest: Digest, dimension: str, within: str | None = None, region: str | None = None
+) -> Table:
+    found = [
+        t
+        for t in digest.tables
+        if t.dimension == dimension and t.within == within and t.region == region
+    ]
+    assert len(found) == 1, f"{dimension}/{within}/{region}: {len(found)} tables"
     return found[0]
 
 
@@ -55,6 +63,11 @@ def cells(t: Table) -> dict[str, int | None]:
 
 
 # --- examples ------------------------------------------------------------------------------
+
+
+def test_every_afghan_province_lies_in_exactly_one_region() -> None:
+    listed = [province for region in AFGHAN_REGIONS for province in region.provinces]
+    assert sorted(listed) == sorted(option.id for option in AFGHAN_PROVINCES)
 
 
 def test_fewer_than_k_reports_publish_nothing_at_all() -> None:
@@ -120,16 +133,61 @@ def test_provinces_only_within_a_shown_country_and_summing_to_it() -> None:
     ]
     digest = build_digest(records, k=5)
     assert cells(table(digest, "country")) == {"AF": 11, "IR": None, "PK": None, "TR": None}
-    afghanistan = table(digest, "province", within="AF")
-    assert afghanistan.total == 11
-    assert cells(afghanistan) == {"herat": 5, "kabul": 6}
+    regions = table(digest, "region", within="AF")
+    assert regions.total == 11
+    assert cells(regions) == {"central": 6, "west": 5}
+    central = table(digest, "province", within="AF", region="central")
+    assert (central.total, cells(central)) == (6, {"kabul": 6})
+    assert cells(table(digest, "province", within="AF", region="west")) == {"herat": 5}
     assert not [t for t in digest.tables if t.within == "IR"]
+
+
+def test_iran_has_no_regions_its_provinces_sum_to_its_count() -> None:
+    records = [*recs(6, country="IR", province="tehran"), *recs(5, province="qom")]
+    digest = build_digest(records, k=5)
+    assert cells(table(digest, "province", within="IR")) == {"tehran": 6, "qom": 5}
+    assert not [t for t in digest.tables if t.dimension == "region"]
 
 
 def test_a_province_left_unsaid_counts_as_not_said() -> None:
     records = [*recs(5, country="AF", province=None), *recs(5, country="AF", province="kabul")]
-    afghanistan = table(build_digest(records, k=5), "province", within="AF")
-    assert cells(afghanistan) == {"kabul": 5, "unsaid": 5}
+    digest = build_digest(records, k=5)
+    assert cells(table(digest, "region", within="AF")) == {"central": 5, "unsaid": 5}
+    assert cells(table(digest, "province", within="AF", region="central")) == {"kabul": 5}
+    assert [t.region for t in digest.tables if t.dimension == "province"] == ["central"]
+
+
+def test_a_region_shows_what_its_provinces_alone_could_not() -> None:
+    """The roll-up: nine reports over four eastern provinces and three from Herat, k = 3."""
+    records = [
+        *recs(3, country="AF", province="nangarhar"),
+        *recs(2, country="AF", province="kunar"),
+        *recs(2, country="AF", province="laghman"),
+        *recs(2, country="AF", province="nuristan"),
+        *recs(3, country="AF", province="herat"),
+        *recs(5, country="AF", province="kabul"),
+    ]
+    digest = build_digest(records, k=3)
+    assert cells(table(digest, "region", within="AF")) == {"central": 5, "east": 9, "west": 3}
+    east = table(digest, "province", within="AF", region="east")
+    assert east.total == 9
+    assert cells(east) == {"kunar": None, "laghman": None, "nangarhar": None, "nuristan": None}
+
+
+def test_a_hidden_region_publishes_none_of_its_provinces() -> None:
+    records = [
+        *recs(1, country="AF", province="herat"),
+        *recs(1, country="AF", province="ghor"),
+        *recs(2, country="AF", province="kandahar"),
+        *recs(9, country="AF", province="kabul"),
+    ]
+    digest = build_digest(records, k=3)
+    assert cells(table(digest, "region", within="AF")) == {
+        "central": 9,
+        "west": None,
+        "south": None,
+    }
+    assert [t.region for t in digest.tables if t.dimension == "province"] == ["central"]
 
 
 def test_keys_follow_the_questionnaire_and_months_the_calendar() -> None:
@@ -167,7 +225,9 @@ def test_k_below_three_is_refused(k: int) -> None:
 CATEGORIES = ["recruit_armed", "false_job", "taliban_threat", "exploitation", "other", "unsaid"]
 PLACES = [
     ("AF", "kabul"),
+    ("AF", "parwan"),
     ("AF", "herat"),
+    ("AF", "nangarhar"),
     ("AF", None),
     ("IR", "tehran"),
     ("IR", "khorasan_razavi"),
@@ -189,10 +249,21 @@ record_strategy = st.builds(
 )
 
 
+def in_place(record: Rec, t: Table) -> bool:
+    """Tell whether a record lies in the country (and region) a place table breaks down."""
+    if record.country != t.within:
+        return False
+    return t.region is None or region_of(record.country, record.province or "unsaid") == t.region
+
+
 def true_counts(records: Sequence[Rec], t: Table) -> Counter[str]:
     """Recount a table's cells from the records, as the digest should have."""
     if t.dimension == "province":
-        return Counter(r.province or "unsaid" for r in records if r.country == t.within)
+        return Counter(r.province or "unsaid" for r in records if in_place(r, t))
+    if t.dimension == "region":
+        return Counter(
+            region_of(r.country, r.province or "unsaid") for r in records if in_place(r, t)
+        )
     if t.dimension == "month":
         return Counter(r.month or UNKNOWN_MONTH for r in records)
     return Counter(str(getattr(r, t.dimension)) for r in records)
@@ -210,10 +281,19 @@ def test_no_hidden_cell_can_be_worked_out_from_what_is_published(
         return
     assert digest.total == len(records)
     countries = cells(table(digest, "country"))
+    regions = {
+        (t.within, c.key): c.count
+        for t in digest.tables
+        if t.dimension == "region"
+        for c in t.cells
+    }
     for t in digest.tables:
         truth = true_counts(records, t)
-        # The published total is the grand total, or the country's published count.
-        if t.dimension == "province":
+        # The published total is the grand total, or the published count of the table's
+        # parent: its region, else its country.
+        if t.region is not None:
+            assert regions.get((t.within, t.region)) == t.total
+        elif t.dimension in ("province", "region"):
             assert countries.get(t.within or "") == t.total
         else:
             assert t.total == len(records)
@@ -246,10 +326,12 @@ def test_no_hidden_cell_can_be_worked_out_from_what_is_published(
         assert m >= 2
         assert high > low
         assert high >= k
-    # Provinces are published only inside a shown country.
+    # Places are published only inside a shown country (and a shown region).
     for t in digest.tables:
-        if t.dimension == "province":
+        if t.dimension in ("province", "region"):
             assert countries.get(t.within or "") is not None
+        if t.region is not None:
+            assert regions.get((t.within, t.region)) is not None
 
 
 # Exhaustive, algorithm-aware audit on a small world: an attacker who knows the published
@@ -257,7 +339,7 @@ def test_no_hidden_cell_can_be_worked_out_from_what_is_published(
 # produced the same digest; every hidden cell must still take at least two values.
 
 SMALL_CATEGORIES = ["recruit_armed", "false_job", "other"]
-SMALL_PLACES = [("AF", "kabul"), ("AF", "herat"), ("PK", None)]
+SMALL_PLACES = [("AF", "kabul"), ("AF", "parwan"), ("AF", "herat"), ("PK", None)]
 MICROCELLS = [(c, p) for c in SMALL_CATEGORIES for p in SMALL_PLACES]
 
 
@@ -275,14 +357,20 @@ def world(counts: Sequence[int]) -> list[Rec]:
     return records
 
 
-def hidden_cells(digest: Digest) -> list[tuple[str, str | None, str]]:
-    return [(t.dimension, t.within, c.key) for t in digest.tables for c in t.cells if c.hidden]
+Where = tuple[str, str | None, str | None, str]
 
 
-def cell_value(records: Sequence[Rec], where: tuple[str, str | None, str]) -> int:
-    dimension, within, key = where
-    if dimension == "province":
-        return sum(1 for r in records if r.country == within and (r.province or "unsaid") == key)
+def hidden_cells(digest: Digest) -> list[Where]:
+    return [
+        (t.dimension, t.within, t.region, c.key) for t in digest.tables for c in t.cells if c.hidden
+    ]
+
+
+def cell_value(records: Sequence[Rec], where: Where) -> int:
+    dimension, within, region, key = where
+    place = Table(dimension, 0, (), within=within, region=region)
+    if dimension in ("province", "region"):
+        return true_counts([r for r in records if in_place(r, place)], place)[key]
     return sum(1 for r in records if str(getattr(r, dimension)) == key)
 
 
@@ -293,7 +381,7 @@ def pinned_cells(counts: Sequence[int], k: int, build: Builder) -> list[str]:
     """Return the hidden cells an algorithm-aware attacker can pin to one value."""
     published = build(world(counts), k)
     targets = hidden_cells(published)
-    seen: dict[tuple[str, str | None, str], set[int]] = {target: set() for target in targets}
+    seen: dict[Where, set[int]] = {target: set() for target in targets}
     for candidate in compositions(sum(counts), len(MICROCELLS)):
         records = world(candidate)
         if build(records, k) != published:
@@ -308,9 +396,10 @@ def pinned_cells(counts: Sequence[int], k: int, build: Builder) -> list[str]:
     st.lists(st.integers(min_value=0, max_value=len(MICROCELLS) - 1), min_size=3, max_size=7),
     st.sampled_from([3, 4]),
 )
-@example(picks=[2, 2, 3, 3, 4, 7, 8], k=3)  # once pinned: a tie with the smallest shown cell
-@example(picks=[1, 2, 2, 3, 4, 6, 8], k=3)
-@example(picks=[0, 1, 2, 3, 4, 5], k=3)  # six reports, each alone in its microcell
+@example(picks=[3, 3, 4, 4, 6, 10, 11], k=3)  # once pinned: a tie with the smallest shown cell
+@example(picks=[2, 3, 3, 4, 6, 8, 11], k=3)
+@example(picks=[0, 2, 3, 4, 6, 7], k=3)  # six reports, each alone in its microcell
+@example(picks=[0, 1, 1, 5, 5, 9, 11], k=3)  # Kabul and Parwan share a region
 def test_an_attacker_who_knows_the_algorithm_still_cannot_pin_a_hidden_cell(
     picks: list[int], k: int
 ) -> None:
@@ -361,7 +450,7 @@ def primary_only(records: Sequence[Rec], k: int) -> Digest:
 def test_the_exhaustive_audit_detects_a_leak() -> None:
     """Guard the audit: without complementary suppression a hidden cell is recomputable."""
     # recruit_armed: 3 + 0 + 0; false_job: 1 in Kabul; other: 3 in Pakistan.
-    counts = [3, 0, 0, 1, 0, 0, 0, 0, 3]
+    counts = [3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3]
     assert pinned_cells(counts, 3, primary_only)
     assert pinned_cells(counts, 3, build_digest) == []
 
@@ -388,7 +477,9 @@ def test_english_rendering_has_labels_hidden_marks_totals_and_a_legend(
     assert "  Approached to fight abroad or join an armed group: 12" in text
     assert f"  A job offer abroad that looked false: {HIDDEN}" in text
     assert f"  Threats, searches or arrest by the Taliban: {HIDDEN}" in text
-    assert "By province in Afghanistan" in text
+    assert "By region in Afghanistan" in text
+    assert "  Central: 12" in text
+    assert "By province in the Central region of Afghanistan" in text
     assert "  Kabul: 12" in text
     assert "  November 2026: 14" in text
     assert "  Total: 27" in text

@@ -225,8 +225,10 @@ def test_a_partner_opens_its_month_with_standard_age_and_nothing_else(
     assert "Reports sent in October 2026" in text
     assert "Reports counted (the reporter agreed): 17" in text  # October only
     assert "  Kabul: 9" in text
-    assert "  Balkh: *" in text  # 2 is below k = 5 ...
-    assert "  Herat: *" in text  # ... and 6 goes with it, or 17 - 9 - 6 would give Balkh's 2
+    assert "  North: *" in text  # Balkh's 2 is below k = 5 ...
+    assert "  West: *" in text  # ... and Herat's 6 goes with it, or 17 - 9 - 6 would give 2
+    assert "Balkh" not in text  # a hidden region lists no provinces
+    assert "Herat" not in text
     assert "  Threats, searches or arrest by the Taliban: *" in text
     with pytest.raises(pyrage.DecryptError):
         pyrage.decrypt(sealed, [partners.kabul])  # another partner cannot read it
@@ -490,9 +492,10 @@ def test_a_digest_is_a_bundle_whose_tables_match_the_counts(
         "tables/01-category.csv",
         "tables/02-party.csv",
         "tables/03-country.csv",
-        "tables/04-province-af.csv",
-        "tables/05-former-forces.csv",
-        "tables/06-urgency.csv",
+        "tables/04-region-af.csv",
+        "tables/05-province-af-central.csv",
+        "tables/06-former-forces.csv",
+        "tables/07-urgency.csv",
         "tables/00-last-twelve-months.csv",
     }  # no "by month" table in a one-month digest: its header names the month
     manifest = json.loads(files["manifest.json"])
@@ -502,15 +505,21 @@ def test_a_digest_is_a_bundle_whose_tables_match_the_counts(
     for listed in manifest["files"]:
         if listed["name"] != "manifest.json":
             assert hashlib.sha256(files[listed["name"]]).hexdigest() == listed["sha256"]
-    provinces = files["tables/04-province-af.csv"]
-    assert provinces.startswith("\ufeff".encode())  # spreadsheets then read Dari right
-    rows = list(csv.DictReader(io.StringIO(provinces.decode("utf-8-sig"))))
+    regions = files["tables/04-region-af.csv"]
+    assert regions.startswith("\ufeff".encode())  # spreadsheets then read Dari right
+    rows = list(csv.DictReader(io.StringIO(regions.decode("utf-8-sig"))))
     counted = {row["key"]: (row["count"], row["hidden"]) for row in rows}
-    assert counted["kabul"] == ("9", "false")  # 9 records of Kabul in October
-    assert counted["herat"] == ("", "true")  # 6, hidden with Balkh's 2 (below k = 5)
-    assert counted["balkh"] == ("", "true")
+    assert counted["central"] == ("9", "false")  # 9 records of Kabul in October
+    assert counted["west"] == ("", "true")  # Herat's 6, hidden with Balkh's 2 (below k = 5)
+    assert counted["north"] == ("", "true")
     assert counted["total"] == ("17", "false")
-    assert [row["label"] for row in rows if row["key"] == "kabul"] == ["کابل"]
+    assert [row["label"] for row in rows if row["key"] == "central"] == ["مرکزی"]
+    central = files["tables/05-province-af-central.csv"].decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(central)))
+    assert [(row["key"], row["label"], row["count"]) for row in rows] == [
+        ("kabul", "کابل", "9"),
+        ("total", "مجموع", "9"),
+    ]
     page = files["digest.html"].decode()
     assert '<html lang="fa" dir="rtl">' in page
     assert "<script" not in page

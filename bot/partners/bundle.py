@@ -149,7 +149,8 @@ def build_bundle(
 
 
 def _csv_name(number: int, table: Table) -> str:
-    suffix = f"-{table.within.lower()}" if table.within else ""
+    places = (table.within, table.region)
+    suffix = "".join(f"-{place.lower().replace('_', '-')}" for place in places if place)
     return f"tables/{number:02d}-{table.dimension.replace('_', '-')}{suffix}.csv"
 
 

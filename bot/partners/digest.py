@@ -12,8 +12,12 @@ Disclosure model. The reader is assumed to know this module's algorithm, the que
 possible values, and in a listed table it must be possibly ``k`` or more:
 
 - The number ``N`` of counted reports is published, and nothing else when ``N < k``. Each
-  one-way table sums to ``N``; a province table sums to its country's count and is published
-  only when that count is shown.
+  one-way table sums to ``N``, except the places, which form a tree: a country's region
+  table (:mod:`bot.partners.regions`) sums to the country's count, and the province table
+  of a region to the region's count; each is published only when its parent count is shown
+  (a country without regions has one province table, under its count). A hidden parent
+  has no children, so every hidden cell is bounded by one published total only, the total of
+  its own table: the same argument as for one table.
 - Every key with at least one report is listed with its count or as hidden (``*``), so the
   reader knows each hidden cell is at least 1 and that unlisted keys are 0.
 - Hiding goes by value, never by name: the smallest threshold ``t >= k - 1`` is chosen such
@@ -26,7 +30,8 @@ possible values, and in a listed table it must be possibly ``k`` or more:
 - One-way tables of different questions constrain each other only through their totals (any
   one-way margins with equal totals are realised by some set of reports), so protecting each
   table against its own total protects the digest; no cross table (question x question) is
-  published, because its cells would tie the margins together.
+  published, because its cells would tie the margins together. The place tree is one
+  question (where) cut at three depths; its tables share no cell, only parent totals.
 - ``k`` is at least 3: with ``k = 2`` a withheld table can still say "every possible answer was
   given exactly once". The tests check all of this exhaustively on small worlds.
 - Not covered here: comparing two digests that count different sets of reports
@@ -45,6 +50,7 @@ from typing import Final, Protocol, TypeVar
 
 from bot.i18n.localdates import format_month, format_month_both
 from bot.i18n.translations import N_, Translations, format_number
+from bot.partners.regions import REGION_LABELS, REGIONS, region_of
 from bot.questions import (
     AFGHAN_PROVINCES,
     COUNTRIES,
@@ -121,6 +127,12 @@ TITLES: Final[Mapping[str, str]] = {
 }
 # Translators: {country} is a country name, e.g. "Afghanistan".
 PROVINCE_TITLE: Final = N_("By province in {country}")
+# Translators: {country} is a country name, e.g. "Afghanistan". A region is a group of
+# provinces, e.g. "East" (Nangarhar, Laghman, Kunar, Nuristan).
+REGION_TITLE: Final = N_("By region in {country}")
+# Translators: {region} is a region's name, e.g. "East"; {country} a country, e.g.
+# "Afghanistan". The table lists the provinces of that region.
+PROVINCE_IN_REGION_TITLE: Final = N_("By province in the {region} region of {country}")
 TITLE: Final = N_("Amanat: counts of reports")
 TOTAL: Final = N_("Total")
 CONSENTED_ONLY: Final = N_(
@@ -166,10 +178,12 @@ class Cell:
 
 @dataclass(frozen=True)
 class Table:
-    """One published one-way table; ``within`` names the country of a province table.
+    """One published one-way table; ``within`` names the country of a region or province
+    table, and ``region`` the region of a province table under one.
 
-    ``total`` is the table's total (``N``, or the country's shown count). When ``withheld``
-    is true no key is published, only that the total cannot be broken down safely.
+    ``total`` is the table's total (``N``, or the shown count of the country or region).
+    When ``withheld`` is true no key is published, only that the total cannot be broken down
+    safely.
     """
 
     dimension: str
@@ -177,6 +191,7 @@ class Table:
     cells: tuple[Cell, ...]
     within: str | None = None
     withheld: bool = False
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +243,10 @@ _ORDERS: Final[Mapping[str, Callable[[str], tuple[int, int, str]]]] = {
     "urgency": _order((Option("urgent", ""), Option("not_urgent", ""))),
     "province:AF": _order(AFGHAN_PROVINCES),
     "province:IR": _order(IRANIAN_PROVINCES),
+    **{
+        f"region:{country}": _order(tuple(Option(r.id, r.label) for r in regions))
+        for country, regions in REGIONS.items()
+    },
 }
 
 
@@ -267,16 +286,21 @@ def _protect(counts: Mapping[str, int], k: int) -> dict[str, int | None] | None:
 
 
 def _table(
-    dimension: str, counts: Mapping[str, int], k: int, order_key: str, within: str | None = None
+    dimension: str,
+    counts: Mapping[str, int],
+    k: int,
+    order_key: str,
+    within: str | None = None,
+    region: str | None = None,
 ) -> Table:
     """Count one dimension and protect it against its own total."""
     total = sum(counts.values())
     published = _protect(counts, k)
     if published is None:
-        return Table(dimension, total, (), within=within, withheld=True)
+        return Table(dimension, total, (), within=within, withheld=True, region=region)
     order = _ORDERS[order_key]
     cells = tuple(Cell(key, published[key]) for key in sorted(published, key=order))
-    return Table(dimension, total, cells, within=within)
+    return Table(dimension, total, cells, within=within, region=region)
 
 
 def build_digest(records: Sequence[Record] | Mapping[Record, int], k: int) -> Digest:
@@ -325,17 +349,37 @@ def digest_of_margins(margins: StatMargins, k: int) -> Digest:
         for (where, province), n in margins.provinces.items():
             if where == country:
                 provinces[province or UNSAID] += n
-        tables.append(_table("province", provinces, k, f"province:{country}", within=country))
+        tables.extend(_place_tables(country, provinces, k))
     tables.append(_table("month", by_month, k, "month"))
     tables.append(_table("former_forces", margins.fields["former_forces"], k, "former_forces"))
     tables.append(_table("urgency", margins.fields["urgency"], k, "urgency"))
     return Digest(k, total, tuple(tables))
 
 
+def _place_tables(country: str, provinces: Counter[str], k: int) -> list[Table]:
+    """A shown country's places: its provinces, or its regions and the provinces of each
+    shown region (a hidden region's provinces would bound its hidden count)."""
+    if country not in REGIONS:
+        return [_table("province", provinces, k, f"province:{country}", within=country)]
+    by_region: Counter[str] = Counter()
+    for province, n in provinces.items():
+        by_region[region_of(country, province)] += n
+    regions = _table("region", by_region, k, f"region:{country}", within=country)
+    tables = [regions]
+    for cell in regions.cells:
+        if cell.count is None or cell.key == UNSAID:
+            continue
+        members = Counter({p: n for p, n in provinces.items() if region_of(country, p) == cell.key})
+        order = f"province:{country}"
+        tables.append(_table("province", members, k, order, within=country, region=cell.key))
+    return tables
+
+
 DIMENSIONS: Final[tuple[str, ...]] = (
     "category",
     "party",
     "country",
+    "region",
     "province",
     "month",
     "former_forces",
@@ -371,13 +415,22 @@ def cell_label(dimension: str, key: str, locale: str, translations: Translations
         return format_month(locale, int(year), int(month))
     if dimension == "urgency":
         return translations.gettext(locale, URGENCY_LABELS.get(key, key))
+    if dimension == "region":
+        return translations.gettext(locale, REGION_LABELS.get(key, key))
     return translations.gettext(locale, digest_label(_QUESTION_OF[dimension], key))
 
 
 def table_title(table: Table, locale: str, translations: Translations) -> str:
-    """Translate a table's title; a province table names its country."""
-    if table.dimension == "province" and table.within is not None:
+    """Translate a table's title; a place table names its country (and region)."""
+    if table.dimension in ("province", "region") and table.within is not None:
         country = cell_label("country", table.within, locale, translations)
+        if table.dimension == "region":
+            return translations.format(locale, REGION_TITLE, country=country)
+        if table.region is not None:
+            region = cell_label("region", table.region, locale, translations)
+            return translations.format(
+                locale, PROVINCE_IN_REGION_TITLE, region=region, country=country
+            )
         return translations.format(locale, PROVINCE_TITLE, country=country)
     return translations.gettext(locale, TITLES[table.dimension])
 
