@@ -561,3 +561,13 @@ def test_the_digest_benchmark_runs_quick() -> None:
         assert isinstance(figures[name], int | float), name
     for name in ("postgres_s", "postgres_peak_mb"):
         assert figures[name] is None or isinstance(figures[name], int | float), name
+
+
+def test_the_disclosure_benchmark_weighs_every_way_on_the_same_months() -> None:
+    """benchmarks/disclosure.py compares suppression with and without regions, a quarter and
+    OpenDP's noise; it prints the shares of reports seen, then one JSON object."""
+    figures = run_quick("disclosure.py")
+    assert set(figures["results"]) == {"provinces", "regions", "quarter", "dp-eps1", "dp-eps3"}
+    for way in figures["results"].values():
+        for shares in way.values():
+            assert all(0 <= shares[name] <= 1 for name in ("kind", "country", "region"))

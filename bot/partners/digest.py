@@ -303,12 +303,15 @@ def _table(
     return Table(dimension, total, cells, within=within, region=region)
 
 
-def build_digest(records: Sequence[Record] | Mapping[Record, int], k: int) -> Digest:
+def build_digest(
+    records: Sequence[Record] | Mapping[Record, int], k: int, *, roll_up: bool = True
+) -> Digest:
     """Count consenting reports by each coarse field and hide what could identify a person.
 
     ``records`` are the records themselves, or a tally of them (each distinct record with how
     many there are): the same digest either way. Raises ValueError for ``k < 3`` or a record
-    whose month is finer than "YYYY-MM".
+    whose month is finer than "YYYY-MM". ``roll_up=False`` leaves out the regions, as digests
+    were before them: ``benchmarks/disclosure.py`` measures what the regions add.
     """
     weighted = list(records.items()) if isinstance(records, Mapping) else [(r, 1) for r in records]
     fields: dict[str, Counter[str]] = {name: Counter() for name in MARGIN_FIELDS}
@@ -317,14 +320,14 @@ def build_digest(records: Sequence[Record] | Mapping[Record, int], k: int) -> Di
         for name in MARGIN_FIELDS:
             fields[name][getattr(record, name)] += n
         provinces[(record.country, record.province)] += n
-    return digest_of_margins(StatMargins(fields, provinces), k)
+    return digest_of_margins(StatMargins(fields, provinces), k, roll_up=roll_up)
 
 
 MARGIN_FIELDS: Final = ("category", "party", "country", "month", "urgency", "former_forces")
 """The fields counted on their own (``StatMargins.fields``); provinces go by country."""
 
 
-def digest_of_margins(margins: StatMargins, k: int) -> Digest:
+def digest_of_margins(margins: StatMargins, k: int, *, roll_up: bool = True) -> Digest:
     """Build the digest from the counts of each field on its own (``StatsRepository.margins``
     counts them in the database): one-way tables need nothing more, however many records."""
     if isinstance(k, bool) or not isinstance(k, int) or k < MIN_K:
@@ -349,17 +352,17 @@ def digest_of_margins(margins: StatMargins, k: int) -> Digest:
         for (where, province), n in margins.provinces.items():
             if where == country:
                 provinces[province or UNSAID] += n
-        tables.extend(_place_tables(country, provinces, k))
+        tables.extend(_place_tables(country, provinces, k, roll_up))
     tables.append(_table("month", by_month, k, "month"))
     tables.append(_table("former_forces", margins.fields["former_forces"], k, "former_forces"))
     tables.append(_table("urgency", margins.fields["urgency"], k, "urgency"))
     return Digest(k, total, tuple(tables))
 
 
-def _place_tables(country: str, provinces: Counter[str], k: int) -> list[Table]:
+def _place_tables(country: str, provinces: Counter[str], k: int, roll_up: bool) -> list[Table]:
     """A shown country's places: its provinces, or its regions and the provinces of each
     shown region (a hidden region's provinces would bound its hidden count)."""
-    if country not in REGIONS:
+    if country not in REGIONS or not roll_up:
         return [_table("province", provinces, k, f"province:{country}", within=country)]
     by_region: Counter[str] = Counter()
     for province, n in provinces.items():
