@@ -10,7 +10,9 @@ The layout is what a seized server learns (docs/design.md §3), so it is deliber
 - ``upload_chunks`` holds sealed attachment chunks under random upload ids, written while the
   reporter is still talking; ``report_files`` claims them for a report at submission.
 - ``stat_records`` has a random primary key, no report id, no foreign key and no timestamp, and
-  is written in shuffled batches long after (and never with) the reports it counts.
+  is written in shuffled batches long after (and never with) the reports it counts. Its
+  indexes, one per counted field led by the month, copy nothing but its own coarse values
+  (:data:`STAT_MARGIN_INDEXES`).
 
 On SQLite every table is created ``WITHOUT ROWID``: rows are stored in primary-key order, and
 every primary key here is random or keyed, so the file keeps no insertion order (an ordinary
@@ -34,6 +36,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -113,6 +116,31 @@ class ReportItemRow(Base):
     blob: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+STAT_MARGIN_INDEXES: tuple[tuple[str, ...], ...] = (
+    ("month", "category"),
+    ("month", "party"),
+    ("month", "country", "province"),
+    ("month", "urgency"),
+    ("month", "former_forces"),
+)
+"""The columns of each index on ``stat_records``: one per field a digest counts on its own.
+
+A digest's margins (``StatsRepository.margins``) group by the month and one field; each such
+GROUP BY walks its index in order instead of sorting every record, which SQLite does in
+memory (``temp_store=MEMORY``: no temporary file may hold data), slowly at a million records
+(benchmarks/README.md). The month and country margins come from the same walks.
+
+What an index gives whoever takes the server: nothing the table does not hold. Each entry is
+a copy of a record's coarse values under its random id, and an index keeps no history, only
+the records there are now (unlike a table of counts updated in place, whose old row versions
+would linger). How the entries sit on their pages can at most betray which records were
+inserted in the same batch and in which order the batches came, since within a batch the
+records go in freshly shuffled; PostgreSQL's ``xmin`` says that much of the table already,
+and a batch is by design at least ``AMANAT_STATS_BATCH`` reports that went by
+(:meth:`storage.repositories.StatsRepository.add_batch`).
+"""
+
+
 class StatRecordRow(Base):
     """One consenting report's coarse statistics, with nothing that leads back to it."""
 
@@ -120,6 +148,10 @@ class StatRecordRow(Base):
     __table_args__ = (
         CheckConstraint(_one_of("urgency", URGENCIES), name="urgency"),
         CheckConstraint(_one_of("former_forces", FORMER_FORCES), name="former_forces"),
+        *(
+            Index(f"ix_stat_records_{'_'.join(columns)}", *columns)
+            for columns in STAT_MARGIN_INDEXES
+        ),
         _NO_ROWID,
     )
 

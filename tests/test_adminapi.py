@@ -48,12 +48,15 @@ from bot.crypto.requests import SignedRequest, signature_holds
 from bot.crypto.sealer import AdminSealer
 from bot.crypto.values import ItemRef, SealedBlob
 from bot.intake.values import Command
+from bot.partners.months import Month
+from bot.partners.snapshot import decode_snapshot, snapshot_ref
 from bot.questions import NOTE_KIND, REPLY_KIND
 from bot.settings import Settings
 from storage.audit import AuditRepository
 from storage.db import create_engine, session_factory, unit_of_work
-from storage.records import StoredItem, StoredReport
-from storage.repositories import ReportRepository
+from storage.records import StatRecord, StoredItem, StoredReport
+from storage.repositories import ReportRepository, StatsRepository
+from storage.snapshots import DigestSnapshotRepository
 from tests.api_support import admin_laptop, api_in_a_thread
 from tests.conftest import TEST_PASSPHRASE
 from tests.test_admin_export import REPORT as EXPORTED
@@ -510,6 +513,30 @@ async def test_the_queue_pages_fifty_at_a_time_and_refuses_bad_filters(
         with pytest.raises(ApiRefused) as missing:
             await client.audited("GET", "/v1/reports/NOSUCHREPORT", "show", "NOSUCHREPORT")
         assert missing.value.status == 404
+
+
+async def test_a_months_snapshot_is_served_with_its_records_or_without_them(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey
+) -> None:
+    october = Month.parse("2026-10")
+    stored = [StatRecord("false_job", "iranian_forces", "IR", "tehran", "2026-10", "urgent", "yes")]
+    sealed = AdminSealer([admin_key.public_key()]).seal_for_admins(b"{}", snapshot_ref(october))
+    async with serving(with_admins(make_settings, admin_key)) as (services, url):
+        async with unit_of_work(session_factory(services.engine)) as session:
+            await StatsRepository(session).add_batch([*stored, *stored])
+            await DigestSnapshotRepository(session).add("2026-10", sealed)
+        async with AdminApiClient(url, admin_key) as client:
+            whole = await client.call("GET", "/v1/digests/2026-10")
+            bare = await client.call("GET", "/v1/digests/2026-10?records=0")
+            never = await client.call("GET", "/v1/digests/2026-09?records=0")
+            for wrong in ("2", "no", ""):
+                with pytest.raises(ApiRefused) as refused:
+                    await client.call("GET", f"/v1/digests/2026-10?records={wrong}")
+                assert (refused.value.status, refused.value.reason) == (400, "records is 0 or 1")
+    assert b64decode(whole["snapshot"], size=None) == sealed.data
+    assert decode_snapshot(october, whole["records"].encode()) == [*stored, *stored]
+    assert bare == {"snapshot": whole["snapshot"], "records": None}  # the trend's reads
+    assert never == {"snapshot": None, "records": None}
 
 
 async def test_a_reviewer_may_not_use_a_leads_route_and_a_lead_may(

@@ -17,6 +17,7 @@ import os
 import re
 import stat
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -538,3 +539,26 @@ def test_a_digest_is_a_bundle_whose_tables_match_the_counts(
     ]
     assert {row["issued"] for row in months[:-2]} == {"false"}  # never issued: no count
     assert "گزارش‌های شمرده‌شده در هر یک از دوازده ماه گذشته" in page
+
+
+def test_the_trend_reads_earlier_snapshots_and_no_earlier_records(
+    partners: Partners, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the API too, each earlier month is read as its snapshot only (``records=0``):
+    counting eleven months of records that the trend never shows would be work thrown away."""
+    assert partners.issue("geneva", "2026-09", tmp_path / "september").exit_code == 0
+    counted: list[str | None] = []
+    tally = StatsRepository.tally
+
+    async def counting(self: StatsRepository, month: str | None = None) -> Counter[StatRecord]:
+        counted.append(month)
+        return await tally(self, month)
+
+    monkeypatch.setattr(StatsRepository, "tally", counting)
+    assert partners.issue("kabul-ngo", "2026-10", tmp_path).exit_code == 0
+    assert counted == ["2026-10"]  # October's own records, for its snapshot; no other month's
+    [path] = list(tmp_path.glob("*.zip.age"))
+    files = unpacked(pyrage.decrypt(path.read_bytes(), [partners.kabul]))
+    trend = files["tables/00-last-twelve-months.csv"].decode("utf-8-sig")
+    months = {row["month"]: row for row in csv.DictReader(io.StringIO(trend))}
+    assert (months["2026-09"]["count"], months["2026-09"]["issued"]) == ("40", "true")

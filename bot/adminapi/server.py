@@ -585,19 +585,23 @@ class AdminApi:
     async def _digest_month(self, request: web.Request) -> web.Response:
         """A month's sealed snapshot, if one was taken, and its records stored now.
 
-        Which snapshot the audit chain vouches for, the admin's machine reads from the chain
-        itself (`GET /v1/audit`).
+        With ``records=0`` the snapshot only (``"records": null``): the trend table of a
+        digest needs each earlier month's snapshot and nothing else, and counting eleven months
+        of records for it would be work thrown away. Which snapshot the audit chain vouches
+        for, the admin's machine reads from the chain itself (`GET /v1/audit`).
         """
         month = _month(request)
+        wanted = request.query.get("records", "1")
+        if wanted not in ("0", "1"):
+            return refusal("records is 0 or 1", 400)
         async with unit_of_work(session_factory(self.engine)) as session:
             snapshot = await DigestSnapshotRepository(session).get(str(month))
-            stored = list((await StatsRepository(session).tally(str(month))).elements())
-        return answer(
-            {
-                "snapshot": None if snapshot is None else b64encode(snapshot.data),
-                "records": encode_snapshot(month, stored).decode("ascii"),
-            }
-        )
+            records = None
+            if wanted == "1":
+                stored = (await StatsRepository(session).tally(str(month))).elements()
+                records = encode_snapshot(month, list(stored)).decode("ascii")
+        sent = None if snapshot is None else b64encode(snapshot.data)
+        return answer({"snapshot": sent, "records": records})
 
     async def _issue_digest(self, request: web.Request) -> web.Response:
         """Chain a lead's digest of a month (a lead only), keeping its first snapshot.

@@ -426,13 +426,30 @@ async def _month_through_api(
     read here."""
     answer = await api.call("GET", f"/v1/digests/{month}")
     try:
-        sent = answer["snapshot"]
-        snapshot = None if sent is None else SealedBlob(b64decode(sent, size=None))
+        snapshot = _sent_snapshot(answer)
         stored = decode_snapshot(month, str(answer["records"]).encode("utf-8"))
     except (KeyError, TypeError, CryptoError, PartnerDigestError):
         raise CliError(f"the server's answer about {month} is malformed") from None
     chain = await api.audit_entries() if entries is None else entries
     return _MonthState(first_issue(chain, month), snapshot, stored)
+
+
+async def _snapshot_through_api(api: AdminApiClient, month: Month) -> SealedBlob | None:
+    """A month's sealed snapshot through the admin API, without its records (``records=0``):
+    the trend table needs only what each earlier month's own digest showed."""
+    answer = await api.call("GET", f"/v1/digests/{month}?records=0")
+    try:
+        return _sent_snapshot(answer)
+    except (KeyError, TypeError, CryptoError):
+        raise CliError(f"the server's answer about {month} is malformed") from None
+
+
+def _sent_snapshot(answer: object) -> SealedBlob | None:
+    """The sealed snapshot in a ``GET /v1/digests/{month}`` answer (None: never taken)."""
+    if not isinstance(answer, dict):
+        raise TypeError("an answer about a month is an object")
+    sent = answer["snapshot"]
+    return None if sent is None else SealedBlob(b64decode(sent, size=None))
 
 
 async def _issue_through_api(
@@ -459,8 +476,8 @@ async def _issue_through_api(
         pin, records = _pinned(month, state.first, state.snapshot, key)
     earlier = []
     for before in months_before(month):
-        old = await _month_through_api(api, before, entries)
-        earlier.append((before, _count_of(before, old.first, old.snapshot, key)))
+        old = await _snapshot_through_api(api, before)
+        earlier.append((before, _count_of(before, first_issue(entries, before), old, key)))
     await api.audited(
         "POST",
         f"/v1/digests/{month}/issue",
