@@ -40,14 +40,17 @@ def outbox_for(
 ) -> Outbox:
     """The delivery job's work: every channel the settings can serve, bound to ``bot``."""
     partners = {partner.name: partner for partner in settings.partners}
+    now = clock or (lambda: datetime.now(UTC))
     senders = {
         "telegram": telegram_sender(bot, partners, translations),
         "email": email_sender(SmtpServer.from_settings(settings), partners, translations),
-        "webhook": webhook_sender(partners, settings.partner_webhook_key),
+        "webhook": webhook_sender(
+            partners, settings.partner_webhook_key, clock=lambda: now().timestamp()
+        ),
     }
     return Outbox(
         session_factory(engine),
         senders,
         backoff_of(settings),
-        clock or (lambda: datetime.now(UTC)),
+        now,
     )
