@@ -47,7 +47,7 @@ class MailBox:
     refuse: list[str] = field(default_factory=list)
     """Answers to give the next DATA commands instead of accepting (e.g. "451 busy")."""
 
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         if self.refuse:
             return self.refuse.pop(0)
         raw = envelope.original_content or b""
