@@ -16,7 +16,7 @@ from typing import Annotated, Final
 import typer
 
 from bot.adminapi.client import AdminApiClient
-from bot.adminapi.deliveries import delivery_fields, delivery_from_fields
+from bot.adminapi.deliveries import delivery_fields
 from bot.cli.common import (
     CliConfig,
     CliError,
@@ -293,12 +293,7 @@ def _list(key: AdminPrivateKey, status: str | None) -> Work[list[Checked]]:
 
 async def _list_through_api(api: AdminApiClient, status: str | None) -> list[Checked]:
     """The outbox as the server lists it, checked against the chain; outcomes chained."""
-    target = "/v1/deliveries" + (f"?status={status}" if status else "")
-    answer = await api.call("GET", target)
-    try:
-        listed = [delivery_from_fields(item) for item in answer["deliveries"]]
-    except (KeyError, TypeError, ValueError, PartnerDigestError):
-        raise CliError("the server's answer is not a list of deliveries") from None
+    listed = await api.deliveries(status)
     checked = check(listed, await api.audit_entries())
     for item in checked:
         subject = outcome_subject(item.delivery)
