@@ -2,7 +2,7 @@
 
 Both listen on 127.0.0.1 only and record what arrived, so tests assert what a partner got.
 The webhook checks the HMAC signature as a partner's receiver would (docs/partner-guide.md
-§9) and drops a delivery id it has seen, answering 200.
+§11) and drops a delivery id it has seen, answering 200.
 """
 
 from __future__ import annotations

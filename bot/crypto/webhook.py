@@ -1,6 +1,6 @@
 """Sign a digest delivery to a partner's webhook, so the partner knows it came from the team.
 
-Format (``docs/partner-guide.md`` §9): HMAC-SHA256, keyed with the partner's secret, over
+Format (``docs/partner-guide.md`` §11): HMAC-SHA256, keyed with the partner's secret, over
 
     b"amanat-webhook-v1\n" + timestamp + b"\n" + delivery id + b"\n" + partner + b"\n"
     + month + b"\n" + body

@@ -1,7 +1,7 @@
 """Deliver a digest to a partner's HTTPS webhook: the age file as the body, signed with HMAC.
 
 Each try is a POST of the file (``application/octet-stream``) with the headers of
-``docs/partner-guide.md`` §9: ``Amanat-Delivery`` (the delivery id, the same on every try, to
+``docs/partner-guide.md`` §11: ``Amanat-Delivery`` (the delivery id, the same on every try, to
 drop duplicates by), ``Amanat-Timestamp`` and ``Amanat-Signature`` (:mod:`bot.crypto.webhook`).
 Certificates are checked; redirects are not followed (the file goes to the configured URL or
 nowhere). A 2xx answer is delivered; the answer's body is never read into a log or the outbox.
