@@ -8,6 +8,7 @@ the partner opens what arrived with ``pyrage``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import zipfile
 from collections.abc import Callable, Iterator
@@ -22,9 +23,12 @@ from sqlalchemy import update
 from telegram import Bot
 from typer.testing import CliRunner
 
+from bot.adminapi.client import AdminApiClient, ApiRefused
+from bot.adminapi.deliveries import NOT_ISSUED
 from bot.cli.common import PASSPHRASE_ENV, CliConfig
 from bot.cli.main import create_app
 from bot.crypto.audit import verify
+from bot.crypto.encoding import b64encode
 from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.partner import SealedForPartner, seal_for_partner
 from bot.i18n.translations import Translations
@@ -40,6 +44,7 @@ from storage.records import StatRecord
 from storage.repositories import StatsRepository
 from tests.api_support import admin_laptop, api_in_a_thread
 from tests.delivery_support import MailBox, smtp_server
+from tests.test_adminapi import serving, with_admins
 
 FAST_N = 2**10
 PASSPHRASE = "correct horse battery staple"
@@ -273,3 +278,49 @@ def test_a_written_digest_is_queued_later_and_a_failed_one_again(
         "redeliver-digest",
         "delivery-outcome",
     ]
+
+
+async def test_only_a_lead_queues_and_only_queueing_takes_a_large_body(
+    make_settings: Callable[..., Settings], alice: AdminPrivateKey, bob: AdminPrivateKey
+) -> None:
+
+    lead = alice.public_key().key_id
+    identity = pyrage.x25519.Identity.generate()
+    partner = Partner(
+        name="kabul-ngo",
+        age_recipients=(str(identity.to_public()),),
+        telegram_chat_id=-1_000_000_000_001,
+    )
+    settings = with_admins(make_settings, alice, bob, lead_admin_keys=(lead,), partners=(partner,))
+    large = "x" * (2 * 1024 * 1024)
+    async with serving(settings) as (_, url):
+        sealed = seal_for_partner(b"zip", [str(identity.to_public())])
+        body = {
+            "id": new_delivery_id(),
+            "partner": "kabul-ngo",
+            "channel": "telegram",
+            "month": "2026-10",
+            "bundle": b64encode(sealed),
+        }
+        async with AdminApiClient(url, bob) as reviewer:
+            with pytest.raises(ApiRefused) as refused:
+                await reviewer.audited("POST", "/v1/deliveries", "deliver-digest", "x", body)
+            assert refused.value.status == 403
+        async with AdminApiClient(url, alice) as client:
+            digest = hashlib.sha256(sealed).hexdigest()[:32]
+            subject = f"kabul-ngo:2026-10 telegram {body['id']} {digest}"
+            with pytest.raises(ApiRefused) as unissued:
+                await client.audited("POST", "/v1/deliveries", "deliver-digest", subject, body)
+            assert (unissued.value.status, unissued.value.reason) == (409, NOT_ISSUED)
+            other = f"kabul-ngo:2026-10 telegram {body['id']} " + "0" * 32  # not the file's hash
+            with pytest.raises(ApiRefused) as other_file:
+                await client.audited("POST", "/v1/deliveries", "deliver-digest", other, body)
+            assert other_file.value.status == 409
+            with pytest.raises(ApiRefused) as too_large:
+                await client.call("POST", "/v1/reports/ABC/notes", {"blob": large})
+            assert too_large.value.status == 413
+            plain = {**body, "bundle": b64encode(b"PK zip")}
+            with pytest.raises(ApiRefused) as not_age:
+                await client.audited("POST", "/v1/deliveries", "deliver-digest", "x", plain)
+            assert not_age.value.status == 400
+            assert await client.deliveries() == []
