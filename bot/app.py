@@ -50,6 +50,7 @@ from bot.intake.service import IntakeService
 from bot.intake.texts import COMMAND_DESCRIPTIONS
 from bot.intake.values import FlowConfig
 from bot.metrics import Metrics
+from bot.partners.channels import outbox_for
 from bot.settings import Problem, Settings, environment_name
 from handlers.errors import ErrorHandler
 from handlers.groups import GroupHandlers
@@ -397,7 +398,29 @@ def build_application(
         application.job_queue.run_repeating(
             _notice_job(services), interval=timedelta(minutes=1), first=timedelta(seconds=10)
         )
+        application.job_queue.run_repeating(
+            _delivery_job(services), interval=timedelta(minutes=1), first=timedelta(seconds=20)
+        )
     return application
+
+
+def _delivery_job(
+    services: Services,
+) -> Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
+    """Send due digests from the outbox, on one worker at a time (bot/partners/delivery.py)."""
+
+    async def deliver(context: ContextTypes.DEFAULT_TYPE) -> None:
+        async with job_lock(services.engine, "deliveries") as mine:
+            if not mine:  # another worker is sending them: each try goes out once
+                services.metrics.count_job("deliveries", "skipped")
+                return
+            async with _counted(services.metrics, "deliveries"):
+                outbox = outbox_for(
+                    services.settings, services.engine, services.translations, context.bot
+                )
+                await outbox.run()
+
+    return deliver
 
 
 async def deliver_reply_notices(services: Services, bot: Bot) -> int:
@@ -669,6 +692,8 @@ def admin_api(services: Services, *, clock: Callable[[], datetime] | None = None
         lead_ids=leads,
         admin_ids=tuple(key.key_id for key in keys),
         lead_sealer=AdminSealer(lead_keys) if lead_keys else None,
+        partners=settings.partners,
+        clock=clock or (lambda: datetime.now(UTC)),
     )
 
 

@@ -46,6 +46,17 @@ _WEBHOOK_SECRET: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _BOT_USERNAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{1,28}[Bb][Oo][Tt]")
 _URL_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,39}")  # quoted only when it is one
 _KEY_ID: Final = re.compile(r"[0-9a-f]{16}")
+_EMAIL: Final = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+"""An e-mail address as digests are sent to it: plain ASCII, no name, no comment, no line
+break (nothing that could add a header)."""
+_WEBHOOK_SECRET_TEXT: Final = re.compile(r"[\x21-\x7e]{32,256}")
+LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+"""Hosts plain http (or SMTP without TLS) may reach: this machine only, as tests do."""
+DELIVERY_CHANNELS: Final = ("telegram", "email", "webhook")
+"""The ways a digest reaches a partner without anyone carrying it (docs/operations.md)."""
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -67,6 +78,36 @@ def _split_list(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.replace("\n", ",").split(",") if part.strip())
     return value
+
+
+def check_email(value: str) -> str:
+    """Accept one plain address (``name@example.org``); never quote it back."""
+    if len(value) > 254 or not _EMAIL.fullmatch(value):
+        raise ValueError("must be one plain e-mail address, like digests@example.org")
+    return value
+
+
+def is_loopback_url(value: str) -> bool:
+    """Tell whether a URL's host is this machine (where plain http carries nothing away)."""
+    return urlsplit(value).hostname in LOOPBACK_HOSTS
+
+
+def check_delivery_url(value: str) -> str:
+    """An https URL with a host (http:// only to this machine), no user name or password in it.
+
+    Credentials in a URL end up in logs and in the outbox's error reports; the webhook is
+    authenticated by its HMAC signature instead.
+    """
+    parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not hold a user name or password: the signature authenticates")
+    if parts.fragment:
+        raise ValueError("must not have a #fragment")
+    if parts.scheme == "https" and parts.hostname:
+        return value
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return value
+    raise ValueError("must be an https:// URL (http:// only to this machine)")
 
 
 def check_recipients(recipients: Sequence[str]) -> tuple[str, ...]:
@@ -99,10 +140,56 @@ class Partner(BaseModel):
         description="The partner's age public keys (age1...); any one of them opens a digest."
     )
 
+    telegram_chat_id: int | None = Field(
+        default=None,
+        description=(
+            "Telegram chat that receives digests as a document: the partner's private chat "
+            "with the bot (they press Start first) or a group the bot is in (negative id)."
+        ),
+    )
+    email: str | None = Field(
+        default=None,
+        description="Address that receives digests by e-mail, through AMANAT_SMTP_HOST.",
+    )
+    webhook_url: str | None = Field(
+        default=None,
+        description=(
+            "https URL digests are posted to, signed with the partner's secret from "
+            "AMANAT_PARTNER_WEBHOOK_SECRETS."
+        ),
+    )
+
     @field_validator("age_recipients")
     @classmethod
     def _check_recipients(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return check_recipients(value)
+
+    @field_validator("telegram_chat_id")
+    @classmethod
+    def _check_chat(cls, value: int | None) -> int | None:
+        if value is not None and (value == 0 or abs(value) >= 10**16):
+            raise ValueError("must be a Telegram chat id (a whole number, negative for a group)")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _check_email(cls, value: str | None) -> str | None:
+        return None if value is None else check_email(value)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook(cls, value: str | None) -> str | None:
+        return None if value is None else check_delivery_url(value)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The delivery channels this partner has, in the order they are listed."""
+        given = {
+            "telegram": self.telegram_chat_id is not None,
+            "email": self.email is not None,
+            "webhook": self.webhook_url is not None,
+        }
+        return tuple(channel for channel in DELIVERY_CHANNELS if given[channel])
 
 
 class Settings(BaseSettings):
@@ -262,6 +349,66 @@ class Settings(BaseSettings):
             "Partner organisations, as JSON: "
             '[{"name": "kabul-ngo", "language": "fa_AF", "age_recipients": ["age1..."]}].'
         ),
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        validate_default=True,  # so that a partner with an address and no server is refused
+        description="Mail server that sends digests to partners' addresses (AMANAT_PARTNERS).",
+    )
+    smtp_port: int = Field(
+        default=587, ge=1, le=65535, description="The mail server's port (587 with STARTTLS)."
+    )
+    smtp_security: Literal["starttls", "tls", "plain"] = Field(
+        default="starttls",
+        description=(
+            "starttls (port 587) or tls (port 465), the server's certificate checked; plain "
+            "only to a relay on this machine."
+        ),
+    )
+    smtp_user: str | None = Field(default=None, description="User name at the mail server.")
+    smtp_password: SecretStr | None = Field(
+        default=None,
+        validate_default=True,  # so that a user without a password is refused
+        description="Password at the mail server (with AMANAT_SMTP_USER).",
+    )
+    smtp_from: str | None = Field(
+        default=None,
+        validate_default=True,  # so that a partner with an address and no sender is refused
+        description="The sender address of digest e-mails, e.g. digests@example.org.",
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description=(
+            "A CA certificate file (PEM) the mail server's certificate must chain to, for a "
+            "private relay; unset, the system's trusted CAs."
+        ),
+    )
+    partner_webhook_secrets: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=dict,
+        validate_default=True,  # so that a partner's webhook without a secret is refused
+        description=(
+            'Each webhook partner\'s signing secret, as JSON: {"kabul-ngo": "..."} (32 to '
+            "256 printable characters each). Kept apart from AMANAT_PARTNERS, which admins' "
+            "machines share: only the server needs it."
+        ),
+    )
+    delivery_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=50,
+        description="Tries of one digest delivery, the first included, before it has failed.",
+    )
+    delivery_retry_seconds: float = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="First wait before a digest delivery is tried again; it doubles each time.",
+    )
+    delivery_retry_cap_seconds: float = Field(
+        default=6 * 3600,
+        ge=1,
+        le=7 * 24 * 3600,
+        description="Longest wait between two tries of a digest delivery.",
     )
     send_attempts: int = Field(
         default=4,
@@ -428,6 +575,100 @@ class Settings(BaseSettings):
                 f"is not valid JSON (line {exc.lineno}, column {exc.colno}); see the README"
             ) from None
 
+    @field_validator("smtp_host", mode="after")
+    @classmethod
+    def _check_smtp_host(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A host name or address only: the port and the security have their own settings."""
+        if value is None:
+            if any(p.email for p in info.data.get("partners", ())):
+                raise ValueError("is required: a partner in AMANAT_PARTNERS has an email")
+            return None
+        host = value.strip()
+        if not host or (any(char in host for char in " /:@") and not _is_ipv6(host)):
+            raise ValueError("must be a host name or address, without port or scheme")
+        return host
+
+    @field_validator("smtp_security", mode="after")
+    @classmethod
+    def _check_smtp_security(cls, value: str, info: ValidationInfo) -> str:
+        """Digests are sealed, but the password and the addresses are not: TLS off the machine."""
+        if value == "plain" and info.data.get("smtp_host") not in (None, *LOOPBACK_HOSTS):
+            raise ValueError("plain is only for a mail relay on this machine: use starttls or tls")
+        return value
+
+    @field_validator("smtp_password", mode="after")
+    @classmethod
+    def _check_smtp_login(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        has_user = info.data.get("smtp_user") is not None
+        if value is None and has_user:
+            raise ValueError("is required with AMANAT_SMTP_USER")
+        if value is not None and not has_user:
+            raise ValueError("needs AMANAT_SMTP_USER too")
+        return value
+
+    @field_validator("smtp_from", mode="after")
+    @classmethod
+    def _check_smtp_from(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            if any(p.email for p in info.data.get("partners", ())):
+                raise ValueError("is required: a partner in AMANAT_PARTNERS has an email")
+            return None
+        return check_email(value)
+
+    @field_validator("smtp_ca_file", mode="after")
+    @classmethod
+    def _check_ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file")
+        return value
+
+    @field_validator("partner_webhook_secrets", mode="before")
+    @classmethod
+    def _read_webhook_secrets(cls, value: object) -> object:
+        """Parse the JSON here; a typo is named by line and column, never quoted."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not isinstance(value, str | bytes):
+            return value
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"is not valid JSON (line {exc.lineno}, column {exc.colno}): "
+                '{"partner-name": "secret", ...}'
+            ) from None
+
+    @field_validator("partner_webhook_secrets", mode="after")
+    @classmethod
+    def _check_webhook_secrets(
+        cls, value: dict[str, SecretStr], info: ValidationInfo
+    ) -> dict[str, SecretStr]:
+        """One strong secret for each webhook partner, and none for anybody else."""
+        for name, secret in value.items():
+            if not _WEBHOOK_SECRET_TEXT.fullmatch(secret.get_secret_value()):
+                shown = name if _NAME.fullmatch(name) else "an entry"
+                raise ValueError(
+                    f"the secret of {shown} must be 32 to 256 printable characters, no spaces "
+                    "(e.g. `openssl rand -base64 32`)"
+                )
+        if "partners" not in info.data:
+            return value  # the partners have a problem of their own
+        hooked = {p.name for p in info.data["partners"] if p.webhook_url is not None}
+        for name in sorted(hooked - set(value)):
+            raise ValueError(f"has no secret for {name}, whose webhook_url is set")
+        for name in value:
+            if name not in hooked:
+                shown = name if _NAME.fullmatch(name) else "an entry"
+                raise ValueError(f"names {shown}, which is no partner with a webhook_url")
+        return value
+
+    @field_validator("delivery_retry_cap_seconds", mode="after")
+    @classmethod
+    def _check_retry_cap(cls, value: float, info: ValidationInfo) -> float:
+        if value < info.data.get("delivery_retry_seconds", 0):
+            raise ValueError("must be at least AMANAT_DELIVERY_RETRY_SECONDS")
+        return value
+
     @field_validator("telegram_bot_token")
     @classmethod
     def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -540,11 +781,23 @@ class Settings(BaseSettings):
         """Find a configured partner by name."""
         return next((partner for partner in self.partners if partner.name == name), None)
 
+    def partner_webhook_key(self, name: str) -> bytes:
+        """The partner's webhook signing secret, as bytes; KeyError when it has none."""
+        return self.partner_webhook_secrets[name].get_secret_value().encode("ascii")
+
     def server_secret_bytes(self) -> bytes:
         """Decode the server secret; callers must have ensured it is set."""
         if self.server_secret is None:
             raise RuntimeError("server secret is not configured")
         return base64.b64decode(self.server_secret.get_secret_value())
+
+
+_NAME: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+"""A partner's name, as AMANAT_PARTNERS spells it: quoted back only when it is one."""
+
+
+def _is_ipv6(host: str) -> bool:
+    return ":" in host and all(c in "0123456789abcdefABCDEF:." for c in host)
 
 
 def _hidden_mark(char: str) -> bool:

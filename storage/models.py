@@ -9,6 +9,9 @@ The layout is what a seized server learns (docs/design.md §3), so it is deliber
   the day and no autoincrement counter; its content lives sealed in ``report_items``.
 - ``upload_chunks`` holds sealed attachment chunks under random upload ids, written while the
   reporter is still talking; ``report_files`` claims them for a report at submission.
+- ``digest_deliveries`` (the outbox) holds digests already sealed to a partner's age key, under
+  a random delivery id, with when each try is due: the only times finer than the day in the
+  schema, and they are the team's sending times, never a reporter's.
 - ``stat_records`` has a random primary key, no report id, no foreign key and no timestamp, and
   is written in shuffled batches long after (and never with) the reports it counts. Its
   indexes, one per counted field led by the month, copy nothing but its own coarse values
@@ -29,12 +32,13 @@ day; ``tests/test_storage.py`` inspects the migrated schema for forbidden names.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -285,3 +289,54 @@ class AdminRevocationRow(Base):
     key_id: Mapped[str] = mapped_column(String(ADMIN_KEY_ID_LENGTH), primary_key=True)
     revoked_on: Mapped[date] = mapped_column(Date)
     revoked_by: Mapped[str] = mapped_column(String(ADMIN_KEY_ID_LENGTH))
+
+
+DELIVERY_ID_LENGTH = 32  # 16 random bytes in hex
+PARTNER_NAME_LENGTH = 40
+SHA256_HEX_LENGTH = 64
+DELIVERY_CHANNELS = ("telegram", "email", "webhook")
+DELIVERY_STATUSES = ("queued", "sending", "delivered", "failed")
+DELIVERY_ERRORS = (
+    "refused",
+    "unavailable",
+    "timeout",
+    "tls",
+    "login",
+    "rate-limited",
+    "blocked",
+    "too-large",
+    "not-configured",
+    "interrupted",
+    "error",
+)
+"""Why a delivery try failed, as a kind: never the receiver's text, which could carry anything."""
+
+
+class DigestDeliveryRow(Base):
+    """One digest on its way to one partner by one channel: the outbox.
+
+    ``bundle`` is the age file only the partner opens (emptied once delivered); ``id`` is the
+    delivery id receivers drop duplicates by. ``next_attempt_at`` is when the next try is due,
+    or, while ``sending``, when the claim lapses (a worker that died mid-send).
+    """
+
+    __tablename__ = "digest_deliveries"
+    __table_args__ = (
+        CheckConstraint(_one_of("channel", DELIVERY_CHANNELS), name="channel"),
+        CheckConstraint(_one_of("status", DELIVERY_STATUSES), name="status"),
+        CheckConstraint(_one_of("last_error", DELIVERY_ERRORS), name="last_error"),
+        _NO_ROWID,
+    )
+
+    id: Mapped[str] = mapped_column(String(DELIVERY_ID_LENGTH), primary_key=True)
+    partner: Mapped[str] = mapped_column(String(PARTNER_NAME_LENGTH))
+    channel: Mapped[str] = mapped_column(String(16))
+    month: Mapped[str] = mapped_column(String(MONTH_LENGTH))
+    bundle: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(SHA256_HEX_LENGTH))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(16))
+    enqueued_on: Mapped[date] = mapped_column(Date)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

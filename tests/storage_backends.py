@@ -40,6 +40,7 @@ _SCRATCH_NAME = re.compile(rf"{SCRATCH_PREFIX}(\d+)_[0-9a-f]+")
 _TABLES = (
     "audit_log",
     "consent_requests",
+    "digest_deliveries",
     "digest_snapshots",
     "reply_notices",
     "replies",

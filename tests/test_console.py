@@ -322,3 +322,40 @@ async def test_a_reviewer_hides_parts_of_a_story_in_the_console_and_no_longer_re
             await console.stop()
         entries = await audit_entries(services)
     assert ("redact", f"{report_id} narrative 0") in [(e.action, e.subject) for e in entries]
+
+
+async def test_a_digest_that_could_not_be_delivered_is_shown_above_the_queue(
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey, translations: Translations
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.crypto.partner import SealedForPartner, seal_for_partner
+    from storage.db import unit_of_work
+    from storage.deliveries import Delivery, DeliveryRepository, NewDelivery
+
+    partner = str(pyrage.x25519.Identity.generate().to_public())
+    sealed = SealedForPartner(seal_for_partner(b"zip", [partner]))
+    async with browsing(with_admins(make_settings, admin_key), admin_key, translations) as b:
+        await b.get(f"/login?token={b.console.login_token}")
+        _, quiet, _ = await b.get("/?lang=en")
+        assert "could not be delivered" not in quiet
+        new = NewDelivery("ab" * 16, "kabul-ngo", "webhook", "2026-10", sealed)
+        now = datetime.now(UTC)
+        async with unit_of_work(session_factory(b.services.engine)) as session:
+            outbox = DeliveryRepository(session)
+            await outbox.add(new, now.date(), now - timedelta(minutes=1))
+            [seen] = await outbox.due(now, 10)
+            claimed = await outbox.claim(seen, now, now + timedelta(minutes=15))
+            assert claimed is not None
+            await outbox.fail(claimed, "tls")
+            assert isinstance(await outbox.get(new.id), Delivery)
+        status, html, _ = await b.get("/?lang=en")
+        assert status == 200
+        assert "Digests that could not be delivered" in html
+        assert (
+            "kabul-ngo, October 2026, by web address (webhook): the receiver&#x27;s security "
+            "certificate is not trusted. Tries: 1"
+        ) in html
+        _, dari, _ = await b.get("/?lang=fa_AF")
+        assert "October" not in dari
+        assert "۱۴۰۵" in dari  # the month in the admin's calendar and digits

@@ -20,6 +20,7 @@ import aiohttp
 
 from bot.admin import opening
 from bot.admin.redaction import Redaction, redact
+from bot.adminapi.deliveries import delivery_from_fields
 from bot.adminapi.gate import (
     AUDIT_HEADER,
     AUDIT_MOVED_ON,
@@ -44,7 +45,9 @@ from bot.crypto.reporter import seal_for_reporter
 from bot.crypto.requests import NONCE_SIZE, SignedRequest
 from bot.crypto.sealer import AdminSealer
 from bot.crypto.values import ItemRef, SealedBlob
+from bot.partners.months import PartnerDigestError
 from bot.questions import ANSWERS_KIND, NOTE_KIND, REPLY_KIND
+from storage.deliveries import Delivery
 from storage.records import NewFile, ReportSummary, StoredItem, StoredReport
 
 API_TIMEOUT = aiohttp.ClientTimeout(total=60)
@@ -424,6 +427,14 @@ class AdminApiClient:
             )
 
         return await self.add_reply(report_id, seal)
+
+    async def deliveries(self, status: str | None = None) -> list[Delivery]:
+        """The outbox (metadata, no files), or the deliveries of one status."""
+        answer = await self.call("GET", "/v1/deliveries" + (f"?status={status}" if status else ""))
+        try:
+            return [delivery_from_fields(item) for item in answer["deliveries"]]
+        except (KeyError, TypeError, ValueError, PartnerDigestError):
+            raise ApiRefused(502, "the server's answer is not a list of deliveries") from None
 
     async def call(
         self, method: str, target: str, payload: Any = None, *, audit: str | None = None

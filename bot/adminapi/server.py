@@ -16,6 +16,7 @@ import re
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.admin.history import RECORDED_ACTIONS
 from bot.admin.redaction import blob_hash
+from bot.adminapi.deliveries import DELIVERIES_PATH, MAX_QUEUE_BODY_BYTES, DeliveryRoutes
 from bot.adminapi.gate import AUDIT_HEADER, AUDIT_MOVED_ON, Gate, Refused, Role
 from bot.adminapi.http import (
     ADMIN,
@@ -67,6 +69,7 @@ from bot.questions import (
     REPLY_KIND,
     original_kind,
 )
+from bot.settings import Partner
 from storage.audit import AuditRepository
 from storage.consent import ConsentRepository
 from storage.db import session_factory, unit_of_work
@@ -101,11 +104,15 @@ class AdminApi:
     admin_ids: tuple[str, ...] = ()
     lead_sealer: AdminSealer | None = None
     """The lead keys: a redacted item's original must be sealed to exactly these."""
+    partners: tuple[Partner, ...] = ()
+    """AMANAT_PARTNERS: whom digests may be queued for, and by which channels."""
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
 
     def application(self) -> web.Application:
         """The aiohttp application: the gate in front of every route but /healthz."""
-        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._guard])
+        # Only queueing a digest takes a body larger than MAX_BODY_BYTES (the guard checks).
+        app = web.Application(client_max_size=MAX_QUEUE_BODY_BYTES, middlewares=[self._guard])
         app.router.add_get("/healthz", self._alive)
         app.router.add_get("/v1/whoami", self._whoami)
         app.router.add_get("/v1/audit/head", self._audit_head)
@@ -130,6 +137,13 @@ class AdminApi:
         app.router.add_get("/v1/digests/{month}", self._digest_month)
         app.router.add_post("/v1/digests/{month}/issue", lead_only(self._issue_digest))
         RekeyRoutes(self.engine, self._audited, self.gate.today, self.lead_ids).register(app)
+        DeliveryRoutes(
+            self.engine,
+            self._audited,
+            {partner.name: partner for partner in self.partners},
+            self.clock,
+            self.gate.today,
+        ).register(app)
         app.router.add_get("/v1/admins", lead_only(self._admins))
         app.router.add_post("/v1/admins/{key_id}/revoke", lead_only(self._revoke))
         return app
@@ -138,7 +152,12 @@ class AdminApi:
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path == "/healthz":
             return await handler(request)
+        limit = _body_limit(request)
+        if request.content_length is not None and request.content_length > limit:
+            return refusal("the body is too large", 413)
         body = await request.read()
+        if len(body) > limit:
+            return refusal("the body is too large", 413)
         try:
             admin = await self.gate.admit(
                 request.method, request.raw_path, dict(request.headers), body
@@ -715,6 +734,13 @@ async def _moved_or_refused(
     if await reports.exists(report_id):
         raise Unanswerable(otherwise, 409)
     raise Unanswerable("no such report", 404)
+
+
+def _body_limit(request: web.Request) -> int:
+    """Every route takes a small body, but queueing a digest, which carries the age file."""
+    if request.method == "POST" and request.path == DELIVERIES_PATH:
+        return MAX_QUEUE_BODY_BYTES
+    return MAX_BODY_BYTES
 
 
 def _month(request: web.Request) -> Month:

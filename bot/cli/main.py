@@ -45,6 +45,7 @@ from bot.cli.common import (
     run_storage,
 )
 from bot.cli.console import register as register_console
+from bot.cli.deliveries import register as register_deliveries
 from bot.cli.keys import register as register_keys
 from bot.cli.partners import register as register_digest
 from bot.cli.redaction import register as register_redaction
@@ -168,6 +169,7 @@ def create_app(config: CliConfig | None = None) -> typer.Typer:
     register_admin(admin_app, config)
     register_redaction(admin_app, config)
     register_digest(digest_app, config)
+    register_deliveries(digest_app, config)
     register_session(root, config)
     register_console(root, config)
 

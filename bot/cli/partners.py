@@ -36,6 +36,7 @@ from bot.cli.common import (
     load_settings,
     run_storage,
 )
+from bot.cli.deliveries import ViaOption, chosen_channels, queue_digest
 from bot.cli.keys import configured_keys, current_keys
 from bot.cli.remote import run_api
 from bot.crypto.audit import AuditEntry
@@ -43,7 +44,7 @@ from bot.crypto.encoding import b64decode, b64encode
 from bot.crypto.errors import CryptoError
 from bot.crypto.items import open_with_admin_key
 from bot.crypto.keyfile import AdminPrivateKey, AdminPublicKey
-from bot.crypto.partner import seal_for_partner
+from bot.crypto.partner import SealedForPartner, seal_for_partner
 from bot.crypto.sealer import AdminSealer
 from bot.crypto.values import SealedBlob
 from bot.partners.bundle import Team, build_bundle
@@ -140,6 +141,15 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
             str, typer.Option("--month", help="The one finished month to count, YYYY-MM.")
         ],
         to: Annotated[Path, typer.Option("--to", help="Folder for the encrypted digest file.")],
+        deliver: Annotated[
+            bool,
+            typer.Option(
+                "--deliver",
+                help="Also queue the file for the server to deliver to the partner "
+                "(by each channel of --via, default all the partner has).",
+            ),
+        ] = False,
+        via: ViaOption = None,
         key: KeyOption = None,
     ) -> None:
         """Encrypt one finished month's digest to a partner's age key.
@@ -156,6 +166,10 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
             month = Month.parse(month_text)
         except PartnerDigestError as exc:
             fail(str(exc))
+        if via and not deliver:
+            fail("--via goes with --deliver")
+        if deliver:
+            chosen_channels(partner, via)  # refuse a missing channel before anything is issued
         ready = settled_from(month)
         if config.today() < ready:
             fail(
@@ -212,6 +226,11 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
         late = issued.drift.line(month)
         if late is not None:
             typer.echo(late, err=True)
+        if deliver:
+            for line in queue_digest(
+                settings, holder, partner, month, SealedForPartner(sealed), via
+            ):
+                typer.echo(line)
 
 
 @dataclass(frozen=True)

@@ -203,7 +203,10 @@ class Console:
             opening.with_answers(opening.queue_line(summary), sealed, self.key)
             for summary, sealed in found
         ]
-        return self._html(pages.queue_page(rows, locale, self.translations, self.csrf, status))
+        failed = await self.client.deliveries("failed")
+        return self._html(
+            pages.queue_page(rows, locale, self.translations, self.csrf, status, failed)
+        )
 
     async def _claim(self, request: web.Request) -> web.Response:
         claimed = await self.client.claim_next()

@@ -19,9 +19,11 @@ from bot.admin.view import (
     status_label,
 )
 from bot.console import texts
+from bot.i18n.localdates import format_month_both
 from bot.i18n.translations import LANGUAGE_NAMES, RTL_LOCALES, Translations, format_number
 from bot.partners.routing import MAX_SUMMARY_CHARS, Sharing
 from bot.questions import REDACTABLE_KINDS
+from storage.deliveries import Delivery
 
 STATUSES: Final = ("new", "claimed", "closed")
 STYLE: Final = """
@@ -34,6 +36,7 @@ td, th { padding: 0.3rem 0.6rem; border-bottom: 1px solid #ccc; text-align: star
 pre { white-space: pre-wrap; font-family: inherit; background: #f6f6f6; padding: 1rem; }
 textarea { width: 100%; min-height: 6rem; }
 .refused { color: #a00; }
+.failed { border: 2px solid #a00; padding: 0.5rem 1rem; margin-bottom: 1rem; }
 """
 
 
@@ -60,8 +63,12 @@ def queue_page(
     translations: Translations,
     csrf: str,
     status: str | None = None,
+    failed: Sequence[Delivery] = (),
 ) -> str:
-    """The queue as a table, filtered by status if asked; each report id opens it."""
+    """The queue as a table, filtered by status if asked; each report id opens it.
+
+    Digests that failed to reach a partner are shown above it, so that no admin misses one.
+    """
     t = translations.gettext
     choices: list[tuple[str | None, str]] = [(None, t(locale, texts.QUEUE))]
     choices += [(name, status_label(name, locale, translations)) for name in STATUSES]
@@ -86,10 +93,38 @@ def queue_page(
         f"<button>{escape(t(locale, texts.TAKE_NEXT))}</button></form>"
     )
     body = (
-        f"<h1>{escape(t(locale, texts.TITLE))}</h1>{take}<p>{filters}</p>"
+        f"<h1>{escape(t(locale, texts.TITLE))}</h1>"
+        f"{failed_deliveries(failed, locale, translations)}{take}<p>{filters}</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
     )
     return page(t(locale, texts.TITLE), body, locale, translations)
+
+
+def failed_deliveries(failed: Sequence[Delivery], locale: str, translations: Translations) -> str:
+    """A box naming each failed delivery: partner, month, channel, why, how often tried."""
+    if not failed:
+        return ""
+    t = translations.gettext
+    lines = []
+    for item in failed:
+        year, month = (int(part) for part in item.month.split("-"))
+        reason = texts.DELIVERY_ERROR_LABELS.get(
+            item.last_error or "error", texts.DELIVERY_ERROR_LABELS["error"]
+        )
+        said = translations.format(
+            locale,
+            texts.FAILED_DELIVERY,
+            partner=item.partner,
+            month=format_month_both(locale, year, month),
+            channel=t(locale, texts.CHANNEL_LABELS.get(item.channel, item.channel)),
+            reason=t(locale, reason),
+            tries=item.attempts,
+        )
+        lines.append(f'<li dir="auto">{escape(said)}</li>')
+    return (
+        f'<section class="failed"><h2>{escape(t(locale, texts.FAILED_DELIVERIES))}</h2>'
+        f"<ul>{''.join(lines)}</ul><p>{escape(t(locale, texts.REDELIVER_HINT))}</p></section>"
+    )
 
 
 def report_page(

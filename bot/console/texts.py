@@ -71,3 +71,31 @@ REDACTION_REFUSED: Final = {
     "no-lead": NO_LEAD,
 }
 """Why a redaction was refused, as the console says it (length: TEXT_LENGTH)."""
+FAILED_DELIVERIES: Final = N_("Digests that could not be delivered")
+# Translators: {partner} is an organisation's short name in Latin letters; {month} is a month;
+# {channel} is how the digest was sent (Telegram, e-mail, web address); {reason} says why it
+# failed; {tries} is a number.
+FAILED_DELIVERY: Final = N_("{partner}, {month}, by {channel}: {reason}. Tries: {tries}")
+REDELIVER_HINT: Final = N_(
+    "Ask a lead to fix the cause, then to send it again with `amanat digest redeliver`."
+)
+CHANNEL_LABELS: Final = {
+    "telegram": N_("Telegram"),
+    "email": N_("e-mail"),
+    "webhook": N_("web address (webhook)"),
+}
+"""How each delivery channel is named to admins."""
+DELIVERY_ERROR_LABELS: Final = {
+    "refused": N_("the receiver refused it"),
+    "unavailable": N_("the receiver could not be reached"),
+    "timeout": N_("the receiver did not answer in time"),
+    "tls": N_("the receiver's security certificate is not trusted"),
+    "login": N_("the mail server did not accept our login"),
+    "rate-limited": N_("the receiver asked us to wait: too many messages"),
+    "blocked": N_("the bot was blocked, or removed from the chat"),
+    "too-large": N_("the file is too large for the receiver"),
+    "not-configured": N_("the server has no such setting for this partner"),
+    "interrupted": N_("the server stopped while sending it"),
+    "error": N_("an unexpected error"),
+}
+"""Why a delivery failed, as the console says it (the kinds of storage.deliveries)."""
