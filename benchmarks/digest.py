@@ -11,13 +11,17 @@ time and peak RSS:
 - ``digest``: what ``amanat digest preview`` does now: the database counts the records by
   each field on its own (``StatsRepository.margins``, a few GROUP BY queries), then the
   digest is built, rendered as text and packed as a partner's bundle
-  (``bot.partners.bundle``);
+  (``bot.partners.bundle``), charts included, with a twelve-month trend;
+- ``charts``: the same digest (untimed), then only the bundle's charts drawn
+  (``bundle_charts``: Vega-Lite to PNG by vl-convert), timed on their own in a fresh process
+  as ``amanat digest issue`` draws them: vl-convert's start is part of it;
 - ``baseline``: the same digest from every record loaded one by one (``StatsRepository.all``,
   what digests did before).
 
 The figures are the digest's seconds and peak RSS, and its ratio to the baseline's. The last
 line is one JSON object with ``sqlite_s``, ``postgres_s``, ``sqlite_peak_mb`` and
-``postgres_peak_mb`` (the goal: under 5 s and 200 MB each, at a million records).
+``postgres_peak_mb`` (the goal: under 5 s and 200 MB each, at a million records), and
+``sqlite_charts_s`` / ``postgres_charts_s``: the charts of one bundle (no goal).
 """
 
 from __future__ import annotations
@@ -44,9 +48,10 @@ if str(REPO) not in sys.path:
 import asyncpg  # type: ignore[import-untyped]
 
 from bot.i18n.translations import Translations
-from bot.partners.bundle import Team, build_bundle
-from bot.partners.digest import build_digest, digest_of_margins, render_digest
+from bot.partners.bundle import Team, build_bundle, bundle_charts
+from bot.partners.digest import Digest, build_digest, digest_of_margins, render_digest
 from bot.partners.months import Month
+from bot.partners.trend import TrendPoint, months_before
 from bot.questions import AFGHAN_PROVINCES, COUNTRIES, INCIDENTS, IRANIAN_PROVINCES, PARTIES
 from bot.settings import PACKAGE_LOCALES_DIR
 from storage.db import create_engine, session_factory, unit_of_work
@@ -54,6 +59,7 @@ from storage.migrate import upgrade_to_head_async
 from storage.repositories import StatsRepository
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+ISSUED = Month(2026, 10)
 GOAL_SECONDS = 5.0
 GOAL_PEAK_MB = 200.0
 BATCH = 50_000
@@ -125,6 +131,19 @@ async def _drop_postgres(name: str) -> None:
         await admin.close()
 
 
+def _trend(digest: Digest) -> list[TrendPoint]:
+    """The last twelve months as the digest's own month table counts them (a stand-in for
+    each month's snapshot, which this benchmark does not take)."""
+    counts = {
+        cell.key: cell.count
+        for table in digest.tables
+        if table.dimension == "month"
+        for cell in table.cells
+    }
+    months = [*months_before(ISSUED), ISSUED]
+    return [TrendPoint(m, counts.get(str(m)), str(m) in counts) for m in months]
+
+
 async def _job(mode: str, url: str) -> float:
     """Do one child's job on the database at ``url``; return its seconds."""
     translations = Translations.load(PACKAGE_LOCALES_DIR)
@@ -136,18 +155,23 @@ async def _job(mode: str, url: str) -> float:
             if mode == "idle":
                 await stats.tally("1999-01")
                 return time.perf_counter() - start
-            if mode == "digest":
+            if mode in ("digest", "charts"):
                 digest = digest_of_margins(await stats.margins(), 5)
             else:
                 digest = build_digest(await stats.all(), 5)
+        if mode == "charts":
+            start = time.perf_counter()
+            bundle_charts(digest, ISSUED, "fa_AF", translations, _trend(digest))
+            return time.perf_counter() - start
         render_digest(digest, "fa_AF", translations)
         build_bundle(
             digest,
-            Month(2026, 10),
+            ISSUED,
             "fa_AF",
             translations,
             issued_on=date(2026, 11, 8),
             team=Team("Amanat"),
+            trend=_trend(digest),
         )
     finally:
         await engine.dispose()
@@ -175,13 +199,15 @@ def child(mode: str, url: str) -> dict[str, float]:
 
 
 def measure(backend: str, url: str) -> dict[str, float]:
-    """The three jobs on one filled database."""
+    """The four jobs on one filled database."""
     idle, digest, baseline = child("idle", url), child("digest", url), child("baseline", url)
+    charts = child("charts", url)
     ratio = digest["seconds"] / baseline["seconds"] if baseline["seconds"] else 0.0
     print(f"{backend}:")
     print(f"  idle child peak RSS                {idle['peak_mb']:8.1f} MiB")
     print(f"  digest (margins): time             {digest['seconds']:8.2f} s")
     print(f"  digest (margins): peak RSS         {digest['peak_mb']:8.1f} MiB")
+    print(f"  charts of one bundle (own child)   {charts['seconds']:8.2f} s")
     print(f"  baseline (every record): time      {baseline['seconds']:8.2f} s")
     print(f"  baseline (every record): peak RSS  {baseline['peak_mb']:8.1f} MiB")
     print(f"  time ratio to the baseline         {ratio:8.3f}")
@@ -192,6 +218,8 @@ def measure(backend: str, url: str) -> dict[str, float]:
         "baseline_s": round(baseline["seconds"], 3),
         "baseline_peak_mb": round(baseline["peak_mb"], 1),
         "ratio": round(ratio, 4),
+        "charts_s": round(charts["seconds"], 3),
+        "charts_peak_mb": round(charts["peak_mb"], 1),
     }
 
 
@@ -200,7 +228,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,000 records: a smoke run")
     parser.add_argument("--records", type=int, default=1_000_000, help="how many records")
-    parser.add_argument("--child", choices=("idle", "digest", "baseline"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", choices=("idle", "digest", "charts", "baseline"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -498,6 +498,14 @@ def test_a_digest_is_a_bundle_whose_tables_match_the_counts(
         "tables/06-former-forces.csv",
         "tables/07-urgency.csv",
         "tables/00-last-twelve-months.csv",
+        "charts/01-category.png",
+        "charts/02-party.png",
+        "charts/03-country.png",
+        "charts/04-region-af.png",
+        "charts/05-province-af-central.png",
+        "charts/06-former-forces.png",
+        "charts/07-urgency.png",
+        "charts/00-last-twelve-months.png",
     }  # no "by month" table in a one-month digest: its header names the month
     manifest = json.loads(files["manifest.json"])
     assert (manifest["period"], manifest["issued_on"]) == ("2026-10", "2026-11-08")
