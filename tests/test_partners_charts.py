@@ -53,6 +53,7 @@ from bot.partners.digest import (
     build_digest,
 )
 from bot.partners.months import Month
+from bot.partners.regions import AFGHAN_REGIONS
 from bot.partners.trend import TrendPoint
 from bot.questions import AFGHAN_PROVINCES, COUNTRIES, INCIDENTS, IRANIAN_PROVINCES, PARTIES
 from tests.png_support import Image, decode_png, differing_blocks
@@ -77,12 +78,13 @@ CATEGORY = Table(
         Cell("other", 6),
     ),
 )
-PROVINCES = Table(
-    "province",
+REGIONS = Table(
+    "region",
     24,
-    (Cell("kabul", 11), Cell("herat", 7), Cell("balkh", None), Cell("kandahar", None)),
+    (Cell("central", 11), Cell("west", 7), Cell("north", None), Cell("south", None)),
     within="AF",
 )
+CENTRAL = Table("province", 11, (Cell("kabul", 11),), within="AF", region="central")
 EXAMPLE = Digest(
     5,
     43,
@@ -90,7 +92,8 @@ EXAMPLE = Digest(
         CATEGORY,
         Table("party", 43, (Cell("foreign_military", 25), Cell("broker", 18))),
         Table("country", 43, (Cell("AF", 24), Cell("IR", 19))),
-        PROVINCES,
+        REGIONS,
+        CENTRAL,
         Table("urgency", 43, (Cell("urgent", 21), Cell("not_urgent", 22))),
     ),
 )
@@ -123,19 +126,19 @@ def example_specs(translations: Translations) -> dict[str, tuple[Spec, str]]:
         spec = table_spec(CATEGORY, 5, locale, translations, note=None)
         assert spec is not None
         specs[f"category-{locale}"] = (spec, locale)
-    province = table_spec(PROVINCES, 5, "ps", translations)
+    region = table_spec(REGIONS, 5, "ps", translations)
     trend = trend_spec(TREND, translations.gettext("fa_AF", TREND_TITLE), 5, "fa_AF", translations)
     trend_en = trend_spec(TREND, TREND_TITLE, 5, "en", translations)
-    assert province is not None
+    assert region is not None
     assert trend is not None
     assert trend_en is not None
-    specs["province-af-ps"] = (province, "ps")
+    specs["region-af-ps"] = (region, "ps")
     specs["trend-fa_AF"] = (trend, "fa_AF")
     specs["trend-en"] = (trend_en, "en")
     return specs
 
 
-SHOWN_IN_DOCS = ("category-en", "trend-fa_AF", "province-af-ps")
+SHOWN_IN_DOCS = ("category-en", "trend-fa_AF", "region-af-ps")
 
 
 def assert_looks_like(name: str, png: bytes) -> None:
@@ -161,7 +164,7 @@ def assert_looks_like(name: str, png: bytes) -> None:
         "category-en",
         "category-fa_AF",
         "category-ps",
-        "province-af-ps",
+        "region-af-ps",
         "trend-fa_AF",
         "trend-en",
     ],
@@ -350,6 +353,14 @@ def every_option_table(dimension: str) -> Iterator[Table]:
         for within, provinces in (("AF", AFGHAN_PROVINCES), ("IR", IRANIAN_PROVINCES)):
             keys = [o.id for o in provinces] + [UNSAID]
             yield Table("province", 10 * len(keys), tuple(Cell(k, 10) for k in keys), within)
+        for region in AFGHAN_REGIONS:  # each titled with its region's name
+            keys = sorted(region.provinces)
+            cells = tuple(Cell(k, 10) for k in keys)
+            yield Table("province", 10 * len(keys), cells, "AF", region=region.id)
+        return
+    if dimension == "region":
+        keys = [r.id for r in AFGHAN_REGIONS] + [UNSAID]
+        yield Table("region", 10 * len(keys), tuple(Cell(k, 10) for k in keys), "AF")
         return
     keys = [*options[dimension], UNSAID]
     yield Table(dimension, 10 * len(keys), tuple(Cell(k, 10) for k in keys))
@@ -391,7 +402,7 @@ def test_the_font_has_every_letter_a_chart_can_draw(translations: Translations) 
         note = translations.format(locale, PERIOD, month=format_month_both(locale, 2027, 3))
         specs = [
             table_spec(table, 5, locale, translations, note=note)
-            for dimension in ("category", "party", "country", "province", "former_forces")
+            for dimension in ("category", "party", "country", "region", "province", "former_forces")
             for table in every_option_table(dimension)
         ]
         specs.extend(
@@ -475,8 +486,9 @@ def test_the_bundle_lists_and_embeds_its_charts(locale: str, translations: Trans
         "charts/01-category.png",
         "charts/02-party.png",
         "charts/03-country.png",
-        "charts/04-province-af.png",
-        "charts/05-urgency.png",
+        "charts/04-region-af.png",
+        "charts/05-province-af-central.png",
+        "charts/06-urgency.png",
     ]  # each named as its table's CSV file
     assert {f"tables/{name[7:-4]}.csv" for name in charts} <= set(files)
     manifest = json.loads(files["manifest.json"])
@@ -535,7 +547,7 @@ async def test_the_unpacked_page_shows_its_charts_offline(
             assert await page.get_attribute("html", "dir") == "rtl"
         finally:
             await browser.close()
-    assert len(widths) == 6
+    assert len(widths) == 7
     assert all(width > 300 for width in widths), widths  # decoded, at 2 pixels per CSS pixel
     assert [url for url in asked if not url.startswith(("file:", "data:"))] == []
     assert refused == []  # no Content-Security-Policy complaint
