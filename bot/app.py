@@ -404,23 +404,36 @@ def build_application(
     return application
 
 
-def _delivery_job(
-    services: Services,
-) -> Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
-    """Send due digests from the outbox, on one worker at a time (bot/partners/delivery.py)."""
+Job = Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+"""A job queue callback."""
+
+
+def _once_across_workers(services: Services, name: str, work: Job) -> Job:
+    """Run ``work`` on one worker at a time (``storage.db.job_lock``), counting each run.
+
+    Every worker schedules every job; the one that holds the lock does the work, the others
+    count a skip. So each purge runs once, and each notice and each delivery try goes out once.
+    """
+
+    async def run(context: ContextTypes.DEFAULT_TYPE) -> None:
+        async with job_lock(services.engine, name) as mine:
+            if not mine:
+                services.metrics.count_job(name, "skipped")
+                return
+            async with _counted(services.metrics, name):
+                await work(context)
+
+    return run
+
+
+def _delivery_job(services: Services) -> Job:
+    """Send due digests from the outbox (bot/partners/delivery.py)."""
 
     async def deliver(context: ContextTypes.DEFAULT_TYPE) -> None:
-        async with job_lock(services.engine, "deliveries") as mine:
-            if not mine:  # another worker is sending them: each try goes out once
-                services.metrics.count_job("deliveries", "skipped")
-                return
-            async with _counted(services.metrics, "deliveries"):
-                outbox = outbox_for(
-                    services.settings, services.engine, services.translations, context.bot
-                )
-                await outbox.run()
+        outbox = outbox_for(services.settings, services.engine, services.translations, context.bot)
+        await outbox.run()
 
-    return deliver
+    return _once_across_workers(services, "deliveries", deliver)
 
 
 async def deliver_reply_notices(services: Services, bot: Bot) -> int:
@@ -477,18 +490,13 @@ async def deliver_reply_notices(services: Services, bot: Bot) -> int:
     return sent
 
 
-def _notice_job(
-    services: Services,
-) -> Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
-    async def deliver(context: ContextTypes.DEFAULT_TYPE) -> None:
-        async with job_lock(services.engine, "notices") as mine:
-            if not mine:  # another worker is sending them: each notice goes out once
-                services.metrics.count_job("notices", "skipped")
-                return
-            async with _counted(services.metrics, "notices"):
-                await deliver_reply_notices(services, context.bot)
+def _notice_job(services: Services) -> Job:
+    """Tell opted-in reporters that an answer waits."""
 
-    return deliver
+    async def deliver(context: ContextTypes.DEFAULT_TYPE) -> None:
+        await deliver_reply_notices(services, context.bot)
+
+    return _once_across_workers(services, "notices", deliver)
 
 
 @asynccontextmanager
@@ -502,16 +510,11 @@ async def _counted(metrics: Metrics, job: str) -> AsyncIterator[None]:
     metrics.count_job(job, "ok")
 
 
-def _purge_job(
-    services: Services,
-) -> Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
-    async def purge(context: ContextTypes.DEFAULT_TYPE) -> None:
-        async with job_lock(services.engine, "purge") as mine:
-            if not mine:
-                services.metrics.count_job("purge", "skipped")
-                return
-            async with _counted(services.metrics, "purge"):
-                done = await purge_expired(services)
+def _purge_job(services: Services) -> Job:
+    """Release statistics batches and delete what has expired."""
+
+    async def purge(_: ContextTypes.DEFAULT_TYPE) -> None:
+        done = await purge_expired(services)
         if done.statistics or done.uploads or done.notices:
             log.info(
                 "wrote %d statistics records; deleted %d upload chunks and %d notices",
@@ -520,7 +523,7 @@ def _purge_job(
                 done.notices,
             )
 
-    return purge
+    return _once_across_workers(services, "purge", purge)
 
 
 def _post_init(services: Services) -> Callable[[AnyApplication], Coroutine[Any, Any, None]]:
