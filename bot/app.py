@@ -392,15 +392,14 @@ def build_application(
         )
     )
     if application.job_queue is not None:
-        application.job_queue.run_repeating(
-            _purge_job(services), interval=timedelta(minutes=10), first=timedelta(seconds=5)
-        )
-        application.job_queue.run_repeating(
-            _notice_job(services), interval=timedelta(minutes=1), first=timedelta(seconds=10)
-        )
-        application.job_queue.run_repeating(
-            _delivery_job(services), interval=timedelta(minutes=1), first=timedelta(seconds=20)
-        )
+        jobs = application.job_queue
+        every = timedelta(minutes=1)
+        purge = _purge_job(services)
+        jobs.run_repeating(purge, timedelta(minutes=10), first=timedelta(seconds=5), name="purge")
+        notices = _notice_job(services)
+        jobs.run_repeating(notices, every, first=timedelta(seconds=10), name="notices")
+        deliveries = _delivery_job(services)
+        jobs.run_repeating(deliveries, every, first=timedelta(seconds=20), name="deliveries")
     return application
 
 

@@ -32,6 +32,7 @@ from bot.settings import Partner, Settings, describe_invalid_settings
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.deliveries import Delivery, DeliveryRepository, NewDelivery
 from storage.migrate import upgrade_to_head_async
+from tests.botapi_driver import running_amanat
 from tests.delivery_support import MailBox, Webhook, self_signed, smtp_server
 
 MONTH = "2026-10"
@@ -487,3 +488,36 @@ def test_delivery_settings_are_checked_and_named_by_their_variable() -> None:
     assert SECRET not in repr(settings)
     assert "relay password 123" not in repr(settings)
     assert settings.partner_webhook_key("kabul-ngo") == SECRET.encode()
+
+
+# --------------------------------------------------------------------------- the running bot
+
+
+async def test_the_running_bot_schedules_the_delivery_job_and_it_sends(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Wired by the composition root: the bot's own "deliveries" job, run as its job queue
+    runs it, sends a queued digest to the partner's chat through the bot's own Bot."""
+    identity = pyrage.x25519.Identity.generate()
+    group = -1_000_000_000_779
+    chosen = (partner(identity, telegram_chat_id=group),)
+    async with running_amanat(make_settings, partners=chosen) as running:
+        chat = running.server.world.chat({"id": group, "type": "supergroup", "title": "NGO"})
+        jobs = running.driver.application.job_queue
+        assert jobs is not None
+        [job] = jobs.get_jobs_by_name("deliveries")
+        assert {j.name for j in jobs.jobs()} == {"purge", "notices", "deliveries"}
+        sealed = seal_for_partner(b"zip", [str(identity.to_public())])
+        new = NewDelivery(
+            new_delivery_id(), "kabul-ngo", "telegram", MONTH, SealedForPartner(sealed)
+        )
+        async with unit_of_work(session_factory(running.engine)) as session:
+            assert await DeliveryRepository(session).add(new, T0.date(), datetime.now(UTC))
+        await job.run(running.driver.application)
+        [shown] = [m for m in chat.messages.values() if "document" in m.data]
+        assert new.id in shown.data["caption"]
+        running.server.assert_no_violations()
+        async with unit_of_work(session_factory(running.engine)) as session:
+            state = await DeliveryRepository(session).get(new.id)
+    assert state is not None
+    assert state.status == "delivered"
