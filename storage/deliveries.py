@@ -66,8 +66,9 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _stored(moment: datetime) -> datetime:
-    """UTC without the zone: one spelling on both backends, so SQLite compares it as text."""
-    return _utc(moment).replace(tzinfo=None)
+    """UTC with its zone. PostgreSQL reads a time without a zone in the connection's own
+    zone; SQLite writes the UTC wall clock either way, so both compare alike."""
+    return _utc(moment)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -356,6 +357,32 @@ async def test_two_workers_send_each_due_try_once(
         await second.dispose()
     assert sum(r.delivered for r in ran) == 6
     assert sorted(post.delivery for post in webhook.posts) == sorted(ids)
+
+
+async def test_times_are_kept_in_utc_whatever_the_machines_zone(
+    database_url: str, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A time without its zone would be read in the connection's zone: on a machine set to
+    Kabul's time, a try due at 08:00 UTC came back as due at 03:30 UTC."""
+    monkeypatch.setenv("TZ", "Asia/Kabul")
+    time.tzset()
+    try:
+        world.settings = with_channels(world, database_url=database_url)
+        await upgrade_to_head_async(database_url)
+        engine = create_engine(database_url)
+        try:
+            world.engine = engine
+            delivery = await world.queue("webhook")
+            async with unit_of_work(session_factory(engine)) as session:
+                assert [d.id for d in await DeliveryRepository(session).due(T0, 10)] == [delivery]
+                early = T0 - timedelta(minutes=1)
+                assert await DeliveryRepository(session).due(early, 10) == []
+            assert (await world.get(delivery)).next_attempt_at == T0
+        finally:
+            await engine.dispose()
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
 
 
 # --------------------------------------------------------------------------- Telegram
