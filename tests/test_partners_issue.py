@@ -38,6 +38,7 @@ from bot.partners.months import Month, settled_from
 from bot.partners.snapshot import (
     PIN_HEX_DIGITS,
     digest_subject,
+    encode_pinned_snapshot,
     encode_snapshot,
     snapshot_pin,
     snapshot_ref,
@@ -362,13 +363,14 @@ def test_a_replaced_snapshot_is_refused(partners: Partners, tmp_path: Path) -> N
     # Anyone who can write the database holds the admins' public keys: a well-formed snapshot
     # of the month with the late record in it opens and reads as genuine.
     october = Month.parse("2026-10")
-    forged = encode_snapshot(
+    forged = encode_pinned_snapshot(
         october,
         [
             *[record("recruit_armed", "kabul", "2026-10") for _ in range(9)],
             *[record("false_job", "herat", "2026-10") for _ in range(6)],
             *[record("taliban_threat", "balkh", "2026-10") for _ in range(3)],
         ],
+        k=5,
     )
     sealer = AdminSealer([partners.admin_key.public_key()])
     partners.write_snapshot("2026-10", sealer.seal_for_admins(forged, snapshot_ref(october)).data)
@@ -435,6 +437,61 @@ def test_a_snapshot_no_digest_pins_is_refused(partners: Partners, tmp_path: Path
     assert partners.audit_subjects() == []
 
 
+def plant_snapshot(partners: Partners, month: Month, plaintext: bytes) -> None:
+    """Store a sealed snapshot as an earlier version of the command line would have."""
+    sealer = AdminSealer([partners.admin_key.public_key()])
+    blob = sealer.seal_for_admins(plaintext, snapshot_ref(month)).data
+
+    async def plant() -> None:
+        engine = create_engine(partners.settings.database_url)
+        try:
+            async with unit_of_work(session_factory(engine)) as session:
+                session.add(DigestSnapshotRow(month=str(month), blob=blob))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(plant())
+
+
+def test_every_issue_of_a_month_hides_with_the_k_of_its_first(
+    partners: Partners, tmp_path: Path
+) -> None:
+    """Two issues of one month that hid different cells could be subtracted: the first issue
+    pins its k in the snapshot, and a later one, after k changed, renders with it."""
+    assert partners.issue("geneva", "2026-10", tmp_path).exit_code == 0
+    raised = {"k_anonymity": 7}  # with 7, Kabul's region (9) hides Herat's (6) and more
+    partners.settings = partners.settings.model_copy(update=raised)
+    if partners.laptop is not None:
+        partners.laptop = partners.laptop.model_copy(update=raised)
+    assert partners.issue("oslo", "2026-10", tmp_path).exit_code == 0
+    first = partners.opened(tmp_path, "geneva", "2026-10")
+    assert first == partners.opened(tmp_path, "oslo", "2026-10")
+    assert "fewer than 5 reports" in first
+    fresh = partners.invoke("digest", "preview", "--month", "2026-11")
+    assert "fewer than 7 reports" in fresh.stdout  # a month not yet issued takes the new k
+
+
+def test_a_month_first_issued_with_flat_provinces_keeps_them(
+    partners: Partners, tmp_path: Path
+) -> None:
+    """A month issued before regions existed (a snapshot of format 1) is issued again with
+    its provinces straight under their country: a partner holding the first digest could
+    otherwise subtract a shown province from its region and recover a hidden one."""
+    october = Month.parse("2026-10")
+    records = [
+        *[record("recruit_armed", "kabul", "2026-10") for _ in range(9)],
+        *[record("false_job", "herat", "2026-10") for _ in range(6)],
+        *[record("taliban_threat", "balkh", "2026-10") for _ in range(2)],
+    ]
+    legacy = encode_snapshot(october, records)  # format 1: records only
+    plant_snapshot(partners, october, legacy)
+    partners.append_audit("digest", digest_subject("geneva", october, snapshot_pin(legacy)))
+    assert partners.issue("oslo", "2026-10", tmp_path).exit_code == 0
+    text = partners.opened(tmp_path, "oslo", "2026-10")
+    assert "By province in Afghanistan" in text
+    assert "By region" not in text
+
+
 def test_a_month_issued_before_snapshots_existed_is_not_issued_again(
     partners: Partners, tmp_path: Path
 ) -> None:
@@ -453,7 +510,7 @@ def test_the_audit_entry_pins_the_snapshot_by_its_hash(partners: Partners, tmp_p
         *[record("false_job", "herat", "2026-10") for _ in range(6)],
         *[record("taliban_threat", "balkh", "2026-10") for _ in range(2)],
     ]
-    expected = snapshot_pin(encode_snapshot(Month.parse("2026-10"), records))
+    expected = snapshot_pin(encode_pinned_snapshot(Month.parse("2026-10"), records, k=5))
     assert partners.audit_subjects() == [("digest", f"geneva:2026-10 {expected}")]
 
 

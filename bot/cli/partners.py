@@ -59,18 +59,21 @@ from bot.partners.months import Month, PartnerDigestError, settled_from
 from bot.partners.outbox import check_new_file, digest_file_name, write_new_file
 from bot.partners.snapshot import (
     DIGEST_ACTION,
+    DIGEST_RULES,
     Drift,
     FirstIssue,
+    Snapshot,
     decode_snapshot,
     digest_subject,
     drift,
-    encode_snapshot,
+    encode_pinned_snapshot,
     first_issue,
+    read_snapshot,
     require_pinned,
     snapshot_pin,
     snapshot_ref,
 )
-from bot.partners.trend import months_before, trend_point
+from bot.partners.trend import TrendPoint, months_before, trend_point
 from bot.settings import Settings
 from storage.audit import AuditRepository
 from storage.db import unit_of_work
@@ -126,7 +129,9 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
                 margins = run_api(url or "", holder, _margins_through_api)
                 digest = digest_of_margins(margins, smallest)
             else:
-                digest = build_digest(_month_for_preview(settings, key, month), smallest)
+                shown = _month_for_preview(settings, key, month)
+                pinned = shown.k if k is None and shown.k is not None else smallest
+                digest = build_digest(shown.records, pinned, roll_up=shown.roll_up)
         except ValueError as exc:
             fail(str(exc))
         period = (month.year, month.month) if month is not None else None
@@ -185,18 +190,19 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
         holder = load_key(settings, key)  # opens the snapshot; the audit log names who issued
         admins = current_keys(settings, configured_keys(settings), key_path(settings, key), holder)
         translations = admin_translations(settings, Lang(partner.language))
+        k = max(settings.k_anonymity, MIN_K)
         if settings.admin_api_url is not None:
             issued = run_api(
                 settings.admin_api_url,
                 holder,
-                lambda api: _issue_through_api(api, month, partner.name, holder, admins),
+                lambda api: _issue_through_api(api, month, partner.name, holder, admins, k),
             )
         else:
-            issued = run_storage(settings, _issue(month, partner.name, holder, admins))
-        k = max(settings.k_anonymity, MIN_K)
-        digest = build_digest(issued.records, k)
-        trend = [trend_point(before, count, k) for before, count in issued.earlier]
-        trend.append(trend_point(month, len(issued.records), k))
+            issued = run_storage(settings, _issue(month, partner.name, holder, admins, k))
+        pinned = issued.snapshot
+        digest = build_digest(pinned.records, pinned.k_or(k), roll_up=pinned.roll_up)
+        trend = [_trend_point(before, snapshot, k) for before, snapshot in issued.earlier]
+        trend.append(_trend_point(month, pinned, k))
         bundle = build_bundle(
             digest,
             month,
@@ -235,15 +241,22 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
 
 @dataclass(frozen=True)
 class _Issued:
-    """What a digest renders: the snapshot's records, its pin, and how the month moved on."""
+    """What a digest renders: the snapshot, its pin, and how the month moved on."""
 
-    records: list[StatRecord]
+    snapshot: Snapshot
     pin: str
     first: bool
     drift: Drift
-    earlier: list[tuple[Month, int | None]]
-    """The eleven months before, oldest first, each with its snapshot's count (None: never
-    issued), for the trend table."""
+    earlier: list[tuple[Month, Snapshot | None]]
+    """The eleven months before, oldest first, each with its snapshot (None: none to show),
+    for the trend table."""
+
+
+def _trend_point(month: Month, snapshot: Snapshot | None, k: int) -> TrendPoint:
+    """A month's total as its own digests show it: hidden below the ``k`` it was issued with."""
+    if snapshot is None:
+        return trend_point(month, None, k)
+    return trend_point(month, len(snapshot.records), snapshot.k_or(k))
 
 
 @dataclass(frozen=True)
@@ -281,7 +294,7 @@ def _require_pinned(month: Month, first: FirstIssue | None, stored_pin: str | No
 
 def _pinned(
     month: Month, first: FirstIssue | None, snapshot: SealedBlob | None, key: AdminPrivateKey
-) -> tuple[str, list[StatRecord]]:
+) -> tuple[str, Snapshot]:
     """Open the month's stored snapshot, check the audit chain vouches for it, read it."""
     if snapshot is None:
         raise CliError(f"{month} has no snapshot")
@@ -289,13 +302,14 @@ def _pinned(
     pin = snapshot_pin(plaintext)
     _require_pinned(month, first, pin)
     try:
-        return pin, decode_snapshot(month, plaintext)
+        return pin, read_snapshot(month, plaintext)
     except PartnerDigestError as exc:
         raise CliError(str(exc)) from None
 
 
-def _month_for_preview(settings: Settings, key: Path | None, month: Month) -> list[StatRecord]:
-    """Return what ``issue`` would render for a month, saying on stderr when it is a snapshot.
+def _month_for_preview(settings: Settings, key: Path | None, month: Month) -> Snapshot:
+    """Return what ``issue`` would render for a month, saying on stderr when it is a snapshot
+    (with the ``k`` and rules it pinned); else the records stored now, by today's rules.
 
     The admin key is asked for only when there is a snapshot to open, or a request to sign.
     """
@@ -308,10 +322,8 @@ def _month_for_preview(settings: Settings, key: Path | None, month: Month) -> li
     try:
         if state.snapshot is None:
             _require_pinned(month, state.first, None)
-            return state.stored
-        pin, records = _pinned(
-            month, state.first, state.snapshot, holder or load_key(settings, key)
-        )
+            return Snapshot(state.stored, None, DIGEST_RULES)
+        pin, pinned = _pinned(month, state.first, state.snapshot, holder or load_key(settings, key))
     except CliError as exc:
         fail(str(exc))
     typer.echo(
@@ -319,10 +331,10 @@ def _month_for_preview(settings: Settings, key: Path | None, month: Month) -> li
         "every digest of it renders, not the records stored now.",
         err=True,
     )
-    late = drift(records, state.stored).line(month)
+    late = drift(pinned.records, state.stored).line(month)
     if late is not None:
         typer.echo(late, err=True)
-    return records
+    return pinned
 
 
 async def _month_state(
@@ -335,16 +347,16 @@ async def _month_state(
     return _MonthState(first_issue(entries, month), snapshot, stored)
 
 
-def _count_of(
+def _shown_snapshot(
     month: Month, first: FirstIssue | None, snapshot: SealedBlob | None, key: AdminPrivateKey
-) -> int | None:
-    """A month's count as its digests showed it; None when there is none to show: never
+) -> Snapshot | None:
+    """A month's snapshot as its digests showed it; None when there is none to show: never
     issued, issued before snapshots existed, or a snapshot the chain does not vouch for
     (issuing that month itself refuses and says why)."""
     if first is None or first.pin is None:
         return None
     try:
-        return len(_pinned(month, first, snapshot, key)[1])
+        return _pinned(month, first, snapshot, key)[1]
     except CliError:
         return None
 
@@ -361,7 +373,7 @@ def _read_month(month: Month) -> Work[_MonthState]:
 
 
 def _issue(
-    month: Month, partner: str, key: AdminPrivateKey, admins: Sequence[AdminPublicKey]
+    month: Month, partner: str, key: AdminPrivateKey, admins: Sequence[AdminPublicKey], k: int
 ) -> Work[_Issued]:
     """Take or check the month's snapshot and chain its hash in the audit log, in one unit.
 
@@ -375,24 +387,24 @@ def _issue(
             state = await _month_state(session, month, entries)
             if state.snapshot is None:
                 _require_pinned(month, state.first, None)
-                plaintext = encode_snapshot(month, state.stored)
+                plaintext = encode_pinned_snapshot(month, state.stored, k)
                 sealed = AdminSealer(admins).seal_for_admins(plaintext, snapshot_ref(month))
                 if not await DigestSnapshotRepository(session).add(str(month), sealed):
                     raise CliError(
                         f"another digest of {month} was issued at the same moment; "
                         "run the command again"
                     )
-                pin, records = snapshot_pin(plaintext), decode_snapshot(month, plaintext)
+                pin, pinned = snapshot_pin(plaintext), read_snapshot(month, plaintext)
             else:
-                pin, records = _pinned(month, state.first, state.snapshot, key)
+                pin, pinned = _pinned(month, state.first, state.snapshot, key)
             earlier = []
             for before in months_before(month):
                 snapshot = await DigestSnapshotRepository(session).get(str(before))
-                earlier.append(
-                    (before, _count_of(before, first_issue(entries, before), snapshot, key))
-                )
+                first = first_issue(entries, before)
+                earlier.append((before, _shown_snapshot(before, first, snapshot, key)))
             await audit(session, key, DIGEST_ACTION, digest_subject(partner, month, pin))
-        return _Issued(records, pin, state.snapshot is None, drift(records, state.stored), earlier)
+        moved = drift(pinned.records, state.stored)
+        return _Issued(pinned, pin, state.snapshot is None, moved, earlier)
 
     return work
 
@@ -477,6 +489,7 @@ async def _issue_through_api(
     partner: str,
     key: AdminPrivateKey,
     admins: Sequence[AdminPublicKey],
+    k: int,
 ) -> _Issued:
     """Take or check the month's snapshot here, and have the server keep and chain it.
 
@@ -488,15 +501,15 @@ async def _issue_through_api(
     sealed: SealedBlob | None = None
     if state.snapshot is None:
         _require_pinned(month, state.first, None)
-        plaintext = encode_snapshot(month, state.stored)
+        plaintext = encode_pinned_snapshot(month, state.stored, k)
         sealed = AdminSealer(admins).seal_for_admins(plaintext, snapshot_ref(month))
-        pin, records = snapshot_pin(plaintext), decode_snapshot(month, plaintext)
+        pin, pinned = snapshot_pin(plaintext), read_snapshot(month, plaintext)
     else:
-        pin, records = _pinned(month, state.first, state.snapshot, key)
+        pin, pinned = _pinned(month, state.first, state.snapshot, key)
     earlier = []
     for before in months_before(month):
         old = await _snapshot_through_api(api, before)
-        earlier.append((before, _count_of(before, first_issue(entries, before), old, key)))
+        earlier.append((before, _shown_snapshot(before, first_issue(entries, before), old, key)))
     await api.audited(
         "POST",
         f"/v1/digests/{month}/issue",
@@ -508,4 +521,5 @@ async def _issue_through_api(
             "snapshot": None if sealed is None else b64encode(sealed.data),
         },
     )
-    return _Issued(records, pin, sealed is not None, drift(records, state.stored), earlier)
+    moved = drift(pinned.records, state.stored)
+    return _Issued(pinned, pin, sealed is not None, moved, earlier)

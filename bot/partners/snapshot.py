@@ -30,15 +30,28 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from bot.crypto.values import ItemRef
-from bot.partners.digest import StatLike
+from bot.partners.digest import MIN_K, StatLike
 from bot.partners.months import Month, PartnerDigestError
 from storage.records import StatRecord
 
 SNAPSHOT_KIND: Final = "digest_snapshot"
 """The kind in a snapshot's binding; its report id is ``digest-YYYY-MM`` and its index 0."""
 
-SNAPSHOT_FORMAT: Final = 1
-"""Version of the snapshot's JSON; a snapshot in another format is refused."""
+SNAPSHOT_FORMAT: Final = 2
+"""Version of the snapshot's JSON. Format 2 also pins the ``k`` and the rules its month's
+digests are rendered with; format 1 (the records alone, also how the admin API sends a month's
+records now) is still read, as the flat rules with an unknown ``k``. Any other is refused."""
+RECORDS_FORMAT: Final = 1
+"""The format of a bare list of a month's records (and of snapshots taken before format 2)."""
+
+FLAT_RULES: Final = 1
+"""Digest rules 1: each country's provinces in one table under it."""
+REGION_RULES: Final = 2
+"""Digest rules 2: Afghan provinces under their regions (:mod:`bot.partners.regions`)."""
+DIGEST_RULES: Final = REGION_RULES
+"""The rules a month's first issue pins now. Every later digest of the month renders the
+rules and ``k`` of its first: two digests of one month that hid differently could be
+subtracted (a province hidden in one, its region and sister provinces shown in the other)."""
 
 DIGEST_ACTION: Final = "digest"
 """The audit action of ``amanat digest issue``."""
@@ -74,45 +87,116 @@ def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def encode_snapshot(month: Month, records: Sequence[StatLike]) -> bytes:
-    """Write a month's records as canonical JSON, sorted so that it keeps no arrival order."""
+@dataclass(frozen=True)
+class Snapshot:
+    """What every digest of a month renders: its records, and the ``k`` and rules of its
+    first issue (``k`` None for a snapshot of format 1, taken before ``k`` was pinned)."""
+
+    records: list[StatRecord]
+    k: int | None
+    rules: int
+
+    def k_or(self, configured: int) -> int:
+        """The pinned ``k``, or the configured one for a snapshot that pinned none."""
+        return configured if self.k is None else self.k
+
+    @property
+    def roll_up(self) -> bool:
+        """Whether its digests group Afghan provinces into regions."""
+        return self.rules >= REGION_RULES
+
+
+def _rows(month: Month, records: Sequence[StatLike]) -> list[dict[str, str | None]]:
     wanted = str(month)
     if any(record.month != wanted for record in records):
         raise PartnerDigestError(f"a snapshot of {month} holds records of {month} only")
-    rows = sorted((record_fields(record) for record in records), key=_canonical)
-    document = {"format": SNAPSHOT_FORMAT, "month": wanted, "records": rows}
+    return sorted((record_fields(record) for record in records), key=_canonical)
+
+
+def encode_snapshot(month: Month, records: Sequence[StatLike]) -> bytes:
+    """Write a month's records (format 1) as canonical JSON, sorted so that it keeps no
+    arrival order: how the admin API sends a month's records."""
+    document = {"format": RECORDS_FORMAT, "month": str(month), "records": _rows(month, records)}
     return _canonical(document).encode("ascii")
 
 
-def decode_snapshot(month: Month, plaintext: bytes) -> list[StatRecord]:
-    """Read a snapshot back; refuse anything that ``encode_snapshot`` would not have written.
+def encode_pinned_snapshot(
+    month: Month, records: Sequence[StatLike], k: int, rules: int = DIGEST_RULES
+) -> bytes:
+    """Write a month's snapshot (format 2): its records, and the ``k`` and rules its first
+    issue renders them with."""
+    document = {
+        "format": SNAPSHOT_FORMAT,
+        "month": str(month),
+        "records": _rows(month, records),
+        "k": k,
+        "rules": rules,
+    }
+    return _canonical(document).encode("ascii")
 
-    The error names the month only, never a value found in the snapshot.
-    """
-    malformed = PartnerDigestError(f"the snapshot of {month} is not in a format this version reads")
+
+def _malformed(month: Month) -> PartnerDigestError:
+    return PartnerDigestError(f"the snapshot of {month} is not in a format this version reads")
+
+
+def _document(month: Month, plaintext: bytes) -> dict[str, object]:
     try:
         document = json.loads(plaintext.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise malformed from None
-    if (
-        not isinstance(document, dict)
-        or set(document) != {"format", "month", "records"}
-        or document["format"] != SNAPSHOT_FORMAT
-        or document["month"] != str(month)
-        or not isinstance(document["records"], list)
-    ):
-        raise malformed
+        raise _malformed(month) from None
+    if not isinstance(document, dict) or document.get("month") != str(month):
+        raise _malformed(month)
+    return document
+
+
+def _records(month: Month, rows: object) -> list[StatRecord]:
+    if not isinstance(rows, list):
+        raise _malformed(month)
     records: list[StatRecord] = []
-    for row in document["records"]:
+    for row in rows:
         if not isinstance(row, dict) or set(row) != set(FIELDS):
-            raise malformed
+            raise _malformed(month)
         try:
             records.append(StatRecord(**row))
         except (TypeError, ValueError):
-            raise malformed from None
-    if encode_snapshot(month, records) != plaintext:
-        raise malformed  # not canonical: it was not written by this module
+            raise _malformed(month) from None
     return records
+
+
+def decode_snapshot(month: Month, plaintext: bytes) -> list[StatRecord]:
+    """Read a month's records (format 1) back; refuse anything ``encode_snapshot`` would not
+    have written. The error names the month only, never a value found in it."""
+    document = _document(month, plaintext)
+    if set(document) != {"format", "month", "records"} or document["format"] != RECORDS_FORMAT:
+        raise _malformed(month)
+    records = _records(month, document["records"])
+    if encode_snapshot(month, records) != plaintext:
+        raise _malformed(month)  # not canonical: it was not written by this module
+    return records
+
+
+def read_snapshot(month: Month, plaintext: bytes) -> Snapshot:
+    """Read a stored snapshot of either format; refuse anything this module would not have
+    written (format 2 with a ``k`` below 3 or unknown rules included)."""
+    document = _document(month, plaintext)
+    if document.get("format") == RECORDS_FORMAT:
+        return Snapshot(decode_snapshot(month, plaintext), None, FLAT_RULES)
+    if set(document) != {"format", "month", "records", "k", "rules"}:
+        raise _malformed(month)
+    k, rules = document["k"], document["rules"]
+    if (
+        document["format"] != SNAPSHOT_FORMAT
+        or not isinstance(k, int)
+        or isinstance(k, bool)
+        or k < MIN_K
+        or not isinstance(rules, int)
+        or rules not in (FLAT_RULES, REGION_RULES)
+    ):
+        raise _malformed(month)
+    records = _records(month, document["records"])
+    if encode_pinned_snapshot(month, records, k, rules) != plaintext:
+        raise _malformed(month)
+    return Snapshot(records, k, rules)
 
 
 def snapshot_pin(plaintext: bytes) -> str:
