@@ -63,7 +63,10 @@ from bot.partners.trend import TrendPoint
 BUNDLE_FORMAT: Final = 2
 """Version of the archive's layout and of the manifest; a change of either is a new number.
 
-1: the page, the text, the tables, the dictionary, the manifest. 2: and ``charts/``.
+1: the page, the text, the tables, the dictionary, the manifest. 2: and ``charts/``; Afghan
+places as ``NN-region-af.csv`` and ``NN-province-af-<region>.csv`` where 1 had
+``NN-province-af.csv`` (a month pinned to the flat rules keeps that name,
+:mod:`bot.partners.snapshot`).
 """
 
 ZIP_TIME: Final = (2000, 1, 1, 0, 0, 0)
