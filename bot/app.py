@@ -129,13 +129,45 @@ def check_startup(settings: Settings) -> list[Problem]:
     """Find every problem of the configuration that shows before anything is opened.
 
     All at once, so that an operator fixes them in one go: malformed or duplicated admin
-    keys, catalogs that cannot be loaded, an SQLite folder that cannot be made.
+    keys, catalogs that cannot be loaded, an SQLite folder that cannot be made, a delivery
+    channel without its secret or mail server.
     """
     return [
         *_admin_key_problems(settings.admin_public_keys),
         *_catalog_problems(settings),
         *_sqlite_folder_problems(settings.database_url),
+        *delivery_problems(settings),
     ]
+
+
+def delivery_problems(settings: Settings) -> list[Problem]:
+    """What the server lacks to send by the channels its partners have.
+
+    Checked here, when the server starts, not in the settings: admins' machines share
+    AMANAT_PARTNERS (to issue and queue digests by channel) and must not hold the webhook
+    secrets or the mail server's login. The delivery job's ``not-configured`` failure stays
+    the guard while running.
+    """
+    problems = [
+        Problem(
+            environment_name("partner_webhook_secrets"),
+            f"has no secret for {partner.name}, whose webhook_url is set",
+        )
+        for partner in settings.partners
+        if partner.webhook_url is not None and partner.name not in settings.partner_webhook_secrets
+    ]
+    if any(partner.email for partner in settings.partners):
+        problems.extend(
+            Problem(
+                environment_name(field), "is required: a partner in AMANAT_PARTNERS has an email"
+            )
+            for field, value in (
+                ("smtp_host", settings.smtp_host),
+                ("smtp_from", settings.smtp_from),
+            )
+            if value is None
+        )
+    return problems
 
 
 def _admin_key_problems(texts: Sequence[str]) -> list[Problem]:

@@ -58,7 +58,18 @@ touched a database would fail, or leave the folder behind for the test to see.""
 
 
 def admin_laptop(server: Settings, url: str, folder: Path) -> Settings:
-    """An admin's machine: the server's settings, naming the admin API at ``url`` and no
-    usable database."""
+    """An admin's machine: the server's settings, naming the admin API at ``url``, no usable
+    database, and none of the server's delivery secrets (webhook secrets, the mail server's
+    login), which admins' machines must not hold (docs/operations.md §4i)."""
     nowhere = f"sqlite:///{folder / NOWHERE / 'none.db'}"
-    return server.model_copy(update={"admin_api_url": url, "database_url": nowhere})
+    laptop = {
+        **server.model_dump(),
+        "admin_api_url": url,
+        "database_url": nowhere,
+        "partner_webhook_secrets": {},
+        "smtp_host": None,
+        "smtp_user": None,
+        "smtp_password": None,
+        "smtp_from": None,
+    }
+    return Settings(_env_file=None, **laptop)  # type: ignore[call-arg]  # checked as loaded

@@ -324,3 +324,55 @@ async def test_only_a_lead_queues_and_only_queueing_takes_a_large_body(
                 await client.audited("POST", "/v1/deliveries", "deliver-digest", "x", plain)
             assert not_age.value.status == 400
             assert await client.deliveries() == []
+
+
+def test_an_admin_machine_without_the_servers_secrets_issues_and_queues_by_webhook(
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    admin_key: AdminPrivateKey,
+    translations: Translations,
+) -> None:
+    """Admins' machines share AMANAT_PARTNERS but hold neither the webhook secrets nor the
+    mail server's login: their settings load, and they queue by webhook through the API."""
+    identity = pyrage.x25519.Identity.generate()
+    server = make_settings(
+        partners=(
+            Partner(
+                name="kabul-ngo",
+                age_recipients=(str(identity.to_public()),),
+                email="digests@kabul-ngo.example",
+                webhook_url="https://kabul-ngo.example/amanat",
+            ),
+        ),
+        partner_webhook_secrets={"kabul-ngo": "a-webhook-secret-of-enough-length-0123456789"},
+        smtp_host="mail.team.example",
+        smtp_user="digests",
+        smtp_password="relay password 123",
+        smtp_from="digests@team.example",
+        lead_admin_keys=(admin_key.public_key().key_id,),
+    )
+    upgrade_to_head(server.database_url)
+    key_file = tmp_path / "admin.key"
+    key_file.write_bytes(admin_key.to_file_bytes(PASSPHRASE, scrypt_n=FAST_N))
+    world = Lead(server, server, key_file, admin_key, identity, MailBox(), translations)
+    records = [
+        StatRecord("recruit_armed", "foreign_military", "AF", "kabul", "2026-10",
+                   "not_urgent", "yes")
+        for _ in range(9)
+    ]  # fmt: skip
+
+    async def add(session):  # type: ignore[no-untyped-def]
+        await StatsRepository(session).add_batch(records)
+
+    world.on_database(add)
+    with api_in_a_thread(server) as (url, _):
+        world.laptop = admin_laptop(server, url, tmp_path)
+        assert world.laptop.partner_webhook_secrets == {}
+        assert (world.laptop.smtp_host, world.laptop.smtp_password) == (None, None)
+        out = str(tmp_path / "out")
+        issued = world.invoke("digest", "issue", "--partner", "kabul-ngo", "--month", "2026-10",
+                              "--to", out, "--deliver", "--via", "webhook")  # fmt: skip
+        assert issued.exit_code == 0, issued.output
+    [queued] = world.deliveries()
+    assert (queued.status, queued.channel, queued.partner) == ("queued", "webhook", "kabul-ngo")
+    assert world.actions() == ["digest", "deliver-digest"]

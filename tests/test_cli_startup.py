@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import re
 import shutil
@@ -305,6 +306,32 @@ def test_malformed_and_duplicated_admin_keys_and_missing_catalogs_are_all_named(
         "(amanat-admin-pk-v2:…, as `amanat keys init` prints it)",
         f"error: AMANAT_ADMIN_PUBLIC_KEYS: lists key {admin_key.public_key().key_id} twice",
         f"error: AMANAT_LOCALES_DIR: the folder {tmp_path / 'no-locales'} does not exist",
+    ]
+
+
+def test_a_server_lacking_what_its_partners_channels_need_names_each_variable(
+    tmp_path: Path, base: dict[str, str]
+) -> None:
+    """Admins' machines share AMANAT_PARTNERS without the secrets (the settings load there);
+    the server that sends must have them, and refuses to start without."""
+    import pyrage  # type: ignore[import-untyped]
+
+    recipient = str(pyrage.x25519.Identity.generate().to_public())
+    partner = {
+        "name": "kabul-ngo",
+        "age_recipients": [recipient],
+        "email": "digests@kabul-ngo.example",
+        "webhook_url": "https://kabul-ngo.example/amanat",
+    }
+    result = amanat(tmp_path, "run", **{**base, "AMANAT_PARTNERS": json.dumps([partner])})
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    assert result.returncode == 2
+    assert errors_of(result.stderr) == [
+        "error: AMANAT_PARTNER_WEBHOOK_SECRETS: has no secret for kabul-ngo, whose webhook_url "
+        "is set",
+        "error: AMANAT_SMTP_HOST: is required: a partner in AMANAT_PARTNERS has an email",
+        "error: AMANAT_SMTP_FROM: is required: a partner in AMANAT_PARTNERS has an email",
     ]
 
 
