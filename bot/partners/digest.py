@@ -311,7 +311,8 @@ def build_digest(
     ``records`` are the records themselves, or a tally of them (each distinct record with how
     many there are): the same digest either way. Raises ValueError for ``k < 3`` or a record
     whose month is finer than "YYYY-MM". ``roll_up=False`` leaves out the regions, as digests
-    were before them: ``benchmarks/disclosure.py`` measures what the regions add.
+    were before them: a month whose first issue was flat keeps it (its snapshot's rules,
+    :mod:`bot.partners.snapshot`), and ``benchmarks/disclosure.py`` measures what they add.
     """
     weighted = list(records.items()) if isinstance(records, Mapping) else [(r, 1) for r in records]
     fields: dict[str, Counter[str]] = {name: Counter() for name in MARGIN_FIELDS}
