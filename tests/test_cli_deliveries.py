@@ -228,6 +228,35 @@ def test_a_rewritten_or_forged_outbox_row_is_reported(lead: Lead, tmp_path: Path
     assert f"delivery {forged.id}: no lead's audit entry queued it" in listed.output
 
 
+@pytest.mark.parametrize(
+    "repointed", [{"partner": "oslo"}, {"channel": "telegram"}, {"month": "2026-09"}]
+)
+def test_a_queued_row_repointed_to_another_partner_channel_or_month_is_reported(
+    lead: Lead, tmp_path: Path, repointed: dict[str, str]
+) -> None:
+    """The id and the file's hash still fit the lead's entry; what it names does not."""
+    issued = lead.invoke("digest", "issue", "--partner", "kabul-ngo", "--month", "2026-10",
+                         "--to", str(tmp_path), "--deliver")  # fmt: skip
+    assert issued.exit_code == 0, issued.output
+    [queued] = lead.deliveries()
+    assert lead.invoke("digest", "deliveries").exit_code == 0
+
+    async def tamper(session):  # type: ignore[no-untyped-def]
+        await session.execute(
+            update(DigestDeliveryRow).where(DigestDeliveryRow.id == queued.id).values(**repointed)
+        )
+
+    lead.on_database(tamper)
+    listed = lead.invoke("digest", "deliveries")
+    assert listed.exit_code == 1
+    assert (
+        f"delivery {queued.id}: its partner, channel or month is not the one the lead's audit "
+        "entry names" in listed.output
+    )
+    assert lead.deliver_now().failed == 1  # and the server's job does not send it
+    assert lead.box.messages == []
+
+
 def test_a_written_digest_is_queued_later_and_a_failed_one_again(
     lead: Lead, tmp_path: Path
 ) -> None:

@@ -20,19 +20,24 @@ from pathlib import Path
 import pyrage  # type: ignore[import-untyped]
 import pytest
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from telegram import Bot
 
+from bot.crypto.keyfile import AdminPrivateKey
 from bot.crypto.partner import SealedForPartner, seal_for_partner
 from bot.crypto.webhook import sign_webhook_delivery, webhook_signature_holds
 from bot.devtools.fakeapi import FakeBotApi, Fault
 from bot.i18n.translations import Translations
 from bot.partners.channels import outbox_for
-from bot.partners.delivery import LEASE, Outbox, new_delivery_id
+from bot.partners.delivery import LEASE, TAMPERED, Outbox, new_delivery_id
+from bot.partners.delivery_audit import DELIVER_ACTION, deliver_subject
 from bot.settings import Partner, Settings, describe_invalid_settings
+from storage.audit import AuditRepository
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.deliveries import Delivery, DeliveryRepository, NewDelivery
 from storage.migrate import upgrade_to_head_async
+from storage.models import DigestDeliveryRow
 from tests.botapi_driver import running_amanat
 from tests.delivery_support import MailBox, Webhook, self_signed, smtp_server
 
@@ -63,6 +68,7 @@ class World:
     engine: AsyncEngine
     clock: Clock
     translations: Translations
+    lead: AdminPrivateKey
 
     def outbox(self, bot: Bot | None = None, settings: Settings | None = None) -> Outbox:
         return outbox_for(
@@ -74,10 +80,12 @@ class World:
         )
 
     async def queue(self, channel: str, content: bytes = b"PK digest archive") -> str:
+        """Queue a digest as a lead does: the row and the lead's signed entry together."""
         sealed = seal_for_partner(content, [str(self.identity.to_public())])
         new = NewDelivery(new_delivery_id(), "kabul-ngo", channel, MONTH, SealedForPartner(sealed))
         async with unit_of_work(session_factory(self.engine)) as session:
             assert await DeliveryRepository(session).add(new, T0.date(), self.clock())
+            await queued_by(session, self.lead, new)
         return new.id
 
     async def get(self, delivery_id: str) -> Delivery:
@@ -88,6 +96,14 @@ class World:
 
     def opened(self, data: bytes) -> bytes:
         return bytes(pyrage.decrypt(data, [self.identity]))
+
+
+async def queued_by(session: AsyncSession, lead: AdminPrivateKey, new: NewDelivery) -> None:
+    """Chain the lead's signed ``deliver-digest`` entry for ``new``."""
+    subject = deliver_subject(new.partner, new.month, new.channel, new.id, new.sha256)
+    await AuditRepository(session).append(
+        T0.date(), lead.public_key().key_id, DELIVER_ACTION, subject, signer=lead.sign_audit_entry
+    )
 
 
 def partner(identity: pyrage.x25519.Identity, **channels: object) -> Partner:
@@ -101,13 +117,18 @@ def partner(identity: pyrage.x25519.Identity, **channels: object) -> Partner:
 
 @pytest.fixture
 async def world(
-    make_settings: Callable[..., Settings], translations: Translations, tmp_path: Path
+    make_settings: Callable[..., Settings],
+    translations: Translations,
+    tmp_path: Path,
+    admin_key: AdminPrivateKey,
 ) -> AsyncIterator[World]:
     identity = pyrage.x25519.Identity.generate()
-    settings = make_settings(partners=(partner(identity),))
+    settings = make_settings(
+        partners=(partner(identity),), lead_admin_keys=(admin_key.public_key().key_id,)
+    )
     await upgrade_to_head_async(settings.database_url)
     engine = create_engine(settings.database_url)
-    yield World(settings, identity, engine, Clock(), translations)
+    yield World(settings, identity, engine, Clock(), translations, admin_key)
     await engine.dispose()
 
 
@@ -325,7 +346,9 @@ async def test_a_crash_between_send_and_mark_sends_again_under_the_same_id(
         await real(claimed)
         raise Crash
 
-    crashing = Outbox(dying.sessions, {"webhook": send_then_die}, dying.backoff, dying.clock)
+    crashing = Outbox(
+        dying.sessions, {"webhook": send_then_die}, dying.backoff, dying.clock, dying.leads
+    )
     with pytest.raises(Crash):
         await crashing.run()
     assert (await world.get(delivery)).status == "sending"
@@ -435,6 +458,83 @@ async def test_the_outbox_takes_only_age_files_and_drops_them_once_delivered(
         assert await DeliveryRepository(session).file_hash(delivery) is None
 
 
+@pytest.mark.parametrize(
+    "tamper", ["bundle", "partner", "channel", "month", "unsigned", "forged", "reviewer"]
+)
+async def test_a_row_or_file_no_lead_signed_is_failed_without_sending(
+    world: World, webhook: Webhook, caplog: pytest.LogCaptureFixture, tamper: str
+) -> None:
+    """Someone with write access to the database swaps a queued file, repoints a row, or adds
+    a row with an entry no lead signed: the job fails it at once, and sends nothing."""
+    other = pyrage.x25519.Identity.generate()
+    world.settings = hooked(world, webhook, telegram_chat_id=-1_000_000_000_790)
+    world.settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        **{
+            **world.settings.model_dump(),
+            "partners": (
+                *world.settings.partners,
+                Partner(name="oslo", age_recipients=(str(other.to_public()),),
+                        webhook_url=webhook.url),
+            ),
+            "partner_webhook_secrets": {"kabul-ngo": SECRET, "oslo": SECRET},
+        },
+    )  # fmt: skip
+    delivery = await world.queue("webhook", b"the lead's archive")
+    reviewer = AdminPrivateKey.generate()
+    changes: dict[str, object] = {
+        "bundle": {"bundle": seal_for_partner(b"another", [str(world.identity.to_public())])},
+        "partner": {"partner": "oslo"},
+        "channel": {"channel": "telegram"},
+        "month": {"month": "2026-09"},
+    }
+    async with unit_of_work(session_factory(world.engine)) as session:
+        if tamper in changes:
+            await session.execute(
+                update(DigestDeliveryRow)
+                .where(DigestDeliveryRow.id == delivery)
+                .values(**changes[tamper])  # type: ignore[arg-type]
+            )
+        else:  # a row added with an entry: not signed, signed by no one, or by a reviewer
+            sealed = seal_for_partner(b"forged", [str(world.identity.to_public())])
+            new = NewDelivery(
+                new_delivery_id(), "kabul-ngo", "webhook", MONTH, SealedForPartner(sealed)
+            )
+            await DeliveryRepository(session).add(new, T0.date(), world.clock())
+            subject = deliver_subject(new.partner, new.month, new.channel, new.id, new.sha256)
+            lead_id = world.lead.public_key().key_id
+            admin, signer = {
+                "unsigned": (lead_id, lambda digest: bytes(64)),
+                "forged": (lead_id, reviewer.sign_audit_entry),
+                "reviewer": (reviewer.public_key().key_id, reviewer.sign_audit_entry),
+            }[tamper]
+            await AuditRepository(session).append(
+                T0.date(), admin, DELIVER_ACTION, subject, signer=signer
+            )
+            await session.execute(delete(DigestDeliveryRow).where(DigestDeliveryRow.id == delivery))
+            delivery = new.id
+    if tamper == "reviewer":  # a reviewer's key the server knows, but no lead's
+        world.settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            **{
+                **world.settings.model_dump(),
+                "admin_public_keys": (
+                    *world.settings.admin_public_keys,
+                    reviewer.public_key().to_text(),
+                ),
+            },
+        )
+    with caplog.at_level(logging.INFO):
+        ran = await world.outbox().run()
+    assert (ran.failed, ran.delivered) == (1, 0)
+    assert webhook.posts == []
+    failed = await world.get(delivery)
+    assert (failed.status, failed.attempts, failed.last_error) == ("failed", 1, TAMPERED)
+    assert "tampered" in caplog.text
+    for secret in (delivery, "kabul-ngo", "oslo"):
+        assert secret not in caplog.text
+
+
 def test_a_webhook_signature_covers_time_id_partner_month_and_body() -> None:
     key = SECRET.encode()
     header = sign_webhook_delivery(key, 1700000000, "a" * 32, "kabul-ngo", MONTH, b"body")
@@ -520,14 +620,15 @@ def test_delivery_settings_are_checked_and_named_by_their_variable() -> None:
 
 
 async def test_the_running_bot_schedules_the_delivery_job_and_it_sends(
-    make_settings: Callable[..., Settings],
+    make_settings: Callable[..., Settings], admin_key: AdminPrivateKey
 ) -> None:
     """Wired by the composition root: the bot's own "deliveries" job, run as its job queue
     runs it, sends a queued digest to the partner's chat through the bot's own Bot."""
     identity = pyrage.x25519.Identity.generate()
     group = -1_000_000_000_779
     chosen = (partner(identity, telegram_chat_id=group),)
-    async with running_amanat(make_settings, partners=chosen) as running:
+    lead = (admin_key.public_key().key_id,)
+    async with running_amanat(make_settings, partners=chosen, lead_admin_keys=lead) as running:
         chat = running.server.world.chat({"id": group, "type": "supergroup", "title": "NGO"})
         jobs = running.driver.application.job_queue
         assert jobs is not None
@@ -539,6 +640,7 @@ async def test_the_running_bot_schedules_the_delivery_job_and_it_sends(
         )
         async with unit_of_work(session_factory(running.engine)) as session:
             assert await DeliveryRepository(session).add(new, T0.date(), datetime.now(UTC))
+            await queued_by(session, admin_key, new)
         await job.run(running.driver.application)
         [shown] = [m for m in chat.messages.values() if "document" in m.data]
         assert new.id in shown.data["caption"]

@@ -8,7 +8,7 @@ directly on the database or through the admin API (AMANAT_ADMIN_API_URL), alike.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Final
@@ -42,6 +42,7 @@ from bot.partners.delivery_audit import (
     Checked,
     check,
     deliver_subject,
+    lead_signing_keys,
     outcome_subject,
     was_issued,
 )
@@ -129,12 +130,13 @@ def register(digest_app: typer.Typer, config: CliConfig) -> None:
         if status is not None and status not in DELIVERY_STATUSES:
             fail(f"--status is one of: {', '.join(DELIVERY_STATUSES)}")
         holder = load_key(settings, key)
+        leads = lead_signing_keys(settings)
         if settings.admin_api_url is not None:
             checked = run_api(
-                settings.admin_api_url, holder, lambda api: _list_through_api(api, status)
+                settings.admin_api_url, holder, lambda api: _list_through_api(api, status, leads)
             )
         else:
-            checked = run_storage(settings, _list(holder, status))
+            checked = run_storage(settings, _list(holder, status, leads))
         problems = 0
         for item in checked:
             typer.echo(_line(item.delivery))
@@ -269,7 +271,9 @@ async def _queue_through_api(api: AdminApiClient, news: Sequence[NewDelivery]) -
         )
 
 
-def _list(key: AdminPrivateKey, status: str | None) -> Work[list[Checked]]:
+def _list(
+    key: AdminPrivateKey, status: str | None, leads: Mapping[str, bytes]
+) -> Work[list[Checked]]:
     """Read the outbox and the chain, check them, chain the outcomes not chained yet."""
 
     async def work(sessions: Sessions) -> list[Checked]:
@@ -281,7 +285,7 @@ def _list(key: AdminPrivateKey, status: str | None) -> Work[list[Checked]]:
                 for item in listed
                 if item.status != DELIVERED
             }
-            checked = check(listed, await AuditRepository(session).entries(), hashes)
+            checked = check(listed, await AuditRepository(session).entries(), leads, hashes)
             for item in checked:
                 subject = outcome_subject(item.delivery)
                 if item.needs_recording and subject is not None:
@@ -291,10 +295,12 @@ def _list(key: AdminPrivateKey, status: str | None) -> Work[list[Checked]]:
     return work
 
 
-async def _list_through_api(api: AdminApiClient, status: str | None) -> list[Checked]:
+async def _list_through_api(
+    api: AdminApiClient, status: str | None, leads: Mapping[str, bytes]
+) -> list[Checked]:
     """The outbox as the server lists it, checked against the chain; outcomes chained."""
     listed = await api.deliveries(status)
-    checked = check(listed, await api.audit_entries())
+    checked = check(listed, await api.audit_entries(), leads)
     for item in checked:
         subject = outcome_subject(item.delivery)
         if item.needs_recording and subject is not None:

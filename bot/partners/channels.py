@@ -14,6 +14,7 @@ from telegram import Bot
 
 from bot.i18n.translations import Translations
 from bot.partners.delivery import Backoff, Outbox
+from bot.partners.delivery_audit import lead_signing_keys
 from bot.partners.send_email import SmtpServer, email_sender
 from bot.partners.send_telegram import telegram_sender
 from bot.partners.send_webhook import webhook_sender
@@ -53,4 +54,5 @@ def outbox_for(
         senders,
         backoff_of(settings),
         now,
+        lead_signing_keys(settings),
     )

@@ -10,7 +10,13 @@ takes it) before anything is sent, and its outcome is committed after. So:
 - a worker that stops between the send and the mark leaves a ``sending`` row whose lease lapses:
   the next run sends it again under the same delivery id (e-mail Message-ID, webhook
   ``Amanat-Delivery``, Telegram caption), which is how a receiver drops the duplicate. That
-  window, seconds wide, is the one place "exactly once" is "at least once, recognisably".
+  window, seconds wide, is the one place "exactly once" is "at least once, recognisably";
+- before each try the row and the very bytes about to go are held against the lead's signed
+  ``deliver-digest`` entry (:func:`bot.partners.delivery_audit.vouches_for`): a row or file
+  that someone with write access to the database changed, or added, fails at once without
+  being sent;
+- a try whose outcome could not be recorded because another worker took the delivery over
+  (its claim lapsed meanwhile) counts as skipped, never as sent or failed by this one.
 
 Nothing here logs a partner, a delivery id or a receiver's words: only channels, counts and
 the fixed kinds of failure (:data:`storage.deliveries.DELIVERY_ERRORS`).
@@ -27,6 +33,8 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.partners.delivery_audit import Queued, queued_by_leads, vouches_for
+from storage.audit import AuditRepository
 from storage.db import unit_of_work
 from storage.deliveries import SENDING, Claimed, Delivery, DeliveryRepository
 
@@ -36,8 +44,14 @@ BATCH: Final = 20
 """Deliveries one run looks at; the rest wait for the next run (a minute later)."""
 LEASE: Final = timedelta(minutes=15)
 """How long a claimed try is this worker's: well beyond every channel's own timeout."""
+TAMPERED: Final = "error"
+"""The kind a delivery is failed with when its row or file is not what a lead's signed entry
+queued. The log names it "tampered"; the outbox's check constraint (migration 0013) and the
+console's labels know no such kind yet, so the row says "error" until they do."""
 PERMANENT: Final = frozenset({"not-configured", "too-large"})
 """Failures no later try can mend: the delivery fails at once."""
+DELIVERY_HEADER: Final = "Amanat-Delivery"
+"""The header that carries the delivery id, in e-mails and webhook requests alike."""
 
 
 def new_delivery_id() -> str:
@@ -46,12 +60,17 @@ def new_delivery_id() -> str:
 
 
 class DeliveryFailed(Exception):
-    """A try did not deliver; ``kind`` is one of the fixed kinds, never a receiver's words."""
+    """A try did not deliver; ``kind`` is one of the fixed kinds, never a receiver's words.
 
-    def __init__(self, kind: str) -> None:
-        """Keep the kind only."""
+    ``retry_after`` is how long the receiver asked us to wait (Telegram's flood control), if
+    it said: the next try waits at least that long.
+    """
+
+    def __init__(self, kind: str, *, retry_after: timedelta | None = None) -> None:
+        """Keep the kind, and the wait asked for."""
         super().__init__(kind)
         self.kind = kind
+        self.retry_after = retry_after
 
     @property
     def permanent(self) -> bool:
@@ -96,21 +115,25 @@ class Outbox:
     senders: Mapping[str, Sender]
     backoff: Backoff
     clock: Callable[[], datetime]
+    leads: Mapping[str, bytes]
+    """The leads' audit signing keys by key id: whose ``deliver-digest`` entries count."""
 
     async def run(self) -> Ran:
         """Try every due delivery once (up to :data:`BATCH`), in the order they fell due."""
         now = self.clock()
         async with unit_of_work(self.sessions) as session:
             due = await DeliveryRepository(session).due(now, BATCH)
+            entries = await AuditRepository(session).entries() if due else []
+        queued = queued_by_leads(entries, self.leads)
         counts = {"delivered": 0, "retrying": 0, "failed": 0, "skipped": 0}
         for seen in due:
-            counts[await self._one(seen)] += 1
+            counts[await self._one(seen, queued)] += 1
         ran = Ran(**counts)
         if ran.failed:
             log.warning("%d digest deliveries failed for good: a lead must look", ran.failed)
         return ran
 
-    async def _one(self, seen: Delivery) -> str:
+    async def _one(self, seen: Delivery, queued: Mapping[str, Queued]) -> str:
         """Claim, send and settle one delivery; return what became of it."""
         now = self.clock()
         if seen.attempts >= self.backoff.attempts:  # a lapsed claim on the last try
@@ -122,6 +145,9 @@ class Outbox:
             claimed = await DeliveryRepository(session).claim(seen, now, now + LEASE)
         if claimed is None:
             return "skipped"
+        if not vouches_for(queued, claimed):
+            log.warning("a queued digest is not what a lead's signed entry queued: tampered")
+            return await self._failed(claimed, DeliveryFailed(TAMPERED), permanent=True)
         sender = self.senders.get(claimed.channel)
         try:
             if sender is None:
@@ -133,20 +159,30 @@ class Outbox:
             log.error("a digest sender raised %s", type(exc).__name__)
             return await self._failed(claimed, DeliveryFailed("error"))
         async with unit_of_work(self.sessions) as session:
-            await DeliveryRepository(session).delivered(claimed, self.clock())
+            settled = await DeliveryRepository(session).delivered(claimed, self.clock())
+        if not settled:
+            log.warning("a digest try by %s was taken over by another worker", claimed.channel)
+            return "skipped"
         log.info("a digest went out by %s (try %d)", claimed.channel, claimed.attempt)
         return "delivered"
 
-    async def _failed(self, claimed: Claimed, failed: DeliveryFailed) -> str:
+    async def _failed(
+        self, claimed: Claimed, failed: DeliveryFailed, *, permanent: bool = False
+    ) -> str:
         """Record a failed try: again later, or failed for good."""
-        last = failed.permanent or claimed.attempt >= self.backoff.attempts
+        last = permanent or failed.permanent or claimed.attempt >= self.backoff.attempts
         async with unit_of_work(self.sessions) as session:
             outbox = DeliveryRepository(session)
             if last:
-                await outbox.fail(claimed, failed.kind)
+                settled = await outbox.fail(claimed, failed.kind)
             else:
                 wait = self.backoff.wait_after(claimed.attempt)
-                await outbox.retry(claimed, failed.kind, self.clock() + wait)
+                if failed.retry_after is not None:
+                    wait = max(wait, failed.retry_after)
+                settled = await outbox.retry(claimed, failed.kind, self.clock() + wait)
+        if not settled:
+            log.warning("a digest try by %s was taken over by another worker", claimed.channel)
+            return "skipped"
         log.warning(
             "a digest delivery by %s failed (%s), try %d of %d%s",
             claimed.channel,
