@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Final
 
 from bot.i18n.translations import Translations
-from bot.partners.delivery import DeliveryFailed, Sender
+from bot.partners.delivery import DELIVERY_HEADER, DeliveryFailed, Sender
 from bot.partners.delivery_texts import email_body, subject
 from bot.partners.months import Month
 from bot.partners.outbox import digest_file_name
@@ -30,7 +30,6 @@ from bot.settings import Partner, Settings
 from storage.deliveries import Claimed
 
 SMTP_TIMEOUT_SECONDS: Final = 60.0
-DELIVERY_HEADER: Final = "Amanat-Delivery"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ partner sees the same file twice under the same delivery code in its caption.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Final
 
 from telegram import Bot
@@ -54,10 +55,18 @@ def telegram_sender(
                 read_timeout=SEND_TIMEOUT_SECONDS,
                 write_timeout=SEND_TIMEOUT_SECONDS,
             )
+        except RetryAfter as exc:
+            raise DeliveryFailed("rate-limited", retry_after=_wait(exc)) from None
         except TelegramError as exc:
             raise DeliveryFailed(_kind(exc)) from None
 
     return send
+
+
+def _wait(exc: RetryAfter) -> timedelta:
+    """The wait Telegram asked for (seconds, or a timedelta in newer versions)."""
+    asked = exc.retry_after
+    return asked if isinstance(asked, timedelta) else timedelta(seconds=float(asked))
 
 
 def _kind(exc: TelegramError) -> str:
@@ -74,7 +83,7 @@ def _kind(exc: TelegramError) -> str:
             return "too-large"
         return "refused"
     if isinstance(exc, InvalidToken):
-        return "login"
+        return "not-configured"  # the bot's own token: no later try mends it
     if isinstance(exc, TimedOut):
         return "timeout"
     if isinstance(exc, NetworkError):

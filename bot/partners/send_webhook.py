@@ -16,14 +16,13 @@ from typing import Final
 import aiohttp
 
 from bot.crypto.webhook import sign_webhook_delivery
-from bot.partners.delivery import DeliveryFailed, Sender
+from bot.partners.delivery import DELIVERY_HEADER, DeliveryFailed, Sender
 from bot.partners.months import Month
 from bot.partners.outbox import digest_file_name
 from bot.settings import Partner
 from storage.deliveries import Claimed
 
 WEBHOOK_TIMEOUT: Final = aiohttp.ClientTimeout(total=120, connect=20)
-DELIVERY_HEADER: Final = "Amanat-Delivery"
 TIMESTAMP_HEADER: Final = "Amanat-Timestamp"
 SIGNATURE_HEADER: Final = "Amanat-Signature"
 PARTNER_HEADER: Final = "Amanat-Partner"
